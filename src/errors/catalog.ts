@@ -1,0 +1,325 @@
+/**
+ * The error catalog: one entry per failure an operator can meet, with a stable code, the message
+ * of the troubleshooting guide (`error: <message>` is what the CLI prints first), the guide's likely
+ * causes and fixes, and whether retrying can help. Logs, status `lastError`, metrics and tests use
+ * the code; people read the message. Codes are never reused for another meaning.
+ */
+
+export interface CatalogEntry {
+  /** Message template; `{name}` is replaced by the parameter of that name. */
+  readonly message: string;
+  /** Guide section this entry comes from, so `doctor` and docs can point there. */
+  readonly guideSection: string;
+  readonly causes: readonly string[];
+  /** Fixes, each a sentence or a command with a `# comment`. */
+  readonly solutions: readonly string[];
+  /** Retrying the same thing later can succeed without anyone changing our configuration. */
+  readonly retryable: boolean;
+}
+
+const certExpiredSolutions = [
+  'Files provider: generate new certificates (see the files provider guide for certificate generation)',
+  'SPIFFE provider: check SPIRE agent — spire-agent healthcheck -socketPath /run/spire/agent.sock',
+  'Vault provider: check Vault connectivity — vault token lookup',
+  'Diagnosis: openssl x509 -in cert.pem -noout -enddate; compare with date -u',
+];
+
+export const catalog = {
+  // --- Connection errors ---------------------------------------------------------------------
+  ENROLL_CONNECTION_REFUSED: {
+    message: 'connection refused to {address}',
+    guideSection: 'Connection Errors / Connection Refused',
+    causes: ['Access point not running', 'Firewall blocking port 4433', 'Incorrect address or port'],
+    solutions: [
+      'systemctl status ah-access-point      # Check if access point is running',
+      'ss -tlnp | grep 4433                  # Check listening ports',
+      'sudo iptables -L -n | grep 4433       # Test firewall',
+      'sudo firewall-cmd --add-port=4433/tcp --permanent && sudo firewall-cmd --reload   # Open firewall (Linux)',
+    ],
+    retryable: true,
+  },
+  ENROLL_CONNECTION_TIMEOUT: {
+    message: 'connection timed out after {timeout}',
+    guideSection: 'Connection Errors / Connection Timeout',
+    causes: ['Network routing issues', 'Intermediate firewall dropping packets', 'DNS resolution problems'],
+    solutions: [
+      'dig access-point.example.com          # Test DNS resolution',
+      'traceroute access-point.example.com   # Test routing',
+      'ah agent enroll --remote-server https://192.168.1.100:4433 ...   # Try connecting by IP',
+    ],
+    retryable: true,
+  },
+  ENROLL_NAME_NOT_RESOLVED: {
+    message: 'cannot resolve host {host}: {detail}',
+    guideSection: 'Connection Errors / Connection Timeout',
+    causes: ['DNS resolution problems', 'Incorrect address'],
+    solutions: [
+      'dig {host}          # Test DNS resolution',
+      'ah agent enroll --remote-server https://192.168.1.100:4433 ...   # Try connecting by IP',
+    ],
+    retryable: true,
+  },
+  ENROLL_CONNECTION_FAILED: {
+    message: 'connection to {address} failed: {detail}',
+    guideSection: 'Connection Errors',
+    causes: ['Network routing issues', 'Access point restarting', 'Intermediate firewall resetting connections'],
+    solutions: [
+      'nc -zv {address}          # Test network connectivity to the access point',
+      'traceroute HOST           # Test routing',
+    ],
+    retryable: true,
+  },
+  ENROLL_TLS_VERIFY_FAILED: {
+    message: 'tls handshake failed: certificate verify failed',
+    guideSection: 'Connection Errors / TLS Handshake Failed',
+    causes: ['CA certificate mismatch', 'Certificate expired', 'Certificate not yet valid (clock skew)'],
+    solutions: [
+      'date; timedatectl status                                   # Check system time',
+      'sudo systemctl start systemd-timesyncd                     # Sync time',
+      'openssl verify -CAfile ca.pem server-cert.pem              # Verify CA matches server certificate',
+      'openssl x509 -in server-cert.pem -noout -dates             # Check certificate dates',
+    ],
+    retryable: true,
+  },
+  ENROLL_SERVER_KEY_CHANGED: {
+    message:
+      'access point {address} presented a key that differs from the one trusted on first use ' +
+      '(trusted {expected}, presented {actual}); if the access point was re-created on purpose, delete {file}',
+    guideSection: 'Common Patterns / Development Setup',
+    causes: [
+      'The access point was re-created with a new dev identity (its state dir was removed)',
+      'Another process answers at this address',
+    ],
+    solutions: ['rm {file}      # Trust the access point again on the next attempt', 'ah agent status --show-cert'],
+    retryable: true,
+  },
+  ENROLL_PROTOCOL_ERROR: {
+    message: 'fleet protocol error: {detail}',
+    guideSection: 'Debugging Tools',
+    causes: ['The peer is not an ah access point or executor', 'Versions of ah that do not speak the same protocol'],
+    solutions: [
+      'openssl s_client -connect access-point:4433 -alpn ah-fleet/1    # Check what answers on the port',
+      'ah --version     # Compare versions on both sides',
+    ],
+    retryable: true,
+  },
+  ENROLL_LINK_LOST: {
+    message: 'link to {address} lost: {detail}',
+    guideSection: 'Rotation Issues / Connection Drops During Rotation',
+    causes: ['The access point stopped or restarted', 'The network between executor and access point failed'],
+    solutions: ['journalctl -u ah-access-point -f       # Check access point logs', 'ah agent status'],
+    retryable: true,
+  },
+
+  // --- Certificate errors --------------------------------------------------------------------
+  ENROLL_CERT_NOT_VALID_NOW: {
+    message: 'certificate has expired or is not yet valid',
+    guideSection: 'Certificate Errors / Certificate Expired',
+    causes: ['Certificate expired', 'Certificate not yet valid (clock skew)', 'Rotation did not happen in time'],
+    solutions: certExpiredSolutions,
+    retryable: true,
+  },
+  ENROLL_CHAIN_INCOMPLETE: {
+    message: 'unable to get local issuer certificate',
+    guideSection: 'Certificate Errors / Certificate Chain Incomplete',
+    causes: ['The trust bundle holds only part of the chain (e.g. the intermediate but not the root)'],
+    solutions: [
+      'openssl s_client -connect access-point:4433 -showcerts    # Diagnosis',
+      'openssl x509 -in ca.pem -noout -subject -issuer           # Diagnosis',
+      'cat intermediate-ca.pem root-ca.pem > ca-chain.pem        # Concatenate intermediate and root CAs',
+      'ah agent enroll --ca ca-chain.pem ...                     # Use the complete chain',
+    ],
+    retryable: true,
+  },
+  ENROLL_KEY_MISMATCH: {
+    message: 'private key does not match certificate',
+    guideSection: 'Certificate Errors / Wrong Key for Certificate',
+    causes: ['The key file belongs to another certificate'],
+    solutions: [
+      'openssl x509 -in cert.pem -noout -modulus | md5sum   # Compare with the next line: they should match',
+      'openssl rsa -in key.pem -noout -modulus | md5sum',
+      'Regenerate certificate and key pair together',
+    ],
+    retryable: false,
+  },
+  ENROLL_SAN_MISMATCH: {
+    message: 'certificate SAN does not match expected pattern',
+    guideSection: 'Certificate Errors / Certificate SAN Mismatch',
+    causes: ['The certificate names an identity outside the allowed pattern'],
+    solutions: [
+      'openssl x509 -in cert.pem -noout -text | grep -A1 "Subject Alternative Name"   # Diagnosis',
+      'Regenerate certificate with correct SANs',
+      'Update access point --executor-san-uri-prefix to match',
+      'For SPIFFE, ensure registration entry uses correct SPIFFE ID',
+    ],
+    retryable: true,
+  },
+
+  // --- Identity provider errors --------------------------------------------------------------
+  ENROLL_PERMISSION_DENIED: {
+    message: 'permission denied reading {path}',
+    guideSection: 'Identity Provider Errors / Files Provider',
+    causes: ['The file or a directory above it is not readable by the executor user'],
+    solutions: [
+      'sudo chown agent-harbor:agent-harbor /etc/ah/*.pem',
+      'sudo chmod 600 /etc/ah/*-key.pem',
+      'sudo chmod 644 /etc/ah/cert.pem /etc/ah/ca.pem',
+    ],
+    retryable: false,
+  },
+  ENROLL_FILE_NOT_FOUND: {
+    message: 'no such file: {path}',
+    guideSection: 'Identity Provider Errors / Files Provider',
+    causes: ['Wrong path', 'The file was not created yet'],
+    solutions: ['ls -la {dir}     # Verify paths and file existence'],
+    retryable: false,
+  },
+  ENROLL_NO_IDENTITY_ISSUED: {
+    message: 'no identity issued',
+    guideSection: 'Identity Provider Errors / SPIFFE Provider',
+    causes: ['No registration entry for this workload', 'Selector mismatch (process UID/GID)'],
+    solutions: [
+      'spire-agent healthcheck -socketPath /run/spire/agent.sock                          # agent health',
+      'spire-agent api fetch x509 -socketPath /run/spire/agent.sock -write /tmp/svid      # available SVIDs',
+      'spire-server entry show -socketPath /run/spire/server.sock                         # registration entries',
+      'spire-server entry create -socketPath /run/spire/server.sock -parentID "spiffe://example.org/spire/agent/join_token/agent-1" -spiffeID "spiffe://example.org/ah/agent/executor-1" -selector "unix:user:executor"',
+      'id     # Fix selector mismatch: check process UID/GID and the entry selectors',
+    ],
+    retryable: true,
+  },
+  ENROLL_WORKLOAD_API_UNAVAILABLE: {
+    message: 'failed to connect to Workload API: {path}: no such file',
+    guideSection: 'Identity Provider Errors / SPIFFE Provider',
+    causes: ['SPIRE agent not running', 'Wrong socket path'],
+    solutions: [
+      'systemctl status spire-agent     # Check SPIRE agent is running',
+      'ls -la /run/spire/               # Verify socket path',
+      'stat /run/spire/agent.sock       # Check socket permissions',
+    ],
+    retryable: true,
+  },
+  ENROLL_SERVER_ID_MISMATCH: {
+    message: 'server SPIFFE ID mismatch: expected {expected}, got {actual}',
+    guideSection: 'Identity Provider Errors / SPIFFE Provider',
+    causes: ['--expected-server-id differs from the access point identity', 'Trust domain misconfigured'],
+    solutions: [
+      "Verify --expected-server-id matches access point's SPIFFE ID",
+      'Check trust domain configuration on both sides',
+      'Verify registration entry for access point',
+    ],
+    retryable: true,
+  },
+  ENROLL_VAULT_AUTH_FAILED: {
+    message: 'vault authentication failed: {detail}',
+    guideSection: 'Identity Provider Errors / Vault Provider',
+    causes: ['Wrong role ID or secret ID', 'Secret ID expired', 'AppRole not enabled'],
+    solutions: [
+      'vault login -method=approle role_id=$VAULT_ROLE_ID secret_id=$VAULT_SECRET_ID   # Diagnosis',
+      'Verify role ID and secret ID are correct',
+      "Check secret ID hasn't expired",
+      'vault auth list     # Verify AppRole is enabled',
+    ],
+    retryable: true,
+  },
+  ENROLL_VAULT_ISSUE_FAILED: {
+    message: 'failed to issue certificate: {detail}',
+    guideSection: 'Identity Provider Errors / Vault Provider',
+    causes: ['The PKI role does not allow the requested name or TTL'],
+    solutions: [
+      'vault read pki_int/roles/executor     # Diagnosis',
+      'vault write pki_int/roles/executor allowed_domains="executor.example.com,internal.example.com" allow_subdomains=true',
+    ],
+    retryable: true,
+  },
+  ENROLL_VAULT_SEALED: {
+    message: 'vault is sealed',
+    guideSection: 'Identity Provider Errors / Vault Provider',
+    causes: ['Vault was restarted and not unsealed'],
+    solutions: ['vault operator unseal <key1>     # repeat with <key2>, <key3>'],
+    retryable: true,
+  },
+
+  // --- mTLS errors ---------------------------------------------------------------------------
+  ENROLL_CLIENT_CERT_REQUIRED: {
+    message: 'client certificate required',
+    guideSection: 'mTLS Errors / Client Certificate Required',
+    causes: ["The access point requires a client certificate but the executor isn't providing one"],
+    solutions: [
+      'Verify executor identity provider is configured',
+      'ah agent enroll --identity files --cert cert.pem --key key.pem --ca ca.pem ...   # Check certificate is being loaded',
+    ],
+    retryable: true,
+  },
+  ENROLL_CLIENT_CERT_REJECTED: {
+    message: 'client certificate rejected: certificate signed by unknown authority',
+    guideSection: 'mTLS Errors / Client Certificate Rejected',
+    causes: ["The access point does not trust the executor's CA"],
+    solutions: [
+      "ah agent access-point --ca /path/to/executor-ca.pem ...   # Access point must trust executor's CA",
+      'Or use same CA for both access point and executors',
+    ],
+    retryable: true,
+  },
+  ENROLL_SERVER_UNKNOWN_AUTHORITY: {
+    message: 'x509: certificate signed by unknown authority',
+    guideSection: 'mTLS Errors / Server Certificate Rejected',
+    causes: ["The executor does not trust the access point's CA"],
+    solutions: [
+      "ah agent enroll --ca /path/to/access-point-ca.pem ...   # Executor must trust access point's CA",
+      'For SPIFFE, the CA is provided by SPIRE automatically',
+    ],
+    retryable: true,
+  },
+
+  // --- Daemons and local state ---------------------------------------------------------------
+  ENROLL_LISTEN_FAILED: {
+    message: 'cannot listen on {address}: {detail}',
+    guideSection: 'Connection Errors / Connection Refused',
+    causes: ['Another process already listens on the port', 'The address is not local to this machine'],
+    solutions: ['ss -tlnp | grep {port}      # Find the process on the port'],
+    retryable: false,
+  },
+  ENROLL_ALREADY_RUNNING: {
+    message: 'an {role} named {name} is already running (status socket {socket})',
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: ['A second daemon was started with the same --name and --state-dir'],
+    solutions: ['ah agent status --name {name}', 'Start the new one with another --name or --state-dir'],
+    retryable: false,
+  },
+  ENROLL_NOT_RUNNING: {
+    message: 'no {role} is running in {stateDir}',
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: ['The daemon is not started', 'It runs with another --state-dir or AH_STATE_DIR'],
+    solutions: ['systemctl status ah-executor ah-access-point', 'ah agent status --state-dir DIR'],
+    retryable: false,
+  },
+  ENROLL_STATE_DIR_UNUSABLE: {
+    message: 'cannot use state dir {path}: {detail}',
+    guideSection: 'Identity Provider Errors / Files Provider',
+    causes: ['The directory is not writable by this user'],
+    solutions: ['ls -la {path}', 'ah agent ... --state-dir DIR     # Use a directory this user owns'],
+    retryable: false,
+  },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof catalog;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(catalog, code);
+}
+
+export type ErrorParams = Readonly<Record<string, string>>;
+
+/** Fill a template; unknown placeholders stay visible rather than becoming "undefined". */
+export function fillTemplate(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in params ? params[key]! : whole));
+}
+
+/**
+ * The message for a code. Codes this build does not know (sent by a newer peer in a `reject`)
+ * fall back to the message the peer sent along.
+ */
+export function renderMessage(code: string, params: ErrorParams = {}): string {
+  if (isErrorCode(code)) return fillTemplate(catalog[code].message, params);
+  return params.message ?? code;
+}

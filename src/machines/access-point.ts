@@ -1,0 +1,106 @@
+/**
+ * `access-point`: the access point's own lifecycle.
+ *
+ *   starting ──own identity ready──▶ serving ──listen failed──▶ failed
+ *
+ * It owns the `rotation` child for the access point's own certificate and the `fleetListener`
+ * (the TLS server, provided by the engine). Renewed material is handed to the listener, which
+ * uses it for new connections without touching existing links. An expired own certificate does
+ * not stop the listener: executors then hear exactly why they cannot enroll.
+ */
+import { assign, fromCallback, sendTo, setup } from 'xstate';
+import { rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
+import type { IdentitySummary, MachineError } from './types.js';
+
+export interface AccessPointInput {
+  readonly listen: string;
+  readonly seed: number;
+  readonly rotation: Omit<RotationInput, 'seed'>;
+}
+
+export interface AccessPointContext {
+  readonly listen: string;
+  readonly rotationInput: RotationInput;
+  readonly identity: IdentitySummary | null;
+  readonly nextRotationAt: number | null;
+  readonly boundAddress: string | null;
+  readonly rotations: number;
+  readonly lastError: MachineError | null;
+}
+
+export type ListenerCommand = { type: 'USE_IDENTITY'; fingerprint: string };
+
+export type AccessPointEvent =
+  | RotationNotice
+  | { type: 'LISTENING'; address: string }
+  | { type: 'LISTEN_FAILED'; error: MachineError };
+
+export const accessPointMachine = setup({
+  types: {
+    context: {} as AccessPointContext,
+    input: {} as AccessPointInput,
+    events: {} as AccessPointEvent,
+  },
+  actors: {
+    rotation: rotationMachine,
+    /** The fleet TLS server. Provided by the engine. */
+    fleetListener: fromCallback<ListenerCommand, { fingerprint: string }>(() => {
+      throw new Error('fleetListener must be provided');
+    }),
+  },
+  actions: {
+    takeIdentity: assign(({ event }) => {
+      const e = event as Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
+      return { identity: e.identity, nextRotationAt: e.nextRotationAt };
+    }),
+    noteError: assign({ lastError: ({ event }) => (event as { error: MachineError }).error }),
+  },
+}).createMachine({
+  id: 'access-point',
+  context: ({ input }) => ({
+    listen: input.listen,
+    rotationInput: { ...input.rotation, seed: input.seed },
+    identity: null,
+    nextRotationAt: null,
+    boundAddress: null,
+    rotations: 0,
+    lastError: null,
+  }),
+  invoke: { id: 'rotation', src: 'rotation', input: ({ context }) => context.rotationInput },
+  initial: 'starting',
+  on: {
+    IDENTITY_ERROR: { actions: 'noteError' },
+    IDENTITY_REFUSED: { actions: 'noteError' },
+    RENEWAL_FAILED: { actions: 'noteError' },
+    IDENTITY_EXPIRED: {
+      actions: assign({ lastError: { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true } }),
+    },
+  },
+  states: {
+    starting: {
+      on: {
+        IDENTITY_READY: { target: 'serving', actions: 'takeIdentity' },
+        IDENTITY_RENEWED: { target: 'serving', actions: 'takeIdentity' },
+      },
+    },
+    serving: {
+      invoke: {
+        id: 'listener',
+        src: 'fleetListener',
+        input: ({ context }) => ({ fingerprint: context.identity!.fingerprint }),
+      },
+      on: {
+        LISTENING: { actions: assign({ boundAddress: ({ event }) => event.address }) },
+        LISTEN_FAILED: { target: 'failed', actions: 'noteError' },
+        IDENTITY_RENEWED: {
+          actions: [
+            'takeIdentity',
+            assign({ rotations: ({ context }) => context.rotations + 1, lastError: null }),
+            sendTo('listener', ({ event }): ListenerCommand => ({ type: 'USE_IDENTITY', fingerprint: event.identity.fingerprint })),
+          ],
+        },
+      },
+    },
+    failed: { type: 'final' },
+  },
+});

@@ -1,0 +1,400 @@
+/**
+ * `enrollment`: one executor's relation to its access point. Its state is what `ah agent status`
+ * prints.
+ *
+ *   disconnected ──identity──▶ handshaking ──welcome──▶ enrolled ──renewal──▶ renewing ──welcome──▶ enrolled
+ *        ▲                         │                       │                     │
+ *        └──── failure, backoff ───┘◀──── link lost ───────┴─────────────────────┘
+ *   handshaking ──N-th failed attempt (--max-attempts)──▶ failed (final)
+ *
+ * Links are spawned children (`fleetLink`, I/O provided by the engine) named `link-<n>`; they
+ * report back with their `linkId`, so the events of a link that was already dropped are ignored.
+ * `renewing` is make-before-break: a second link is opened with the new identity, and the old one
+ * is closed with `goodbye{reason:"rotated"}` only once the new one is welcomed. Heartbeats run on
+ * a delayed event that only `disconnected` and `failed` cancel, so they never pause for a rotation.
+ * The machine owns one `rotation` child for its identity.
+ */
+import { and, assign, enqueueActions, fromCallback, raise, setup, type EventObject } from 'xstate';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { nextRandom } from './random.js';
+import { rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
+import type { IdentitySummary, MachineError } from './types.js';
+
+/** After this many heartbeats without an ack the link counts as lost. */
+export const MISSED_ACKS_BEFORE_LOST = 3;
+
+export interface EnrollmentInput {
+  readonly name: string;
+  /** `HOST:PORT` of the access point, as messages show it. */
+  readonly remoteServer: string;
+  readonly connectTimeoutMs: number;
+  /** How the operator wrote the timeout (`30s`), for "connection timed out after 30s". */
+  readonly connectTimeoutLabel: string;
+  /** Give up after this many failed attempts in a row; 0 retries forever. */
+  readonly maxAttempts: number;
+  readonly backoff?: BackoffPolicy;
+  readonly seed: number;
+  readonly rotation: Omit<RotationInput, 'seed'>;
+}
+
+export interface EnrollmentContext {
+  readonly name: string;
+  readonly remoteServer: string;
+  readonly connectTimeoutMs: number;
+  readonly connectTimeoutLabel: string;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffPolicy;
+  readonly rng: number;
+  readonly rotationInput: RotationInput;
+  /** Failed attempts in a row; back to 0 on `welcome`. */
+  readonly attempts: number;
+  readonly retryDelayMs: number;
+  readonly lastError: MachineError | null;
+  /** The newest usable identity; the next link is opened with it. */
+  readonly identity: IdentitySummary | null;
+  /** The identity the active link was opened with. */
+  readonly linkIdentity: IdentitySummary | null;
+  readonly nextRotationAt: number | null;
+  readonly renewalDue: boolean;
+  readonly linkCount: number;
+  readonly activeLink: string | null;
+  readonly candidateLink: string | null;
+  readonly executorId: string | null;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatSeq: number;
+  readonly ackedSeq: number;
+  readonly lastAckAt: number | null;
+  readonly connectedSince: number | null;
+  readonly rotations: number;
+}
+
+/** Events the link actors send back. */
+export type LinkReport =
+  | { type: 'LINK_WELCOMED'; linkId: string; executorId: string; heartbeatIntervalMs: number; serverTime: number; at: number }
+  | { type: 'LINK_FAILED'; linkId: string; error: MachineError; at: number }
+  | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: MachineError | null; at: number }
+  | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number };
+
+/** Commands the machine sends to a link actor. */
+export type LinkCommand = { type: 'SEND_HEARTBEAT'; seq: number } | { type: 'CLOSE'; reason: string };
+
+export interface LinkInput {
+  readonly linkId: string;
+  /** The identity (by fingerprint) the link must present. */
+  readonly fingerprint: string;
+}
+
+export type EnrollmentEvent =
+  | RotationNotice
+  | LinkReport
+  | { type: 'HEARTBEAT_DUE' }
+  | { type: 'SHUTDOWN' };
+
+const linkLost = (context: EnrollmentContext, detail: string): MachineError => ({
+  code: 'ENROLL_LINK_LOST',
+  params: { address: context.remoteServer, detail },
+  retryable: true,
+});
+
+/** The error a link report carries, or what a silent close means. */
+const errorOf = (context: EnrollmentContext, event: EnrollmentEvent): MachineError => {
+  if (event.type === 'LINK_FAILED') return event.error;
+  if (event.type === 'LINK_CLOSED') return event.error ?? linkLost(context, event.reason);
+  if (event.type === 'IDENTITY_ERROR') return event.error;
+  if (event.type === 'IDENTITY_EXPIRED') return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
+  if (event.type === 'HEARTBEAT_DUE') {
+    return linkLost(context, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
+  }
+  // Only the handshake timer is left.
+  return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.connectTimeoutLabel }, retryable: true };
+};
+
+export const enrollmentMachine = setup({
+  types: {
+    context: {} as EnrollmentContext,
+    input: {} as EnrollmentInput,
+    events: {} as EnrollmentEvent,
+  },
+  actors: {
+    rotation: rotationMachine,
+    /** One fleet link (TCP, TLS, peer checks, hello/welcome, heartbeats). Provided by the engine. */
+    fleetLink: fromCallback<LinkCommand, LinkInput>(() => {
+      throw new Error('fleetLink must be provided');
+    }),
+  },
+  delays: {
+    connectTimeout: ({ context }) => context.connectTimeoutMs,
+    retryDelay: ({ context }) => context.retryDelayMs,
+  },
+  guards: {
+    fromCandidate: ({ context, event }) => 'linkId' in event && event.linkId === context.candidateLink,
+    fromActive: ({ context, event }) => 'linkId' in event && event.linkId === context.activeLink,
+    attemptsExhausted: ({ context }) => context.maxAttempts > 0 && context.attempts + 1 >= context.maxAttempts,
+    acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
+    linkIdentityExpired: ({ context, event }) =>
+      event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
+    renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
+  },
+  actions: {
+    takeIdentity: assign(({ event }) => {
+      const e = event as Extract<EnrollmentEvent, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
+      return { identity: e.identity, nextRotationAt: e.nextRotationAt, renewalDue: false };
+    }),
+    noteError: assign({ lastError: ({ context, event }) => errorOf(context, event) }),
+    /** Count a failed attempt and draw the jittered delay before the next one. */
+    recordFailure: assign(({ context, event }) => {
+      const attempts = context.attempts + 1;
+      const draw = nextRandom(context.rng);
+      return {
+        attempts,
+        rng: draw.state,
+        retryDelayMs: backoffDelay(context.backoff, attempts, draw.value),
+        lastError: errorOf(context, event),
+      };
+    }),
+    spawnCandidate: enqueueActions(({ context, enqueue }) => {
+      const linkId = `link-${context.linkCount + 1}`;
+      enqueue.spawnChild('fleetLink', { id: linkId, input: { linkId, fingerprint: context.identity!.fingerprint } });
+      enqueue.assign({ linkCount: context.linkCount + 1, candidateLink: linkId });
+    }),
+    stopCandidate: enqueueActions(({ context, enqueue }) => {
+      if (context.candidateLink) enqueue.stopChild(context.candidateLink);
+      enqueue.assign({ candidateLink: null });
+    }),
+    /** Close the active link with a goodbye carrying `reason`, then let it go. */
+    closeActive: enqueueActions(({ context, enqueue }, params: { reason: string }) => {
+      if (!context.activeLink) return;
+      enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: params.reason } satisfies LinkCommand);
+      enqueue.stopChild(context.activeLink);
+      enqueue.assign({ activeLink: null, linkIdentity: null });
+    }),
+    /** The link that closed by itself needs no goodbye. */
+    dropActive: enqueueActions(({ context, enqueue }) => {
+      if (context.activeLink) enqueue.stopChild(context.activeLink);
+      enqueue.assign({ activeLink: null, linkIdentity: null });
+    }),
+    /** First welcome after being disconnected: the candidate becomes the link. */
+    promoteCandidate: assign(({ context, event }) => {
+      const e = event as Extract<LinkReport, { type: 'LINK_WELCOMED' }>;
+      return {
+        activeLink: context.candidateLink,
+        candidateLink: null,
+        linkIdentity: context.identity,
+        executorId: e.executorId,
+        heartbeatIntervalMs: e.heartbeatIntervalMs,
+        heartbeatSeq: 0,
+        ackedSeq: 0,
+        lastAckAt: e.at,
+        connectedSince: e.at,
+        attempts: 0,
+        lastError: null,
+      };
+    }),
+    /** Make-before-break: the new link is welcomed, so the old one says goodbye and goes. */
+    swapToCandidate: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Extract<LinkReport, { type: 'LINK_WELCOMED' }>;
+      if (context.activeLink) {
+        enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'rotated' } satisfies LinkCommand);
+        enqueue.stopChild(context.activeLink);
+      }
+      enqueue.assign({
+        activeLink: context.candidateLink,
+        candidateLink: null,
+        linkIdentity: context.identity,
+        executorId: e.executorId,
+        heartbeatIntervalMs: e.heartbeatIntervalMs,
+        // Acks of the old link's heartbeats are gone with it.
+        ackedSeq: context.heartbeatSeq,
+        lastAckAt: e.at,
+        rotations: context.rotations + 1,
+        attempts: 0,
+        lastError: null,
+      });
+    }),
+    startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => context.heartbeatIntervalMs }),
+    stopHeartbeats: enqueueActions(({ enqueue }) => enqueue.cancel('heartbeat')),
+    sendHeartbeat: enqueueActions(({ context, enqueue }) => {
+      const seq = context.heartbeatSeq + 1;
+      if (context.activeLink) enqueue.sendTo(context.activeLink, { type: 'SEND_HEARTBEAT', seq } satisfies LinkCommand);
+      enqueue.assign({ heartbeatSeq: seq });
+      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: context.heartbeatIntervalMs });
+    }),
+    recordAck: assign(({ context, event }) => {
+      const e = event as Extract<LinkReport, { type: 'HEARTBEAT_ACKED' }>;
+      return { ackedSeq: Math.max(context.ackedSeq, e.seq), lastAckAt: e.at };
+    }),
+  },
+}).createMachine({
+  id: 'enrollment',
+  context: ({ input }) => {
+    const first = nextRandom(input.seed | 0);
+    return {
+      name: input.name,
+      remoteServer: input.remoteServer,
+      connectTimeoutMs: input.connectTimeoutMs,
+      connectTimeoutLabel: input.connectTimeoutLabel,
+      maxAttempts: input.maxAttempts,
+      backoff: input.backoff ?? DEFAULT_BACKOFF,
+      rng: first.state,
+      // The rotation child draws from its own stream, seeded from ours.
+      rotationInput: { ...input.rotation, seed: Math.floor(first.value * 2 ** 31) },
+      attempts: 0,
+      retryDelayMs: 0,
+      lastError: null,
+      identity: null,
+      linkIdentity: null,
+      nextRotationAt: null,
+      renewalDue: false,
+      linkCount: 0,
+      activeLink: null,
+      candidateLink: null,
+      executorId: null,
+      heartbeatIntervalMs: 5_000,
+      heartbeatSeq: 0,
+      ackedSeq: 0,
+      lastAckAt: null,
+      connectedSince: null,
+      rotations: 0,
+    };
+  },
+  invoke: { id: 'rotation', src: 'rotation', input: ({ context }) => context.rotationInput },
+  initial: 'disconnected',
+  on: {
+    SHUTDOWN: {
+      target: '.disconnected.stopped',
+      actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'shutdown' } }],
+    },
+    IDENTITY_RENEWED: { actions: 'takeIdentity' },
+    IDENTITY_ERROR: { actions: 'noteError' },
+    IDENTITY_REFUSED: { actions: 'noteError' },
+    RENEWAL_FAILED: { actions: 'noteError' },
+    RENEWAL_DUE: { actions: assign({ renewalDue: true }) },
+  },
+  states: {
+    disconnected: {
+      entry: 'stopHeartbeats',
+      initial: 'waitingForIdentity',
+      states: {
+        waitingForIdentity: {
+          on: {
+            IDENTITY_READY: { target: '#enrollment.handshaking', actions: 'takeIdentity' },
+            IDENTITY_RENEWED: { target: '#enrollment.handshaking', actions: 'takeIdentity' },
+            IDENTITY_ERROR: [
+              { guard: 'attemptsExhausted', target: '#enrollment.failed', actions: 'recordFailure' },
+              { actions: 'recordFailure' },
+            ],
+          },
+        },
+        backingOff: {
+          after: { retryDelay: '#enrollment.handshaking' },
+        },
+        /** Shutting down: links are closing, nothing new starts. */
+        stopped: {
+          on: { IDENTITY_READY: {}, IDENTITY_RENEWED: {} },
+        },
+      },
+    },
+    handshaking: {
+      entry: 'spawnCandidate',
+      after: {
+        connectTimeout: [
+          { guard: 'attemptsExhausted', target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
+          { target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
+        ],
+      },
+      on: {
+        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: ['promoteCandidate', 'startHeartbeats'] },
+        LINK_FAILED: [
+          { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
+          { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
+        ],
+        LINK_CLOSED: [
+          { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
+          { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
+        ],
+        // Newer material while dialing: dial again with it.
+        IDENTITY_RENEWED: { target: 'handshaking', reenter: true, actions: ['stopCandidate', 'takeIdentity'] },
+      },
+    },
+    enrolled: {
+      on: {
+        HEARTBEAT_DUE: [
+          { guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] },
+          { actions: 'sendHeartbeat' },
+        ],
+        HEARTBEAT_ACKED: { guard: 'fromActive', actions: 'recordAck' },
+        LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] },
+        IDENTITY_EXPIRED: {
+          guard: 'linkIdentityExpired',
+          target: 'disconnected.waitingForIdentity',
+          actions: [{ type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
+        },
+        RENEWAL_DUE: [
+          { guard: 'renewalIsPulled', target: 'renewing.obtaining', actions: assign({ renewalDue: true }) },
+          { actions: assign({ renewalDue: true }) },
+        ],
+        IDENTITY_RENEWED: { target: 'renewing.applying', actions: 'takeIdentity' },
+      },
+    },
+    renewing: {
+      initial: 'obtaining',
+      on: {
+        HEARTBEAT_DUE: [
+          {
+            guard: 'acksOverdue',
+            target: 'disconnected.backingOff',
+            actions: ['stopCandidate', 'dropActive', 'recordFailure'],
+          },
+          { actions: 'sendHeartbeat' },
+        ],
+        HEARTBEAT_ACKED: { guard: 'fromActive', actions: 'recordAck' },
+        // The old link died before the new one was welcomed: start over with the newest identity.
+        LINK_CLOSED: {
+          guard: 'fromActive',
+          target: 'disconnected.backingOff',
+          actions: ['stopCandidate', 'dropActive', 'recordFailure'],
+        },
+        IDENTITY_EXPIRED: {
+          guard: 'linkIdentityExpired',
+          target: 'disconnected.waitingForIdentity',
+          actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
+        },
+      },
+      states: {
+        /** The provider is producing new material. */
+        obtaining: {
+          on: { IDENTITY_RENEWED: { target: 'applying', actions: 'takeIdentity' } },
+        },
+        /** A second link with the new identity; the old one keeps heartbeating meanwhile. */
+        applying: {
+          entry: 'spawnCandidate',
+          after: { connectTimeout: { target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] } },
+          on: {
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: 'swapToCandidate' },
+            LINK_FAILED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
+            LINK_CLOSED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
+            IDENTITY_RENEWED: { target: 'applying', reenter: true, actions: ['stopCandidate', 'takeIdentity'] },
+          },
+        },
+        /** The new link failed; the old link stays up and we try again after a backoff. */
+        retryWait: {
+          after: { retryDelay: 'applying' },
+          on: { IDENTITY_RENEWED: { target: 'applying', actions: 'takeIdentity' } },
+        },
+      },
+    },
+    failed: {
+      type: 'final',
+      entry: ['stopHeartbeats', 'stopCandidate', { type: 'closeActive', params: { reason: 'failed' } }],
+    },
+  },
+});
+
+export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed';
+
+/** The top-level state name of a snapshot value. */
+export function topLevelState(value: unknown): EnrollmentState {
+  return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as EnrollmentState;
+}
+
+export type { EventObject };

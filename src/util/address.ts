@@ -1,0 +1,46 @@
+import { isIP } from 'node:net';
+
+export const DEFAULT_FLEET_PORT = 4433;
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port` for messages, with brackets around IPv6 literals. */
+export function formatHostPort({ host, port }: HostPort): string {
+  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * `--remote-server https://HOST[:PORT]`. The port defaults to 4433, the fleet port; other schemes
+ * are refused because the fleet link is always TLS.
+ */
+export function parseRemoteServer(text: string): HostPort & { url: string } {
+  let url: URL;
+  try {
+    url = new URL(text.includes('://') ? text : `https://${text}`);
+  } catch {
+    throw new RangeError(`invalid --remote-server '${text}' (expected https://HOST[:PORT])`);
+  }
+  if (url.protocol !== 'https:') {
+    throw new RangeError(`invalid --remote-server '${text}': the fleet link is TLS, use https://HOST[:PORT]`);
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+    throw new RangeError(`invalid --remote-server '${text}' (expected https://HOST[:PORT], nothing after the port)`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port ? Number(url.port) : DEFAULT_FLEET_PORT;
+  return { host, port, url: `https://${formatHostPort({ host, port })}` };
+}
+
+/** `--fleet-listen HOST:PORT`, `[::1]:4433`, `:4433` (all interfaces) or a bare port. */
+export function parseListenAddress(text: string): HostPort {
+  const bare = /^\d+$/.test(text) ? `0.0.0.0:${text}` : text.startsWith(':') ? `0.0.0.0${text}` : text;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(bare);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`invalid listen address '${text}' (expected HOST:PORT, e.g. 127.0.0.1:4433)`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
