@@ -271,6 +271,14 @@ export const catalog = {
     retryable: true,
   },
 
+  ENROLL_RENEWED_NOT_NEWER: {
+    message: 'renewed certificate refused: serial {serial} expires {notAfter}, not later than the current one ({currentNotAfter})',
+    guideSection: 'Rotation Issues / Rotation Not Happening',
+    causes: ['An older certificate was written over the current one', 'The issuer returned a certificate with a shorter life'],
+    solutions: ['ah agent status --show-cert     # Check certificate expiry', 'openssl x509 -in cert.pem -noout -dates'],
+    retryable: false,
+  },
+
   // --- Daemons and local state ---------------------------------------------------------------
   ENROLL_LISTEN_FAILED: {
     message: 'cannot listen on {address}: {detail}',
@@ -299,6 +307,13 @@ export const catalog = {
     causes: ['The directory is not writable by this user'],
     solutions: ['ls -la {path}', 'ah agent ... --state-dir DIR     # Use a directory this user owns'],
     retryable: false,
+  },
+  ENROLL_INTERNAL: {
+    message: 'internal error: {detail}',
+    guideSection: 'Getting Help',
+    causes: ['A bug in ah'],
+    solutions: ['Collect debug logs from both access point and executor (--log-level debug)', 'Note the exact error message'],
+    retryable: true,
   },
 } as const satisfies Record<string, CatalogEntry>;
 

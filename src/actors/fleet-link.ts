@@ -1,0 +1,85 @@
+/**
+ * The enrollment machine's `fleetLink`: one FleetClientLink per spawned child, its outcomes turned
+ * into the machine's LINK_* events. Stopping the child closes the link with a goodbye carrying the
+ * last CLOSE reason ("rotated", "shutdown"). Open links are tracked so a shutdown can wait until
+ * every goodbye is on the wire.
+ */
+import { fromCallback } from 'xstate';
+import type { Logger } from '../log/logger.js';
+import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
+import type { MaterialStore } from '../engine/material-store.js';
+import type { AccessPointTrust } from '../transport/access-point-trust.js';
+import { FleetClientLink } from '../transport/fleet-client.js';
+import type { Hello } from '../transport/messages.js';
+
+export interface FleetLinkDeps {
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+  readonly trust: AccessPointTrust;
+  readonly hello: Omit<Hello, 'type'>;
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  readonly store: MaterialStore;
+  readonly log: Logger;
+}
+
+export class OpenLinks {
+  private readonly links = new Set<FleetClientLink>();
+
+  add(link: FleetClientLink): void {
+    this.links.add(link);
+    void link.closedPromise().then(() => this.links.delete(link));
+  }
+
+  /** Wait (bounded) until every tracked socket has closed. */
+  async drained(timeoutMs = 3_000): Promise<void> {
+    const all = Promise.all([...this.links].map((l) => l.closedPromise()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+}
+
+export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
+  return fromCallback<LinkCommand, LinkInput>(({ input, sendBack, receive }) => {
+    const report = (event: LinkReport) => sendBack(event);
+    const { linkId } = input;
+    const material = deps.store.get(input.fingerprint);
+    const log = deps.log.child({ link: linkId });
+    let closeReason = 'shutdown';
+
+    const link = new FleetClientLink({
+      host: deps.host,
+      port: deps.port,
+      address: deps.address,
+      certPem: material.certPem,
+      keyPem: material.keyPem,
+      trust: deps.trust,
+      hello: deps.hello,
+      minVersion: deps.minVersion,
+    });
+    open.add(link);
+
+    link.on('welcome', (w) => {
+      log.debug({ executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
+      report({ type: 'LINK_WELCOMED', linkId, executorId: w.executorId, heartbeatIntervalMs: w.heartbeatInterval, serverTime: w.serverTime, at: Date.now() });
+    });
+    link.on('failed', (error) => {
+      log.debug({ code: error.code }, `link failed: ${error.message}`);
+      report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
+    });
+    link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
+    link.on('closed', (reason, error) => {
+      log.debug({ reason }, 'link closed');
+      report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });
+    });
+
+    receive((command) => {
+      if (command.type === 'SEND_HEARTBEAT') link.sendHeartbeat(command.seq);
+      else if (command.type === 'CLOSE') closeReason = command.reason;
+    });
+
+    link.start();
+    return () => link.close(closeReason);
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * The rotation machine's I/O: listen to a provider (`watchIdentity`) and ask it for new material
+ * (`renewIdentity`). Material is verified and stored before the machine hears of it, by
+ * fingerprint only.
+ */
+import { fromCallback, fromPromise } from 'xstate';
+import { AhError } from '../errors/ah-error.js';
+import type { Logger } from '../log/logger.js';
+import type { RenewOutput } from '../machines/rotation.js';
+import type { MaterialStore } from '../engine/material-store.js';
+import type { IdentityMaterial, IdentityProvider } from '../providers/identity-provider.js';
+import { verifyMaterial } from '../x509/verify-material.js';
+
+const asAhError = (err: unknown): AhError =>
+  err instanceof AhError ? err : new AhError('ENROLL_INTERNAL', { detail: (err as Error)?.message ?? String(err) });
+
+function describeMaterial(m: IdentityMaterial) {
+  const s = m.summary;
+  return {
+    provider: s.provider,
+    serial: s.serial,
+    spiffeId: s.spiffeId,
+    notBefore: new Date(s.notBefore).toISOString(),
+    notAfter: new Date(s.notAfter).toISOString(),
+  };
+}
+
+export function identityActors(provider: IdentityProvider, store: MaterialStore, log: Logger) {
+  const watchIdentity = fromCallback<{ type: 'NONE' }, { provider: string }>(({ sendBack }) => {
+    const onMaterial = (material: IdentityMaterial) => {
+      const observedAt = Date.now();
+      try {
+        verifyMaterial(material);
+      } catch (err) {
+        const error = asAhError(err);
+        log.warn({ code: error.code, serial: material.summary.serial }, `new identity material refused, keeping the current one: ${error.message}`);
+        sendBack({ type: 'MATERIAL_REJECTED', error: error.toInfo(), observedAt });
+        return;
+      }
+      store.put(material);
+      log.info(describeMaterial(material), `identity material loaded (serial ${material.summary.serial})`);
+      sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
+    };
+    const onError = (err: AhError) => {
+      log.warn({ code: err.code }, err.message);
+      sendBack({ type: 'MATERIAL_ERROR', error: err.toInfo(), observedAt: Date.now() });
+    };
+    provider.on('material', onMaterial);
+    provider.on('error', onError);
+    provider.start().catch((err) => onError(asAhError(err)));
+    return () => {
+      provider.off('material', onMaterial);
+      provider.off('error', onError);
+    };
+  });
+
+  const renewIdentity = fromPromise<RenewOutput, { attempt: number }>(async ({ input }) => {
+    log.info({ attempt: input.attempt, provider: provider.kind }, `renewing certificate (attempt ${input.attempt})`);
+    try {
+      const material = await provider.issue();
+      verifyMaterial(material);
+      store.put(material);
+      log.info(describeMaterial(material), `renewed certificate issued (serial ${material.summary.serial})`);
+      return { identity: material.summary, observedAt: Date.now() };
+    } catch (err) {
+      const error = asAhError(err);
+      log.warn({ code: error.code, attempt: input.attempt }, `certificate renewal failed: ${error.message}`);
+      // Plain data: the machine keeps it in context and the log replays it.
+      throw error.toInfo();
+    }
+  });
+
+  return { watchIdentity, renewIdentity };
+}

@@ -1,0 +1,89 @@
+/** `ah agent enroll`: run an executor until stopped, or until it gives up (exit 1). */
+import type { Command } from 'commander';
+import { AhError } from '../../errors/ah-error.js';
+import { createExecutor } from '../../engine/executor.js';
+import { parseRemoteServer } from '../../util/address.js';
+import { DEFAULT_BACKOFF } from '../../machines/backoff.js';
+import { defaultName, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
+import { identityOption, requireSupportedIdentity } from './identity-options.js';
+
+interface EnrollFlags {
+  remoteServer: string;
+  name: string;
+  identity: string;
+  connectTimeout: number;
+  maxAttempts: number;
+  labels?: Record<string, string>;
+  stateDir?: string;
+  logLevel?: string;
+  renewalThreshold: number;
+  devCertTtl?: number;
+  backoffBase: number;
+  backoffMax: number;
+  tlsMin?: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export function registerEnroll(agent: Command): void {
+  agent
+    .command('enroll')
+    .summary('enroll this machine as an executor and keep its link alive')
+    .description(
+      'Dial the access point over mutual TLS, enroll, heartbeat, and rotate the certificate before it expires.\n' +
+        'Runs until SIGTERM/SIGINT (goodbye, exit 0) or until --max-attempts failed attempts in a row (exit 1).',
+    )
+    .option('--remote-server <url>', 'access point, https://HOST[:PORT] (port 4433 by default); required')
+    .addOption(option('--name <name>', 'executor name', parsers.name, { value: defaultName(), shown: 'host name' }))
+    .addOption(identityOption())
+    .addOption(option('--connect-timeout <duration>', 'give up on a connection attempt after this long', parsers.duration, { value: 30_000, shown: '30s' }))
+    .addOption(option('--max-attempts <n>', 'exit 1 after this many failed attempts in a row (0 = retry for ever)', parsers.count, { value: 0, shown: '0' }))
+    .option('--labels <k=v,...>', 'labels sent to the access point', parsers.labels)
+    .addOption(option('--renewal-threshold <fraction>', 'renew after this fraction of the certificate lifetime (±0.05 jitter)', parsers.fraction, { value: 0.7, shown: '0.7' }))
+    .addOption(option('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', parsers.duration, { value: undefined, shown: '24h' }))
+    .addOption(option('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', parsers.duration, { value: DEFAULT_BACKOFF.baseMs, shown: '1s' }))
+    .addOption(option('--backoff-max <duration>', 'cap of the retry delay', parsers.duration, { value: DEFAULT_BACKOFF.capMs, shown: '60s' }))
+    .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
+    .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
+    .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)')
+    .action(async (flags: EnrollFlags) => {
+      // Checked here rather than by commander, so an unknown flag is reported first.
+      if (!flags.remoteServer) throw new UsageError("required option '--remote-server <url>' not specified");
+      requireSupportedIdentity(flags.identity);
+      let remote;
+      try {
+        remote = parseRemoteServer(flags.remoteServer);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const logging = loggingFrom(flags.logLevel);
+      const executor = createExecutor({
+        name: flags.name,
+        remoteServer: remote.url,
+        stateDir: stateDirFrom(flags.stateDir),
+        identity: { kind: 'dev', certTtlMs: flags.devCertTtl },
+        connectTimeoutMs: flags.connectTimeout,
+        maxAttempts: flags.maxAttempts,
+        labels: flags.labels,
+        renewalThreshold: flags.renewalThreshold,
+        backoff: { baseMs: flags.backoffBase, capMs: Math.max(flags.backoffMax, flags.backoffBase) },
+        tlsMinVersion: flags.tlsMin,
+        logging,
+      });
+      stopOnSignals(() => executor.stop());
+      try {
+        await executor.start();
+      } catch (err) {
+        if (err instanceof AhError) {
+          printError(err);
+          process.exit(EXIT_FAILURE);
+        }
+        throw err;
+      }
+      const outcome = await executor.done;
+      if (outcome.state === 'failed') {
+        await executor.stop();
+        printError(outcome.error);
+        process.exit(EXIT_FAILURE);
+      }
+      process.exit(EXIT_OK);
+    });
+}

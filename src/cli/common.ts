@@ -1,0 +1,102 @@
+/** What every `ah agent` command shares: option parsers, logging from flags, exits. */
+import { hostname } from 'node:os';
+import { InvalidArgumentError, Option } from 'commander';
+import { formatForTerminal } from '../errors/ah-error.js';
+import { AhError } from '../errors/ah-error.js';
+import { levelPlanFrom } from '../log/directives.js';
+import { createLogging, type Logging } from '../log/logger.js';
+import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
+import { parseDuration } from '../util/duration.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A usage error found after commander parsed the flags (e.g. a flag combination). */
+export class UsageError extends Error {}
+
+export const parsers = {
+  duration: (value: string): number => {
+    try {
+      const ms = parseDuration(value);
+      if (ms <= 0) throw new RangeError('must be more than 0');
+      return ms;
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  },
+  count: (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 = for ever)');
+    return Number(value);
+  },
+  fraction: (value: string): number => {
+    const n = Number(value);
+    if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95)) throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
+    return n;
+  },
+  name: (value: string): string => {
+    if (!EXECUTOR_NAME.test(value)) throw new InvalidArgumentError('use 1-63 letters, digits, dots, dashes or underscores');
+    return value;
+  },
+  labels: (value: string): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const pair of value.split(',').filter(Boolean)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new InvalidArgumentError(`expected k=v[,k=v...], got '${pair}'`);
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+    return out;
+  },
+  tlsMin: (value: string): 'TLSv1.2' | 'TLSv1.3' => {
+    if (value === '1.3' || value === 'TLSv1.3') return 'TLSv1.3';
+    if (value === '1.2' || value === 'TLSv1.2') return 'TLSv1.2';
+    throw new InvalidArgumentError('expected 1.2 or 1.3');
+  },
+};
+
+export function defaultName(): string {
+  const h = hostname().split('.')[0] ?? 'executor';
+  return EXECUTOR_NAME.test(h) ? h : 'executor';
+}
+
+export function stateDirFrom(flag: string | undefined): string {
+  return resolveStateDir(flag, process.env);
+}
+
+export function loggingFrom(logLevel: string | undefined): Logging {
+  let plan;
+  try {
+    plan = levelPlanFrom(logLevel, process.env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return createLogging({ plan });
+}
+
+/** The guide's error block on stderr; the first line is exactly `error: <message>`. */
+export function printError(err: AhError): void {
+  process.stderr.write(`${formatForTerminal(err)}\n`);
+}
+
+/** Run a daemon until SIGTERM/SIGINT, then let `stop` finish before exiting 0. */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal means "now".
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    stopping = true;
+    void stop().then(() => process.exit(EXIT_OK));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** An option whose default is shown the way an operator writes it (`30s`, not 30000). */
+export function option<T>(flags: string, description: string, parse?: (value: string) => T, fallback?: { value: T; shown: string }): Option {
+  const o = new Option(flags, description);
+  if (parse) o.argParser(parse);
+  if (fallback) o.default(fallback.value, fallback.shown);
+  return o;
+}

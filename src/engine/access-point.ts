@@ -1,0 +1,349 @@
+/**
+ * An access point, as a library: `createAccessPoint(options)`; `ah agent access-point` is a thin
+ * shell around it. It runs the `access-point` machine (its own identity and the listener) and one
+ * `connection` machine per executor link, whose wire effects are provided here.
+ */
+import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
+import { identityActors } from '../actors/identity-watch.js';
+import { StatusServer } from '../actors/status-server.js';
+import { AhError, messageOf } from '../errors/ah-error.js';
+import { renderMessage } from '../errors/catalog.js';
+import { silentLogging, type Logging } from '../log/logger.js';
+import { machineInspector } from '../log/machine-log.js';
+import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
+import { connectionMachine, type ConnectionEmitted, type PeerVerdict } from '../machines/connection.js';
+import { rotationMachine } from '../machines/rotation.js';
+import type { MachineError } from '../machines/types.js';
+import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
+import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
+import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
+import type { ExecutorMessage } from '../transport/messages.js';
+import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
+import { VERSION } from '../version.js';
+import { identityStatus, type IdentityStatus } from './executor-status.js';
+import { MaterialStore } from './material-store.js';
+import { Roster, type FleetEntryJson } from './roster.js';
+import { paths } from './state-dir.js';
+
+export interface AccessPointOptions {
+  /** `HOST:PORT` to listen on (default `0.0.0.0:4433`; port 0 picks a free one). */
+  readonly listen?: string;
+  readonly stateDir: string;
+  readonly identity?: IdentityConfig;
+  readonly heartbeatIntervalMs?: number;
+  readonly executorSanUriPrefix?: string;
+  readonly logging?: Logging;
+  readonly statusSocket?: boolean;
+  readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
+  readonly provider?: IdentityProvider;
+  /** A link that sends no hello in this time is closed (default 10 s). */
+  readonly helloTimeoutMs?: number;
+}
+
+export interface AccessPointStatus {
+  readonly role: 'access-point';
+  readonly state: string;
+  readonly listen: string | null;
+  readonly identity: IdentityStatus | null;
+  readonly devMode: boolean;
+  readonly executors: number;
+  readonly links: number;
+  readonly lastError: { code: string; message: string } | null;
+  readonly pid: number;
+  readonly version: string;
+}
+
+export interface AccessPointEvents {
+  listening: [HostPort];
+  admitted: [FleetEntryJson & { relinked: boolean }];
+  rejected: [{ remoteAddress: string; error: AhError }];
+  departed: [{ id: string; reason: string }];
+  error: [AhError];
+}
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+
+interface LinkSlot {
+  readonly link: ServerLink;
+  readonly actor: Actor<typeof connectionMachine>;
+}
+
+export class AccessPoint extends EventEmitter<AccessPointEvents> {
+  readonly roster = new Roster();
+  private readonly links = new Map<string, LinkSlot>();
+  private readonly logging: Logging;
+  private readonly listenAt: HostPort;
+  private actor: Actor<typeof accessPointMachine> | null = null;
+  private server: FleetServer | null = null;
+  private provider: IdentityProvider | null = null;
+  private statusServer: StatusServer | null = null;
+  private bound: HostPort | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly devMode: boolean;
+
+  constructor(readonly options: AccessPointOptions) {
+    super();
+    this.logging = options.logging ?? silentLogging();
+    this.listenAt = parseListenAddress(options.listen ?? '0.0.0.0:4433');
+    this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
+  }
+
+  /** Where it listens (after `start()`), e.g. `127.0.0.1:4433`. */
+  get address(): HostPort {
+    if (!this.bound) throw new Error('access point not listening');
+    return this.bound;
+  }
+
+  status(): AccessPointStatus {
+    const snap = this.actor?.getSnapshot();
+    const ctx = snap?.context;
+    return {
+      role: 'access-point',
+      state: snap ? String(snap.value) : 'stopped',
+      listen: this.bound ? formatHostPort(this.bound) : null,
+      identity: identityStatus(ctx?.identity ?? null),
+      devMode: this.devMode,
+      executors: this.roster.size,
+      links: this.links.size,
+      lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
+      pid: process.pid,
+      version: VERSION,
+    };
+  }
+
+  /** Resolves once the listener accepts connections; rejects if it cannot. */
+  async start(): Promise<HostPort> {
+    const { options } = this;
+    const log = this.logging.get('ah_access_point');
+    if (options.statusSocket !== false) {
+      this.statusServer = new StatusServer(
+        paths.accessPointSocket(options.stateDir),
+        (cmd) => (cmd === 'fleet' ? this.roster.toJSON() : this.status()),
+        { role: 'access point', name: 'access-point' },
+      );
+      await this.statusServer.listen();
+    }
+    const provider =
+      options.provider ??
+      createProvider(options.identity ?? { kind: 'dev' }, {
+        role: 'access-point',
+        name: 'access-point',
+        devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'),
+        hosts: [this.listenAt.host],
+      });
+    this.provider = provider;
+    const store = new MaterialStore();
+    const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
+    const policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: options.executorSanUriPrefix ?? null };
+    const serverIdentity = (fingerprint: string): ServerIdentity => {
+      const m = store.get(fingerprint);
+      return { certPem: m.certPem, keyPem: m.keyPem, clientCaPem: policy.requireCa ? m.bundlePem : null };
+    };
+
+    const fleetListener = fromCallback<ListenerCommand, { fingerprint: string }>(({ input, sendBack, receive }) => {
+      const server = new FleetServer({
+        listen: this.listenAt,
+        identity: serverIdentity(input.fingerprint),
+        minVersion: options.tlsMinVersion,
+      });
+      this.server = server;
+      server.on('link', (link) => this.attach(link, policy));
+      server.on('refused', ({ remoteAddress, reason }) =>
+        this.logging.get('ah_transport').info({ remoteAddress, reason }, `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`),
+      );
+      server.listen().then(
+        (bound) => sendBack({ type: 'LISTENING', address: formatHostPort(bound) }),
+        (err: NodeJS.ErrnoException) => {
+          const error = new AhError('ENROLL_LISTEN_FAILED', {
+            address: formatHostPort(this.listenAt),
+            detail: err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message,
+            port: String(this.listenAt.port),
+          });
+          sendBack({ type: 'LISTEN_FAILED', error: error.toInfo() });
+        },
+      );
+      receive((command) => {
+        server.useIdentity(serverIdentity(command.fingerprint));
+        log.info({ serial: store.get(command.fingerprint).summary.serial }, 'access point certificate renewed: new connections use the new certificate');
+      });
+      return () => void server.close();
+    });
+
+    const machine = accessPointMachine.provide({
+      actors: { rotation: rotationMachine.provide({ actors: { watchIdentity, renewIdentity } }), fleetListener },
+    });
+    const actor = createActor(machine, {
+      id: 'access-point',
+      input: {
+        listen: formatHostPort(this.listenAt),
+        seed: randomInt(2 ** 31),
+        rotation: { provider: provider.kind, canIssue: provider.canIssue, threshold: 0.7, jitter: 0.05 },
+      },
+      inspect: machineInspector(this.logging.get('ah_machine'), 'access-point'),
+    });
+    this.actor = actor;
+
+    const ready = new Promise<HostPort>((resolve, reject) => {
+      let lastError: MachineError | null = null;
+      actor.subscribe((snap) => {
+        const ctx = snap.context;
+        if (ctx.lastError && ctx.lastError !== lastError) {
+          lastError = ctx.lastError;
+          this.emit('error', AhError.fromInfo(ctx.lastError));
+        }
+        if (snap.value === 'failed') reject(AhError.fromInfo(ctx.lastError!));
+        if (ctx.boundAddress && !this.bound) {
+          this.bound = parseListenAddress(ctx.boundAddress);
+          resolve(this.bound);
+        }
+      });
+    });
+    if (this.devMode) {
+      log.warn(
+        'DEV MODE: executors are admitted WITHOUT CA verification (dev identity, self-signed). ' +
+          'Do not use in production: give --identity files --cert --key --ca, spiffe or vault.',
+      );
+    }
+    actor.start();
+    const bound = await ready;
+    log.info(
+      { address: formatHostPort(bound), provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
+      `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
+    );
+    this.emit('listening', bound);
+    return bound;
+  }
+
+  /** Close every link with goodbye{reason:"shutdown"}, stop listening, stop. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = this.logging.get('ah_access_point');
+      // Stop accepting now; server.close() resolves only once every socket is gone.
+      const closed = this.server?.close();
+      const closing = [...this.links.values()].map(
+        ({ actor }) =>
+          new Promise<void>((resolve) => {
+            if (actor.getSnapshot().status !== 'active') return resolve();
+            actor.subscribe({ complete: () => resolve() });
+            actor.send({ type: 'DRAIN', reason: 'shutdown' });
+          }),
+      );
+      await Promise.all(closing);
+      await closed;
+      this.actor?.stop();
+      await this.provider?.stop();
+      await this.statusServer?.close();
+      log.info(`access point stopped (${closing.length} link${closing.length === 1 ? '' : 's'} closed)`);
+    })();
+    return this.stopping;
+  }
+
+  private get heartbeatIntervalMs(): number {
+    return this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  }
+
+  private connectionLogic: ReturnType<typeof connectionMachine.provide> | null = null;
+
+  /** One provided connection machine serves every link; effects find their socket by link id. */
+  private logicFor(policy: ExecutorPolicy) {
+    if (this.connectionLogic) return this.connectionLogic;
+    const wire = (linkId: string) => this.links.get(linkId)?.link;
+    this.connectionLogic = connectionMachine.provide({
+      actors: {
+        verifyPeer: fromPromise<PeerVerdict, { linkId: string }>(async ({ input }) => {
+          const link = wire(input.linkId);
+          if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true };
+          try {
+            return verifyExecutor(link.socket, policy, Date.now());
+          } catch (err) {
+            throw err instanceof AhError ? err.toInfo() : { code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true };
+          }
+        }),
+      },
+      actions: {
+        sendWelcome: ({ context }) =>
+          wire(context.linkId)?.send({
+            type: 'welcome',
+            executorId: context.peer!.executorId,
+            heartbeatInterval: context.heartbeatIntervalMs,
+            serverTime: Date.now(),
+          }),
+        sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
+        sendReject: ({ context }, params) =>
+          wire(context.linkId)?.send({
+            type: 'reject',
+            code: params.error.code,
+            message: renderMessage(params.error.code, params.error.params),
+            params: { ...params.error.params },
+          }),
+        sendGoodbye: ({ context }, params) => wire(context.linkId)?.send({ type: 'goodbye', reason: params.reason }),
+        endSocket: ({ context }) => wire(context.linkId)?.end(),
+        destroySocket: ({ context }) => wire(context.linkId)?.destroy(),
+      },
+    });
+    return this.connectionLogic;
+  }
+
+  private attach(link: ServerLink, policy: ExecutorPolicy): void {
+    const log = this.logging.get('ah_access_point');
+    const actor = createActor(this.logicFor(policy), {
+      id: link.id,
+      input: {
+        linkId: link.id,
+        remoteAddress: link.remoteAddress,
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+        helloTimeoutMs: this.options.helloTimeoutMs,
+      },
+      inspect: machineInspector(this.logging.get('ah_machine'), link.id),
+    });
+    this.links.set(link.id, { link, actor });
+
+    actor.on('admitted', (e: Extract<ConnectionEmitted, { type: 'admitted' }>) => {
+      const outcome = this.roster.admit(e);
+      const entry = this.roster.toJSON().executors.find((x) => x.id === e.executorId)!;
+      if (outcome === 'joined') {
+        log.info({ executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
+      } else {
+        log.info({ executorId: e.executorId, serial: e.serial, link: e.linkId }, `executor ${e.name} rotated: new link with certificate serial ${e.serial} replaces the old one`);
+      }
+      this.emit('admitted', { ...entry, relinked: outcome === 'relinked' });
+    });
+    actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => this.roster.heartbeat(e.executorId, e.linkId, e.at));
+    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
+      const cert = link.socket.getPeerX509Certificate();
+      log.warn(
+        { code: e.error.code, remoteAddress: e.remoteAddress, subject: cert?.subject.replace(/\n/g, ', ') ?? null, sans: cert?.subjectAltName ?? null, link: e.linkId },
+        `executor from ${e.remoteAddress} rejected: ${messageOf(e.error)}`,
+      );
+      this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
+    });
+    actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {
+      if (e.executorId && this.roster.depart(e.executorId, e.linkId)) {
+        log.info({ executorId: e.executorId, reason: e.reason, link: e.linkId }, `executor ${e.executorId} left: ${e.reason}`);
+        this.emit('departed', { id: e.executorId, reason: e.reason });
+      } else {
+        log.debug({ executorId: e.executorId, reason: e.reason, link: e.linkId }, `link closed: ${e.reason}`);
+      }
+    });
+    actor.subscribe({ complete: () => this.links.delete(link.id) });
+
+    link.on('message', (m: ExecutorMessage) => {
+      const at = Date.now();
+      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, at });
+      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+      else actor.send({ type: 'GOODBYE', reason: m.reason, at });
+    });
+    link.on('protocolError', (detail) => {
+      this.logging.get('ah_transport').warn({ remoteAddress: link.remoteAddress, link: link.id }, `closing link from ${link.remoteAddress}: ${detail}`);
+      actor.send({ type: 'PROTOCOL_ERROR', detail, at: Date.now() });
+    });
+    link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
+    actor.start();
+  }
+}
+
+export function createAccessPoint(options: AccessPointOptions): AccessPoint {
+  return new AccessPoint(options);
+}

@@ -1,0 +1,298 @@
+/**
+ * An executor, as a library: `createExecutor(options)` gives an object to `start()` and `stop()`,
+ * whose `status()` is what `ah agent status` prints and whose typed events report state changes,
+ * rotations and errors. The `ah agent enroll` command is a thin shell around it.
+ */
+import { randomInt, X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { createActor, type Actor } from 'xstate';
+import { fleetLinkActor, OpenLinks } from '../actors/fleet-link.js';
+import { identityActors } from '../actors/identity-watch.js';
+import { StatusServer } from '../actors/status-server.js';
+import { AhError, messageOf } from '../errors/ah-error.js';
+import { silentLogging, type Logging } from '../log/logger.js';
+import { machineInspector } from '../log/machine-log.js';
+import type { BackoffPolicy } from '../machines/backoff.js';
+import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
+import { rotationMachine } from '../machines/rotation.js';
+import type { MachineError } from '../machines/types.js';
+import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
+import { parseRemoteServer } from '../util/address.js';
+import { formatDuration } from '../util/duration.js';
+import { VERSION } from '../version.js';
+import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
+import { executorStatus, type ExecutorStatus } from './executor-status.js';
+import { MaterialStore } from './material-store.js';
+import { paths } from './state-dir.js';
+
+export interface ExecutorOptions {
+  readonly name: string;
+  /** `https://HOST[:PORT]` of the access point (port 4433 by default). */
+  readonly remoteServer: string;
+  readonly stateDir: string;
+  readonly identity?: IdentityConfig;
+  readonly connectTimeoutMs?: number;
+  /** Give up after this many failed attempts in a row; 0 (default) retries for ever. */
+  readonly maxAttempts?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly backoff?: BackoffPolicy;
+  /** Fraction of the certificate lifetime after which to renew (0.7). */
+  readonly renewalThreshold?: number;
+  readonly logging?: Logging;
+  /** Serve status on `<stateDir>/run/executor.<name>.sock` (default true). */
+  readonly statusSocket?: boolean;
+  readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** A provider instance, instead of one built from `identity` (for embedding and tests). */
+  readonly provider?: IdentityProvider;
+}
+
+export interface ExecutorEvents {
+  /** Any change of the state value. */
+  state: [ExecutorStatus];
+  enrolled: [ExecutorStatus];
+  disconnected: [ExecutorStatus];
+  rotated: [{ serial: string; previousSerial: string | null; rotations: number }];
+  /** A new error (the executor keeps retrying unless it also emits `failed`). */
+  error: [AhError];
+  /** Given up (`--max-attempts`); final. */
+  failed: [AhError];
+}
+
+export type ExecutorOutcome = { readonly state: 'stopped' } | { readonly state: 'failed'; readonly error: AhError };
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_RENEWAL_THRESHOLD = 0.7;
+export const RENEWAL_JITTER = 0.05;
+
+const toAhError = (e: MachineError): AhError => AhError.fromInfo(e);
+
+export class Executor extends EventEmitter<ExecutorEvents> {
+  readonly remote: ReturnType<typeof parseRemoteServer>;
+  readonly done: Promise<ExecutorOutcome>;
+  private settle!: (outcome: ExecutorOutcome) => void;
+  private actor: Actor<typeof enrollmentMachine> | null = null;
+  private provider: IdentityProvider | null = null;
+  private statusServer: StatusServer | null = null;
+  private readonly openLinks = new OpenLinks();
+  private readonly store = new MaterialStore();
+  private readonly logging: Logging;
+  private stopping: Promise<void> | null = null;
+
+  constructor(readonly options: ExecutorOptions) {
+    super();
+    this.remote = parseRemoteServer(options.remoteServer);
+    this.logging = options.logging ?? silentLogging();
+    this.done = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  get state(): EnrollmentState {
+    return this.actor ? topLevelState(this.actor.getSnapshot().value) : 'disconnected';
+  }
+
+  status(): ExecutorStatus {
+    if (!this.actor) throw new Error('executor not started');
+    const snap = this.actor.getSnapshot();
+    return executorStatus(topLevelState(snap.value), snap.value, snap.context, {
+      remoteServer: this.remote.url,
+      stateDir: this.options.stateDir,
+    });
+  }
+
+  /** The certificate in use (or about to be), described for `--show-cert`. */
+  certificate(): CertificateDescription | null {
+    const ctx = this.actor?.getSnapshot().context;
+    const fingerprint = ctx?.linkIdentity?.fingerprint ?? ctx?.identity?.fingerprint;
+    if (!fingerprint) return null;
+    const [leaf] = splitPemCertificates(this.store.get(fingerprint).certPem);
+    return leaf ? describe(new X509Certificate(leaf)) : null;
+  }
+
+  async start(): Promise<void> {
+    const { options } = this;
+    const log = this.logging.get('ah_executor');
+    const address = `${this.remote.host.includes(':') ? `[${this.remote.host}]` : this.remote.host}:${this.remote.port}`;
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const identity = options.identity ?? { kind: 'dev' };
+
+    if (options.statusSocket !== false) {
+      this.statusServer = new StatusServer(
+        paths.executorSocket(options.stateDir, options.name),
+        (cmd) => (cmd === 'status-cert' ? { ...this.status(), certificate: this.certificate() } : this.status()),
+        {
+        role: 'executor',
+        name: options.name,
+      });
+      await this.statusServer.listen();
+    }
+
+    const provider =
+      options.provider ??
+      createProvider(identity, { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) });
+    this.provider = provider;
+    const store = this.store;
+    const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
+    const machine = enrollmentMachine.provide({
+      actors: {
+        rotation: rotationMachine.provide({ actors: { watchIdentity, renewIdentity } }),
+        fleetLink: fleetLinkActor(
+          {
+            host: this.remote.host,
+            port: this.remote.port,
+            address,
+            trust: { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) },
+            hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
+            minVersion: options.tlsMinVersion,
+            store,
+            log: this.logging.get('ah_transport'),
+          },
+          this.openLinks,
+        ),
+      },
+    });
+
+    const actor = createActor(machine, {
+      id: `executor:${options.name}`,
+      input: {
+        name: options.name,
+        remoteServer: address,
+        connectTimeoutMs,
+        connectTimeoutLabel: formatDuration(connectTimeoutMs),
+        maxAttempts: options.maxAttempts ?? 0,
+        backoff: options.backoff,
+        seed: randomInt(2 ** 31),
+        rotation: {
+          provider: provider.kind,
+          canIssue: provider.canIssue,
+          threshold: options.renewalThreshold ?? DEFAULT_RENEWAL_THRESHOLD,
+          jitter: RENEWAL_JITTER,
+          retry: options.backoff,
+        },
+      },
+      inspect: machineInspector(this.logging.get('ah_machine'), `executor:${options.name}`),
+    });
+    this.actor = actor;
+    this.observe(actor, log);
+    log.info(
+      { remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
+      `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
+    );
+    actor.start();
+  }
+
+  /** Say goodbye on every link, wait until the goodbyes are out, then stop. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const actor = this.actor;
+      if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'SHUTDOWN' });
+      await this.openLinks.drained();
+      actor?.stop();
+      await this.provider?.stop();
+      await this.statusServer?.close();
+      this.logging.get('ah_executor').info(`executor ${this.options.name} stopped`);
+      this.settle({ state: 'stopped' });
+    })();
+    return this.stopping;
+  }
+
+  /** Resolves with the status once the executor is in `state` (rejects after `timeoutMs`). */
+  waitFor(state: EnrollmentState, timeoutMs = 30_000): Promise<ExecutorStatus> {
+    if (this.actor && this.state === state) return Promise.resolve(this.status());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('state', onState);
+        reject(new Error(`executor ${this.options.name} not ${state} within ${timeoutMs} ms (now ${this.state})`));
+      }, timeoutMs);
+      const onState = (s: ExecutorStatus) => {
+        if (s.state !== state) return;
+        clearTimeout(timer);
+        this.off('state', onState);
+        resolve(s);
+      };
+      this.on('state', onState);
+    });
+  }
+
+  /** Turn snapshots into log lines people read and into the typed events. */
+  private observe(actor: Actor<typeof enrollmentMachine>, log: ReturnType<Logging['get']>): void {
+    let previousValue = '';
+    let previousState: EnrollmentState | null = null;
+    let previousError: MachineError | null = null;
+    let previousSerial: string | null = null;
+    let previousRotations = 0;
+    actor.subscribe({
+      next: (snap) => {
+        const value = JSON.stringify(snap.value);
+        const ctx = snap.context;
+        const state = topLevelState(snap.value);
+        if (ctx.lastError && ctx.lastError !== previousError) {
+          this.emit('error', toAhError(ctx.lastError));
+        }
+        if (value !== previousValue) {
+          const status = this.status();
+          this.narrate(previousState, state, snap.value, ctx, log);
+          this.emit('state', status);
+          if (state === 'enrolled' && previousState !== 'enrolled' && previousState !== 'renewing') this.emit('enrolled', status);
+          if (state === 'disconnected' && previousState !== 'disconnected') this.emit('disconnected', status);
+        }
+        if (ctx.rotations !== previousRotations) {
+          const serial = ctx.linkIdentity?.serial ?? '';
+          log.info(
+            { rotations: ctx.rotations, serial, previousSerial, nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString() },
+            `rotation complete: now using certificate serial ${serial} (rotation ${ctx.rotations}); old link closed with goodbye "rotated"`,
+          );
+          this.emit('rotated', { serial, previousSerial, rotations: ctx.rotations });
+          previousRotations = ctx.rotations;
+        }
+        if (ctx.linkIdentity) previousSerial = ctx.linkIdentity.serial;
+        previousError = ctx.lastError;
+        previousValue = value;
+        previousState = state;
+        if (snap.status === 'done') {
+          const error = toAhError(ctx.lastError ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' }, retryable: false });
+          this.emit('failed', error);
+          this.settle({ state: 'failed', error });
+        }
+      },
+      error: (err) => {
+        log.error({ err }, 'enrollment machine crashed');
+        const error = new AhError('ENROLL_INTERNAL', { detail: (err as Error).message });
+        this.emit('failed', error);
+        this.settle({ state: 'failed', error });
+      },
+    });
+  }
+
+  private narrate(
+    from: EnrollmentState | null,
+    to: EnrollmentState,
+    value: unknown,
+    ctx: ReturnType<Actor<typeof enrollmentMachine>['getSnapshot']>['context'],
+    log: ReturnType<Logging['get']>,
+  ): void {
+    const detail = JSON.stringify(value);
+    const err = ctx.lastError;
+    const code = err?.code;
+    if (to === 'handshaking' && from !== 'handshaking') {
+      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.remoteServer} (attempt ${ctx.attempts + 1})`);
+    } else if (to === 'enrolled' && from === 'handshaking') {
+      log.info(
+        { executorId: ctx.executorId, serial: ctx.linkIdentity?.serial, notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString() },
+        `enrolled with access point ${ctx.remoteServer} as ${ctx.executorId}`,
+      );
+    } else if (to === 'renewing' && from === 'enrolled') {
+      log.info({ serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
+    } else if (detail === '{"renewing":"retryWait"}' && err) {
+      log.warn({ code }, `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`);
+    } else if (detail === '{"disconnected":"backingOff"}' && err) {
+      log.warn({ code, attempt: ctx.attempts }, `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`);
+    } else if (to === 'failed' && err) {
+      log.error({ code, attempts: ctx.attempts }, `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`);
+    } else if (detail === '{"disconnected":"waitingForIdentity"}' && err) {
+      log.warn({ code }, `${messageOf(err)}; waiting for usable identity material`);
+    }
+  }
+}
+
+export function createExecutor(options: ExecutorOptions): Executor {
+  return new Executor(options);
+}

@@ -1,0 +1,41 @@
+/**
+ * The one interface every identity source implements: dev, files, spiffe, vault. A provider
+ * delivers material (certificate chain, key, trust bundle) and says when it changes or fails;
+ * the engine verifies material before use and the rotation machine decides when to ask for more.
+ */
+import type { EventEmitter } from 'eventemitter3';
+import type { AhError } from '../errors/ah-error.js';
+import type { IdentitySummary } from '../machines/types.js';
+
+export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault';
+
+export interface IdentityMaterial {
+  /** Leaf first, then intermediates, as PEM. */
+  readonly certPem: string;
+  /** PKCS#8 (or PKCS#1/SEC1) PEM of the leaf's private key. Never logged. */
+  readonly keyPem: string;
+  /**
+   * PEM certificates trusted for peers (the CA bundle). Null when the provider has no opinion:
+   * the dev identity, which trusts by first use instead.
+   */
+  readonly bundlePem: string | null;
+  readonly summary: IdentitySummary;
+}
+
+export interface ProviderEvents {
+  /** New material the provider has (pushed, or reloaded). */
+  material: [IdentityMaterial];
+  /** The provider cannot produce material right now. */
+  error: [AhError];
+}
+
+export interface IdentityProvider extends Pick<EventEmitter<ProviderEvents>, 'on' | 'off' | 'once'> {
+  readonly kind: ProviderKind;
+  /** Can be asked for new material at the renewal point (dev, vault); push providers cannot. */
+  readonly canIssue: boolean;
+  /** Begin delivering: the current material (or an error) as an event, then changes. */
+  start(): Promise<void>;
+  /** New material on demand; only for providers with `canIssue`. */
+  issue(): Promise<IdentityMaterial>;
+  stop(): Promise<void>;
+}

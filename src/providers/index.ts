@@ -1,0 +1,29 @@
+/** Building a provider from configuration. */
+import { DevIdentityProvider } from './dev.js';
+import type { IdentityProvider } from './identity-provider.js';
+
+export type { IdentityMaterial, IdentityProvider, ProviderKind } from './identity-provider.js';
+
+export interface DevIdentityConfig {
+  readonly kind: 'dev';
+  /** Lifetime of the self-signed certificate (`--dev-cert-ttl`). */
+  readonly certTtlMs?: number;
+}
+
+export type IdentityConfig = DevIdentityConfig;
+
+export interface ProviderContext {
+  readonly role: 'executor' | 'access-point';
+  readonly name: string;
+  /** Where the dev identity keeps its files. */
+  readonly devDir: string;
+  /** Host names/IPs the access point is reached by. */
+  readonly hosts?: readonly string[];
+}
+
+export function createProvider(config: IdentityConfig, ctx: ProviderContext): IdentityProvider {
+  switch (config.kind) {
+    case 'dev':
+      return new DevIdentityProvider({ role: ctx.role, name: ctx.name, dir: ctx.devDir, ttlMs: config.certTtlMs, hosts: ctx.hosts });
+  }
+}

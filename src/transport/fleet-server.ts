@@ -1,0 +1,156 @@
+/**
+ * The access point's side of the fleet link: a node:tls server that asks for a client certificate
+ * but does not let OpenSSL refuse it, so the connection machine can answer with a `reject` that
+ * says why. Each accepted socket becomes a ServerLink that turns bytes into messages.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
+import { formatHostPort, type HostPort } from '../util/address.js';
+import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
+import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
+
+export interface ServerIdentity {
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** Executors must chain to these (`--ca`); null admits any certificate (dev mode). */
+  readonly clientCaPem: string | null;
+}
+
+export interface FleetServerOptions {
+  readonly listen: HostPort;
+  readonly identity: ServerIdentity;
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** A TLS handshake must finish within this (slowloris guard). */
+  readonly handshakeTimeoutMs?: number;
+}
+
+interface FleetServerEvents {
+  link: [ServerLink];
+  /** A client that never got as far as a secure connection (not TLS, wrong ALPN, reset). */
+  refused: [{ remoteAddress: string; reason: string }];
+}
+
+let linkCounter = 0;
+
+export class ServerLink extends EventEmitter<{
+  message: [ExecutorMessage];
+  protocolError: [string];
+  closed: [string];
+}> {
+  readonly id = `link-${++linkCounter}`;
+  readonly remoteAddress: string;
+  private readonly decoder = new FrameDecoder();
+  private closed = false;
+
+  constructor(readonly socket: TLSSocket) {
+    super();
+    this.remoteAddress = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.onClose((err as NodeJS.ErrnoException).code ?? err.message));
+    socket.on('close', () => this.onClose('closed by peer'));
+  }
+
+  send(message: AccessPointMessage): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(encodeFrame(message));
+  }
+
+  /** Close after what was written is flushed. */
+  end(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let messages;
+    try {
+      messages = this.decoder.push(chunk).map(parseExecutorMessage);
+    } catch (err) {
+      // Stop reading at the first bad byte; the machine decides how to close.
+      this.socket.pause();
+      this.emit('protocolError', err instanceof FrameError ? err.message : String(err));
+      return;
+    }
+    for (const m of messages) this.emit('message', m);
+  }
+
+  private onClose(detail: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('closed', detail);
+  }
+}
+
+export class FleetServer extends EventEmitter<FleetServerEvents> {
+  private readonly server: Server;
+
+  constructor(private readonly options: FleetServerOptions) {
+    super();
+    this.server = createServer({
+      ...FleetServer.secureContextOptions(options.identity),
+      requestCert: true,
+      // We verify the client certificate ourselves after the handshake (executor-policy.ts).
+      rejectUnauthorized: false,
+      ALPNProtocols: [ALPN_PROTOCOL],
+      minVersion: options.minVersion ?? 'TLSv1.3',
+      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    });
+    this.server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
+    this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      this.emit('refused', {
+        remoteAddress: formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }),
+        reason: err.code ?? err.message,
+      });
+      socket.destroy();
+    });
+  }
+
+  static secureContextOptions(identity: ServerIdentity): SecureContextOptions {
+    return { cert: identity.certPem, key: identity.keyPem, ...(identity.clientCaPem ? { ca: identity.clientCaPem } : {}) };
+  }
+
+  listen(): Promise<HostPort> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.options.listen.port, this.options.listen.host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : this.options.listen);
+      });
+    });
+  }
+
+  /** New connections use this identity; established links keep theirs. */
+  useIdentity(identity: ServerIdentity): void {
+    this.server.setSecureContext(FleetServer.secureContextOptions(identity));
+  }
+
+  /** Stop accepting; existing sockets are the caller's to close. */
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  get connections(): number {
+    let n = 0;
+    this.server.getConnections((_, count) => (n = count));
+    return n;
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    socket.setNoDelay(true);
+    if (socket.alpnProtocol !== ALPN_PROTOCOL) {
+      this.emit('refused', {
+        remoteAddress: formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }),
+        reason: `client did not negotiate ALPN ${ALPN_PROTOCOL}`,
+      });
+      socket.destroy();
+      return;
+    }
+    this.emit('link', new ServerLink(socket));
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The fleet protocol's messages (ALPN `ah-fleet/1`) and their validation. Anything that does not
+ * match these shapes exactly is a protocol error that closes the link.
+ */
+import { FrameError } from './frame-codec.js';
+
+export const ALPN_PROTOCOL = 'ah-fleet/1';
+
+/** executor → access point */
+export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string> };
+export type Heartbeat = { type: 'heartbeat'; seq: number };
+export type Goodbye = { type: 'goodbye'; reason: string };
+export type ExecutorMessage = Hello | Heartbeat | Goodbye;
+
+/** access point → executor */
+export type Welcome = { type: 'welcome'; executorId: string; heartbeatInterval: number; serverTime: number };
+export type Ack = { type: 'ack'; seq: number };
+export type Reject = { type: 'reject'; code: string; message: string; params?: Record<string, string> };
+export type AccessPointMessage = Welcome | Ack | Reject | Goodbye;
+
+const isString = (v: unknown, max = 1024): v is string => typeof v === 'string' && v.length <= max;
+const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isStringMap = (v: unknown): v is Record<string, string> =>
+  !!v && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).length <= 64 &&
+  Object.entries(v).every(([k, val]) => isString(k, 128) && isString(val, 1024));
+
+function fail(type: string, what: string): never {
+  throw new FrameError(`malformed ${type}: ${what}`);
+}
+
+export function parseExecutorMessage(m: Record<string, unknown> & { type: string }): ExecutorMessage {
+  switch (m.type) {
+    case 'hello':
+      if (!isString(m.name, 256) || !m.name) fail('hello', 'name');
+      if (!isString(m.version, 64)) fail('hello', 'version');
+      if (m.labels !== undefined && !isStringMap(m.labels)) fail('hello', 'labels');
+      return { type: 'hello', name: m.name, version: m.version, labels: (m.labels as Record<string, string>) ?? {} };
+    case 'heartbeat':
+      if (!isSeq(m.seq)) fail('heartbeat', 'seq');
+      return { type: 'heartbeat', seq: m.seq };
+    case 'goodbye':
+      if (!isString(m.reason, 256)) fail('goodbye', 'reason');
+      return { type: 'goodbye', reason: m.reason };
+    default:
+      throw new FrameError(`unexpected message type '${String(m.type).slice(0, 32)}' from executor`);
+  }
+}
+
+export function parseAccessPointMessage(m: Record<string, unknown> & { type: string }): AccessPointMessage {
+  switch (m.type) {
+    case 'welcome':
+      if (!isString(m.executorId, 2048)) fail('welcome', 'executorId');
+      if (!isSeq(m.heartbeatInterval) || m.heartbeatInterval < 10) fail('welcome', 'heartbeatInterval');
+      if (!isSeq(m.serverTime)) fail('welcome', 'serverTime');
+      return { type: 'welcome', executorId: m.executorId, heartbeatInterval: m.heartbeatInterval, serverTime: m.serverTime };
+    case 'ack':
+      if (!isSeq(m.seq)) fail('ack', 'seq');
+      return { type: 'ack', seq: m.seq };
+    case 'reject':
+      if (!isString(m.code, 128)) fail('reject', 'code');
+      if (!isString(m.message, 4096)) fail('reject', 'message');
+      if (m.params !== undefined && !isStringMap(m.params)) fail('reject', 'params');
+      return { type: 'reject', code: m.code, message: m.message, params: m.params as Record<string, string> | undefined };
+    case 'goodbye':
+      if (!isString(m.reason, 256)) fail('goodbye', 'reason');
+      return { type: 'goodbye', reason: m.reason };
+    default:
+      throw new FrameError(`unexpected message type '${String(m.type).slice(0, 32)}' from access point`);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Reading certificates with node:crypto, which parses and verifies about five times faster than
+ * @peculiar/x509 (BASELINES.md §4); this runs on every enrollment at the access point.
+ */
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { IdentitySummary } from '../machines/types.js';
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The certificates of a PEM bundle, in order; text outside the blocks is ignored. */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(PEM_CERT)?.map((block) => `${block}\n`) ?? [];
+}
+
+export interface SubjectAltNames {
+  readonly uris: string[];
+  readonly dns: string[];
+  readonly ips: string[];
+}
+
+/**
+ * Node renders SANs as `URI:spiffe://a/b, DNS:x, IP Address:1.2.3.4`, quoting a value that holds
+ * a comma or a quote as a JSON string (`URI:"spiffe://a,b"`).
+ */
+export function subjectAltNames(cert: X509Certificate): SubjectAltNames {
+  const out: SubjectAltNames = { uris: [], dns: [], ips: [] };
+  const text = cert.subjectAltName;
+  if (!text) return out;
+  const re = /(URI|DNS|IP Address|email|DirName|Registered ID|othername):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null && m[0] !== '') {
+    const value = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+    if (m[1] === 'URI') out.uris.push(value);
+    else if (m[1] === 'DNS') out.dns.push(value);
+    else if (m[1] === 'IP Address') out.ips.push(value);
+  }
+  return out;
+}
+
+/** SPKI pin in the form `--server-san pin=sha256:…` takes: base64 of SHA-256 over the SPKI DER. */
+export function spkiPin(cert: X509Certificate): string {
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('base64')}`;
+}
+
+/** Hex SHA-256 of the DER: names one exact certificate. */
+export function fingerprintOf(cert: X509Certificate): string {
+  return createHash('sha256').update(cert.raw).digest('hex');
+}
+
+export function notBeforeOf(cert: X509Certificate): number {
+  return Date.parse(cert.validFrom);
+}
+
+export function notAfterOf(cert: X509Certificate): number {
+  return Date.parse(cert.validTo);
+}
+
+export function serialOf(cert: X509Certificate): string {
+  return cert.serialNumber.toUpperCase();
+}
+
+/** The single URI SAN if the certificate has exactly one (the SPIFFE rule), else null. */
+export function spiffeIdOf(cert: X509Certificate): string | null {
+  const { uris } = subjectAltNames(cert);
+  return uris.length === 1 ? uris[0]! : null;
+}
+
+export function summarize(leaf: X509Certificate, provider: string): IdentitySummary {
+  return {
+    provider,
+    serial: serialOf(leaf),
+    fingerprint: fingerprintOf(leaf),
+    spiffeId: spiffeIdOf(leaf),
+    notBefore: notBeforeOf(leaf),
+    notAfter: notAfterOf(leaf),
+  };
+}
+
+export function keyMatchesCertificate(cert: X509Certificate, key: KeyObject | string): boolean {
+  const keyObject = typeof key === 'string' ? createPrivateKey(key) : key;
+  return cert.checkPrivateKey(keyObject);
+}
+
+export function isValidAt(cert: X509Certificate, at: number): boolean {
+  return notBeforeOf(cert) <= at && at <= notAfterOf(cert);
+}
+
+/** What `--show-cert` and `doctor` print. */
+export interface CertificateDescription {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly sans: string[];
+  readonly serial: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly spkiSha256: string;
+}
+
+export function describe(cert: X509Certificate): CertificateDescription {
+  const san = subjectAltNames(cert);
+  return {
+    subject: cert.subject.replace(/\n/g, ', '),
+    issuer: cert.issuer.replace(/\n/g, ', '),
+    sans: [...san.uris.map((u) => `URI:${u}`), ...san.dns.map((d) => `DNS:${d}`), ...san.ips.map((i) => `IP:${i}`)],
+    serial: serialOf(cert),
+    notBefore: new Date(notBeforeOf(cert)).toISOString(),
+    notAfter: new Date(notAfterOf(cert)).toISOString(),
+    spkiSha256: spkiPin(cert),
+  };
+}

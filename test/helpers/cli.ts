@@ -1,0 +1,147 @@
+/**
+ * Running `./bin/ah` as a real child process: wait for log lines (JSON on stdout) with a bound,
+ * run commands to completion, and make sure nothing outlives the test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const AH = join(ROOT, 'bin', 'ah');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  component?: string;
+  code?: string;
+  [key: string]: unknown;
+}
+
+const running = new Set<Daemon>();
+
+export class Daemon {
+  readonly lines: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+  private waiters: Array<{ test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+
+  constructor(readonly child: ChildProcess, readonly label: string) {
+    running.add(this);
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { level: 30, msg: text };
+      }
+      this.lines.push(line);
+      this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
+    });
+    createInterface({ input: child.stderr! }).on('line', (text) => this.stderr.push(text));
+    this.exited = new Promise((resolveExit) => child.once('exit', (code) => {
+      running.delete(this);
+      resolveExit(code);
+    }));
+  }
+
+  /** The first line (already seen or to come) that passes `test`. */
+  waitForLine(test: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
+    const seen = this.lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolveLine, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${this.label}: no log line ${what} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-8).map((l) => l.msg).join('\n')}\nstderr: ${this.stderr.join('\n')}`));
+      }, timeoutMs);
+      this.waiters.push({
+        test,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolveLine(l);
+        },
+      });
+    });
+  }
+
+  /** Lines after index `from` that pass `test` (to wait for *new* events). */
+  waitForNewLine(from: number, test: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
+    return this.waitForLine((l) => this.lines.indexOf(l) >= from && test(l), what, timeoutMs);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+export function tempStateDir(prefix = 'ah-'): string {
+  // Short: unix socket paths must stay under 108 bytes.
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function startAh(args: string[], env: Record<string, string> = {}, label = args.slice(0, 2).join(' ')): Daemon {
+  const child = spawn(process.execPath, [AH, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, AH_LOG: '', RUST_LOG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Daemon(child, label);
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runAh(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [AH, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, AH_LOG: '', RUST_LOG: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ah ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Poll `ah agent status --json` until `test` passes (status is read from the daemon's socket). */
+export async function waitForStatus(
+  stateDir: string,
+  test: (s: Record<string, any>) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+  extra: string[] = [],
+): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: RunResult | null = null;
+  while (Date.now() < deadline) {
+    last = await runAh(['agent', 'status', '--json', '--state-dir', stateDir, ...extra]);
+    if (last.code === 0) {
+      const status = JSON.parse(last.stdout.trim().split('\n')[0]!) as Record<string, any>;
+      if (test(status)) return status;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`status never ${what} within ${timeoutMs} ms; last: ${last?.stdout}${last?.stderr}`);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((d) => d.stop('SIGKILL')));
+}
