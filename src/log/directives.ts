@@ -63,6 +63,7 @@ export function parseDirectives(text: string, fallback: Level = 'info'): LevelPl
 
 /** `--log-level` wins, then AH_LOG, then RUST_LOG. */
 export function levelPlanFrom(flag: string | undefined, env: NodeJS.ProcessEnv): LevelPlan {
-  const text = flag ?? env.AH_LOG ?? env.RUST_LOG ?? '';
+  // An empty variable counts as unset, as with env_logger.
+  const text = flag ?? (env.AH_LOG || env.RUST_LOG || '');
   return parseDirectives(text);
 }

@@ -1,7 +1,6 @@
 /** `ah agent access-point`: serve the fleet link until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
-import { createAccessPoint } from '../../engine/access-point.js';
 import { parseListenAddress } from '../../util/address.js';
 import { EXIT_FAILURE, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
 import { identityOption, requireSupportedIdentity } from './identity-options.js';
@@ -41,6 +40,7 @@ export function registerAccessPoint(agent: Command): void {
         throw new UsageError((err as Error).message);
       }
       const logging = loggingFrom(flags.logLevel);
+      const { createAccessPoint } = await import('../../engine/access-point.js');
       const accessPoint = createAccessPoint({
         listen: flags.fleetListen,
         stateDir: stateDirFrom(flags.stateDir),

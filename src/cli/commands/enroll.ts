@@ -1,7 +1,6 @@
 /** `ah agent enroll`: run an executor until stopped, or until it gives up (exit 1). */
 import type { Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
-import { createExecutor } from '../../engine/executor.js';
 import { parseRemoteServer } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../machines/backoff.js';
 import { defaultName, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
@@ -55,6 +54,8 @@ export function registerEnroll(agent: Command): void {
         throw new UsageError((err as Error).message);
       }
       const logging = loggingFrom(flags.logLevel);
+      // Loaded here so `status`, `--help` and friends start fast.
+      const { createExecutor } = await import('../../engine/executor.js');
       const executor = createExecutor({
         name: flags.name,
         remoteServer: remote.url,

@@ -1,0 +1,88 @@
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { connectionMachine, type PeerVerdict } from '../../src/machines/connection.js';
+import type { MachineError } from '../../src/machines/types.js';
+import { advance } from '../helpers/clock.js';
+
+function link(verdict: PeerVerdict | MachineError) {
+  const clock = new SimulatedClock();
+  const wire: string[] = [];
+  const emitted: string[] = [];
+  const machine = connectionMachine.provide({
+    actors: {
+      verifyPeer: fromPromise(async () => {
+        if ('code' in verdict) throw verdict;
+        return verdict;
+      }),
+    },
+    actions: {
+      sendWelcome: () => void wire.push('welcome'),
+      sendAck: (_, p) => void wire.push(`ack ${p.seq}`),
+      sendReject: (_, p) => void wire.push(`reject ${p.error.code}`),
+      sendGoodbye: (_, p) => void wire.push(`goodbye ${p.reason}`),
+      endSocket: () => void wire.push('end'),
+      destroySocket: () => void wire.push('destroy'),
+    },
+  });
+  const actor = createActor(machine, { clock, input: { linkId: 'link-1', remoteAddress: '127.0.0.1:5', heartbeatIntervalMs: 1_000 } });
+  for (const type of ['admitted', 'heartbeat', 'departed', 'rejected'] as const) actor.on(type, (e) => emitted.push(`${e.type}`));
+  actor.start();
+  const settle = () => new Promise((r) => setImmediate(r));
+  return { clock, wire, emitted, actor, settle, hello: () => actor.send({ type: 'HELLO', name: 'e', version: '1', labels: {}, at: clock.now() }) };
+}
+
+const OK: PeerVerdict = { executorId: 'spiffe://dev.local/ah/agent/e', certNotAfter: 9e12, serial: '01' };
+
+describe('connection machine', () => {
+  it('verifies after hello, welcomes, acks heartbeats, and closes after three silent intervals', async () => {
+    const l = link(OK);
+    l.hello();
+    expect(l.actor.getSnapshot().value).toBe('verifying');
+    await l.settle();
+    expect(l.actor.getSnapshot().value).toEqual({ active: 'live' });
+    expect(l.wire).toEqual(['welcome']);
+    for (let seq = 1; seq <= 3; seq++) {
+      advance(l.clock, 2_900);
+      l.actor.send({ type: 'HEARTBEAT', seq, at: l.clock.now() });
+    }
+    expect(l.wire).toEqual(['welcome', 'ack 1', 'ack 2', 'ack 3']);
+    advance(l.clock, 2_999);
+    expect(l.actor.getSnapshot().value).toEqual({ active: 'live' });
+    advance(l.clock, 1);
+    expect(l.actor.getSnapshot().value).toBe('closed');
+    expect(l.actor.getSnapshot().context.closeReason).toBe('no heartbeat for 3 intervals');
+    expect(l.emitted).toEqual(['admitted', 'heartbeat', 'heartbeat', 'heartbeat', 'departed']);
+  });
+
+  it('rejects with the catalog code and drains', async () => {
+    const l = link({ code: 'ENROLL_CLIENT_CERT_REQUIRED', params: {}, retryable: true });
+    l.hello();
+    await l.settle();
+    expect(l.actor.getSnapshot().value).toBe('draining');
+    expect(l.wire).toEqual(['reject ENROLL_CLIENT_CERT_REQUIRED', 'end']);
+    l.actor.send({ type: 'SOCKET_CLOSED', detail: 'closed by peer', at: 0 });
+    expect(l.actor.getSnapshot().value).toBe('closed');
+    expect(l.emitted).toEqual(['rejected', 'departed']);
+  });
+
+  it('closes a link that sends anything but hello first, or nothing at all', () => {
+    const a = link(OK);
+    a.actor.send({ type: 'HEARTBEAT', seq: 1, at: 0 });
+    expect(a.actor.getSnapshot().value).toBe('closed');
+    expect(a.actor.getSnapshot().context.closeReason).toBe('protocol error: heartbeat before verification');
+    const b = link(OK);
+    advance(b.clock, 10_000);
+    expect(b.actor.getSnapshot().context.closeReason).toBe('no hello in time');
+    expect(b.wire).toEqual(['destroy']);
+  });
+
+  it('says goodbye when the access point drains', async () => {
+    const l = link(OK);
+    l.hello();
+    await l.settle();
+    l.actor.send({ type: 'DRAIN', reason: 'shutdown' });
+    expect(l.wire).toEqual(['welcome', 'goodbye shutdown', 'end']);
+    advance(l.clock, 2_000);
+    expect(l.actor.getSnapshot().value).toBe('closed');
+  });
+});

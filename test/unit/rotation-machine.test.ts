@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { createActor, createMachine, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { MAX_TIMER_MS, renewalPoint, rotationMachine, type RenewOutput, type RotationNotice } from '../../src/machines/rotation.js';
+import { advance } from '../helpers/clock.js';
+import { identity } from '../helpers/machine-harness.js';
+
+/** A rotation actor under a parent that records every notice. */
+function rotationUnderTest(canIssue: boolean, seed = 7) {
+  const clock = new SimulatedClock();
+  const notices: RotationNotice[] = [];
+  let push: ((e: unknown) => void) | null = null;
+  const renewals: Array<{ resolve: (o: RenewOutput) => void; reject: (e: unknown) => void }> = [];
+  const rotation = rotationMachine.provide({
+    actors: {
+      watchIdentity: fromCallback(({ sendBack }) => {
+        push = sendBack as (e: unknown) => void;
+      }),
+      renewIdentity: fromPromise<RenewOutput, { attempt: number }>(() => new Promise((resolve, reject) => renewals.push({ resolve, reject }))),
+    },
+  });
+  const parent = createMachine({
+    invoke: { id: 'rotation', src: rotation, input: { provider: 'test', canIssue, threshold: 0.7, jitter: 0.05, seed } },
+    on: { '*': { actions: ({ event }) => notices.push(event as RotationNotice) } },
+  });
+  const actor = createActor(parent, { clock }).start();
+  const child = () => actor.getSnapshot().children.rotation!;
+  return {
+    clock,
+    notices,
+    renewals,
+    material: (id: ReturnType<typeof identity>) => push!({ type: 'MATERIAL', identity: id, observedAt: clock.now() }),
+    get value() {
+      return child().getSnapshot().value as unknown;
+    },
+    get context() {
+      return child().getSnapshot().context as { renewAt: number; identity: { serial: string } };
+    },
+  };
+}
+
+describe('rotation machine', () => {
+  it('renews within threshold ± jitter of the lifetime, for any lifetime and seed', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1_000, max: 400 * 86_400_000 }), fc.integer(), (lifetime, seed) => {
+        const r = rotationUnderTest(true, seed);
+        const t0 = r.clock.now();
+        r.material(identity(1, t0, lifetime));
+        const at = r.context.renewAt - t0;
+        expect(at).toBeGreaterThanOrEqual(Math.floor(lifetime * 0.65) - 1);
+        expect(at).toBeLessThanOrEqual(Math.ceil(lifetime * 0.75) + 1);
+        // Nothing happens before the renewal point; at it, the renewal starts.
+        advance(r.clock, at - 1);
+        expect(r.value).toBe('valid');
+        advance(r.clock, 1);
+        expect(r.value).toEqual({ renewing: 'requesting' });
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('spreads renewal points with the jitter', () => {
+    const points = new Set<number>();
+    for (let seed = 0; seed < 40; seed++) {
+      const r = rotationUnderTest(true, seed);
+      r.material(identity(1, 0, 100_000));
+      points.add(r.context.renewAt);
+    }
+    expect(points.size).toBeGreaterThan(30);
+    expect(renewalPoint(identity(1, 0, 100_000), 0.7, 0.05, 0)).toBe(65_000);
+    expect(renewalPoint(identity(1, 0, 100_000), 0.7, 0.05, 0.5)).toBe(70_000);
+  });
+
+  it('waits in renew-due for pushed material when the provider cannot issue, then expires', () => {
+    const r = rotationUnderTest(false);
+    r.material(identity(1, 0, 10_000));
+    advance(r.clock, r.context.renewAt);
+    expect(r.value).toBe('renew-due');
+    expect(r.notices.map((n) => n.type)).toEqual(['IDENTITY_READY', 'RENEWAL_DUE']);
+    advance(r.clock, 10_000);
+    expect(r.value).toEqual({ expired: 'waiting' });
+    expect(r.notices.at(-1)?.type).toBe('IDENTITY_EXPIRED');
+    r.material(identity(2, r.clock.now(), 10_000));
+    expect(r.value).toBe('valid');
+    expect(r.notices.at(-1)?.type).toBe('IDENTITY_RENEWED');
+  });
+
+  it('refuses pushed material that does not outlive the current certificate, keeping the current one', () => {
+    const r = rotationUnderTest(false);
+    r.material(identity(1, 0, 10_000));
+    r.material(identity(2, 0, 9_000));
+    expect(r.context.identity.serial).toBe('01');
+    expect(r.notices.at(-1)).toMatchObject({ type: 'IDENTITY_REFUSED', error: { code: 'ENROLL_RENEWED_NOT_NEWER' } });
+    // The same material again (`touch cert.pem`) is not news.
+    const count = r.notices.length;
+    r.material(identity(1, 0, 10_000));
+    expect(r.notices.length).toBe(count);
+  });
+
+  it('retries a failed renewal with backoff and says so', async () => {
+    const r = rotationUnderTest(true);
+    r.material(identity(1, 0, 10_000));
+    advance(r.clock, r.context.renewAt);
+    r.renewals[0]!.reject({ code: 'ENROLL_VAULT_SEALED', params: {}, retryable: true });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toEqual({ renewing: 'backoff' });
+    const failed = r.notices.at(-1) as Extract<RotationNotice, { type: 'RENEWAL_FAILED' }>;
+    expect(failed).toMatchObject({ type: 'RENEWAL_FAILED', error: { code: 'ENROLL_VAULT_SEALED' } });
+    advance(r.clock, failed.retryInMs);
+    expect(r.value).toEqual({ renewing: 'requesting' });
+    r.renewals[1]!.resolve({ identity: identity(2, r.clock.now(), 10_000), observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toBe('valid');
+    expect(r.context.identity.serial).toBe('02');
+  });
+
+  it('waits out lifetimes longer than one setTimeout in steps', () => {
+    const r = rotationUnderTest(true);
+    const year = 365 * 86_400_000;
+    r.material(identity(1, 0, year));
+    expect(r.context.renewAt).toBeGreaterThan(MAX_TIMER_MS * 4);
+    advance(r.clock, r.context.renewAt - 1);
+    expect(r.value).toBe('valid');
+    advance(r.clock, 1);
+    expect(r.value).toEqual({ renewing: 'requesting' });
+  });
+});
+
