@@ -8,17 +8,10 @@ import { fromCallback } from 'xstate';
 import type { Logger } from '../log/logger.js';
 import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
 import type { MaterialStore } from '../engine/material-store.js';
-import type { AccessPointTrust } from '../transport/access-point-trust.js';
-import { FleetClientLink } from '../transport/fleet-client.js';
-import type { Hello } from '../transport/messages.js';
+import { FleetClientLink, type DialOptions } from '../transport/fleet-client.js';
 
-export interface FleetLinkDeps {
-  readonly host: string;
-  readonly port: number;
-  readonly address: string;
-  readonly trust: AccessPointTrust;
-  readonly hello: Omit<Hello, 'type'>;
-  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+/** Where and how to dial; the certificate and key come from the store for each link. */
+export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem'> {
   readonly store: MaterialStore;
   readonly log: Logger;
 }
@@ -48,16 +41,8 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     const log = deps.log.child({ link: linkId });
     let closeReason = 'shutdown';
 
-    const link = new FleetClientLink({
-      host: deps.host,
-      port: deps.port,
-      address: deps.address,
-      certPem: material.certPem,
-      keyPem: material.keyPem,
-      trust: deps.trust,
-      hello: deps.hello,
-      minVersion: deps.minVersion,
-    });
+    const { store: _store, log: _log, ...dial } = deps;
+    const link = new FleetClientLink({ ...dial, certPem: material.certPem, keyPem: material.keyPem });
     open.add(link);
 
     link.on('welcome', (w) => {

@@ -77,6 +77,12 @@ const reasonOf = (event: ConnectionEvent): string => {
   }
 };
 
+/** Before a link is admitted, these events (and the socket or protocol failing) end it. */
+const closeOnAnythingElse = (frames: Array<'HELLO' | 'HEARTBEAT' | 'GOODBYE'>) =>
+  Object.fromEntries(
+    [...frames, 'PROTOCOL_ERROR', 'SOCKET_CLOSED', 'DRAIN'].map((type) => [type, { target: '#connection.closed', actions: 'noteClose' }] as const),
+  ) as Partial<Record<ConnectionEvent['type'], { target: '#connection.closed'; actions: 'noteClose' }>>;
+
 export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
@@ -137,11 +143,7 @@ export const connectionMachine = setup({
             helloAt: ({ event }) => event.at,
           }),
         },
-        HEARTBEAT: { target: 'closed', actions: 'noteClose' },
-        GOODBYE: { target: 'closed', actions: 'noteClose' },
-        PROTOCOL_ERROR: { target: 'closed', actions: 'noteClose' },
-        SOCKET_CLOSED: { target: 'closed', actions: 'noteClose' },
-        DRAIN: { target: 'closed', actions: 'noteClose' },
+        ...closeOnAnythingElse(['HEARTBEAT', 'GOODBYE']),
       },
     },
     verifying: {
@@ -183,14 +185,8 @@ export const connectionMachine = setup({
           ],
         },
       },
-      on: {
-        HELLO: { target: 'closed', actions: 'noteClose' },
-        HEARTBEAT: { target: 'closed', actions: 'noteClose' },
-        GOODBYE: { target: 'closed', actions: 'noteClose' },
-        PROTOCOL_ERROR: { target: 'closed', actions: 'noteClose' },
-        SOCKET_CLOSED: { target: 'closed', actions: 'noteClose' },
-        DRAIN: { target: 'closed', actions: 'noteClose' },
-      },
+      // Nothing but hello is read before the peer is verified.
+      on: closeOnAnythingElse(['HELLO', 'HEARTBEAT', 'GOODBYE']),
     },
     active: {
       initial: 'live',
