@@ -17,7 +17,7 @@
 import { and, assign, enqueueActions, fromCallback, raise, setup, type EventObject } from 'xstate';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { nextRandom } from './random.js';
-import { rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
+import { MAX_TIMER_MS, rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
 import type { IdentitySummary, MachineError } from './types.js';
 
 /** After this many heartbeats without an ack the link counts as lost. */
@@ -88,6 +88,8 @@ export type EnrollmentEvent =
   | RotationNotice
   | LinkReport
   | { type: 'HEARTBEAT_DUE' }
+  /** The certificate the link was opened with ran out (raised on our own clock; `at` is then). */
+  | { type: 'LINK_CERT_EXPIRED'; at: number }
   | { type: 'SHUTDOWN' };
 
 const linkLost = (context: EnrollmentContext, detail: string): MachineError => ({
@@ -101,13 +103,29 @@ const errorOf = (context: EnrollmentContext, event: EnrollmentEvent): MachineErr
   if (event.type === 'LINK_FAILED') return event.error;
   if (event.type === 'LINK_CLOSED') return event.error ?? linkLost(context, event.reason);
   if (event.type === 'IDENTITY_ERROR') return event.error;
-  if (event.type === 'IDENTITY_EXPIRED') return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
+  if (event.type === 'IDENTITY_EXPIRED' || event.type === 'LINK_CERT_EXPIRED') {
+    return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
+  }
   if (event.type === 'HEARTBEAT_DUE') {
     return linkLost(context, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
   }
   // Only the handshake timer is left.
   return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.connectTimeoutLabel }, retryable: true };
 };
+
+/** enrolled and renewing: the link's certificate ran out (capped timers fire early and re-arm). */
+const onLinkCertExpired = [
+  { guard: 'linkCertStillValid', actions: 'armLinkExpiry' },
+  {
+    guard: 'fresherIdentityAtHand',
+    target: '#enrollment.disconnected.backingOff',
+    actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'recordFailure'],
+  },
+  {
+    target: '#enrollment.disconnected.waitingForIdentity',
+    actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
+  },
+] as const;
 
 export const enrollmentMachine = setup({
   types: {
@@ -134,6 +152,14 @@ export const enrollmentMachine = setup({
     linkIdentityExpired: ({ context, event }) =>
       event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
+    linkCertStillValid: ({ context, event }) =>
+      event.type === 'LINK_CERT_EXPIRED' && context.linkIdentity !== null && event.at < context.linkIdentity.notAfter,
+    /** Newer material than the link's is at hand and still valid: reconnect with it. */
+    fresherIdentityAtHand: ({ context, event }) =>
+      event.type === 'LINK_CERT_EXPIRED' &&
+      context.identity !== null &&
+      context.identity.fingerprint !== context.linkIdentity?.fingerprint &&
+      context.identity.notAfter > event.at,
   },
   actions: {
     takeIdentity: assign(({ event }) => {
@@ -211,6 +237,17 @@ export const enrollmentMachine = setup({
         lastError: null,
       });
     }),
+    /** Watch the link's own certificate: a link never outlives the certificate it was opened with. */
+    armLinkExpiry: enqueueActions(({ context, event, enqueue }) => {
+      enqueue.cancel('link-expiry');
+      const e = event as { type: string; at: number };
+      const notAfter = context.linkIdentity?.notAfter;
+      if (notAfter === undefined) return;
+      const now = e.at;
+      const delay = Math.min(MAX_TIMER_MS, Math.max(0, notAfter - now));
+      enqueue.raise({ type: 'LINK_CERT_EXPIRED', at: now + delay }, { id: 'link-expiry', delay });
+    }),
+    disarmLinkExpiry: enqueueActions(({ enqueue }) => enqueue.cancel('link-expiry')),
     startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => context.heartbeatIntervalMs }),
     stopHeartbeats: enqueueActions(({ enqueue }) => enqueue.cancel('heartbeat')),
     sendHeartbeat: enqueueActions(({ context, enqueue }) => {
@@ -272,7 +309,7 @@ export const enrollmentMachine = setup({
   },
   states: {
     disconnected: {
-      entry: 'stopHeartbeats',
+      entry: ['stopHeartbeats', 'disarmLinkExpiry'],
       initial: 'waitingForIdentity',
       states: {
         waitingForIdentity: {
@@ -303,7 +340,7 @@ export const enrollmentMachine = setup({
         ],
       },
       on: {
-        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: ['promoteCandidate', 'startHeartbeats'] },
+        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: ['promoteCandidate', 'armLinkExpiry', 'startHeartbeats'] },
         LINK_FAILED: [
           { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
           { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
@@ -329,6 +366,7 @@ export const enrollmentMachine = setup({
           target: 'disconnected.waitingForIdentity',
           actions: [{ type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
         },
+        LINK_CERT_EXPIRED: onLinkCertExpired,
         RENEWAL_DUE: [
           { guard: 'renewalIsPulled', target: 'renewing.obtaining', actions: assign({ renewalDue: true }) },
           { actions: assign({ renewalDue: true }) },
@@ -359,6 +397,7 @@ export const enrollmentMachine = setup({
           target: 'disconnected.waitingForIdentity',
           actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
         },
+        LINK_CERT_EXPIRED: onLinkCertExpired,
       },
       states: {
         /** The provider is producing new material. */
@@ -370,7 +409,7 @@ export const enrollmentMachine = setup({
           entry: 'spawnCandidate',
           after: { connectTimeout: { target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] } },
           on: {
-            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: 'swapToCandidate' },
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: ['swapToCandidate', 'armLinkExpiry'] },
             LINK_FAILED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
             LINK_CLOSED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
             IDENTITY_RENEWED: { target: 'applying', reenter: true, actions: ['stopCandidate', 'takeIdentity'] },
@@ -385,7 +424,7 @@ export const enrollmentMachine = setup({
     },
     failed: {
       type: 'final',
-      entry: ['stopHeartbeats', 'stopCandidate', { type: 'closeActive', params: { reason: 'failed' } }],
+      entry: ['stopHeartbeats', 'disarmLinkExpiry', 'stopCandidate', { type: 'closeActive', params: { reason: 'failed' } }],
     },
   },
 });

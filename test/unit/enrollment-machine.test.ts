@@ -163,4 +163,31 @@ describe('enrollment machine', () => {
     h.materialError('ENROLL_FILE_NOT_FOUND');
     expect(h.value).toBe('failed');
   });
+
+  it('never keeps a link past its certificate: when the new link keeps failing, it reconnects with the new identity', async () => {
+    const h = createHarness();
+    const t0 = h.clock.now();
+    h.material(identity(1, t0, 10_000));
+    const first = h.lastLink();
+    h.welcome(first, 60_000); // heartbeats out of the way
+    advance(h.clock, h.context.nextRotationAt! - h.clock.now());
+    h.renewals[0]!.resolve({ identity: identity(2, h.clock.now(), 10_000), observedAt: h.clock.now() });
+    await new Promise((r) => setImmediate(r));
+    // Every attempt of the new link is refused; the old link stays until its certificate ends.
+    const refuse = () => h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: {}, retryable: true } });
+    refuse();
+    while (h.clock.now() < t0 + 9_999) {
+      advance(h.clock, Math.min(h.context.retryDelayMs || 1, t0 + 9_999 - h.clock.now()));
+      if (JSON.stringify(h.value) === '{"renewing":"applying"}') refuse();
+      expect(first.stopped).toBe(false);
+    }
+    advance(h.clock, 1);
+    expect(first.commands).toContainEqual({ type: 'CLOSE', reason: 'certificate expired' });
+    expect(first.stopped).toBe(true);
+    expect(h.value).toEqual({ disconnected: 'backingOff' });
+    expect(h.context.lastError?.code).toBe('ENROLL_CERT_NOT_VALID_NOW');
+    advance(h.clock, h.context.retryDelayMs);
+    expect(h.value).toBe('handshaking');
+    expect(h.lastLink().fingerprint).toBe('fp-2');
+  });
 });
