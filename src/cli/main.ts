@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './common.js';
 import { registerAccessPoint } from './commands/access-point.js';
+import { registerDemo } from './commands/demo.js';
 import { registerEnroll } from './commands/enroll.js';
 import { registerStatus } from './commands/status.js';
 
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerAccessPoint(agent);
   registerEnroll(agent);
   registerStatus(agent);
+  registerDemo(agent);
   agent.addHelpText('after', '\nTroubleshooting: ah agent status; ah agent <command> --help');
   return program;
 }

@@ -10,7 +10,8 @@ import { identityActors } from '../actors/identity-watch.js';
 import { StatusServer } from '../actors/status-server.js';
 import { AhError, messageOf } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
-import { silentLogging, type Logging } from '../log/logger.js';
+import { parseDirectives } from '../log/directives.js';
+import { createLogging, silentLogging, type Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
 import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
 import { connectionMachine, type ConnectionEmitted, type PeerVerdict } from '../machines/connection.js';
@@ -34,7 +35,9 @@ export interface AccessPointOptions {
   readonly identity?: IdentityConfig;
   readonly heartbeatIntervalMs?: number;
   readonly executorSanUriPrefix?: string;
+  /** A ready logging setup; or just `logLevel`. Silent by default. */
   readonly logging?: Logging;
+  readonly logLevel?: string;
   readonly statusSocket?: boolean;
   readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
   readonly provider?: IdentityProvider;
@@ -60,6 +63,8 @@ export interface AccessPointEvents {
   admitted: [FleetEntryJson & { relinked: boolean }];
   rejected: [{ remoteAddress: string; error: AhError }];
   departed: [{ id: string; reason: string }];
+  /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
+  heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
   error: [AhError];
 }
 
@@ -85,7 +90,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
   constructor(readonly options: AccessPointOptions) {
     super();
-    this.logging = options.logging ?? silentLogging();
+    this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
     this.listenAt = parseListenAddress(options.listen ?? '0.0.0.0:4433');
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
   }
@@ -310,7 +315,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       }
       this.emit('admitted', { ...entry, relinked: outcome === 'relinked' });
     });
-    actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => this.roster.heartbeat(e.executorId, e.linkId, e.at));
+    actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => {
+      this.roster.heartbeat(e.executorId, e.linkId, e.at);
+      this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
+    });
     actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
       const cert = link.socket.getPeerX509Certificate();
       log.warn(

@@ -10,7 +10,8 @@ import { fleetLinkActor, OpenLinks } from '../actors/fleet-link.js';
 import { identityActors } from '../actors/identity-watch.js';
 import { StatusServer } from '../actors/status-server.js';
 import { AhError, messageOf } from '../errors/ah-error.js';
-import { silentLogging, type Logging } from '../log/logger.js';
+import { parseDirectives } from '../log/directives.js';
+import { createLogging, silentLogging, type Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
 import type { BackoffPolicy } from '../machines/backoff.js';
 import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
@@ -38,7 +39,9 @@ export interface ExecutorOptions {
   readonly backoff?: BackoffPolicy;
   /** Fraction of the certificate lifetime after which to renew (0.7). */
   readonly renewalThreshold?: number;
+  /** A ready logging setup; or just `logLevel` ('info', 'ah_transport=debug', ...). Silent by default. */
   readonly logging?: Logging;
+  readonly logLevel?: string;
   /** Serve status on `<stateDir>/run/executor.<name>.sock` (default true). */
   readonly statusSocket?: boolean;
   readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
@@ -81,7 +84,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   constructor(readonly options: ExecutorOptions) {
     super();
     this.remote = parseRemoteServer(options.remoteServer);
-    this.logging = options.logging ?? silentLogging();
+    this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
     this.done = new Promise((resolve) => (this.settle = resolve));
   }
 
