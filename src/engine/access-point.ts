@@ -307,7 +307,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
     actor.on('admitted', (e: Extract<ConnectionEmitted, { type: 'admitted' }>) => {
       const outcome = this.roster.admit(e);
-      const entry = this.roster.toJSON().executors.find((x) => x.id === e.executorId)!;
+      const entry = this.roster.entryJson(e.executorId)!;
       if (outcome === 'joined') {
         log.info({ executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
       } else {

@@ -235,7 +235,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           this.narrate(previousState, state, snap.value, ctx, log);
           this.emit('state', status);
           if (state === 'enrolled' && previousState !== 'enrolled' && previousState !== 'renewing') this.emit('enrolled', status);
-          if (state === 'disconnected' && previousState !== 'disconnected') this.emit('disconnected', status);
+          // Not at start: only a link (or an attempt) that was lost.
+          if (state === 'disconnected' && previousState !== null && previousState !== 'disconnected') this.emit('disconnected', status);
         }
         if (ctx.rotations !== previousRotations) {
           const serial = ctx.linkIdentity?.serial ?? '';

@@ -81,20 +81,29 @@ export class Roster {
   }
 
   toJSON(): { executors: FleetEntryJson[] } {
-    const iso = (ms: number) => new Date(ms).toISOString();
     return {
       executors: [...this.byId.values()]
         .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
-        .map((e) => ({
-          id: e.id,
-          name: e.name,
-          remoteAddress: e.remoteAddress,
-          since: iso(e.since),
-          lastHeartbeat: iso(e.lastHeartbeat),
-          certNotAfter: iso(e.certNotAfter),
-          state: 'active' as const,
-          serial: e.serial,
-        })),
+        .map(entryJson),
     };
   }
+
+  entryJson(executorId: string): FleetEntryJson | undefined {
+    const e = this.byId.get(executorId);
+    return e && entryJson(e);
+  }
+}
+
+function entryJson(e: RosterEntry): FleetEntryJson {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    id: e.id,
+    name: e.name,
+    remoteAddress: e.remoteAddress,
+    since: iso(e.since),
+    lastHeartbeat: iso(e.lastHeartbeat),
+    certNotAfter: iso(e.certNotAfter),
+    state: 'active',
+    serial: e.serial,
+  };
 }

@@ -1,0 +1,94 @@
+// A load process: opens links for a slice of the executors.
+// `plain`: a TLS 1.3 client with the executor's certificate, one message, then the link stays idle.
+// `ah`: a real executor (createExecutor) per certificate, enrolling and heartbeating.
+//   node clients.mjs plain|ah MATERIAL.json PORT FROM TO CONCURRENCY
+import 'reflect-metadata';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { createExecutor } from '../dist/index.js';
+import { encodeFrame } from '../dist/transport/frame-codec.js';
+import { serveIpc } from './ipc.mjs';
+import { StaticProvider } from './material.mjs';
+
+const [mode, materialFile, port, from, to, concurrency] = process.argv.slice(2);
+const { executors } = JSON.parse(readFileSync(materialFile, 'utf8'));
+const mine = executors.slice(Number(from), Number(to));
+const stateDir = mkdtempSync(join(tmpdir(), 'ah-bench-ex-'));
+const sockets = [];
+const running = [];
+const counters = { open: 0, failed: 0, rotations: 0, disconnects: 0, errors: 0 };
+let next = 0;
+
+function openPlain(e) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: Number(port),
+      cert: e.first.certPem,
+      key: e.first.keyPem,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
+      ALPNProtocols: ['ah-fleet/1'],
+    });
+    socket.once('secureConnect', () => socket.write(encodeFrame({ type: 'hello', name: e.name, version: 'bench', labels: {} })));
+    socket.once('data', () => {
+      sockets.push(socket);
+      counters.open++;
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function openAh(e) {
+  const provider = new StaticProvider([e.first, e.second]);
+  const executor = createExecutor({
+    name: e.name,
+    remoteServer: `https://127.0.0.1:${port}`,
+    stateDir,
+    provider,
+    statusSocket: false,
+  });
+  executor.on('rotated', () => counters.rotations++);
+  executor.on('disconnected', () => counters.disconnects++);
+  await executor.start();
+  await executor.waitFor('enrolled', 120_000);
+  running.push({ executor, provider });
+  counters.open++;
+}
+
+serveIpc({
+  counters: () => counters,
+  /**
+   * Open links up to `fraction` of this slice (all by default), at most CONCURRENCY handshakes at
+   * a time; resolves with the elapsed ms.
+   */
+  open: async ({ fraction = 1 }) => {
+    const started = performance.now();
+    const until = Math.round(mine.length * fraction);
+    const worker = async () => {
+      while (next < until) {
+        const e = mine[next++];
+        try {
+          await (mode === 'plain' ? openPlain(e) : openAh(e));
+        } catch {
+          counters.failed++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Number(concurrency) }, worker));
+    return { ms: performance.now() - started };
+  },
+  /** Every executor gets new material at once: a rotation storm. */
+  storm: async () => {
+    for (const { provider } of running) void provider.push();
+    return running.length;
+  },
+  close: async () => {
+    for (const s of sockets) s.destroy();
+    await Promise.all(running.map(({ executor }) => executor.stop()));
+    return true;
+  },
+});

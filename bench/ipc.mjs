@@ -1,0 +1,80 @@
+// Forked benchmark processes, driven over IPC: `startChild(script, args)` in the parent,
+// `serveIpc(handlers)` in the child. `stats` (CPU and memory) and `gc` are always there.
+import { fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+export async function settledMemory() {
+  for (let i = 0; i < 4; i++) {
+    globalThis.gc?.();
+    await sleep(60);
+  }
+  return process.memoryUsage();
+}
+
+export async function startChild(script, args = []) {
+  const profile = process.env.AH_BENCH_PROFILE && script.startsWith(process.env.AH_BENCH_PROFILE) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ah-bench-prof'] : [];
+  const child = fork(join(HERE, script), args, { execArgv: ['--expose-gc', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let seq = 0;
+  const pending = new Map();
+  const listeners = [];
+  const ready = new Promise((resolve, reject) => {
+    child.once('message', (m) => (m?.ready ? resolve(m) : reject(new Error(`bad ready message from ${script}`))));
+    child.once('exit', (code) => reject(new Error(`${script} exited early (${code})`)));
+  });
+  child.on('message', (m) => {
+    if (m?.id !== undefined && pending.has(m.id)) {
+      const { resolve, reject } = pending.get(m.id);
+      pending.delete(m.id);
+      m.error ? reject(new Error(m.error)) : resolve(m.result);
+    } else if (m?.event) {
+      for (const l of listeners) l(m);
+    }
+  });
+  const info = await ready;
+  return {
+    info,
+    call(cmd, a = {}) {
+      const id = ++seq;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        child.send({ id, cmd, args: a });
+      });
+    },
+    onEvent: (f) => listeners.push(f),
+    async kill() {
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([done, sleep(3000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+export function serveIpc(handlers, readyPayload = {}) {
+  const all = {
+    stats: () => ({ cpuMs: cpuMs(), mem: process.memoryUsage() }),
+    gc: async () => ({ mem: await settledMemory() }),
+    ...handlers,
+  };
+  process.on('message', async (m) => {
+    try {
+      const fn = all[m.cmd];
+      if (!fn) throw new Error(`unknown command ${m.cmd}`);
+      process.send({ id: m.id, result: await fn(m.args ?? {}) });
+    } catch (e) {
+      process.send({ id: m.id, error: String(e?.stack ?? e) });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
+  process.send({ ready: true, ...readyPayload });
+}

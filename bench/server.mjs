@@ -1,0 +1,76 @@
+// The measured server process. `plain`: the limit, a node:tls server doing what any mTLS server
+// must (TLS 1.3 handshake with a client certificate, read the peer's URI SAN, answer one message).
+// `ah`: our access point, with the same certificate and the same loopback port rules.
+//   node server.mjs plain|ah MATERIAL.json HEARTBEAT_MS
+import 'reflect-metadata';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { createAccessPoint } from '../dist/index.js';
+import { subjectAltNames } from '../dist/x509/certificate.js';
+import { encodeFrame } from '../dist/transport/frame-codec.js';
+import { serveIpc } from './ipc.mjs';
+import { StaticProvider } from './material.mjs';
+
+const [mode, materialFile, heartbeatMs] = process.argv.slice(2);
+const { server: serverPair } = JSON.parse(readFileSync(materialFile, 'utf8'));
+
+if (mode === 'plain') {
+  const counters = { open: 0, identities: 0 };
+  const server = tls.createServer({
+    cert: serverPair.certPem,
+    key: serverPair.keyPem,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: ['ah-fleet/1'],
+  });
+  server.on('secureConnection', (socket) => {
+    counters.open++;
+    const cert = socket.getPeerX509Certificate();
+    if (cert && subjectAltNames(cert).uris.length === 1) counters.identities++;
+    socket.once('data', () => socket.write(encodeFrame({ type: 'ack', seq: 0 })));
+    socket.on('error', () => {});
+    socket.on('close', () => counters.open--);
+  });
+  server.listen(0, '127.0.0.1', () => serveIpc({ counters: () => counters }, { port: server.address().port }));
+} else {
+  const ap = createAccessPoint({
+    listen: '127.0.0.1:0',
+    stateDir: mkdtempSync(join(tmpdir(), 'ah-bench-ap-')),
+    provider: new StaticProvider([serverPair]),
+    heartbeatIntervalMs: Number(heartbeatMs),
+    statusSocket: false,
+  });
+  const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0 };
+  let gapWindow = null; // { since, lastBeat: Map, maxGap }
+  ap.on('admitted', (e) => (e.relinked ? counters.relinked++ : counters.joined++));
+  ap.on('departed', () => counters.departed++);
+  ap.on('rejected', () => counters.rejected++);
+  ap.on('heartbeat', ({ id, at }) => {
+    counters.heartbeats++;
+    if (!gapWindow) return;
+    const last = gapWindow.lastBeat.get(id);
+    if (last !== undefined) gapWindow.maxGap = Math.max(gapWindow.maxGap, at - last);
+    gapWindow.lastBeat.set(id, at);
+  });
+  const { port } = await ap.start();
+  serveIpc(
+    {
+      counters: () => ({ ...counters, links: ap.status().links, executors: ap.status().executors }),
+      watchGaps: () => {
+        gapWindow = { since: Date.now(), lastBeat: new Map(), maxGap: 0 };
+        return true;
+      },
+      gaps: () => {
+        // An executor whose last heartbeat is older than the window's end counts with that age.
+        const now = Date.now();
+        let open = 0;
+        for (const t of gapWindow.lastBeat.values()) open = Math.max(open, now - t);
+        return { maxGap: gapWindow.maxGap, oldestOpen: open, tracked: gapWindow.lastBeat.size };
+      },
+    },
+    { port },
+  );
+}
