@@ -8,11 +8,15 @@ import { fromCallback } from 'xstate';
 import type { Logger } from '../log/logger.js';
 import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
 import type { MaterialStore } from '../engine/material-store.js';
+import { AhError } from '../errors/ah-error.js';
+import type { IdentityMaterial } from '../providers/identity-provider.js';
+import type { AccessPointTrust } from '../transport/access-point-trust.js';
 import { FleetClientLink, type DialOptions } from '../transport/fleet-client.js';
 
-/** Where and how to dial; the certificate and key come from the store for each link. */
-export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem'> {
+/** Where and how to dial; the certificate, key and trust come with each link's material. */
+export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 'trust'> {
   readonly store: MaterialStore;
+  readonly trustFor: (material: IdentityMaterial) => AccessPointTrust;
   readonly log: Logger;
 }
 
@@ -41,8 +45,19 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     const log = deps.log.child({ link: linkId });
     let closeReason = 'shutdown';
 
-    const { store: _store, log: _log, ...dial } = deps;
-    const link = new FleetClientLink({ ...dial, certPem: material.certPem, keyPem: material.keyPem });
+    // Never present a certificate outside its validity: say so here rather than be refused.
+    const now = Date.now();
+    if (material.certPem && (now < material.summary.notBefore || now > material.summary.notAfter)) {
+      const error = new AhError('ENROLL_CERT_NOT_VALID_NOW');
+      log.warn(
+        { code: error.code, serial: material.summary.serial, notBefore: new Date(material.summary.notBefore).toISOString(), notAfter: new Date(material.summary.notAfter).toISOString() },
+        `own certificate ${material.summary.serial} ${now < material.summary.notBefore ? 'is not yet valid (clock skew?)' : 'has expired'}`,
+      );
+      queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: now }));
+      return () => {};
+    }
+    const { store: _store, log: _log, trustFor, ...dial } = deps;
+    const link = new FleetClientLink({ ...dial, trust: trustFor(material), certPem: material.certPem, keyPem: material.keyPem });
     open.add(link);
 
     link.on('welcome', (w) => {
@@ -50,7 +65,7 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       report({ type: 'LINK_WELCOMED', linkId, executorId: w.executorId, heartbeatIntervalMs: w.heartbeatInterval, serverTime: w.serverTime, at: Date.now() });
     });
     link.on('failed', (error) => {
-      log.debug({ code: error.code }, `link failed: ${error.message}`);
+      log.debug({ code: error.code, params: error.params }, `link failed: ${error.message}`);
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
     link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));

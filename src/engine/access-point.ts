@@ -16,7 +16,7 @@ import { machineInspector } from '../log/machine-log.js';
 import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
 import { connectionMachine, type ConnectionEmitted, type PeerVerdict } from '../machines/connection.js';
 import { rotationMachine } from '../machines/rotation.js';
-import type { MachineError } from '../machines/types.js';
+import type { IdentitySummary, MachineError } from '../machines/types.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
@@ -87,6 +87,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private bound: HostPort | null = null;
   private stopping: Promise<void> | null = null;
   private readonly devMode: boolean;
+  /** The certificate the listener presents now. */
+  private serving: IdentitySummary | null = null;
 
   constructor(readonly options: AccessPointOptions) {
     super();
@@ -137,14 +139,18 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         name: 'access-point',
         devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'),
         hosts: [this.listenAt.host],
+        onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
       });
     this.provider = provider;
     const store = new MaterialStore();
     const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
-    const policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: options.executorSanUriPrefix ?? null };
+    // Executors are verified against the identity's bundle (files: --ca) when there is one.
+    const policy: { -readonly [K in keyof ExecutorPolicy]: ExecutorPolicy[K] } = { requireCa: false, sanUriPrefix: options.executorSanUriPrefix ?? null };
     const serverIdentity = (fingerprint: string): ServerIdentity => {
       const m = store.get(fingerprint);
-      return { certPem: m.certPem, keyPem: m.keyPem, clientCaPem: policy.requireCa ? m.bundlePem : null };
+      policy.requireCa = m.bundlePem !== null;
+      this.serving = m.summary;
+      return { certPem: m.certPem, keyPem: m.keyPem, clientCaPem: m.bundlePem };
     };
 
     const fleetListener = fromCallback<ListenerCommand, { fingerprint: string }>(({ input, sendBack, receive }) => {
@@ -155,9 +161,11 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       });
       this.server = server;
       server.on('link', (link) => this.attach(link, policy));
-      server.on('refused', ({ remoteAddress, reason }) =>
-        this.logging.get('ah_transport').info({ remoteAddress, reason }, `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`),
-      );
+      server.on('refused', ({ remoteAddress, reason }) => {
+        // Executors that find our certificate expired hang up right after the handshake.
+        this.warnIfServingInvalid(`handshake from ${remoteAddress}`);
+        this.logging.get('ah_transport').info({ remoteAddress, reason }, `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`);
+      });
       server.listen().then(
         (bound) => sendBack({ type: 'LISTENING', address: formatHostPort(bound) }),
         (err: NodeJS.ErrnoException) => {
@@ -213,6 +221,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     }
     actor.start();
     const bound = await ready;
+    this.warnIfServingInvalid('start');
     log.info(
       { address: formatHostPort(bound), provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
@@ -245,6 +254,20 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     return this.stopping;
   }
 
+  /**
+   * An access point with an expired (or not yet valid) certificate keeps serving, so executors read
+   * the guide's expiry message instead of "connection refused"; it says so loudly meanwhile.
+   */
+  private warnIfServingInvalid(when: string): void {
+    const s = this.serving;
+    const now = Date.now();
+    if (!s || (now >= s.notBefore && now <= s.notAfter)) return;
+    this.logging.get('ah_access_point').error(
+      { code: 'ENROLL_CERT_NOT_VALID_NOW', serial: s.serial, notBefore: new Date(s.notBefore).toISOString(), notAfter: new Date(s.notAfter).toISOString() },
+      `access point certificate has expired or is not yet valid (${when}): executors will refuse it; renew the certificate files (they are reloaded automatically)`,
+    );
+  }
+
   private get heartbeatIntervalMs(): number {
     return this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   }
@@ -261,7 +284,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
           const link = wire(input.linkId);
           if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true };
           try {
-            return verifyExecutor(link.socket, policy, Date.now());
+            return verifyExecutor(link.handshake, policy, Date.now());
           } catch (err) {
             throw err instanceof AhError ? err.toInfo() : { code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true };
           }
@@ -293,6 +316,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
   private attach(link: ServerLink, policy: ExecutorPolicy): void {
     const log = this.logging.get('ah_access_point');
+    this.warnIfServingInvalid(`handshake from ${link.remoteAddress}`);
     const actor = createActor(this.logicFor(policy), {
       id: link.id,
       input: {
@@ -320,7 +344,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
     });
     actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
-      const cert = link.socket.getPeerX509Certificate();
+      const cert = link.handshake.certificate;
       log.warn(
         { code: e.error.code, remoteAddress: e.remoteAddress, subject: cert?.subject.replace(/\n/g, ', ') ?? null, sans: cert?.subjectAltName ?? null, link: e.linkId },
         `executor from ${e.remoteAddress} rejected: ${messageOf(e.error)}`,

@@ -18,6 +18,7 @@ import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machi
 import { rotationMachine } from '../machines/rotation.js';
 import type { MachineError } from '../machines/types.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
+import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
 import { parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
@@ -47,6 +48,15 @@ export interface ExecutorOptions {
   readonly tlsMinVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** A provider instance, instead of one built from `identity` (for embedding and tests). */
   readonly provider?: IdentityProvider;
+  /**
+   * Trust the access point through this CA bundle (PEM text), for identities that bring none of
+   * their own. The files identity's `--ca` is part of its (watched) material instead.
+   */
+  readonly caPem?: string;
+  /** `--expected-server-id`: the access point's exact SPIFFE ID. */
+  readonly expectedServerId?: string;
+  /** `--server-san`: names (or SPKI pins) any of which the access point must present. */
+  readonly serverSan?: ServerSanPolicy;
 }
 
 export interface ExecutorEvents {
@@ -130,7 +140,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
     const provider =
       options.provider ??
-      createProvider(identity, { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) });
+      createProvider(identity, {
+        role: 'executor',
+        name: options.name,
+        devDir: paths.devIdentity(options.stateDir, 'executor', options.name),
+        onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
+      });
     this.provider = provider;
     const store = this.store;
     const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
@@ -142,7 +157,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
             host: this.remote.host,
             port: this.remote.port,
             address,
-            trust: { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) },
+            // A CA (the flag's, or the identity's bundle) makes it a CA check; else trust on first use.
+            trustFor: (material): AccessPointTrust => {
+              const bundlePem = options.caPem ?? material.bundlePem;
+              return bundlePem
+                ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
+                : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
+            },
             hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
             minVersion: options.tlsMinVersion,
             store,

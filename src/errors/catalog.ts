@@ -271,6 +271,27 @@ export const catalog = {
     retryable: true,
   },
 
+  ENROLL_UNREADABLE_PEM: {
+    message: 'cannot read {what} from {path}: {detail}',
+    guideSection: 'Certificate Errors',
+    causes: ['The file is not PEM, or was cut short while being written', 'The wrong file was given'],
+    solutions: [
+      'openssl x509 -in cert.pem -noout -text     # Inspect the certificate file',
+      'openssl pkey -in key.pem -noout            # Inspect the key file',
+      'Write certificate files atomically (write a temporary file, then rename it over the old one)',
+    ],
+    retryable: false,
+  },
+  ENROLL_CHAIN_BROKEN: {
+    message: 'certificate chain in {path} is broken: {detail}',
+    guideSection: 'Certificate Errors / Certificate Chain Incomplete',
+    causes: ['The certificates in the file are not leaf first, each followed by its issuer', 'An intermediate from another CA'],
+    solutions: [
+      'openssl crl2pkcs7 -nocrl -certfile cert.pem | openssl pkcs7 -print_certs -noout     # List subject and issuer of each',
+      'cat leaf.pem intermediate-ca.pem > cert.pem     # Leaf first, then its issuer',
+    ],
+    retryable: false,
+  },
   ENROLL_RENEWED_NOT_NEWER: {
     message: 'renewed certificate refused: serial {serial} expires {notAfter}, not later than the current one ({currentNotAfter})',
     guideSection: 'Rotation Issues / Rotation Not Happening',

@@ -1,16 +1,21 @@
 /**
  * How an executor decides whether the server it reached is its access point.
  *
- * - `first-use` (dev identity): the access point's key is remembered the first time, in the
+ * - `first-use` (dev identity, no CA): the access point's key is remembered the first time, in the
  *   state dir, like ssh's known_hosts; a different key later is refused, naming the file to delete.
- * - `ca`: the chain must verify to the trust bundle, then match `--expected-server-id`, the
- *   `--server-san` list, or by default the host of `--remote-server`.
+ * - `ca`: the chain must verify to the trust bundle (OpenSSL's verdict, classified), then match
+ *   `--expected-server-id` (exact SPIFFE ID), else the `--server-san` list (any listed SAN, or an
+ *   SPKI pin), else by default the host of `--remote-server`.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
-import { isValidAt, spkiPin } from '../x509/certificate.js';
+import { isValidAt, spkiPin, subjectAltNames } from '../x509/certificate.js';
+import { bundleTouchesChain, parseCertificates } from '../x509/chain.js';
+import { VALIDITY_ERRORS } from './tls-errors.js';
 
 export interface FirstUseTrust {
   readonly kind: 'first-use';
@@ -18,19 +23,47 @@ export interface FirstUseTrust {
   readonly dir: string;
 }
 
-export type AccessPointTrust = FirstUseTrust;
+/** `--server-san dns=ap.example.com,uri=spiffe://example.org/ah/serve,pin=sha256:…` */
+export interface ServerSanPolicy {
+  readonly dns: readonly string[];
+  readonly uris: readonly string[];
+  readonly pins: readonly string[];
+}
+
+export interface CaTrust {
+  readonly kind: 'ca';
+  readonly bundlePem: string;
+  /** Host of `--remote-server`: the default name to check. */
+  readonly host: string;
+  readonly expectedServerId?: string;
+  readonly serverSan?: ServerSanPolicy;
+}
+
+export type AccessPointTrust = FirstUseTrust | CaTrust;
+
+/** Parse `--server-san`; throws RangeError on an entry it cannot read. */
+export function parseServerSan(text: string): ServerSanPolicy {
+  const policy = { dns: [] as string[], uris: [] as string[], pins: [] as string[] };
+  for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const kind = entry.slice(0, eq);
+    const value = entry.slice(eq + 1);
+    if (eq <= 0 || !value) throw new RangeError(`invalid --server-san entry '${entry}' (use dns=NAME, uri=URI or pin=sha256:BASE64)`);
+    if (kind === 'dns') policy.dns.push(value.toLowerCase());
+    else if (kind === 'uri') policy.uris.push(value);
+    else if (kind === 'pin' && /^sha256:[A-Za-z0-9+/]{43}=$/.test(value)) policy.pins.push(value);
+    else throw new RangeError(`invalid --server-san entry '${entry}' (use dns=NAME, uri=URI or pin=sha256:BASE64)`);
+  }
+  return policy;
+}
 
 /** The file that remembers the key of the access point at `address` (HOST:PORT). */
 export function knownAccessPointFile(dir: string, address: string): string {
   return join(dir, `${address.replace(/[^A-Za-z0-9.-]/g, '_')}.pin`);
 }
 
-export async function verifyAccessPoint(
-  socket: TLSSocket,
-  trust: AccessPointTrust,
-  target: { address: string },
-  now: number,
-): Promise<void> {
+export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTrust, target: { address: string }, now: number): Promise<void> {
+  if (trust.kind === 'ca') return verifyByCa(socket, trust);
   const cert = socket.getPeerX509Certificate();
   if (!cert) throw new AhError('ENROLL_TLS_VERIFY_FAILED');
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
@@ -52,4 +85,53 @@ export async function verifyAccessPoint(
   if (remembered !== pin) {
     throw new AhError('ENROLL_SERVER_KEY_CHANGED', { address: target.address, expected: remembered, actual: pin, file });
   }
+}
+
+/** The peer's chain as it was sent, leaf first. */
+function peerChain(socket: TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (c && c.raw && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    out.push(new X509Certificate(c.raw));
+    c = (c as { issuerCertificate?: PeerCertificate }).issuerCertificate;
+  }
+  return out;
+}
+
+function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
+  // Node 20 quirk, client side: once getPeerX509Certificate() has been called, getPeerCertificate()
+  // returns {}; so the chain is read first and the leaf taken from it.
+  const chain = peerChain(socket);
+  const leaf = chain[0];
+  if (!leaf) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: 'no server certificate' });
+  if (!socket.authorized) {
+    const reason = String(socket.authorizationError ?? '');
+    if (VALIDITY_ERRORS.has(reason)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
+    if (/ISSUER|SELF_SIGNED|UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(reason)) {
+      const touches = bundleTouchesChain(chain, parseCertificates(trust.bundlePem));
+      throw new AhError(touches ? 'ENROLL_CHAIN_INCOMPLETE' : 'ENROLL_SERVER_UNKNOWN_AUTHORITY');
+    }
+    throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason });
+  }
+  const san = subjectAltNames(leaf);
+  if (trust.expectedServerId) {
+    const actual = san.uris.length === 1 ? san.uris[0]! : san.uris.length === 0 ? '(no URI SAN)' : san.uris.join(' ');
+    if (actual !== trust.expectedServerId) throw new AhError('ENROLL_SERVER_ID_MISMATCH', { expected: trust.expectedServerId, actual });
+    return;
+  }
+  if (trust.serverSan) {
+    const p = trust.serverSan;
+    const ok =
+      san.dns.some((d) => p.dns.includes(d.toLowerCase())) ||
+      san.uris.some((u) => p.uris.includes(u)) ||
+      (p.pins.length > 0 && p.pins.includes(spkiPin(leaf)));
+    if (!ok) throw new AhError('ENROLL_SAN_MISMATCH');
+    return;
+  }
+  // Default: the access point must be named for the host in --remote-server (RFC 6125 rules,
+  // OpenSSL's X509_check_host/X509_check_ip).
+  const named = isIP(trust.host) ? leaf.checkIP(trust.host) !== undefined : leaf.checkHost(trust.host) !== undefined;
+  if (!named) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `the certificate does not name ${trust.host}` });
 }

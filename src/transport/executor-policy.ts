@@ -2,7 +2,7 @@
  * How the access point decides whether to admit an executor, after the TLS handshake, so that it
  * can answer with a precise `reject` instead of a bare TLS alert.
  */
-import type { TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
 import type { PeerVerdict } from '../machines/connection.js';
 import { isValidAt, notAfterOf, serialOf, subjectAltNames } from '../x509/certificate.js';
@@ -33,9 +33,16 @@ export function uriUnderPrefix(uri: string, prefix: string): boolean {
   return u === p || u.startsWith(`${p}/`);
 }
 
+/** What the TLS layer says of the client, read once per link. */
+export interface ClientHandshake {
+  readonly certificate: X509Certificate | undefined;
+  readonly authorized: boolean;
+  readonly authorizationError: string | null;
+}
+
 /** Returns the verdict or throws the catalog error the executor will read in its `reject`. */
-export function verifyExecutor(socket: TLSSocket, policy: ExecutorPolicy, now: number): PeerVerdict {
-  const cert = socket.getPeerX509Certificate();
+export function verifyExecutor(socket: ClientHandshake, policy: ExecutorPolicy, now: number): PeerVerdict {
+  const cert = socket.certificate;
   if (!cert) throw new AhError('ENROLL_CLIENT_CERT_REQUIRED');
   if (policy.requireCa && !socket.authorized) {
     const reason = String(socket.authorizationError ?? '');

@@ -56,8 +56,10 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       host,
       port,
       ...(isIP(host) ? {} : { servername: host }),
-      cert: certPem,
-      key: keyPem,
+      // An anonymous executor (files identity without --cert/--key) presents no certificate.
+      ...(certPem ? { cert: certPem, key: keyPem } : {}),
+      // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
+      ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
       ALPNProtocols: [ALPN_PROTOCOL],
       minVersion: minVersion ?? 'TLSv1.3',
       // The access point is checked by verifyAccessPoint, which can say precisely what is wrong.

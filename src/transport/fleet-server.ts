@@ -7,6 +7,7 @@ import { EventEmitter } from 'eventemitter3';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import { formatHostPort, type HostPort } from '../util/address.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
+import type { ClientHandshake } from './executor-policy.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
 
 export interface ServerIdentity {
@@ -41,6 +42,7 @@ export class ServerLink extends EventEmitter<{
   readonly remoteAddress: string;
   private readonly decoder = new FrameDecoder();
   private closed = false;
+  private peer: ClientHandshake | null = null;
 
   constructor(readonly socket: TLSSocket) {
     super();
@@ -48,6 +50,16 @@ export class ServerLink extends EventEmitter<{
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.onClose((err as NodeJS.ErrnoException).code ?? err.message));
     socket.on('close', () => this.onClose('closed by peer'));
+  }
+
+  /** The client's certificate and OpenSSL's verdict on it, parsed once for the policy and the logs. */
+  get handshake(): ClientHandshake {
+    this.peer ??= {
+      certificate: this.socket.getPeerX509Certificate(),
+      authorized: this.socket.authorized,
+      authorizationError: this.socket.authorizationError ? String(this.socket.authorizationError) : null,
+    };
+    return this.peer;
   }
 
   send(message: AccessPointMessage): void {

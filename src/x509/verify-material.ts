@@ -8,6 +8,7 @@ import type { IdentityMaterial } from '../providers/identity-provider.js';
 import { keyMatchesCertificate, splitPemCertificates } from './certificate.js';
 
 export function verifyMaterial(material: IdentityMaterial): void {
+  if (!material.certPem && !material.keyPem) return; // anonymous: nothing to check
   const [leafPem] = splitPemCertificates(material.certPem);
   if (!leafPem) throw new AhError('ENROLL_INTERNAL', { detail: `material ${material.summary.serial} holds no certificate` });
   const leaf = new X509Certificate(leafPem);

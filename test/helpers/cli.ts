@@ -84,13 +84,26 @@ export function tempStateDir(prefix = 'ah-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function startAh(args: string[], env: Record<string, string> = {}, label = args.slice(0, 2).join(' ')): Daemon {
-  const child = spawn(process.execPath, [AH, ...args], {
+export interface SpawnExtras {
+  /** Run under another program, e.g. ['faketime', '-f', '+2d'] for a clock two days ahead. */
+  readonly wrap?: string[];
+  /** Drop to this uid/gid (tests run as root; root reads any file). */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+function spawnAh(args: string[], env: Record<string, string>, extras: SpawnExtras) {
+  const argv = [...(extras.wrap ?? []), process.execPath, AH, ...args];
+  return spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, AH_LOG: '', RUST_LOG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(extras.uid !== undefined ? { uid: extras.uid, gid: extras.gid ?? extras.uid } : {}),
   });
-  return new Daemon(child, label);
+}
+
+export function startAh(args: string[], env: Record<string, string> = {}, label = args.slice(0, 2).join(' '), extras: SpawnExtras = {}): Daemon {
+  return new Daemon(spawnAh(args, env, extras), label);
 }
 
 export interface RunResult {
@@ -99,13 +112,9 @@ export interface RunResult {
   stderr: string;
 }
 
-export function runAh(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunResult> {
+export function runAh(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, extras: SpawnExtras = {}): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [AH, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, AH_LOG: '', RUST_LOG: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnAh(args, env, extras);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

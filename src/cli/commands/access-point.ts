@@ -3,21 +3,19 @@ import type { Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress } from '../../util/address.js';
 import { EXIT_FAILURE, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
-import { identityOption, requireSupportedIdentity } from './identity-options.js';
+import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
 
-interface AccessPointFlags {
+interface AccessPointFlags extends IdentityFlags {
   fleetListen: string;
-  identity: string;
   heartbeatInterval: number;
   executorSanUriPrefix?: string;
-  devCertTtl?: number;
   tlsMin?: 'TLSv1.2' | 'TLSv1.3';
   stateDir?: string;
   logLevel?: string;
 }
 
 export function registerAccessPoint(agent: Command): void {
-  agent
+  const command = agent
     .command('access-point')
     .summary('run the access point executors enroll with')
     .description(
@@ -25,15 +23,14 @@ export function registerAccessPoint(agent: Command): void {
         'keep the roster, and answer heartbeats. SIGTERM/SIGINT close every link with a goodbye.',
     )
     .option('--fleet-listen <host:port>', 'address to listen on', '0.0.0.0:4433')
-    .addOption(identityOption())
     .addOption(option('--heartbeat-interval <duration>', 'heartbeat interval told to executors', parsers.duration, { value: 5_000, shown: '5s' }))
     .option('--executor-san-uri-prefix <uri>', "admit only executors whose URI SAN lies under this prefix (e.g. spiffe://example.org/ah/agent/)")
-    .addOption(option('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', parsers.duration, { value: undefined, shown: '24h' }))
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
     .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
-    .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)')
-    .action(async (flags: AccessPointFlags) => {
-      requireSupportedIdentity(flags.identity);
+    .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)');
+  addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
+      const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
+      if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
       try {
         parseListenAddress(flags.fleetListen);
       } catch (err) {
@@ -44,7 +41,7 @@ export function registerAccessPoint(agent: Command): void {
       const accessPoint = createAccessPoint({
         listen: flags.fleetListen,
         stateDir: stateDirFrom(flags.stateDir),
-        identity: { kind: 'dev', certTtlMs: flags.devCertTtl },
+        identity,
         heartbeatIntervalMs: flags.heartbeatInterval,
         executorSanUriPrefix: flags.executorSanUriPrefix,
         tlsMinVersion: flags.tlsMin,

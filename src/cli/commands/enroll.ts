@@ -1,29 +1,30 @@
 /** `ah agent enroll`: run an executor until stopped, or until it gives up (exit 1). */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseRemoteServer } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../machines/backoff.js';
 import { defaultName, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
-import { identityOption, requireSupportedIdentity } from './identity-options.js';
+import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } from './identity-options.js';
+import { parseServerSan, type ServerSanPolicy } from '../../transport/access-point-trust.js';
 
-interface EnrollFlags {
+interface EnrollFlags extends IdentityFlags {
   remoteServer: string;
   name: string;
-  identity: string;
+  expectedServerId?: string;
+  serverSan?: ServerSanPolicy;
   connectTimeout: number;
   maxAttempts: number;
   labels?: Record<string, string>;
   stateDir?: string;
   logLevel?: string;
   renewalThreshold: number;
-  devCertTtl?: number;
   backoffBase: number;
   backoffMax: number;
   tlsMin?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export function registerEnroll(agent: Command): void {
-  agent
+  const command = agent
     .command('enroll')
     .summary('enroll this machine as an executor and keep its link alive')
     .description(
@@ -32,21 +33,27 @@ export function registerEnroll(agent: Command): void {
     )
     .option('--remote-server <url>', 'access point, https://HOST[:PORT] (port 4433 by default); required')
     .addOption(option('--name <name>', 'executor name', parsers.name, { value: defaultName(), shown: 'host name' }))
-    .addOption(identityOption())
     .addOption(option('--connect-timeout <duration>', 'give up on a connection attempt after this long', parsers.duration, { value: 30_000, shown: '30s' }))
     .addOption(option('--max-attempts <n>', 'exit 1 after this many failed attempts in a row (0 = retry for ever)', parsers.count, { value: 0, shown: '0' }))
     .option('--labels <k=v,...>', 'labels sent to the access point', parsers.labels)
     .addOption(option('--renewal-threshold <fraction>', 'renew after this fraction of the certificate lifetime (±0.05 jitter)', parsers.fraction, { value: 0.7, shown: '0.7' }))
-    .addOption(option('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', parsers.duration, { value: undefined, shown: '24h' }))
     .addOption(option('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', parsers.duration, { value: DEFAULT_BACKOFF.baseMs, shown: '1s' }))
     .addOption(option('--backoff-max <duration>', 'cap of the retry delay', parsers.duration, { value: DEFAULT_BACKOFF.capMs, shown: '60s' }))
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
     .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)')
-    .action(async (flags: EnrollFlags) => {
+    .option('--expected-server-id <spiffe-id>', "the access point's exact SPIFFE ID (URI SAN)")
+    .option('--server-san <list>', 'accept the access point if it presents any of dns=NAME,uri=URI,pin=sha256:BASE64 (SPKI pin)', (v: string) => {
+      try {
+        return parseServerSan(v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    });
+  addIdentityOptions(command, 'executor').action(async (flags: EnrollFlags) => {
       // Checked here rather than by commander, so an unknown flag is reported first.
       if (!flags.remoteServer) throw new UsageError("required option '--remote-server <url>' not specified");
-      requireSupportedIdentity(flags.identity);
+      const { config: identity, extraCaPath } = identityConfig(flags, 'executor');
       let remote;
       try {
         remote = parseRemoteServer(flags.remoteServer);
@@ -54,13 +61,26 @@ export function registerEnroll(agent: Command): void {
         throw new UsageError((err as Error).message);
       }
       const logging = loggingFrom(flags.logLevel);
+      let caPem: string | undefined;
+      try {
+        caPem = extraCaPath ? readCaFile(extraCaPath) : undefined;
+      } catch (err) {
+        printError(err as AhError);
+        process.exit(EXIT_FAILURE);
+      }
+      if (identity.kind === 'files' && !identity.certPath) {
+        logging.get('ah_cli').warn('no --cert/--key given: connecting without a client certificate');
+      }
       // Loaded here so `status`, `--help` and friends start fast.
       const { createExecutor } = await import('../../engine/executor.js');
       const executor = createExecutor({
         name: flags.name,
         remoteServer: remote.url,
         stateDir: stateDirFrom(flags.stateDir),
-        identity: { kind: 'dev', certTtlMs: flags.devCertTtl },
+        identity,
+        caPem,
+        expectedServerId: flags.expectedServerId,
+        serverSan: flags.serverSan,
         connectTimeoutMs: flags.connectTimeout,
         maxAttempts: flags.maxAttempts,
         labels: flags.labels,

@@ -1,14 +1,68 @@
-import { Option } from 'commander';
-import { UsageError } from '../common.js';
+/** The identity flags both daemons share, and what they make of them. */
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { AhError } from '../../errors/ah-error.js';
+import type { IdentityConfig } from '../../providers/index.js';
+import { option, parsers, UsageError } from '../common.js';
 
 export const IDENTITY_PROVIDERS = ['dev', 'files', 'spiffe', 'vault'] as const;
 /** Providers this build can run; the others are in the contract and refused clearly for now. */
-const SUPPORTED = new Set(['dev']);
+const SUPPORTED = new Set(['dev', 'files']);
 
-export function identityOption(): Option {
-  return new Option('--identity <provider>', 'identity provider').choices([...IDENTITY_PROVIDERS]).default('dev');
+export interface IdentityFlags {
+  identity?: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  devCertTtl?: number;
+  filesPollInterval?: number;
 }
 
-export function requireSupportedIdentity(kind: string): void {
-  if (!SUPPORTED.has(kind)) throw new UsageError(`--identity ${kind} is not available in this build yet (use dev)`);
+export function addIdentityOptions(command: Command, role: 'executor' | 'access-point'): Command {
+  const caHelp =
+    role === 'executor'
+      ? "CA bundle (PEM) that issued the access point's certificate"
+      : "CA bundle (PEM) that issued the executors' certificates; executors must chain to it";
+  return command
+    .addOption(new Option('--identity <provider>', 'identity provider (default: files when --cert/--key are given, else dev)').choices([...IDENTITY_PROVIDERS]))
+    .option('--cert <path>', `certificate (PEM; leaf first, then intermediates) of this ${role === 'executor' ? 'executor' : 'access point'}`)
+    .option('--key <path>', 'its private key (PEM)')
+    .option('--ca <path>', caHelp)
+    .addOption(new Option('--cert-file <path>', 'same as --cert').hideHelp())
+    .addOption(new Option('--key-file <path>', 'same as --key').hideHelp())
+    .addOption(new Option('--ca-file <path>', 'same as --ca').hideHelp())
+    .addOption(option('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', parsers.duration, { value: undefined, shown: '24h' }))
+    .addOption(option('--files-poll-interval <duration>', 'files identity: also re-read the files this often, for changes the watch missed', parsers.duration, { value: 30_000, shown: '30s' }));
+}
+
+/** Which provider, with which settings. Throws UsageError on flags that do not go together. */
+export function identityConfig(flags: IdentityFlags, role: 'executor' | 'access-point'): { config: IdentityConfig; extraCaPath?: string } {
+  const cert = flags.cert ?? flags.certFile;
+  const key = flags.key ?? flags.keyFile;
+  const ca = flags.ca ?? flags.caFile;
+  const kind = flags.identity ?? (cert || key ? 'files' : 'dev');
+  if (!SUPPORTED.has(kind)) throw new UsageError(`--identity ${kind} is not available in this build yet (use dev or files)`);
+  if (kind === 'dev') {
+    if (cert || key) throw new UsageError('--cert and --key need --identity files');
+    return { config: { kind: 'dev', certTtlMs: flags.devCertTtl }, extraCaPath: ca };
+  }
+  if (role === 'access-point' && (!cert || !key)) throw new UsageError('--identity files needs --cert and --key for the access point');
+  if (role === 'executor' && !ca) throw new UsageError("--identity files needs --ca (the CA that issued the access point's certificate)");
+  if (Boolean(cert) !== Boolean(key)) throw new UsageError(cert ? '--cert needs --key' : '--key needs --cert');
+  return { config: { kind: 'files', certPath: cert, keyPath: key, caPath: ca, pollIntervalMs: flags.filesPollInterval } };
+}
+
+/** A CA bundle given with a provider that has none of its own, read once. */
+export function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new AhError('ENROLL_FILE_NOT_FOUND', { path, dir: '.' });
+    if (code === 'EACCES') throw new AhError('ENROLL_PERMISSION_DENIED', { path });
+    throw new AhError('ENROLL_UNREADABLE_PEM', { what: 'CA certificates', path, detail: code ?? String(err) });
+  }
 }
