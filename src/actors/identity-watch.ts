@@ -42,7 +42,12 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
     };
     const onError = (err: AhError) => {
-      log.warn({ code: err.code }, err.message);
+      const current = store.current;
+      if (current) {
+        log.warn({ code: err.code, serial: current.summary.serial }, `new identity material refused, keeping the current one (serial ${current.summary.serial}): ${err.message}`);
+      } else {
+        log.warn({ code: err.code }, err.message);
+      }
       sendBack({ type: 'MATERIAL_ERROR', error: err.toInfo(), observedAt: Date.now() });
     };
     provider.on('material', onMaterial);

@@ -250,6 +250,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         const state = topLevelState(snap.value);
         if (ctx.lastError && ctx.lastError !== previousError) {
           this.emit('error', toAhError(ctx.lastError));
+          // Material the rotation machine refuses (not newer) is decided in the machine, so it is
+          // said here; provider, renewal and link errors are logged where they happen.
+          if (ctx.lastError.code === 'ENROLL_RENEWED_NOT_NEWER') log.warn({ code: ctx.lastError.code }, messageOf(ctx.lastError));
         }
         if (value !== previousValue) {
           const status = this.status();

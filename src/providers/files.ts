@@ -25,6 +25,8 @@ export interface FilesProviderOptions {
   readonly pollIntervalMs?: number;
   /** Quiet time after a watch event before re-reading (default 300 ms). */
   readonly debounceMs?: number;
+  /** Watch the directories (default true); without it only the poll sees changes. */
+  readonly watch?: boolean;
   /** Told when a re-read finds nothing new (`touch cert.pem`), for the log. */
   readonly onUnchanged?: (reason: string) => void;
 }
@@ -64,7 +66,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
 
   async start(): Promise<void> {
     await this.reload('start');
-    this.watch();
+    if (this.options.watch !== false) this.watch();
     this.poll = setInterval(() => void this.reload('poll'), this.options.pollIntervalMs ?? 30_000);
     this.poll.unref();
   }
