@@ -3,7 +3,7 @@
  * certificates minted for the test, PEM files on disk, the CLI as child processes over TLS on
  * loopback. Each executor runs with --max-attempts 1 and its first stderr line is compared exactly.
  */
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
@@ -207,7 +207,7 @@ describe('errors that need their own access point', () => {
     await ap.daemon.stop();
   });
 
-  it('the access point\'s certificate expired: it keeps listening, says so, and executors read the expiry message', async () => {
+  it('the access point\'s certificate expired: it keeps listening, says so, executors read the expiry message, and renewed files fix it', async () => {
     const apPaths = await apIdentity('ap-expired', { notBefore: Date.now() - 3 * DAY, notAfter: Date.now() - DAY });
     const ap = await accessPoint(apPaths);
     const startLine = await ap.daemon.waitForLine((l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && l.level === 50, 'an error about its own certificate');
@@ -218,6 +218,16 @@ describe('errors that need their own access point', () => {
     expect(r.code).toBe(1);
     expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
     await ap.daemon.waitForNewLine(mark, (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && String(l.msg).includes('handshake from'), 'the per-handshake error');
+    // Renewed files are picked up without a restart, and executors enroll.
+    const renewed = await issueLeaf(root, { cn: 'access point', uris: [AP_ID], dns: ['localhost'], ips: ['127.0.0.1'], notAfter: Date.now() + 10 * DAY, usage: 'server' });
+    writeFileSync(`${apPaths.key}.tmp`, renewed.keyPem);
+    writeFileSync(`${apPaths.cert}.tmp`, renewed.certPem);
+    renameSync(`${apPaths.key}.tmp`, apPaths.key);
+    renameSync(`${apPaths.cert}.tmp`, apPaths.cert);
+    await ap.daemon.waitForLine((l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === renewed.serial, 'the renewed certificate');
+    const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', ...filesArgs(p), '--state-dir', tempStateDir()]);
+    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled once the access point renewed');
+    await ok.stop();
     await ap.daemon.stop();
   });
 
