@@ -37,8 +37,14 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
         sendBack({ type: 'MATERIAL_REJECTED', error: error.toInfo(), observedAt });
         return;
       }
+      const known = store.current?.summary.fingerprint === material.summary.fingerprint;
       store.put(material);
-      log.info(describeMaterial(material), `identity material loaded (serial ${material.summary.serial})`);
+      if (known) {
+        // The same certificate again (a re-read, or a push that changed only the trust bundle).
+        log.debug({ serial: material.summary.serial }, 'identity material unchanged');
+      } else {
+        log.info(describeMaterial(material), `identity material loaded (serial ${material.summary.serial})`);
+      }
       sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
     };
     const onError = (err: AhError) => {

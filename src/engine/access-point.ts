@@ -140,6 +140,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'),
         hosts: [this.listenAt.host],
         onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
+        onReconnect: ({ attempt, inMs, reason, code }) =>
+          this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
       });
     this.provider = provider;
     const store = new MaterialStore();
@@ -149,9 +151,19 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const serverIdentity = (fingerprint: string): ServerIdentity => {
       const m = store.get(fingerprint);
       policy.requireCa = m.bundlePem !== null;
+      // SPIFFE: admit the agents of our own trust domain unless told otherwise.
+      if (!options.executorSanUriPrefix && provider.kind === 'spiffe' && m.summary.spiffeId) {
+        policy.sanUriPrefix = `${/^spiffe:\/\/[^/]+/.exec(m.summary.spiffeId)![0]}/ah/agent/`;
+      }
       this.serving = m.summary;
       return { certPem: m.certPem, keyPem: m.keyPem, clientCaPem: m.bundlePem };
     };
+    // A CA rotation pushes a new bundle with the same certificate: verify new links against it at once.
+    store.on('bundleChanged', (m) => {
+      if (m.summary.fingerprint !== this.serving?.fingerprint || !this.server) return;
+      this.server.useIdentity(serverIdentity(m.summary.fingerprint));
+      log.info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new executor links are verified against it');
+    });
 
     const fleetListener = fromCallback<ListenerCommand, { fingerprint: string }>(({ input, sendBack, receive }) => {
       const server = new FleetServer({
@@ -223,7 +235,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const bound = await ready;
     this.warnIfServingInvalid('start');
     log.info(
-      { address: formatHostPort(bound), provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
+      { address: formatHostPort(bound), executorSanUriPrefix: policy.sanUriPrefix, provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
     );
     this.emit('listening', bound);

@@ -19,6 +19,8 @@ export interface ExecutorStatus {
   readonly remoteServer: string;
   readonly executorId: string | null;
   readonly identity: IdentityStatus | null;
+  /** When the identity provider last delivered material (SPIFFE: the last SVID push). */
+  readonly identityUpdatedAt: string | null;
   readonly connectedSince: string | null;
   readonly lastHeartbeat: string | null;
   readonly heartbeatIntervalMs: number | null;
@@ -43,7 +45,7 @@ export function executorStatus(
   state: EnrollmentState,
   value: unknown,
   ctx: EnrollmentContext,
-  extra: { remoteServer: string; stateDir: string },
+  extra: { remoteServer: string; stateDir: string; identityUpdatedAt?: number | null },
 ): ExecutorStatus {
   const linked = state === 'enrolled' || state === 'renewing';
   return {
@@ -53,6 +55,7 @@ export function executorStatus(
     remoteServer: extra.remoteServer,
     executorId: linked ? ctx.executorId : null,
     identity: identityStatus(ctx.linkIdentity ?? ctx.identity),
+    identityUpdatedAt: iso(extra.identityUpdatedAt),
     connectedSince: linked ? iso(ctx.connectedSince) : null,
     lastHeartbeat: linked ? iso(ctx.lastAckAt) : null,
     heartbeatIntervalMs: linked ? ctx.heartbeatIntervalMs : null,

@@ -90,6 +90,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly store = new MaterialStore();
   private readonly logging: Logging;
   private stopping: Promise<void> | null = null;
+  /** When the provider last delivered material (for SPIFFE: the last push). */
+  private identityUpdatedAt: number | null = null;
 
   constructor(readonly options: ExecutorOptions) {
     super();
@@ -108,6 +110,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return executorStatus(topLevelState(snap.value), snap.value, snap.context, {
       remoteServer: this.remote.url,
       stateDir: this.options.stateDir,
+      identityUpdatedAt: this.identityUpdatedAt,
     });
   }
 
@@ -145,7 +148,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         name: options.name,
         devDir: paths.devIdentity(options.stateDir, 'executor', options.name),
         onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
+        onReconnect: ({ attempt, inMs, reason, code }) =>
+          this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
       });
+    provider.on('material', () => (this.identityUpdatedAt = Date.now()));
+    this.store.on('bundleChanged', (m) =>
+      this.logging.get('ah_identity_provider').info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
+    );
     this.provider = provider;
     const store = this.store;
     const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));

@@ -198,6 +198,26 @@ export const catalog = {
     ],
     retryable: true,
   },
+  ENROLL_WORKLOAD_API_ERROR: {
+    message: 'Workload API at {path} failed: {detail}',
+    guideSection: 'Identity Provider Errors / SPIFFE Provider',
+    causes: ['The SPIRE agent restarted or dropped the stream', 'The agent refused the request'],
+    solutions: [
+      'spire-agent healthcheck -socketPath /run/spire/agent.sock     # agent health',
+      'systemctl status spire-agent',
+    ],
+    retryable: true,
+  },
+  ENROLL_INVALID_SVID: {
+    message: 'invalid X.509-SVID from the Workload API: {detail}',
+    guideSection: 'SPIRE Debugging',
+    causes: ['The SPIRE agent sent a certificate that breaks the X.509-SVID rules', 'A damaged response'],
+    solutions: [
+      'spire-agent api fetch x509 -socketPath /run/spire/agent.sock -write /tmp/svid',
+      'openssl x509 -in /tmp/svid.0.pem -noout -text',
+    ],
+    retryable: true,
+  },
   ENROLL_SERVER_ID_MISMATCH: {
     message: 'server SPIFFE ID mismatch: expected {expected}, got {actual}',
     guideSection: 'Identity Provider Errors / SPIFFE Provider',
@@ -293,7 +313,7 @@ export const catalog = {
     retryable: false,
   },
   ENROLL_RENEWED_NOT_NEWER: {
-    message: 'renewed certificate refused: serial {serial} expires {notAfter}, not later than the current one ({currentNotAfter})',
+    message: 'renewed certificate refused: serial {serial} expires {notAfter}, before the current one ({currentNotAfter})',
     guideSection: 'Rotation Issues / Rotation Not Happening',
     causes: ['An older certificate was written over the current one', 'The issuer returned a certificate with a shorter life'],
     solutions: ['ah agent status --show-cert     # Check certificate expiry', 'openssl x509 -in cert.pem -noout -dates'],

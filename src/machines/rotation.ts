@@ -8,7 +8,7 @@
  *
  * The renewal point is notBefore + lifetime × (threshold ± jitter). Times come in with the events
  * (`observedAt`), the jitter from a seeded generator in context, and every wait goes through the
- * actor's clock. New material is accepted only when its notAfter is later than the current one's;
+ * actor's clock. New material is accepted only when its notAfter is not earlier than the current one's;
  * key and chain were checked before the event was sent. The owner (the enrollment machine, or the
  * access point's) hears of every change through `sendParent`.
  */
@@ -150,10 +150,12 @@ export const rotationMachine = setup({
     retryDelay: ({ context }) => context.retryDelayMs,
   },
   guards: {
+    // Not earlier, rather than strictly later: X.509 keeps whole seconds, and an agent may well
+    // push two SVIDs with the same lifetime within one second. What is refused is a rollback.
     isNewer: ({ context, event }) =>
       event.type === 'MATERIAL' &&
       event.identity.fingerprint !== context.identity?.fingerprint &&
-      (context.identity === null || event.identity.notAfter > context.identity.notAfter),
+      (context.identity === null || event.identity.notAfter >= context.identity.notAfter),
     isDifferentButNotNewer: ({ context, event }) =>
       event.type === 'MATERIAL' && event.identity.fingerprint !== context.identity?.fingerprint,
     isExpiredOnArrival: ({ event }) => event.type === 'MATERIAL' && event.identity.notAfter <= event.observedAt,

@@ -1,6 +1,7 @@
 /** Building a provider from configuration. */
 import { DevIdentityProvider } from './dev.js';
 import { FilesIdentityProvider } from './files.js';
+import { SpiffeIdentityProvider } from './spiffe.js';
 import type { IdentityProvider } from './identity-provider.js';
 
 export type { IdentityMaterial, IdentityProvider, ProviderKind } from './identity-provider.js';
@@ -19,7 +20,13 @@ export interface FilesIdentityConfig {
   readonly pollIntervalMs?: number;
 }
 
-export type IdentityConfig = DevIdentityConfig | FilesIdentityConfig;
+export interface SpiffeIdentityConfig {
+  readonly kind: 'spiffe';
+  /** `--spiffe-socket`: a path or unix:///path; else SPIFFE_ENDPOINT_SOCKET; else /run/spire/agent.sock. */
+  readonly socket?: string;
+}
+
+export type IdentityConfig = DevIdentityConfig | FilesIdentityConfig | SpiffeIdentityConfig;
 
 export interface ProviderContext {
   readonly role: 'executor' | 'access-point';
@@ -30,6 +37,8 @@ export interface ProviderContext {
   readonly hosts?: readonly string[];
   /** A re-read found the files unchanged (`touch cert.pem`). */
   readonly onUnchanged?: (reason: string) => void;
+  /** The provider lost its source and will try again (SPIFFE). */
+  readonly onReconnect?: (info: { attempt: number; inMs: number; reason: string; code: string }) => void;
 }
 
 export function createProvider(config: IdentityConfig, ctx: ProviderContext): IdentityProvider {
@@ -44,5 +53,7 @@ export function createProvider(config: IdentityConfig, ctx: ProviderContext): Id
         pollIntervalMs: config.pollIntervalMs,
         onUnchanged: ctx.onUnchanged,
       });
+    case 'spiffe':
+      return new SpiffeIdentityProvider({ socket: config.socket, onReconnect: ctx.onReconnect });
   }
 }

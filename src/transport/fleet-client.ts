@@ -62,8 +62,10 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
       ALPNProtocols: [ALPN_PROTOCOL],
       minVersion: minVersion ?? 'TLSv1.3',
-      // The access point is checked by verifyAccessPoint, which can say precisely what is wrong.
+      // The access point is checked by verifyAccessPoint, which can say precisely what is wrong;
+      // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
     });
     this.socket = socket;
     socket.setNoDelay(true);

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import type { IdentityConfig } from '../../providers/index.js';
+import { resolveWorkloadEndpoint } from '../../providers/spiffe/endpoint.js';
 import { option, parsers, UsageError } from '../common.js';
 
 export const IDENTITY_PROVIDERS = ['dev', 'files', 'spiffe', 'vault'] as const;
 /** Providers this build can run; the others are in the contract and refused clearly for now. */
-const SUPPORTED = new Set(['dev', 'files']);
+const SUPPORTED = new Set(['dev', 'files', 'spiffe']);
 
 export interface IdentityFlags {
   identity?: string;
@@ -19,6 +20,7 @@ export interface IdentityFlags {
   caFile?: string;
   devCertTtl?: number;
   filesPollInterval?: number;
+  spiffeSocket?: string;
 }
 
 export function addIdentityOptions(command: Command, role: 'executor' | 'access-point'): Command {
@@ -35,6 +37,7 @@ export function addIdentityOptions(command: Command, role: 'executor' | 'access-
     .addOption(new Option('--key-file <path>', 'same as --key').hideHelp())
     .addOption(new Option('--ca-file <path>', 'same as --ca').hideHelp())
     .addOption(option('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', parsers.duration, { value: undefined, shown: '24h' }))
+    .option('--spiffe-socket <path>', 'spiffe identity: Workload API socket, a path or unix:///path (default: $SPIFFE_ENDPOINT_SOCKET, else /run/spire/agent.sock)')
     .addOption(option('--files-poll-interval <duration>', 'files identity: also re-read the files this often, for changes the watch missed', parsers.duration, { value: 30_000, shown: '30s' }));
 }
 
@@ -44,7 +47,17 @@ export function identityConfig(flags: IdentityFlags, role: 'executor' | 'access-
   const key = flags.key ?? flags.keyFile;
   const ca = flags.ca ?? flags.caFile;
   const kind = flags.identity ?? (cert || key ? 'files' : 'dev');
-  if (!SUPPORTED.has(kind)) throw new UsageError(`--identity ${kind} is not available in this build yet (use dev or files)`);
+  if (!SUPPORTED.has(kind)) throw new UsageError(`--identity ${kind} is not available in this build yet (use dev, files or spiffe)`);
+  if (flags.spiffeSocket && kind !== 'spiffe') throw new UsageError('--spiffe-socket needs --identity spiffe');
+  if (kind === 'spiffe') {
+    if (cert || key) throw new UsageError('--cert and --key need --identity files (SPIFFE identities come from the Workload API)');
+    try {
+      resolveWorkloadEndpoint(flags.spiffeSocket);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    return { config: { kind: 'spiffe', socket: flags.spiffeSocket }, extraCaPath: ca };
+  }
   if (kind === 'dev') {
     if (cert || key) throw new UsageError('--cert and --key need --identity files');
     return { config: { kind: 'dev', certTtlMs: flags.devCertTtl }, extraCaPath: ca };
