@@ -148,6 +148,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         name: options.name,
         devDir: paths.devIdentity(options.stateDir, 'executor', options.name),
         onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
+        onEvent: (level, message, fields) => this.logging.get('ah_identity_provider')[level](fields ?? {}, message),
         onReconnect: ({ attempt, inMs, reason, code }) =>
           this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
       });

@@ -259,6 +259,21 @@ export const catalog = {
     retryable: true,
   },
 
+  ENROLL_VAULT_UNREACHABLE: {
+    message: 'cannot reach vault at {addr}: {detail}',
+    guideSection: 'Identity Provider Errors / Vault Provider',
+    causes: ['Vault is down or restarting', 'Wrong --vault-addr / VAULT_ADDR', 'A firewall between executor and Vault'],
+    solutions: ['vault status     # Check Vault is up and unsealed', 'curl -s $VAULT_ADDR/v1/sys/seal-status'],
+    retryable: true,
+  },
+  ENROLL_VAULT_BAD_RESPONSE: {
+    message: 'unexpected response from vault at {addr} for {path}: {detail}',
+    guideSection: 'Identity Provider Errors / Vault Provider',
+    causes: ['A proxy or load balancer answered instead of Vault', '--vault-path does not point at a PKI issue endpoint'],
+    solutions: ['curl -si $VAULT_ADDR/v1/sys/seal-status     # What answers at that address?', 'vault read pki_int/roles/executor'],
+    retryable: true,
+  },
+
   // --- mTLS errors ---------------------------------------------------------------------------
   ENROLL_CLIENT_CERT_REQUIRED: {
     message: 'client certificate required',

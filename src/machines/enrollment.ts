@@ -98,19 +98,23 @@ const linkLost = (context: EnrollmentContext, detail: string): MachineError => (
   retryable: true,
 });
 
-/** The error a link report carries, or what a silent close means. */
-const errorOf = (context: EnrollmentContext, event: EnrollmentEvent): MachineError => {
-  if (event.type === 'LINK_FAILED') return event.error;
-  if (event.type === 'LINK_CLOSED') return event.error ?? linkLost(context, event.reason);
-  if (event.type === 'IDENTITY_ERROR') return event.error;
-  if (event.type === 'IDENTITY_EXPIRED' || event.type === 'LINK_CERT_EXPIRED') {
-    return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
+/** The error an event carries, or what the event itself means when it carries none. */
+const errorOf = (context: EnrollmentContext, event: EnrollmentEvent | { type: string }): MachineError => {
+  const carried = (event as { error?: MachineError | null }).error;
+  if (carried) return carried;
+  switch (event.type) {
+    case 'LINK_CLOSED':
+      return linkLost(context, (event as { reason: string }).reason);
+    case 'IDENTITY_EXPIRED':
+    case 'LINK_CERT_EXPIRED':
+      return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
+    case 'HEARTBEAT_DUE':
+      return linkLost(context, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
   }
-  if (event.type === 'HEARTBEAT_DUE') {
-    return linkLost(context, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
+  if (event.type.startsWith('xstate.after.connectTimeout')) {
+    return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.connectTimeoutLabel }, retryable: true };
   }
-  // Only the handshake timer is left.
-  return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.connectTimeoutLabel }, retryable: true };
+  return { code: 'ENROLL_INTERNAL', params: { detail: `no error for ${event.type}` }, retryable: true };
 };
 
 /** enrolled and renewing: the link's certificate ran out (capped timers fire early and re-arm). */

@@ -2,6 +2,8 @@
 import { DevIdentityProvider } from './dev.js';
 import { FilesIdentityProvider } from './files.js';
 import { SpiffeIdentityProvider } from './spiffe.js';
+import { VaultIdentityProvider } from './vault.js';
+import type { VaultCredentials } from './vault/credentials.js';
 import type { IdentityProvider } from './identity-provider.js';
 
 export type { IdentityMaterial, IdentityProvider, ProviderKind } from './identity-provider.js';
@@ -26,7 +28,21 @@ export interface SpiffeIdentityConfig {
   readonly socket?: string;
 }
 
-export type IdentityConfig = DevIdentityConfig | FilesIdentityConfig | SpiffeIdentityConfig;
+export interface VaultIdentityConfig {
+  readonly kind: 'vault';
+  readonly addr: string;
+  readonly role: string;
+  readonly path?: string;
+  /** Default: the executor's name (the access point's host name). */
+  readonly commonName?: string;
+  readonly uriSan?: string;
+  readonly ttlMs?: number;
+  readonly credentials: VaultCredentials;
+  /** PEM of the CA of Vault's HTTPS listener (VAULT_CACERT). */
+  readonly caCertPem?: string;
+}
+
+export type IdentityConfig = DevIdentityConfig | FilesIdentityConfig | SpiffeIdentityConfig | VaultIdentityConfig;
 
 export interface ProviderContext {
   readonly role: 'executor' | 'access-point';
@@ -37,6 +53,8 @@ export interface ProviderContext {
   readonly hosts?: readonly string[];
   /** A re-read found the files unchanged (`touch cert.pem`). */
   readonly onUnchanged?: (reason: string) => void;
+  /** Something worth a log line happened inside the provider (Vault token renewed, sealed, ...). */
+  readonly onEvent?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
   /** The provider lost its source and will try again (SPIFFE). */
   readonly onReconnect?: (info: { attempt: number; inMs: number; reason: string; code: string }) => void;
 }
@@ -55,5 +73,17 @@ export function createProvider(config: IdentityConfig, ctx: ProviderContext): Id
       });
     case 'spiffe':
       return new SpiffeIdentityProvider({ socket: config.socket, onReconnect: ctx.onReconnect });
+    case 'vault':
+      return new VaultIdentityProvider({
+        addr: config.addr,
+        role: config.role,
+        path: config.path,
+        commonName: config.commonName ?? ctx.name,
+        uriSan: config.uriSan,
+        ttlMs: config.ttlMs,
+        credentials: config.credentials,
+        caCertPem: config.caCertPem,
+        onEvent: ctx.onEvent,
+      });
   }
 }

@@ -190,4 +190,15 @@ describe('enrollment machine', () => {
     expect(h.value).toBe('handshaking');
     expect(h.lastLink().fingerprint).toBe('fp-2');
   });
+
+  it('keeps the error a failed renewal carries (not a made-up one) while the link stays up', async () => {
+    const h = createHarness();
+    h.material(identity(1, h.clock.now(), 10_000));
+    h.welcome(h.lastLink(), 60_000);
+    advance(h.clock, h.context.nextRotationAt! - h.clock.now());
+    h.renewals[0]!.reject({ code: 'ENROLL_VAULT_SEALED', params: {}, retryable: true });
+    await new Promise((r) => setImmediate(r));
+    expect(h.value).toEqual({ renewing: 'obtaining' });
+    expect(h.context.lastError).toEqual({ code: 'ENROLL_VAULT_SEALED', params: {}, retryable: true });
+  });
 });

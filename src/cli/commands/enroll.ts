@@ -18,6 +18,7 @@ interface EnrollFlags extends IdentityFlags {
   stateDir?: string;
   logLevel?: string;
   renewalThreshold: number;
+  vaultRenewalThreshold?: number;
   backoffBase: number;
   backoffMax: number;
   tlsMin?: 'TLSv1.2' | 'TLSv1.3';
@@ -37,6 +38,7 @@ export function registerEnroll(agent: Command): void {
     .addOption(option('--max-attempts <n>', 'exit 1 after this many failed attempts in a row (0 = retry for ever)', parsers.count, { value: 0, shown: '0' }))
     .option('--labels <k=v,...>', 'labels sent to the access point', parsers.labels)
     .addOption(option('--renewal-threshold <fraction>', 'renew after this fraction of the certificate lifetime (±0.05 jitter)', parsers.fraction, { value: 0.7, shown: '0.7' }))
+    .option('--vault-renewal-threshold <fraction>', 'the same as --renewal-threshold, as the guide spells it for Vault', parsers.fraction)
     .addOption(option('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', parsers.duration, { value: DEFAULT_BACKOFF.baseMs, shown: '1s' }))
     .addOption(option('--backoff-max <duration>', 'cap of the retry delay', parsers.duration, { value: DEFAULT_BACKOFF.capMs, shown: '60s' }))
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
@@ -84,7 +86,7 @@ export function registerEnroll(agent: Command): void {
         connectTimeoutMs: flags.connectTimeout,
         maxAttempts: flags.maxAttempts,
         labels: flags.labels,
-        renewalThreshold: flags.renewalThreshold,
+        renewalThreshold: flags.vaultRenewalThreshold ?? flags.renewalThreshold,
         backoff: { baseMs: flags.backoffBase, capMs: Math.max(flags.backoffMax, flags.backoffBase) },
         tlsMinVersion: flags.tlsMin,
         logging,

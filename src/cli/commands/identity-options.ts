@@ -3,12 +3,14 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import type { IdentityConfig } from '../../providers/index.js';
+import { hostname } from 'node:os';
 import { resolveWorkloadEndpoint } from '../../providers/spiffe/endpoint.js';
+import { resolveCredentials } from '../../providers/vault/credentials.js';
 import { option, parsers, UsageError } from '../common.js';
 
 export const IDENTITY_PROVIDERS = ['dev', 'files', 'spiffe', 'vault'] as const;
 /** Providers this build can run; the others are in the contract and refused clearly for now. */
-const SUPPORTED = new Set(['dev', 'files', 'spiffe']);
+const SUPPORTED = new Set(['dev', 'files', 'spiffe', 'vault']);
 
 export interface IdentityFlags {
   identity?: string;
@@ -21,6 +23,14 @@ export interface IdentityFlags {
   devCertTtl?: number;
   filesPollInterval?: number;
   spiffeSocket?: string;
+  vaultAddr?: string;
+  vaultRole?: string;
+  vaultPath?: string;
+  vaultCommonName?: string;
+  vaultUriSan?: string;
+  vaultTtl?: number;
+  vaultRoleIdFile?: string;
+  vaultSecretIdFile?: string;
 }
 
 export function addIdentityOptions(command: Command, role: 'executor' | 'access-point'): Command {
@@ -38,6 +48,14 @@ export function addIdentityOptions(command: Command, role: 'executor' | 'access-
     .addOption(new Option('--ca-file <path>', 'same as --ca').hideHelp())
     .addOption(option('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', parsers.duration, { value: undefined, shown: '24h' }))
     .option('--spiffe-socket <path>', 'spiffe identity: Workload API socket, a path or unix:///path (default: $SPIFFE_ENDPOINT_SOCKET, else /run/spire/agent.sock)')
+    .option('--vault-addr <url>', 'vault identity: Vault address (default: $VAULT_ADDR); VAULT_CACERT is honoured')
+    .option('--vault-role <role>', 'vault identity: the PKI role to issue from')
+    .option('--vault-path <path>', 'vault identity: the PKI issue path (default: pki/issue/<role>)')
+    .option('--vault-common-name <name>', `vault identity: common name to request (default: ${role === 'executor' ? '--name' : 'the host name'})`)
+    .option('--vault-uri-san <uri>', 'vault identity: URI SAN to request, e.g. spiffe://example.org/ah/agent/executor-1 (default: the role decides)')
+    .addOption(option('--vault-ttl <duration>', 'vault identity: certificate TTL to request', parsers.duration, { value: 3_600_000, shown: '1h' }))
+    .option('--vault-role-id-file <path>', 'vault identity: read the AppRole role ID from this file (default: $VAULT_ROLE_ID)')
+    .option('--vault-secret-id-file <path>', 'vault identity: read the AppRole secret ID from this file (default: $VAULT_SECRET_ID); or give VAULT_TOKEN')
     .addOption(option('--files-poll-interval <duration>', 'files identity: also re-read the files this often, for changes the watch missed', parsers.duration, { value: 30_000, shown: '30s' }));
 }
 
@@ -49,6 +67,7 @@ export function identityConfig(flags: IdentityFlags, role: 'executor' | 'access-
   const kind = flags.identity ?? (cert || key ? 'files' : 'dev');
   if (!SUPPORTED.has(kind)) throw new UsageError(`--identity ${kind} is not available in this build yet (use dev, files or spiffe)`);
   if (flags.spiffeSocket && kind !== 'spiffe') throw new UsageError('--spiffe-socket needs --identity spiffe');
+  if (kind === 'vault') return { config: vaultConfig(flags, role), extraCaPath: ca };
   if (kind === 'spiffe') {
     if (cert || key) throw new UsageError('--cert and --key need --identity files (SPIFFE identities come from the Workload API)');
     try {
@@ -78,4 +97,36 @@ export function readCaFile(path: string): string {
     if (code === 'EACCES') throw new AhError('ENROLL_PERMISSION_DENIED', { path });
     throw new AhError('ENROLL_UNREADABLE_PEM', { what: 'CA certificates', path, detail: code ?? String(err) });
   }
+}
+
+function vaultConfig(flags: IdentityFlags, role: 'executor' | 'access-point'): IdentityConfig {
+  const addr = flags.vaultAddr ?? process.env.VAULT_ADDR;
+  if (!addr) throw new UsageError('--identity vault needs --vault-addr (or VAULT_ADDR)');
+  try {
+    new URL(addr);
+  } catch {
+    throw new UsageError(`invalid --vault-addr '${addr}' (expected e.g. https://vault.example.com:8200)`);
+  }
+  if (!flags.vaultRole) throw new UsageError('--identity vault needs --vault-role');
+  let credentials;
+  try {
+    credentials = resolveCredentials({ roleIdFile: flags.vaultRoleIdFile, secretIdFile: flags.vaultSecretIdFile });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (!credentials) {
+    throw new UsageError('--identity vault needs VAULT_ROLE_ID and VAULT_SECRET_ID (or --vault-role-id-file and --vault-secret-id-file), or VAULT_TOKEN');
+  }
+  const caCertPath = process.env.VAULT_CACERT;
+  return {
+    kind: 'vault',
+    addr,
+    role: flags.vaultRole,
+    path: flags.vaultPath,
+    commonName: flags.vaultCommonName ?? (role === 'access-point' ? hostname() : undefined),
+    uriSan: flags.vaultUriSan,
+    ttlMs: flags.vaultTtl,
+    credentials,
+    caCertPem: caCertPath ? readCaFile(caCertPath) : undefined,
+  };
 }
