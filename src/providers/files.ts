@@ -29,6 +29,8 @@ export interface FilesProviderOptions {
   readonly watch?: boolean;
   /** Told when a re-read finds nothing new (`touch cert.pem`), for the log. */
   readonly onUnchanged?: (reason: string) => void;
+  /** Told what the provider does that is worth a log line (a change seen, the watch failing). */
+  readonly onEvent?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
 }
 
 type Read = { ok: true; text: string } | { ok: false; error: AhError };
@@ -90,6 +92,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
   }
 
   private async reloadNow(reason: string): Promise<void> {
+    if (reason !== 'start' && reason !== 'poll') this.options.onEvent?.('info', `identity files changed (${reason}): re-reading them`);
     const { cert, key, ca } = this.paths;
     const [certRead, keyRead, caRead] = await Promise.all([
       cert ? readIdentityFile(cert, 'a certificate') : null,
@@ -178,8 +181,9 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
       const name = basename(path);
       if (names?.has(name) || name.startsWith('..')) this.scheduleReload(`${_event} ${name}`);
     });
-    this.watcher.on('error', () => {
-      // inotify trouble (ENOSPC, an overlay mount): the periodic poll still sees changes.
+    this.watcher.on('error', (err) => {
+      // inotify trouble (ENOSPC, EMFILE, an overlay mount): the periodic poll still sees changes.
+      this.options.onEvent?.('warn', `watching the identity files failed (${(err as Error).message}); relying on the ${Math.round((this.options.pollIntervalMs ?? 30_000) / 1000)} s poll`);
     });
   }
 

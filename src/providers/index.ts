@@ -70,6 +70,7 @@ export function createProvider(config: IdentityConfig, ctx: ProviderContext): Id
         caPath: config.caPath,
         pollIntervalMs: config.pollIntervalMs,
         onUnchanged: ctx.onUnchanged,
+        onEvent: ctx.onEvent,
       });
     case 'spiffe':
       return new SpiffeIdentityProvider({ socket: config.socket, onReconnect: ctx.onReconnect });

@@ -43,6 +43,9 @@ function enrollFrom(paths: { cert: string; key: string; ca: string }, stateDir =
   return startAh([
     'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'reloader',
     '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--state-dir', stateDir, '--log-level', 'info,ah_machine=debug',
+    // The watch sees each change within a second; the poll is the product's own safety net, made
+    // shorter than the tests' waits so a loaded CI machine cannot turn a late event into a failure.
+    '--files-poll-interval', '5s',
   ]);
 }
 
