@@ -100,7 +100,11 @@ export class FleetHarness {
       if (last && test(last)) return last;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`${this.name} never ${what} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+    const tail = this.executor ? this.executor.lines.filter((l) => l.level >= 30).slice(-5).map((l) => l.msg).join(' | ') : '';
+    throw new Error(
+      `${this.name} never ${what} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}; exit ${this.executor?.child.exitCode}; ` +
+        `stderr: ${this.executor?.stderr.join(' ') ?? ''}; log: ${tail}`,
+    );
   }
 
   async setMode(mode: ProxyMode): Promise<void> {
