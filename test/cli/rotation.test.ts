@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
-import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { ModeProxy } from '../helpers/mode-proxy.js';
 
 afterAll(stopAll);
 
@@ -60,7 +60,7 @@ describe('rotation', () => {
   it('keeps the old link when the new one is refused, says so, and retries until it gets through', async () => {
     const dir = tempStateDir();
     const ap = await accessPoint(dir);
-    const proxy = await TcpProxy.start(ap.port);
+    const proxy = await ModeProxy.start({ forward: ap.port });
     try {
       const ex = startAh([
         'agent', 'enroll', '--remote-server', `https://127.0.0.1:${proxy.port}`, '--name', 'stubborn',
@@ -68,7 +68,7 @@ describe('rotation', () => {
       ]);
       await ex.waitForLine((l) => l.msg.startsWith('enrolled with access point'), 'enrolled');
       // From now on the network refuses new connections; the established link keeps flowing.
-      await proxy.refuseNew();
+      await proxy.setMode('refuse');
       const refused = await ex.waitForLine((l) => l.level === 40 && String(l.msg).startsWith('rotation: new link failed'), 'the failed rotation', 20_000);
       expect(refused.msg).toMatch(new RegExp(`^rotation: new link failed: connection refused to 127\\.0\\.0\\.1:${proxy.port}; keeping the current link, retrying in \\d+ms$`));
       expect(refused.code).toBe('ENROLL_CONNECTION_REFUSED');
@@ -84,7 +84,7 @@ describe('rotation', () => {
       for (const deadline = Date.now() + 10_000; after <= before && Date.now() < deadline; ) after = Date.parse((await fleet()).lastHeartbeat);
       expect(after).toBeGreaterThan(before);
 
-      await proxy.acceptNew();
+      await proxy.setMode('forward');
       const done = await ex.waitForLine(rotationDone, 'the rotation to complete', 20_000);
       expect(done.rotations).toBe(1);
       const after2 = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', dir])).stdout);

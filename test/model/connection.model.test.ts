@@ -4,19 +4,15 @@
  * actor's state lines, debug level) must show the model's state.
  */
 import { connect, type TLSSocket } from 'node:tls';
-import { createTestModel } from 'xstate/graph';
+import { allTransitions, transitionCoveringPaths } from './coverage.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/transport/frame-codec.js';
 import { createSelfSigned, type PemPair } from '../../src/x509/self-signed.js';
 import { startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
-import { allTransitions } from './enrollment-model.js';
 import { connectionModel, type ConnectionModelEvent } from './connection-model.js';
 
 const HEARTBEAT_MS = 300;
-const model = createTestModel(connectionModel, {
-  serializeState: (state, event, previous) => `${JSON.stringify(previous?.value ?? null)}|${event?.type ?? ''}|${JSON.stringify(state.value)}`,
-});
-const paths = model.getShortestPaths();
+const paths = transitionCoveringPaths(connectionModel);
 const transitions = allTransitions(connectionModel);
 const covered = new Set<string>();
 

@@ -67,14 +67,3 @@ export const enrollmentModel = createMachine({
 });
 
 export type ModelEvent = 'START' | 'START_GIVING_UP' | 'CUT' | 'REFUSE_NEW' | 'REFUSE_ALL' | 'REJECT' | 'STALL' | 'RESTORE' | 'RENEWAL_DUE';
-
-/** Every (state, event) edge of a machine definition, for the coverage count. */
-export function allTransitions(machine: { root: unknown }): Set<string> {
-  const out = new Set<string>();
-  const walk = (node: { id: string; transitions: Map<string, unknown[]>; states: Record<string, unknown> }) => {
-    for (const [event] of node.transitions) out.add(`${node.id} --${event}`);
-    for (const child of Object.values(node.states)) walk(child as typeof node);
-  };
-  walk(machine.root as Parameters<typeof walk>[0]);
-  return out;
-}

@@ -4,17 +4,13 @@
  * behind a real proxy, talking TLS to real access points. After every step the executor's own
  * status must report the model's state.
  */
-import { createTestModel } from 'xstate/graph';
+import { allTransitions, transitionCoveringPaths } from './coverage.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll } from '../helpers/cli.js';
-import { allTransitions, enrollmentModel, type ModelEvent } from './enrollment-model.js';
+import { enrollmentModel, type ModelEvent } from './enrollment-model.js';
 import { AccessPoints, FleetHarness } from './harness/fleet-harness.js';
 
-// Keyed by (previous state, event, state), so every transition — self-loops too — is a target.
-const model = createTestModel(enrollmentModel, {
-  serializeState: (state, event, previous) => `${JSON.stringify(previous?.value ?? null)}|${event?.type ?? ''}|${JSON.stringify(state.value)}`,
-});
-const paths = model.getShortestPaths();
+const paths = transitionCoveringPaths(enrollmentModel);
 const transitions = allTransitions(enrollmentModel);
 /** Edges the paths walk, recorded as they are run. */
 const covered = new Set<string>();

@@ -5,17 +5,13 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestModel } from 'xstate/graph';
+import { allTransitions, transitionCoveringPaths } from './coverage.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { createRoot, issueLeaf, type Issuer } from '../helpers/pki.js';
-import { allTransitions } from './enrollment-model.js';
 import { rotationModel, type RotationModelEvent } from './rotation-model.js';
 
-const model = createTestModel(rotationModel, {
-  serializeState: (state, event, previous) => `${JSON.stringify(previous?.value ?? null)}|${event?.type ?? ''}|${JSON.stringify(state.value)}`,
-});
-const paths = model.getShortestPaths();
+const paths = transitionCoveringPaths(rotationModel);
 const transitions = allTransitions(rotationModel);
 const covered = new Set<string>();
 const ID = 'spiffe://example.org/ah/agent/rotating';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { queryStatus } from '../../../src/actors/status-server.js';
 import { paths } from '../../../src/engine/state-dir.js';
 import { startAh, tempStateDir, type Daemon } from '../../helpers/cli.js';
-import { ModeProxy, type ProxyMode } from './mode-proxy.js';
+import { ModeProxy, type ProxyMode } from '../../helpers/mode-proxy.js';
 
 export const HEARTBEAT_MS = 300;
 /** Long enough for a path's steps to settle between renewals; the renewal point is 30 % ± 5 %. */

@@ -15,9 +15,10 @@ export class ModeProxy {
   mode: ProxyMode = 'forward';
   port = 0;
 
-  private constructor(private readonly targets: { forward: number; reject: number }) {}
+  private constructor(private readonly targets: { forward: number; reject?: number }) {}
 
-  static async start(targets: { forward: number; reject: number }): Promise<ModeProxy> {
+  /** `reject`: where new connections go in 'reject' mode (an access point that refuses executors). */
+  static async start(targets: { forward: number; reject?: number }): Promise<ModeProxy> {
     const proxy = new ModeProxy(targets);
     await proxy.listen(0);
     return proxy;
@@ -47,7 +48,7 @@ export class ModeProxy {
           continue;
         }
         h.client.removeAllListeners('data'); // stop buffering: the pipe takes over
-        this.pipe(h.client, mode === 'forward' ? this.targets.forward : this.targets.reject, h.buffered);
+        this.pipe(h.client, this.target(mode), h.buffered);
       }
     }
   }
@@ -67,6 +68,12 @@ export class ModeProxy {
     this.cut();
     this.server?.close();
     this.server = null;
+  }
+
+  private target(mode: ProxyMode): number {
+    if (mode !== 'reject') return this.targets.forward;
+    if (this.targets.reject === undefined) throw new Error('this proxy has no rejecting target');
+    return this.targets.reject;
   }
 
   private pipe(client: Socket, port: number, buffered: Buffer[] = []): void {
@@ -95,7 +102,7 @@ export class ModeProxy {
         client.on('error', () => this.held.delete(h)).on('close', () => this.held.delete(h));
         return;
       }
-      this.pipe(client, this.mode === 'reject' ? this.targets.reject : this.targets.forward);
+      this.pipe(client, this.target(this.mode));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
