@@ -7,8 +7,11 @@ import { VERSION } from '../version.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './common.js';
 import { registerAccessPoint } from './commands/access-point.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerEnroll } from './commands/enroll.js';
 import { registerStatus } from './commands/status.js';
+import { registerReplay } from './commands/replay.js';
+import { registerVisualize } from './commands/visualize.js';
 
 export function buildProgram(): Command {
   const program = new Command('ah')
@@ -32,6 +35,9 @@ export function buildProgram(): Command {
   registerEnroll(agent);
   registerStatus(agent);
   registerDemo(agent);
+  registerDoctor(agent);
+  registerReplay(agent);
+  registerVisualize(agent);
   agent.addHelpText('after', '\nTroubleshooting: ah agent status; ah agent <command> --help');
   return program;
 }

@@ -1,6 +1,7 @@
 /** Human renderings of status and fleet answers. */
 import type { ExecutorStatus } from '../engine/executor-status.js';
 import type { FleetEntryJson } from '../engine/roster.js';
+import type { AuditHealth } from '../audit/audit-log.js';
 import type { CertificateDescription } from '../x509/certificate.js';
 import { formatDuration } from '../util/duration.js';
 
@@ -56,4 +57,10 @@ export function renderFleet(executors: FleetEntryJson[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), ...table.map(line)].join('\n');
+}
+
+/** `ah agent fleet` under the table, while the audit log cannot be written. */
+export function renderAuditWarning(a: AuditHealth): string {
+  const why = a.lastError ? `${a.lastError.message} (since ${a.lastError.at})` : 'unknown error';
+  return `warning: audit log ${a.path} is not being written: ${why}; ${a.failed} record${a.failed === 1 ? '' : 's'} kept in the access point log instead (code ENROLL_AUDIT_LOG_FAILED)`;
 }

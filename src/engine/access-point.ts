@@ -7,12 +7,17 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import { identityActors } from '../actors/identity-watch.js';
+import { AccessPointAudit, type AuditedExecutor } from '../audit/access-point-audit.js';
+import type { AuditHealth } from '../audit/audit-log.js';
 import { StatusServer } from '../actors/status-server.js';
 import { AhError, messageOf } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import { parseDirectives } from '../log/directives.js';
 import { createLogging, silentLogging, type Logging } from '../log/logger.js';
-import { machineInspector } from '../log/machine-log.js';
+import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
+import { accessPointMetrics } from '../metrics/access-point-metrics.js';
+import { createRegistry } from '../metrics/common.js';
+import { MetricsServer, type Readiness } from '../metrics/http-server.js';
 import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
 import { connectionMachine, type ConnectionEmitted, type PeerVerdict } from '../machines/connection.js';
 import { rotationMachine } from '../machines/rotation.js';
@@ -25,7 +30,7 @@ import { formatHostPort, parseListenAddress, type HostPort } from '../util/addre
 import { VERSION } from '../version.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { MaterialStore } from './material-store.js';
-import { Roster, type FleetEntryJson } from './roster.js';
+import { Roster, type FleetEntryJson, type RosterEntry } from './roster.js';
 import { paths } from './state-dir.js';
 
 export interface AccessPointOptions {
@@ -43,6 +48,10 @@ export interface AccessPointOptions {
   readonly provider?: IdentityProvider;
   /** A link that sends no hello in this time is closed (default 10 s). */
   readonly helloTimeoutMs?: number;
+  /** `--audit-log FILE`: one JSON line per enrollment, rejection, rotation, departure and reload. */
+  readonly auditLog?: string;
+  /** `--metrics-listen HOST:PORT`: Prometheus `/metrics`, `/healthz` and `/readyz`. */
+  readonly metricsListen?: string;
 }
 
 export interface AccessPointStatus {
@@ -50,10 +59,14 @@ export interface AccessPointStatus {
   readonly state: string;
   readonly listen: string | null;
   readonly identity: IdentityStatus | null;
+  /** When the access point's own certificate is due for renewal. */
+  readonly nextRotationAt: string | null;
   readonly devMode: boolean;
   readonly executors: number;
   readonly links: number;
   readonly lastError: { code: string; message: string } | null;
+  /** `--audit-log`: whether records are being written (null without an audit log). */
+  readonly audit: AuditHealth | null;
   readonly pid: number;
   readonly version: string;
 }
@@ -65,6 +78,10 @@ export interface AccessPointEvents {
   departed: [{ id: string; reason: string }];
   /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
   heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
+  /** Every event and state of every link's machine, as `ah_machine` logs them; only when listened to (the debug view). */
+  machine: [MachineLogRecord];
+  /** The access point's own certificate was renewed: new links get the new one. */
+  renewed: [{ serial: string; previousSerial: string | null; notAfter: string }];
   error: [AhError];
 }
 
@@ -84,6 +101,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private server: FleetServer | null = null;
   private provider: IdentityProvider | null = null;
   private statusServer: StatusServer | null = null;
+  private metricsServer: MetricsServer | null = null;
+  private audit: AccessPointAudit | null = null;
   private bound: HostPort | null = null;
   private stopping: Promise<void> | null = null;
   private readonly devMode: boolean;
@@ -111,26 +130,54 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       state: snap ? String(snap.value) : 'stopped',
       listen: this.bound ? formatHostPort(this.bound) : null,
       identity: identityStatus(ctx?.identity ?? null),
+      nextRotationAt: ctx?.nextRotationAt ? new Date(ctx.nextRotationAt).toISOString() : null,
       devMode: this.devMode,
       executors: this.roster.size,
       links: this.links.size,
       lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
+      audit: this.audit?.health() ?? null,
       pid: process.pid,
       version: VERSION,
     };
+  }
+
+  /** `/readyz`: serving (own identity in hand, listener bound) and not shutting down. */
+  readiness(): Readiness {
+    const snap = this.actor?.getSnapshot();
+    if (this.stopping) return { ready: false, state: 'stopping' };
+    if (!snap || snap.status !== 'active') return { ready: false, state: snap ? String(snap.value) : 'starting' };
+    return { ready: snap.value === 'serving' && this.bound !== null, state: String(snap.value) };
+  }
+
+  /** SIGHUP: reopen the audit log by its name (after logrotate moved it). */
+  reopenAuditLog(): void {
+    this.audit?.reopen();
   }
 
   /** Resolves once the listener accepts connections; rejects if it cannot. */
   async start(): Promise<HostPort> {
     const { options } = this;
     const log = this.logging.get('ah_access_point');
+    if (options.metricsListen) {
+      const registry = createRegistry('access-point', 'access-point');
+      accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
+      const server = new MetricsServer(parseListenAddress(options.metricsListen), { registry, readiness: () => this.readiness() });
+      const at = await server.listen();
+      this.metricsServer = server;
+      this.logging.get('ah_status').info({ address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
+    }
     if (options.statusSocket !== false) {
       this.statusServer = new StatusServer(
         paths.accessPointSocket(options.stateDir),
-        (cmd) => (cmd === 'fleet' ? this.roster.toJSON() : this.status()),
+        (cmd) => (cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status()),
         { role: 'access point', name: 'access-point' },
       );
       await this.statusServer.listen();
+    }
+    // After the status socket: a second access point on this state dir stops before touching the log.
+    if (options.auditLog) {
+      this.audit = new AccessPointAudit(options.auditLog, log);
+      this.audit.open();
     }
     const provider =
       options.provider ??
@@ -162,6 +209,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     // A CA rotation pushes a new bundle with the same certificate: verify new links against it at once.
     store.on('bundleChanged', (m) => {
       if (m.summary.fingerprint !== this.serving?.fingerprint || !this.server) return;
+      this.audit?.reloaded({ reason: 'trust bundle updated', identity: m.summary, previous: this.serving, listen: this.bound && formatHostPort(this.bound) });
       this.server.useIdentity(serverIdentity(m.summary.fingerprint));
       log.info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new executor links are verified against it');
     });
@@ -191,8 +239,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         },
       );
       receive((command) => {
+        const previous = this.serving;
+        const renewed = store.get(command.fingerprint).summary;
+        // Recorded before the new certificate is used.
+        this.audit?.reloaded({ reason: 'identity renewed', identity: renewed, previous, listen: this.bound && formatHostPort(this.bound) });
         server.useIdentity(serverIdentity(command.fingerprint));
-        log.info({ serial: store.get(command.fingerprint).summary.serial }, 'access point certificate renewed: new connections use the new certificate');
+        log.info({ serial: renewed.serial }, 'access point certificate renewed: new connections use the new certificate');
+        this.emit('renewed', { serial: renewed.serial, previousSerial: previous?.serial ?? null, notAfter: new Date(renewed.notAfter).toISOString() });
       });
       return () => void server.close();
     });
@@ -235,6 +288,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     actor.start();
     const bound = await ready;
     this.warnIfServingInvalid('start');
+    this.audit?.started({ listen: formatHostPort(bound), provider: provider.kind, devMode: this.devMode, identity: this.serving, version: VERSION });
     log.info(
       { address: formatHostPort(bound), executorSanUriPrefix: policy.sanUriPrefix, provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
@@ -262,6 +316,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.actor?.stop();
       await this.provider?.stop();
       await this.statusServer?.close();
+      if (this.bound) this.audit?.stopped({ links: closing.length });
+      this.audit?.close();
+      await this.metricsServer?.close();
       log.info(`access point stopped (${closing.length} link${closing.length === 1 ? '' : 's'} closed)`);
     })();
     return this.stopping;
@@ -304,21 +361,37 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         }),
       },
       actions: {
-        sendWelcome: ({ context }) =>
-          wire(context.linkId)?.send({
+        sendWelcome: ({ context }) => {
+          const link = wire(context.linkId);
+          if (!link) return;
+          // The audit line is on disk before the executor hears it is in (enrolled, or rotated
+          // when this identity already has a link: the roster admits it right after).
+          if (this.audit) {
+            const previous = this.roster.get(context.peer!.executorId);
+            this.audit.admitted(
+              { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
+              previous ? auditedEntry(previous) : null,
+            );
+          }
+          link.send({
             type: 'welcome',
             executorId: context.peer!.executorId,
             heartbeatInterval: context.heartbeatIntervalMs,
             serverTime: Date.now(),
-          }),
+          });
+        },
         sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
-        sendReject: ({ context }, params) =>
-          wire(context.linkId)?.send({
+        sendReject: ({ context }, params) => {
+          const link = wire(context.linkId);
+          // On disk before the executor hears why.
+          this.audit?.rejected({ error: params.error, remoteAddress: context.remoteAddress, name: context.name, link: context.linkId, certificate: link?.handshake.certificate });
+          link?.send({
             type: 'reject',
             code: params.error.code,
             message: renderMessage(params.error.code, params.error.params),
             params: { ...params.error.params },
-          }),
+          });
+        },
         sendGoodbye: ({ context }, params) => wire(context.linkId)?.send({ type: 'goodbye', reason: params.reason }),
         endSocket: ({ context }) => wire(context.linkId)?.end(),
         destroySocket: ({ context }) => wire(context.linkId)?.destroy(),
@@ -338,7 +411,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         heartbeatIntervalMs: this.heartbeatIntervalMs,
         helloTimeoutMs: this.options.helloTimeoutMs,
       },
-      inspect: machineInspector(this.logging.get('ah_machine'), link.id),
+      inspect: machineInspector(this.logging.get('ah_machine'), link.id, this.listenerCount('machine') ? (r) => this.emit('machine', r) : undefined),
     });
     this.links.set(link.id, { link, actor });
 
@@ -365,7 +438,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
     });
     actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {
+      const entry = e.executorId ? this.roster.get(e.executorId) : undefined;
       if (e.executorId && this.roster.depart(e.executorId, e.linkId)) {
+        this.audit?.departed(auditedEntry(entry!), e.reason);
         log.info({ executorId: e.executorId, reason: e.reason, link: e.linkId }, `executor ${e.executorId} left: ${e.reason}`);
         this.emit('departed', { id: e.executorId, reason: e.reason });
       } else {
@@ -387,6 +462,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
     actor.start();
   }
+}
+
+function auditedEntry(e: RosterEntry): AuditedExecutor {
+  return { executorId: e.id, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, notAfter: e.certNotAfter, link: e.linkId };
 }
 
 export function createAccessPoint(options: AccessPointOptions): AccessPoint {

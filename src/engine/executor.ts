@@ -13,13 +13,16 @@ import { AhError, messageOf } from '../errors/ah-error.js';
 import { parseDirectives } from '../log/directives.js';
 import { createLogging, silentLogging, type Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
+import { createRegistry } from '../metrics/common.js';
+import { executorMetrics } from '../metrics/executor-metrics.js';
+import { MetricsServer, type Readiness } from '../metrics/http-server.js';
 import type { BackoffPolicy } from '../machines/backoff.js';
 import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
 import { rotationMachine } from '../machines/rotation.js';
 import type { MachineError } from '../machines/types.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
-import { parseRemoteServer } from '../util/address.js';
+import { formatHostPort, parseListenAddress, parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
@@ -57,6 +60,8 @@ export interface ExecutorOptions {
   readonly expectedServerId?: string;
   /** `--server-san`: names (or SPKI pins) any of which the access point must present. */
   readonly serverSan?: ServerSanPolicy;
+  /** `--metrics-listen HOST:PORT`: Prometheus `/metrics`, `/healthz` and `/readyz`. */
+  readonly metricsListen?: string;
 }
 
 export interface ExecutorEvents {
@@ -86,6 +91,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private actor: Actor<typeof enrollmentMachine> | null = null;
   private provider: IdentityProvider | null = null;
   private statusServer: StatusServer | null = null;
+  private metricsServer: MetricsServer | null = null;
   private readonly openLinks = new OpenLinks();
   private readonly store = new MaterialStore();
   private readonly logging: Logging;
@@ -114,6 +120,14 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     });
   }
 
+  /** `/readyz`: ready while enrolled or renewing (a link is up), as the enrollment machine says. */
+  readiness(): Readiness {
+    if (!this.actor) return { ready: false, state: 'starting' };
+    const { value } = this.actor.getSnapshot();
+    const state = topLevelState(value);
+    return { ready: state === 'enrolled' || state === 'renewing', state: typeof value === 'string' ? value : JSON.stringify(value) };
+  }
+
   /** The certificate in use (or about to be), described for `--show-cert`. */
   certificate(): CertificateDescription | null {
     const ctx = this.actor?.getSnapshot().context;
@@ -130,6 +144,14 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const identity = options.identity ?? { kind: 'dev' };
 
+    if (options.metricsListen) {
+      const registry = createRegistry('executor', options.name);
+      executorMetrics(this, registry);
+      const server = new MetricsServer(parseListenAddress(options.metricsListen), { registry, readiness: () => this.readiness() });
+      const at = await server.listen();
+      this.metricsServer = server;
+      this.logging.get('ah_status').info({ address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
+    }
     if (options.statusSocket !== false) {
       this.statusServer = new StatusServer(
         paths.executorSocket(options.stateDir, options.name),
@@ -138,7 +160,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         role: 'executor',
         name: options.name,
       });
-      await this.statusServer.listen();
+      await this.statusServer.listen().catch(async (err: unknown) => {
+        await this.metricsServer?.close();
+        throw err;
+      });
     }
 
     const provider =
@@ -222,6 +247,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       actor?.stop();
       await this.provider?.stop();
       await this.statusServer?.close();
+      await this.metricsServer?.close();
       this.logging.get('ah_executor').info(`executor ${this.options.name} stopped`);
       this.settle({ state: 'stopped' });
     })();

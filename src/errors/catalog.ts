@@ -364,6 +364,129 @@ export const catalog = {
     solutions: ['ls -la {path}', 'ah agent ... --state-dir DIR     # Use a directory this user owns'],
     retryable: false,
   },
+  ENROLL_AUDIT_LOG_FAILED: {
+    message: 'cannot write audit log {path}: {detail}',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: [
+      'The disk holding the audit log is full',
+      'The file or its directory is not writable by the service user, or the directory does not exist',
+    ],
+    solutions: [
+      'df -h $(dirname {path})                # Check free space',
+      'ls -la {path}                          # Check owner and mode (the service user must write it)',
+      'sudo systemctl reload ah-access-point  # Reopen the audit log once fixed (SIGHUP)',
+    ],
+    retryable: true,
+  },
+  // --- ah agent doctor: what the guide asks operators to check, where it has no message --------
+  ENROLL_KEY_FILE_MODE: {
+    message: 'private key {path} is readable by group or others (mode {mode})',
+    guideSection: 'Identity Provider Errors / Files Provider',
+    causes: ['The key was written with a permissive umask, or copied without its mode', 'Anyone who can read the key can enroll as this executor'],
+    solutions: [
+      'sudo chown agent-harbor:agent-harbor /etc/ah/*.pem',
+      'sudo chmod 600 /etc/ah/*-key.pem',
+      'sudo chmod 644 /etc/ah/cert.pem /etc/ah/ca.pem',
+    ],
+    retryable: false,
+  },
+  ENROLL_RENEWAL_OVERDUE: {
+    message: 'certificate serial {serial} is past its renewal point ({renewAt}): {left} left',
+    guideSection: 'Rotation Issues / Rotation Not Happening',
+    causes: ['Files provider: nothing wrote renewed certificate files', 'SPIFFE provider: the SPIRE agent does not rotate the SVID', 'Vault provider: the Vault token is not valid'],
+    solutions: [
+      'ah agent status --show-cert                              # Check certificate expiry',
+      'journalctl -u ah-executor | grep -i "rotat\\|renew"',
+      'Files provider: ensure file watching is working — trigger an inotify event with touch /etc/ah/cert.pem',
+      'SPIFFE provider: check SPIRE agent health',
+      'Vault provider: check Vault token is valid — vault token lookup',
+    ],
+    retryable: false,
+  },
+  ENROLL_CLOCK_SKEW: {
+    message: 'clock skew: the access point at {address} is {skew} {direction} this machine (more than {threshold})',
+    guideSection: 'Connection Errors / TLS Handshake Failed',
+    causes: ['Certificate not yet valid (clock skew)', 'One of the two machines does not synchronise its time'],
+    solutions: [
+      'date; timedatectl status                                   # Check system time',
+      'sudo systemctl start systemd-timesyncd                     # Sync time',
+    ],
+    retryable: true,
+  },
+  ENROLL_PRODUCTION_UNTRUSTED_CA: {
+    message: 'certificates are not issued by a trusted CA: {detail}',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: ['The dev identity (self-signed, trusted on first use) is meant for development only', 'A self-signed certificate was given as --cert'],
+    solutions: [
+      'ah agent enroll --identity files --cert cert.pem --key key.pem --ca ca.pem ...   # Certificates from your CA',
+      'Or --identity spiffe (SPIRE issues the SVIDs) or --identity vault (Vault PKI issues them)',
+    ],
+    retryable: false,
+  },
+  ENROLL_PRODUCTION_LONG_TTL: {
+    message: 'certificate lifetime is {ttl}: production certificates should live hours, not days',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: ['The issuer is configured for long-lived certificates'],
+    solutions: [
+      'ah agent enroll --identity vault --vault-ttl 1h ...     # Vault: request hours',
+      'spire-server entry create ... -x509SVIDTTL 3600         # SPIFFE: X.509-SVID TTL of the registration entry',
+      'Files provider: have your PKI issue certificates for hours; they are reloaded and rotated as they change',
+    ],
+    retryable: false,
+  },
+  ENROLL_PRODUCTION_ROTATION_THRESHOLD: {
+    message: 'rotation threshold {threshold} is not sane: {detail}',
+    guideSection: 'Rotation Issues / Connection Drops During Rotation',
+    causes: ['Rotation happens too late (near expiry)', 'Rotation happens so early that certificates are renewed all the time'],
+    solutions: [
+      'ah agent enroll --vault-renewal-threshold 0.5 ...   # Configure earlier rotation threshold (renew at 50% TTL)',
+      'Use longer certificate TTLs to allow more time for rotation',
+    ],
+    retryable: false,
+  },
+  ENROLL_PRODUCTION_NO_SAN_VALIDATION: {
+    message: 'the access point does not validate executor certificate SANs: {detail}',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: ['The access point admits any certificate its CA issued (or any at all, in dev mode)'],
+    solutions: [
+      'ah agent access-point --ca /path/to/executor-ca.pem --executor-san-uri-prefix spiffe://example.org/ah/agent/ ...',
+      'Update access point --executor-san-uri-prefix to match',
+    ],
+    retryable: false,
+  },
+  ENROLL_PRODUCTION_NO_AUDIT_LOG: {
+    message: 'audit logging is not enabled: {detail}',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: ['The daemon runs without --audit-log', 'The audit log file cannot be written'],
+    solutions: ['ah agent access-point --audit-log /var/log/ah/audit.log ...   # One JSON line per enrollment, rejection, rotation, departure'],
+    retryable: false,
+  },
+  ENROLL_PRODUCTION_NO_METRICS: {
+    message: 'metrics are not enabled: {detail}',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: ['The daemon runs without --metrics-listen, so nothing can alert on certificate expiry'],
+    solutions: [
+      'ah agent access-point --metrics-listen 127.0.0.1:9464 ...   # Serve Prometheus /metrics; alert on certificate expiry',
+      'ah agent enroll --metrics-listen 127.0.0.1:9465 ...         # The same on executors',
+    ],
+    retryable: false,
+  },
+
+  // --- ah agent replay / visualize: the log they read ------------------------------------------
+  ENROLL_LOG_UNREADABLE: {
+    message: 'cannot replay {path}: {detail}',
+    guideSection: 'Debugging Tools / Enable Debug Logging',
+    causes: [
+      'The log was cut short while it was written or copied',
+      'A line was edited by hand, or the file is not an ah log',
+      'The log was recorded without --log-level debug, so it has no ah_machine lines',
+    ],
+    solutions: [
+      'ah agent enroll --log-level debug ...                  # Record every machine event (component ah_machine)',
+      'journalctl -u ah-executor -o cat > executor.log         # Collect the log as JSON lines',
+    ],
+    retryable: false,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

@@ -23,12 +23,20 @@ function topLevel(value: unknown): string {
   return typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '';
 }
 
+/** One line of this log as data, with its time: what a live observer (the debug view) receives. */
+export type MachineLogRecord =
+  | { kind: 'event'; actor: string; machine: string; source: string; event: { type: string; [key: string]: unknown }; time: number }
+  | { kind: 'state'; actor: string; machine: string; state: string; value: unknown; event: string; time: number };
+
 /**
  * @param rootName what to call the root actor (`executor:<name>`, `access-point`, `link-7`);
  *   children are `<rootName>/<child id>`.
+ * @param observer also hands every record to this function (the access point's `--debug-listen`
+ *   view), whatever the log level; it must not change what it is given.
  */
-export function machineInspector(logger: Logger, rootName: string): Inspector | undefined {
-  if (!logger.isLevelEnabled('debug')) return undefined;
+export function machineInspector(logger: Logger, rootName: string, observer?: (record: MachineLogRecord) => void): Inspector | undefined {
+  const debug = logger.isLevelEnabled('debug');
+  if (!debug && !observer) return undefined;
   const lastValue = new WeakMap<AnyActorRef, string>();
   const nameOf = (actor: AnyActorRef, rootId: string) => (actor.sessionId === rootId ? rootName : `${rootName}/${actor.id}`);
   return (ev) => {
@@ -44,10 +52,9 @@ export function machineInspector(logger: Logger, rootName: string): Inspector | 
             : ev.sourceRef === actorRef
               ? 'self'
               : `child:${(ev.sourceRef as AnyActorRef).id}`;
-      logger.debug(
-        { kind: 'event', actor: nameOf(actorRef, ev.rootId), machine, source, event: ev.event },
-        `${machine} event ${ev.event.type}`,
-      );
+      const record = { kind: 'event' as const, actor: nameOf(actorRef, ev.rootId), machine, source, event: ev.event };
+      if (debug) logger.debug(record, `${machine} event ${ev.event.type}`);
+      observer?.({ ...record, time: Date.now() });
     } else if (ev.type === '@xstate.snapshot') {
       const machine = machineIdOf(actorRef);
       if (!machine) return;
@@ -55,10 +62,9 @@ export function machineInspector(logger: Logger, rootName: string): Inspector | 
       const serialized = JSON.stringify(value);
       if (lastValue.get(actorRef) === serialized) return;
       lastValue.set(actorRef, serialized);
-      logger.debug(
-        { kind: 'state', actor: nameOf(actorRef, ev.rootId), machine, state: topLevel(value), value, event: ev.event.type },
-        `${machine} → ${serialized}`,
-      );
+      const record = { kind: 'state' as const, actor: nameOf(actorRef, ev.rootId), machine, state: topLevel(value), value, event: ev.event.type };
+      if (debug) logger.debug(record, `${machine} → ${serialized}`);
+      observer?.({ ...record, time: Date.now() });
     }
   };
 }

@@ -147,6 +147,7 @@ describe('files identity hot reload', () => {
     const { execSync } = await import('node:child_process');
     execSync(`touch ${paths.cert}`);
     await ex.waitForNewLine(mark, (l) => l.msg === 'identity files re-checked: unchanged', 'the re-check');
+    await heartbeats(ex, 3);
     await stopAndCheckNothingDropped(ex, apFrom);
     assertNoHeartbeatLate(ex);
   });

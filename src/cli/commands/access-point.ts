@@ -4,14 +4,17 @@ import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress } from '../../util/address.js';
 import { EXIT_FAILURE, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
 import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
+import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './debug-view-options.js';
 
-interface AccessPointFlags extends IdentityFlags {
+interface AccessPointFlags extends IdentityFlags, DebugViewFlags {
   fleetListen: string;
   heartbeatInterval: number;
   executorSanUriPrefix?: string;
   tlsMin?: 'TLSv1.2' | 'TLSv1.3';
   stateDir?: string;
   logLevel?: string;
+  auditLog?: string;
+  metricsListen?: string;
 }
 
 export function registerAccessPoint(agent: Command): void {
@@ -27,12 +30,16 @@ export function registerAccessPoint(agent: Command): void {
     .option('--executor-san-uri-prefix <uri>', "admit only executors whose URI SAN lies under this prefix (e.g. spiffe://example.org/ah/agent/)")
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
     .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
+    .option('--audit-log <file>', 'append one JSON line per enrollment, rejection, rotation, departure and reload to FILE (reopened on SIGHUP)')
+    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP on this address')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)');
+  addDebugViewOptions(command);
   addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
       const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
       if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
       try {
         parseListenAddress(flags.fleetListen);
+        if (flags.metricsListen !== undefined) parseListenAddress(flags.metricsListen);
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
@@ -46,10 +53,19 @@ export function registerAccessPoint(agent: Command): void {
         executorSanUriPrefix: flags.executorSanUriPrefix,
         tlsMinVersion: flags.tlsMin,
         logging,
+        auditLog: flags.auditLog,
+        metricsListen: flags.metricsListen,
       });
+      const startDebugView = prepareDebugView(flags, accessPoint, logging);
       stopOnSignals(() => accessPoint.stop());
+      // SIGHUP (systemctl reload, logrotate's postrotate): reopen the audit log by its name.
+      process.on('SIGHUP', () => {
+        logging.get('ah_access_point').info(flags.auditLog ? 'SIGHUP: reopening the audit log' : 'SIGHUP: nothing to reopen (no --audit-log)');
+        accessPoint.reopenAuditLog();
+      });
       try {
         await accessPoint.start();
+        await startDebugView?.();
       } catch (err) {
         if (err instanceof AhError) {
           await accessPoint.stop().catch(() => {});

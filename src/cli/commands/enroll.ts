@@ -1,13 +1,13 @@
 /** `ah agent enroll`: run an executor until stopped, or until it gives up (exit 1). */
 import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
-import { parseRemoteServer } from '../../util/address.js';
+import { parseListenAddress, parseRemoteServer } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../machines/backoff.js';
 import { defaultName, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
 import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } from './identity-options.js';
 import { parseServerSan, type ServerSanPolicy } from '../../transport/access-point-trust.js';
 
-interface EnrollFlags extends IdentityFlags {
+export interface EnrollFlags extends IdentityFlags {
   remoteServer: string;
   name: string;
   expectedServerId?: string;
@@ -31,7 +31,15 @@ export function registerEnroll(agent: Command): void {
     .description(
       'Dial the access point over mutual TLS, enroll, heartbeat, and rotate the certificate before it expires.\n' +
         'Runs until SIGTERM/SIGINT (goodbye, exit 0) or until --max-attempts failed attempts in a row (exit 1).',
-    )
+    );
+  addEnrollOptions(command)
+    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP on this address')
+    .action(async (flags: EnrollFlags & { metricsListen?: string }) => runEnroll(flags));
+}
+
+/** Every flag of `ah agent enroll` (identity flags included); `ah agent doctor` takes the same. */
+export function addEnrollOptions(command: Command): Command {
+  command
     .option('--remote-server <url>', 'access point, https://HOST[:PORT] (port 4433 by default); required')
     .addOption(option('--name <name>', 'executor name', parsers.name, { value: defaultName(), shown: 'host name' }))
     .addOption(option('--connect-timeout <duration>', 'give up on a connection attempt after this long', parsers.duration, { value: 30_000, shown: '30s' }))
@@ -52,61 +60,65 @@ export function registerEnroll(agent: Command): void {
         throw new InvalidArgumentError((err as Error).message);
       }
     });
-  addIdentityOptions(command, 'executor').action(async (flags: EnrollFlags) => {
-      // Checked here rather than by commander, so an unknown flag is reported first.
-      if (!flags.remoteServer) throw new UsageError("required option '--remote-server <url>' not specified");
-      const { config: identity, extraCaPath } = identityConfig(flags, 'executor');
-      let remote;
-      try {
-        remote = parseRemoteServer(flags.remoteServer);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
-      const logging = loggingFrom(flags.logLevel);
-      let caPem: string | undefined;
-      try {
-        caPem = extraCaPath ? readCaFile(extraCaPath) : undefined;
-      } catch (err) {
-        printError(err as AhError);
-        process.exit(EXIT_FAILURE);
-      }
-      if (identity.kind === 'files' && !identity.certPath) {
-        logging.get('ah_cli').warn('no --cert/--key given: connecting without a client certificate');
-      }
-      // Loaded here so `status`, `--help` and friends start fast.
-      const { createExecutor } = await import('../../engine/executor.js');
-      const executor = createExecutor({
-        name: flags.name,
-        remoteServer: remote.url,
-        stateDir: stateDirFrom(flags.stateDir),
-        identity,
-        caPem,
-        expectedServerId: flags.expectedServerId,
-        serverSan: flags.serverSan,
-        connectTimeoutMs: flags.connectTimeout,
-        maxAttempts: flags.maxAttempts,
-        labels: flags.labels,
-        renewalThreshold: flags.vaultRenewalThreshold ?? flags.renewalThreshold,
-        backoff: { baseMs: flags.backoffBase, capMs: Math.max(flags.backoffMax, flags.backoffBase) },
-        tlsMinVersion: flags.tlsMin,
-        logging,
-      });
-      stopOnSignals(() => executor.stop());
-      try {
-        await executor.start();
-      } catch (err) {
-        if (err instanceof AhError) {
-          printError(err);
-          process.exit(EXIT_FAILURE);
-        }
-        throw err;
-      }
-      const outcome = await executor.done;
-      if (outcome.state === 'failed') {
-        await executor.stop();
-        printError(outcome.error);
-        process.exit(EXIT_FAILURE);
-      }
-      process.exit(EXIT_OK);
-    });
+  return addIdentityOptions(command, 'executor');
+}
+
+async function runEnroll(flags: EnrollFlags & { metricsListen?: string }): Promise<void> {
+  // Checked here rather than by commander, so an unknown flag is reported first.
+  if (!flags.remoteServer) throw new UsageError("required option '--remote-server <url>' not specified");
+  const { config: identity, extraCaPath } = identityConfig(flags, 'executor');
+  let remote;
+  try {
+    remote = parseRemoteServer(flags.remoteServer);
+    if (flags.metricsListen !== undefined) parseListenAddress(flags.metricsListen);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const logging = loggingFrom(flags.logLevel);
+  let caPem: string | undefined;
+  try {
+    caPem = extraCaPath ? readCaFile(extraCaPath) : undefined;
+  } catch (err) {
+    printError(err as AhError);
+    process.exit(EXIT_FAILURE);
+  }
+  if (identity.kind === 'files' && !identity.certPath) {
+    logging.get('ah_cli').warn('no --cert/--key given: connecting without a client certificate');
+  }
+  // Loaded here so `status`, `--help` and friends start fast.
+  const { createExecutor } = await import('../../engine/executor.js');
+  const executor = createExecutor({
+    name: flags.name,
+    remoteServer: remote.url,
+    stateDir: stateDirFrom(flags.stateDir),
+    identity,
+    caPem,
+    expectedServerId: flags.expectedServerId,
+    serverSan: flags.serverSan,
+    connectTimeoutMs: flags.connectTimeout,
+    maxAttempts: flags.maxAttempts,
+    labels: flags.labels,
+    renewalThreshold: flags.vaultRenewalThreshold ?? flags.renewalThreshold,
+    backoff: { baseMs: flags.backoffBase, capMs: Math.max(flags.backoffMax, flags.backoffBase) },
+    tlsMinVersion: flags.tlsMin,
+    logging,
+    metricsListen: flags.metricsListen,
+  });
+  stopOnSignals(() => executor.stop());
+  try {
+    await executor.start();
+  } catch (err) {
+    if (err instanceof AhError) {
+      printError(err);
+      process.exit(EXIT_FAILURE);
+    }
+    throw err;
+  }
+  const outcome = await executor.done;
+  if (outcome.state === 'failed') {
+    await executor.stop();
+    printError(outcome.error);
+    process.exit(EXIT_FAILURE);
+  }
+  process.exit(EXIT_OK);
 }

@@ -7,7 +7,8 @@ import type { ExecutorStatus } from '../../engine/executor-status.js';
 import type { FleetEntryJson } from '../../engine/roster.js';
 import { executorNameFromSocket, paths } from '../../engine/state-dir.js';
 import { EXIT_FAILURE, parsers, stateDirFrom } from '../common.js';
-import { renderExecutorStatus, renderFleet } from '../render.js';
+import { renderAuditWarning, renderExecutorStatus, renderFleet } from '../render.js';
+import type { AuditHealth } from '../../audit/audit-log.js';
 
 async function runningExecutorNames(stateDir: string): Promise<string[]> {
   try {
@@ -54,8 +55,10 @@ export function registerStatus(agent: Command): void {
     .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
     .action(async (flags: { json?: boolean; stateDir?: string }) => {
       const stateDir = stateDirFrom(flags.stateDir);
-      const answer = (await queryStatus(paths.accessPointSocket(stateDir), 'fleet')) as { executors: FleetEntryJson[] } | null;
+      const answer = (await queryStatus(paths.accessPointSocket(stateDir), 'fleet')) as { executors: FleetEntryJson[]; audit?: AuditHealth } | null;
       if (!answer) notRunning('access point', stateDir);
       process.stdout.write(`${flags.json ? JSON.stringify(answer) : renderFleet(answer.executors)}\n`);
+      // A failing audit log is said under the table, on every look at the fleet.
+      if (!flags.json && answer.audit && !answer.audit.writable) process.stdout.write(`${renderAuditWarning(answer.audit)}\n`);
     });
 }

@@ -1,0 +1,97 @@
+/**
+ * What the checks share: the configuration, and each probe (resolve, connect, handshake, identity,
+ * SPIFFE, Vault, enrollment) run at most once, on first need. Checks print in the issue's order,
+ * but a probe may run earlier for a check that needs it: the TLS check needs the trust bundle an
+ * SVID brings, so the SPIFFE probe runs then, and its own checks report it later.
+ */
+import { hostname } from 'node:os';
+import { paths } from '../engine/state-dir.js';
+import { knownAccessPointFile } from '../transport/access-point-trust.js';
+import { formatHostPort } from '../util/address.js';
+import { probeEnrollment, type EnrollProbe } from './enrollment.js';
+import { loadIdentity, type IdentityProbe } from './identity.js';
+import { resolveHost, tcpConnect, type ResolveProbe, type TcpProbe } from './network.js';
+import { probeSpiffe, type SpiffeProbe } from './spiffe.js';
+import { probeTls, type TlsProbe } from './tls.js';
+import type { DoctorConfig } from './types.js';
+import { probeVault, type VaultProbe } from './vault.js';
+
+/** How the executor would decide that the server it reached is its access point. */
+export type TrustPlan =
+  | { readonly kind: 'ca'; readonly bundlePem: string; readonly origin: string }
+  | { readonly kind: 'first-use'; readonly file: string }
+  | { readonly kind: 'none'; readonly reason: string };
+
+export class DoctorContext {
+  private readonly memo = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly config: DoctorConfig,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  private once<T>(key: string, make: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = make();
+      this.memo.set(key, p);
+    }
+    return p;
+  }
+
+  resolve(): Promise<ResolveProbe> {
+    return this.once('resolve', () => resolveHost(this.config.target.host, this.config.connectTimeoutMs));
+  }
+
+  tcp(): Promise<TcpProbe> {
+    return this.once('tcp', () => tcpConnect(this.config.target, this.config.connectTimeoutMs));
+  }
+
+  tls(): Promise<TlsProbe> {
+    return this.once('tls', () => probeTls(this));
+  }
+
+  identity(): Promise<IdentityProbe> {
+    return this.once('identity', () => loadIdentity(this));
+  }
+
+  spiffe(): Promise<SpiffeProbe> {
+    const identity = this.config.identity;
+    if (identity.kind !== 'spiffe') return Promise.reject(new Error('not the spiffe identity'));
+    return this.once('spiffe', () => probeSpiffe(identity.socket, this.config.connectTimeoutMs));
+  }
+
+  vault(): Promise<VaultProbe> {
+    const identity = this.config.identity;
+    if (identity.kind !== 'vault') return Promise.reject(new Error('not the vault identity'));
+    const commonName = identity.commonName ?? (this.config.role === 'access-point' ? hostname() : this.config.name);
+    return this.once('vault', () => probeVault(identity, commonName, this.config.connectTimeoutMs));
+  }
+
+  enrollment(): Promise<EnrollProbe> {
+    return this.once('enrollment', () => probeEnrollment(this));
+  }
+
+  /** The executor's rule (engine/executor.ts): `--ca` for identities without a bundle, else the identity's bundle, else first use. */
+  trust(): Promise<TrustPlan> {
+    return this.once('trust', async (): Promise<TrustPlan> => {
+      const { config } = this;
+      if (config.role === 'access-point') return { kind: 'none', reason: 'access point mode' };
+      const id = await this.identity();
+      if (config.extraCaPath) {
+        return id.extraCaPem ? { kind: 'ca', bundlePem: id.extraCaPem, origin: `--ca ${config.extraCaPath}` } : { kind: 'none', reason: `--ca ${config.extraCaPath} could not be read (see identity files)` };
+      }
+      if (id.bundlePem) return { kind: 'ca', bundlePem: id.bundlePem, origin: id.bundleOrigin ?? 'the CA bundle' };
+      if (id.kind === 'dev') return { kind: 'first-use', file: knownAccessPointFile(paths.knownAccessPoints(config.stateDir), formatHostPort(config.target)) };
+      return { kind: 'none', reason: id.unavailable?.reason ?? 'no CA bundle (see the identity checks)' };
+    });
+  }
+
+  /** Access point mode, listening on every interface: say which address was checked. */
+  listenNote(): string {
+    const listen = this.config.listen;
+    if (this.config.role !== 'access-point' || !listen) return '';
+    const all = listen.host === '0.0.0.0' || listen.host === '::';
+    return all ? ` (it listens on ${formatHostPort(listen)}, all interfaces: checking ${this.config.target.address})` : ` (--fleet-listen ${formatHostPort(listen)})`;
+  }
+}

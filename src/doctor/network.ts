@@ -1,0 +1,81 @@
+/**
+ * The first two things the guide checks by hand (`dig`, `nc -zv HOST 4433`): does the access
+ * point's name resolve, and does anything accept a TCP connection on its port.
+ */
+import { lookup } from 'node:dns/promises';
+import { connect, isIP } from 'node:net';
+import { AhError } from '../errors/ah-error.js';
+import { dialErrorToCatalog } from '../transport/tls-errors.js';
+import { formatDuration } from '../util/duration.js';
+import type { DoctorContext } from './context.js';
+import { fail, pass, type Check } from './types.js';
+
+export type ResolveProbe =
+  | { readonly ok: true; readonly literal: boolean; readonly addresses: string[] }
+  | { readonly ok: false; readonly error: AhError };
+
+export type TcpProbe = { readonly ok: true; readonly ms: number; readonly peer: string } | { readonly ok: false; readonly error: AhError };
+
+export async function resolveHost(host: string, timeoutMs: number): Promise<ResolveProbe> {
+  if (isIP(host)) return { ok: true, literal: true, addresses: [host] };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: `no answer within ${formatDuration(timeoutMs)}` })), timeoutMs);
+  });
+  try {
+    const answers = await Promise.race([lookup(host, { all: true }), timeout]);
+    return { ok: true, literal: false, addresses: answers.map((a) => a.address) };
+  } catch (err) {
+    return { ok: false, error: new AhError('ENROLL_NAME_NOT_RESOLVED', { host, detail: (err as NodeJS.ErrnoException).code ?? (err as Error).message }) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function tcpConnect(target: { host: string; port: number; address: string }, timeoutMs: number): Promise<TcpProbe> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = connect({ host: target.host, port: target.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ ok: false, error: new AhError('ENROLL_CONNECTION_TIMEOUT', { timeout: formatDuration(timeoutMs) }) });
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      socket.destroy();
+      resolve({ ok: true, ms: performance.now() - started, peer });
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ ok: false, error: dialErrorToCatalog(err, target) });
+    });
+  });
+}
+
+export const dnsCheck: Check<DoctorContext> = {
+  name: 'dns',
+  title: 'name resolution',
+  async run(ctx) {
+    const { host } = ctx.config.target;
+    const probe = await ctx.resolve();
+    const where = ctx.listenNote();
+    if (!probe.ok) return fail(probe.error, `${host} does not resolve: ${probe.error.params.detail}${where}`);
+    if (probe.literal) return pass(`${host} is an IP address: nothing to resolve${where}`);
+    return pass(`${host} resolves to ${probe.addresses.join(', ')}${where}`, { details: { addresses: probe.addresses } });
+  },
+};
+
+export const tcpCheck: Check<DoctorContext> = {
+  name: 'tcp',
+  title: 'tcp connect',
+  async run(ctx) {
+    const { address } = ctx.config.target;
+    const probe = await ctx.tcp();
+    if (!probe.ok) {
+      const what = probe.error.code === 'ENROLL_CONNECTION_REFUSED' ? 'nothing listens there (connection refused)' : probe.error.message;
+      return fail(probe.error, `cannot connect to ${address}: ${what}`);
+    }
+    return pass(`connected to ${address} (${probe.peer}) in ${formatDuration(probe.ms)}`);
+  },
+};

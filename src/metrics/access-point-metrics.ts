@@ -1,0 +1,164 @@
+/**
+ * The access point's metrics, from its machines (status at scrape time) and its typed events:
+ *
+ *   ah_access_point_state{state}                    1 for the `access-point` machine's current state
+ *   ah_access_point_enrolled_executors              executors in the roster (one per identity)
+ *   ah_access_point_links                           open fleet links (two per executor during a rotation)
+ *   ah_access_point_enrollment_attempts_total       links whose hello was verified (admitted or rejected)
+ *   ah_access_point_enrollment_failures_total{code} rejections, by catalog code
+ *   ah_access_point_executor_rotations_total        a second link of an enrolled executor replaced the first
+ *   ah_access_point_departures_total{reason}        executors that left: goodbye | heartbeat_timeout |
+ *                                                   socket_closed | protocol_error | shutdown | other
+ *   ah_access_point_heartbeats_total                heartbeats received from admitted executors
+ *   ah_access_point_heartbeat_lag_seconds           how late each heartbeat came, against the interval asked for
+ *   ah_audit_log_writable                           1 when the last audit record was written (only with --audit-log)
+ *   ah_audit_records_total{event}                   audit records written, by event
+ *   ah_audit_write_failures_total                   audit records that could not be written (they are in the log)
+ *
+ * plus the certificate metrics of ./common.ts with role="access-point", name="access-point".
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { AUDIT_EVENTS } from '../audit/audit-log.js';
+import type { AccessPoint, AccessPointStatus } from '../engine/access-point.js';
+import { CertificateMetrics } from './common.js';
+
+const STATES = ['starting', 'serving', 'failed'] as const;
+const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Departure reasons as a closed set (the reason text itself carries socket details). */
+export function departureClass(reason: string): string {
+  if (reason.startsWith('goodbye')) return 'goodbye';
+  if (reason.startsWith('no heartbeat')) return 'heartbeat_timeout';
+  if (reason.startsWith('socket closed')) return 'socket_closed';
+  if (reason.startsWith('protocol error')) return 'protocol_error';
+  if (reason === 'shutdown') return 'shutdown';
+  return 'other';
+}
+
+export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry, options: { heartbeatIntervalMs: number }): void {
+  const current = (): AccessPointStatus => accessPoint.status();
+
+  new Gauge({
+    name: 'ah_access_point_state',
+    help: 'The access-point machine\'s state: 1 for the current one.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { state } = current();
+      for (const s of STATES) this.set({ state: s }, state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_enrolled_executors',
+    help: 'Executors enrolled now (one per identity, whatever the number of links).',
+    registers: [registry],
+    collect() {
+      this.set(current().executors);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_links',
+    help: 'Open fleet links (an executor has two for a moment while it rotates).',
+    registers: [registry],
+    collect() {
+      this.set(current().links);
+    },
+  });
+
+  const attempts = new Counter({
+    name: 'ah_access_point_enrollment_attempts_total',
+    help: 'Links whose hello was verified: admitted (enrollments and rotations) or rejected.',
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'ah_access_point_enrollment_failures_total',
+    help: 'Executors rejected, by catalog code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const rotations = new Counter({
+    name: 'ah_access_point_executor_rotations_total',
+    help: 'Executor rotations seen: a second link of an enrolled executor replaced the first.',
+    registers: [registry],
+  });
+  const departures = new Counter({
+    name: 'ah_access_point_departures_total',
+    help: 'Executors that left the fleet, by reason: goodbye, heartbeat_timeout, socket_closed, protocol_error, shutdown, other.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const heartbeats = new Counter({
+    name: 'ah_access_point_heartbeats_total',
+    help: 'Heartbeats received from admitted executors.',
+    registers: [registry],
+  });
+  const lag = new Histogram({
+    name: 'ah_access_point_heartbeat_lag_seconds',
+    help: 'How late each heartbeat arrived: the time since the same executor\'s previous heartbeat, minus the interval it was asked for.',
+    buckets: LAG_BUCKETS,
+    registers: [registry],
+  });
+  for (const c of [attempts, rotations, heartbeats]) c.inc(0);
+
+  const certificate = new CertificateMetrics(registry, 'access-point', 'access-point', () => {
+    const s = current();
+    return { identity: s.identity, nextRotationAt: s.nextRotationAt };
+  });
+  const provider = () => current().identity?.provider ?? accessPoint.options.identity?.kind ?? 'dev';
+
+  if (accessPoint.options.auditLog) {
+    new Gauge({
+      name: 'ah_audit_log_writable',
+      help: '1 when the last audit record (or the last open) succeeded; 0 while the audit log cannot be written.',
+      registers: [registry],
+      collect() {
+        this.set(current().audit?.writable ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'ah_audit_records_total',
+      help: 'Audit records written, by event.',
+      labelNames: ['event'],
+      registers: [registry],
+      collect() {
+        const audit = current().audit;
+        this.reset();
+        for (const event of AUDIT_EVENTS) this.inc({ event }, audit?.written[event] ?? 0);
+      },
+    });
+    new Counter({
+      name: 'ah_audit_write_failures_total',
+      help: 'Audit records that could not be written (full disk, unwritable file); each is in the daemon\'s log instead.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(current().audit?.failed ?? 0);
+      },
+    });
+  }
+
+  const lastHeartbeat = new Map<string, number>();
+  accessPoint.on('admitted', (e) => {
+    attempts.inc();
+    if (e.relinked) rotations.inc();
+    else lastHeartbeat.set(e.id, Date.parse(e.lastHeartbeat));
+  });
+  accessPoint.on('rejected', (e) => {
+    attempts.inc();
+    failures.inc({ code: e.error.code });
+  });
+  accessPoint.on('departed', (e) => {
+    departures.inc({ reason: departureClass(e.reason) });
+    lastHeartbeat.delete(e.id);
+  });
+  accessPoint.on('heartbeat', (e) => {
+    heartbeats.inc();
+    const previous = lastHeartbeat.get(e.id);
+    if (previous !== undefined) lag.observe(Math.max(0, e.at - previous - options.heartbeatIntervalMs) / 1000);
+    lastHeartbeat.set(e.id, e.at);
+  });
+  accessPoint.on('renewed', () => certificate.rotated(provider()));
+  accessPoint.on('error', (e) => {
+    if (e.code !== 'ENROLL_LISTEN_FAILED' && e.code !== 'ENROLL_AUDIT_LOG_FAILED') certificate.rotationFailed(provider(), e.code);
+  });
+}

@@ -1,0 +1,291 @@
+/**
+ * What the access point's live view shows, kept up to date from the machine records of its links
+ * (the same records `ah_machine` logs, handed over by the engine's `machine` event): per executor
+ * identity, the links it opened (a rotation opens a new one and closes the old), each with its
+ * recent state path; and the links that never got admitted (rejected certificates, no hello).
+ *
+ * Bounded, because it lives as long as the access point: a few links per executor, a few dozen
+ * steps per link, a few hundred departed executors and unadmitted links.
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { FleetEntryJson } from '../../engine/roster.js';
+import type { MachineLogRecord } from '../../log/machine-log.js';
+import type { StateValue } from '../../replay/log-record.js';
+import { formatValue } from '../../replay/state-value.js';
+import type { Diagnosis } from '../../replay/stuck.js';
+import type { ActorView, ViewStep } from '../actor-section.js';
+
+const LINKS_PER_EXECUTOR = 8;
+const STEPS_PER_LINK = 40;
+const DEPARTED_KEPT = 300;
+const UNADMITTED_KEPT = 50;
+
+interface Step {
+  time: number;
+  event: string;
+  source: string;
+  value: StateValue;
+  quiet: Record<string, number>;
+  error: { code: string; params: Record<string, string> } | null;
+}
+
+interface LinkTrack {
+  readonly linkId: string;
+  readonly startedAt: number;
+  remoteAddress: string | null;
+  name: string | null;
+  executorId: string | null;
+  steps: Step[];
+  dropped: number;
+  lastEvent: { type: string; source: string; error: Step['error'] } | null;
+  rejection: { code: string; params: Record<string, string> } | null;
+  closed: boolean;
+  lastTime: number;
+}
+
+interface ExecutorTrack {
+  readonly id: string;
+  name: string;
+  links: string[];
+  version: number;
+  departedAt: number | null;
+}
+
+export interface LinkRow {
+  readonly linkId: string;
+  readonly state: string;
+  readonly since: number;
+  readonly path: string;
+  readonly closed: boolean;
+  readonly remoteAddress: string | null;
+  readonly name: string | null;
+  readonly rejection: { code: string; params: Record<string, string> } | null;
+}
+
+export interface ExecutorRow {
+  readonly id: string;
+  readonly name: string;
+  /** The newest link's state. */
+  readonly state: string;
+  readonly since: number;
+  readonly openLinks: number;
+  readonly links: readonly LinkRow[];
+  readonly present: boolean;
+  readonly lastHeartbeat: string | null;
+  readonly certNotAfter: string | null;
+  readonly remoteAddress: string | null;
+  readonly version: number;
+}
+
+export interface FleetSnapshot {
+  readonly now: number;
+  readonly version: number;
+  readonly executors: readonly ExecutorRow[];
+  readonly unadmitted: readonly LinkRow[];
+}
+
+export interface MachineSource {
+  on(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
+  off(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
+  readonly roster: { toJSON(): { executors: FleetEntryJson[] } };
+}
+
+const asError = (e: unknown): Step['error'] => {
+  const o = e as { code?: unknown; params?: unknown } | null | undefined;
+  return o && typeof o.code === 'string' ? { code: o.code, params: (o.params ?? {}) as Record<string, string> } : null;
+};
+
+export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
+  private readonly links = new Map<string, LinkTrack>();
+  private readonly executors = new Map<string, ExecutorTrack>();
+  private readonly unadmitted: string[] = [];
+  private version = 0;
+  private readonly listener = (r: MachineLogRecord) => this.onRecord(r);
+
+  constructor(private readonly source: MachineSource) {
+    super();
+    source.on('machine', this.listener);
+  }
+
+  close(): void {
+    this.source.off('machine', this.listener);
+  }
+
+  private onRecord(r: MachineLogRecord): void {
+    if (r.machine !== 'connection') return;
+    if (r.kind === 'event' && r.source === 'init') {
+      const input = (r.event.input ?? {}) as { remoteAddress?: string };
+      this.links.set(r.actor, {
+        linkId: r.actor,
+        startedAt: r.time,
+        remoteAddress: input.remoteAddress ?? null,
+        name: null,
+        executorId: null,
+        steps: [],
+        dropped: 0,
+        lastEvent: { type: r.event.type, source: r.source, error: null },
+        rejection: null,
+        closed: false,
+        lastTime: r.time,
+      });
+      return;
+    }
+    const link = this.links.get(r.actor);
+    if (!link) return;
+    link.lastTime = r.time;
+    if (r.kind === 'event') {
+      const e = r.event;
+      link.lastEvent = { type: e.type, source: r.source, error: asError(e.error) };
+      if (e.type === 'HELLO' && typeof e.name === 'string') link.name = e.name;
+      else if (e.type.startsWith('xstate.done.actor.') && typeof (e.output as { executorId?: unknown })?.executorId === 'string') {
+        this.attach(link, (e.output as { executorId: string }).executorId);
+      } else if (e.type.startsWith('xstate.error.actor.')) link.rejection = asError(e.error);
+      const last = link.steps[link.steps.length - 1];
+      if (last) last.quiet[e.type] = (last.quiet[e.type] ?? 0) + 1;
+      this.emit('touched');
+      return;
+    }
+    // A state entered: undo the quiet count of the event that led here.
+    const prev = link.steps[link.steps.length - 1];
+    const by = link.lastEvent?.type === r.event ? link.lastEvent : null;
+    if (prev && by && prev.quiet[by.type]) {
+      if (--prev.quiet[by.type]! === 0) delete prev.quiet[by.type];
+    }
+    link.steps.push({ time: r.time, event: r.event, source: by?.source ?? 'external', value: r.value as StateValue, quiet: {}, error: by?.error ?? null });
+    if (link.steps.length > STEPS_PER_LINK) {
+      link.steps.shift();
+      link.dropped++;
+    }
+    if (r.state === 'closed') {
+      link.closed = true;
+      if (!link.executorId) this.keepUnadmitted(link.linkId);
+    }
+    this.bump(link);
+  }
+
+  private attach(link: LinkTrack, executorId: string): void {
+    link.executorId = executorId;
+    let ex = this.executors.get(executorId);
+    if (!ex) this.executors.set(executorId, (ex = { id: executorId, name: link.name ?? executorId, links: [], version: 0, departedAt: null }));
+    ex.name = link.name ?? ex.name;
+    ex.links.push(link.linkId);
+    ex.departedAt = null;
+    while (ex.links.length > LINKS_PER_EXECUTOR) this.links.delete(ex.links.shift()!);
+  }
+
+  private keepUnadmitted(linkId: string): void {
+    this.unadmitted.push(linkId);
+    while (this.unadmitted.length > UNADMITTED_KEPT) this.links.delete(this.unadmitted.shift()!);
+  }
+
+  private bump(link: LinkTrack): void {
+    this.version++;
+    const ex = link.executorId ? this.executors.get(link.executorId) : undefined;
+    if (ex) {
+      ex.version = this.version;
+      const open = ex.links.some((id) => this.links.get(id)?.closed === false);
+      ex.departedAt = open ? null : link.lastTime;
+      if (!open) this.forgetOldDeparted();
+    }
+    this.emit('changed');
+  }
+
+  private forgetOldDeparted(): void {
+    const departed = [...this.executors.values()].filter((e) => e.departedAt !== null);
+    if (departed.length <= DEPARTED_KEPT) return;
+    departed.sort((a, b) => a.departedAt! - b.departedAt!);
+    for (const e of departed.slice(0, departed.length - DEPARTED_KEPT)) {
+      for (const id of e.links) this.links.delete(id);
+      this.executors.delete(e.id);
+    }
+  }
+
+  private linkRow(l: LinkTrack): LinkRow {
+    const last = l.steps[l.steps.length - 1];
+    return {
+      linkId: l.linkId,
+      state: last ? formatValue(last.value) : 'accepted',
+      since: last?.time ?? l.startedAt,
+      path: `${l.dropped ? '… → ' : ''}${l.steps.map((s) => formatValue(s.value)).join(' → ')}${l.closed && last ? ` (${last.event})` : ''}`,
+      closed: l.closed,
+      remoteAddress: l.remoteAddress,
+      name: l.name,
+      rejection: l.rejection,
+    };
+  }
+
+  snapshot(): FleetSnapshot {
+    const roster = new Map(this.source.roster.toJSON().executors.map((e) => [e.id, e] as const));
+    const executors: ExecutorRow[] = [];
+    for (const ex of this.executors.values()) {
+      const tracks = ex.links.map((id) => this.links.get(id)).filter((l): l is LinkTrack => l !== undefined);
+      const rows = tracks.map((l) => this.linkRow(l));
+      const newest = rows[rows.length - 1];
+      const entry = roster.get(ex.id);
+      executors.push({
+        id: ex.id,
+        name: ex.name,
+        state: newest?.state ?? 'unknown',
+        since: newest?.since ?? 0,
+        openLinks: rows.filter((r) => !r.closed).length,
+        links: rows,
+        present: entry !== undefined,
+        lastHeartbeat: entry?.lastHeartbeat ?? null,
+        certNotAfter: entry?.certNotAfter ?? null,
+        remoteAddress: entry?.remoteAddress ?? newest?.remoteAddress ?? null,
+        version: ex.version,
+      });
+    }
+    executors.sort((a, b) => Number(b.present) - Number(a.present) || a.name.localeCompare(b.name));
+    const unadmitted = this.unadmitted
+      .map((id) => this.links.get(id))
+      .filter((l): l is LinkTrack => l !== undefined)
+      .map((l) => this.linkRow(l))
+      .reverse();
+    // Links not yet admitted nor closed (mid-handshake) are in neither list: they last milliseconds.
+    return { now: Date.now(), version: this.version, executors, unadmitted };
+  }
+
+  /**
+   * One executor for the drawing: its newest link's path over the `connection` machine, and a line
+   * per earlier link. Null for an executor this view does not know.
+   */
+  executorView(id: string, now = Date.now()): { view: ActorView; earlier: LinkRow[]; version: number } | null {
+    const ex = this.executors.get(id) ?? null;
+    const linkOnly = ex ? null : this.links.get(id);
+    const tracks = ex ? ex.links.map((l) => this.links.get(l)).filter((l): l is LinkTrack => l !== undefined) : linkOnly ? [linkOnly] : [];
+    const newest = tracks[tracks.length - 1];
+    if (!newest) return null;
+    const steps: ViewStep[] = newest.steps.map((s) => ({ time: s.time, event: s.event, source: s.source, value: s.value, quiet: s.quiet, error: s.error }));
+    const last = newest.steps[newest.steps.length - 1];
+    const diagnosis: Diagnosis | null =
+      newest.rejection && last
+        ? {
+            actor: newest.linkId,
+            machine: 'connection',
+            kind: 'rejected',
+            state: formatValue(last.value),
+            since: last.time,
+            summary: `${newest.name ? `executor ${newest.name}` : 'an executor'}${newest.remoteAddress ? ` from ${newest.remoteAddress}` : ''} was rejected`,
+            error: newest.rejection,
+            lastError: null,
+          }
+        : null;
+    return {
+      view: {
+        id: newest.linkId,
+        label: ex ? `${ex.name} · ${newest.linkId}` : newest.linkId,
+        machine: 'connection',
+        steps,
+        done: newest.closed,
+        end: newest.closed ? newest.lastTime : now,
+        origin: newest.startedAt,
+        subtitle: `${ex ? `executor ${ex.id}` : 'link not admitted'}${newest.remoteAddress ? `, from ${newest.remoteAddress}` : ''}; newest link ${newest.linkId}`,
+        diagnosis,
+        earlierSteps: newest.dropped,
+      },
+      earlier: tracks.slice(0, -1).map((l) => this.linkRow(l)),
+      version: ex?.version ?? this.version,
+    };
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * deploy/: the systemd units pass `systemd-analyze verify` (no warning either) and the offline
+ * security review; the example environment files use only flags the CLI has, and the dev one runs
+ * as written; the alert rules pass `promtool check rules` and their own `promtool test rules`,
+ * and every metric they (and their tests) name is one our registries export.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createAccessPoint, createExecutor } from '../../src/index.js';
+import { accessPointMetrics } from '../../src/metrics/access-point-metrics.js';
+import { createRegistry } from '../../src/metrics/common.js';
+import { executorMetrics } from '../../src/metrics/executor-metrics.js';
+import { AH, ROOT, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
+import { freePort, metricsUrl, readyzUntil } from '../helpers/metrics.js';
+
+afterAll(stopAll);
+
+const SYSTEMD = join(ROOT, 'deploy', 'systemd');
+const PROMETHEUS = join(ROOT, 'deploy', 'prometheus');
+const UNITS = ['ah-access-point.service', 'ah-executor.service'];
+const PROVIDERS = ['dev', 'files', 'spiffe', 'vault'];
+
+const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+/** Locally a missing tool skips; in CI (.ci/run installs them) it fails. */
+const needs = (tool: string) => has(tool) || !process.env.CI;
+const run = (cmd: string, args: string[], cwd?: string) => spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+
+/** systemd EnvironmentFile syntax, as far as the examples use it: KEY=value or KEY="value". */
+function readEnvFile(path: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  return env;
+}
+
+describe('systemd units', () => {
+  it.runIf(needs('systemd-analyze'))('pass systemd-analyze verify without a warning, and the offline security review', () => {
+    expect(has('systemd-analyze'), 'systemd-analyze (Debian package systemd)').toBe(true);
+    // verify insists that ExecStart's binary exists: point the copies at this checkout's bin/ah.
+    const dir = tempStateDir('ah-units-');
+    for (const unit of UNITS) {
+      const text = readFileSync(join(SYSTEMD, unit), 'utf8');
+      expect(text).toContain('ExecStart=/usr/local/bin/ah agent ');
+      writeFileSync(join(dir, unit), text.replaceAll('/usr/local/bin/ah', AH));
+    }
+    const verify = run('systemd-analyze', ['verify', '--man=no', ...UNITS], dir);
+    expect(verify.stderr + verify.stdout).toBe('');
+    expect(verify.status).toBe(0);
+    for (const unit of UNITS) {
+      // Exposure 2.0 or less ("OK" on systemd's scale; 10 is a unit with no sandboxing at all).
+      const security = run('systemd-analyze', ['security', '--offline=yes', '--threshold=20', '--no-pager', unit], dir);
+      expect(security.status, security.stdout + security.stderr).toBe(0);
+      expect(security.stdout).toMatch(/Overall exposure level for .*: [0-2]\.\d OK/);
+    }
+  });
+
+  it('run the CLI as the guide names them, hardened, with a restart policy', () => {
+    const ap = readFileSync(join(SYSTEMD, 'ah-access-point.service'), 'utf8');
+    const ex = readFileSync(join(SYSTEMD, 'ah-executor.service'), 'utf8');
+    expect(ap).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent access-point --audit-log %L\/ah\/audit\.log \$AH_ACCESS_POINT_OPTS$/m);
+    expect(ap).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(ap).toMatch(/^LogsDirectory=ah$/m);
+    expect(ex).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent enroll \$AH_EXECUTOR_OPTS$/m);
+    for (const unit of [ap, ex]) {
+      for (const line of [
+        'User=agent-harbor', 'Group=agent-harbor', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes',
+        'StateDirectory=ah', 'Environment=AH_STATE_DIR=%S/ah', 'EnvironmentFile=/etc/ah/ah.env', 'Restart=on-failure', 'RestartPreventExitStatus=2',
+        'CapabilityBoundingSet=', 'WantedBy=multi-user.target',
+      ]) {
+        expect(unit.split('\n'), line).toContain(line);
+      }
+    }
+    expect(readFileSync(join(SYSTEMD, 'ah.sysusers.conf'), 'utf8')).toMatch(/^u agent-harbor - /m);
+  });
+
+  it('come with an environment file per provider that uses only flags the CLI has', async () => {
+    expect(readdirSync(SYSTEMD).filter((f) => f.endsWith('.env')).sort()).toEqual(PROVIDERS.map((p) => `${p}.env`).sort());
+    const help = {
+      AH_ACCESS_POINT_OPTS: (await runAh(['agent', 'access-point', '--help'])).stdout,
+      AH_EXECUTOR_OPTS: (await runAh(['agent', 'enroll', '--help'])).stdout,
+    };
+    for (const provider of PROVIDERS) {
+      const env = readEnvFile(join(SYSTEMD, `${provider}.env`));
+      for (const key of ['AH_ACCESS_POINT_OPTS', 'AH_EXECUTOR_OPTS'] as const) {
+        const opts = env[key];
+        expect(opts, `${provider}.env ${key}`).toBeTruthy();
+        if (provider !== 'dev') expect(opts).toContain(`--identity ${provider}`);
+        expect(opts).toContain('--metrics-listen ');
+        for (const flag of opts!.match(/--[a-z-]+/g)!) expect(help[key], `${provider}.env: ${flag}`).toMatch(new RegExp(`\\s${flag}[ ,]`));
+      }
+    }
+  });
+
+  it('dev.env runs as written (ports moved to free ones)', async () => {
+    const env = readEnvFile(join(SYSTEMD, 'dev.env'));
+    const fleet = await freePort();
+    const dir = tempStateDir();
+    const args = (opts: string) => opts.replaceAll(':4433', `:${fleet}`).replace(/127\.0\.0\.1:946\d/, '127.0.0.1:0').split(/\s+/);
+    // As ExecStart has it: `ah agent access-point --audit-log … $AH_ACCESS_POINT_OPTS`, AH_STATE_DIR from the unit.
+    const ap = startAh(['agent', 'access-point', '--audit-log', join(dir, 'audit.log'), ...args(env.AH_ACCESS_POINT_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
+    await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    const ex = startAh(['agent', 'enroll', ...args(env.AH_EXECUTOR_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
+    expect((await readyzUntil(await metricsUrl(ex), 200)).body).toBe('ok: enrolled\n');
+    expect((await readyzUntil(await metricsUrl(ap), 200)).body).toBe('ok: serving\n');
+    expect(await ex.stop()).toBe(0);
+    expect(await ap.stop()).toBe(0);
+    expect(readFileSync(join(dir, 'audit.log'), 'utf8')).toMatch(/"event":"enrolled"/);
+  });
+});
+
+describe('Prometheus alert rules', () => {
+  it.runIf(needs('promtool'))('pass promtool check rules and their unit tests', () => {
+    expect(has('promtool'), 'promtool (Debian package prometheus)').toBe(true);
+    const check = run('promtool', ['check', 'rules', 'alerts.yml'], PROMETHEUS);
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/SUCCESS: \d+ rules found/);
+    const test = run('promtool', ['test', 'rules', 'alerts.test.yml'], PROMETHEUS);
+    expect(test.status, test.stdout + test.stderr).toBe(0);
+    expect(test.stdout).toContain('SUCCESS');
+  });
+
+  it('alert on certificates near expiry, failing rotation, executors dropping out and an empty access point', () => {
+    const rules = readFileSync(join(PROMETHEUS, 'alerts.yml'), 'utf8');
+    const alerts = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
+    expect(alerts).toEqual(expect.arrayContaining(['AhCertificateExpiringSoon', 'AhCertificateExpired', 'AhCertificateRotationFailing', 'AhExecutorsDroppingOut', 'AhAccessPointNoExecutors']));
+    // Each alert is exercised by the promtool tests.
+    const tests = readFileSync(join(PROMETHEUS, 'alerts.test.yml'), 'utf8');
+    for (const alert of alerts) expect(tests, alert).toContain(`alertname: ${alert}\n`);
+  });
+
+  it('name only metrics our registries export', async () => {
+    const stateDir = tempStateDir();
+    const apRegistry = createRegistry('access-point', 'access-point');
+    accessPointMetrics(createAccessPoint({ stateDir, auditLog: join(stateDir, 'audit.log'), statusSocket: false }), apRegistry, { heartbeatIntervalMs: 5_000 });
+    const exRegistry = createRegistry('executor', 'x');
+    executorMetrics(createExecutor({ name: 'x', remoteServer: 'https://127.0.0.1:1', stateDir, statusSocket: false }), exRegistry);
+    const exported = new Set([...(await apRegistry.getMetricsAsJSON()), ...(await exRegistry.getMetricsAsJSON())].map((m) => m.name));
+    for (const file of ['alerts.yml', 'alerts.test.yml']) {
+      const named = new Set([...readFileSync(join(PROMETHEUS, file), 'utf8').matchAll(/\bah_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')));
+      expect(named.size, file).toBeGreaterThan(5);
+      for (const name of named) expect(exported, `${file}: ${name}`).toContain(name);
+    }
+  });
+});
