@@ -8,9 +8,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { connect, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { connect, type TLSSocket } from 'node:tls';
 import { AhError } from '../errors/ah-error.js';
-import { verifyAccessPoint } from '../transport/access-point-trust.js';
+import { peerChain, verifyAccessPoint } from '../transport/access-point-trust.js';
 import { ALPN_PROTOCOL } from '../transport/messages.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatDuration } from '../util/duration.js';
@@ -28,19 +28,6 @@ export interface TlsProbe {
   readonly alpn?: string | false | null;
   readonly chain: X509Certificate[];
   readonly verdict?: CheckOutcome;
-}
-
-/** The peer's chain as sent, leaf first. */
-function peerChain(socket: TLSSocket): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  const seen = new Set<string>();
-  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (c && c.raw && !seen.has(c.fingerprint256)) {
-    seen.add(c.fingerprint256);
-    out.push(new X509Certificate(c.raw));
-    c = (c as { issuerCertificate?: PeerCertificate }).issuerCertificate;
-  }
-  return out;
 }
 
 function handshake(ctx: DoctorContext, trust: TrustPlan): Promise<{ socket: TLSSocket } | { error: AhError }> {

@@ -5,14 +5,14 @@
  * One login only, with the same node-vault client the provider uses: a secret ID with a use limit
  * is not spent twice.
  */
-import { createPrivateKey, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import NodeVault from 'node-vault';
 import { AhError } from '../errors/ah-error.js';
 import type { VaultIdentityConfig } from '../providers/index.js';
+import { verifyIssueResponse } from '../providers/vault/issue-response.js';
 import { vaultErrorToCatalog } from '../providers/vault/vault-errors.js';
 import { formatDuration } from '../util/duration.js';
-import { keyMatchesCertificate, serialOf, subjectAltNames } from '../x509/certificate.js';
-import { issuedBy, parseCertificates } from '../x509/chain.js';
+import { serialOf, subjectAltNames } from '../x509/certificate.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check } from './types.js';
 
@@ -36,37 +36,10 @@ export interface VaultProbe {
   readonly origin: string;
 }
 
+/** The same verification the provider applies before it uses what Vault issued. */
 function toMaterial(body: unknown, where: { addr: string; path: string }): VaultMaterial {
-  const bad = (detail: string) => new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr: where.addr, path: where.path, detail });
-  if (!body || typeof body !== 'object') throw bad(typeof body === 'string' ? `not JSON (${body.trim().slice(0, 60).replace(/\s+/g, ' ')}…)` : 'empty');
-  const d = (body as { data?: Record<string, unknown> }).data;
-  if (!d || typeof d.certificate !== 'string' || !d.certificate.includes('BEGIN CERTIFICATE')) throw bad('the response has no certificate');
-  if (typeof d.private_key !== 'string' || !d.private_key.includes('PRIVATE KEY')) throw bad('the response has no private key');
-  let leaf: X509Certificate;
-  let cas: X509Certificate[];
-  try {
-    leaf = parseCertificates(d.certificate)[0]!;
-    const chainPems = Array.isArray(d.ca_chain) && d.ca_chain.length ? (d.ca_chain as string[]) : typeof d.issuing_ca === 'string' ? [d.issuing_ca] : [];
-    cas = chainPems.flatMap((p) => parseCertificates(p));
-  } catch (err) {
-    throw bad(`a certificate does not parse: ${(err as Error).message}`);
-  }
-  if (cas.length === 0) throw bad('the response has no issuing_ca or ca_chain');
-  if (!issuedBy(leaf, cas[0]!)) throw bad('the certificate is not signed by the issuing CA it came with');
-  let key;
-  try {
-    key = createPrivateKey(d.private_key);
-  } catch (err) {
-    throw bad(`the private key does not parse: ${(err as Error).message}`);
-  }
-  if (!keyMatchesCertificate(leaf, key)) throw new AhError('ENROLL_KEY_MISMATCH');
-  const intermediates = cas.filter((c) => !issuedBy(c, c));
-  return {
-    certPem: [leaf, ...intermediates].map((c) => c.toString()).join(''),
-    keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
-    bundlePem: cas.map((c) => c.toString()).join(''),
-    leaf,
-  };
+  const { certPem, keyPem, bundlePem, leaf } = verifyIssueResponse(body, where);
+  return { certPem, keyPem, bundlePem, leaf };
 }
 
 export async function probeVault(config: VaultIdentityConfig, commonName: string, timeoutMs: number): Promise<VaultProbe> {

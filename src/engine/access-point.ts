@@ -17,7 +17,7 @@ import { createLogging, silentLogging, type Logging } from '../log/logger.js';
 import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
 import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
-import { MetricsServer, type Readiness } from '../metrics/http-server.js';
+import { startMetricsServer, type MetricsServer, type Readiness } from '../metrics/http-server.js';
 import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
 import { connectionMachine, type ConnectionEmitted, type PeerVerdict } from '../machines/connection.js';
 import { rotationMachine } from '../machines/rotation.js';
@@ -161,10 +161,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     if (options.metricsListen) {
       const registry = createRegistry('access-point', 'access-point');
       accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
-      const server = new MetricsServer(parseListenAddress(options.metricsListen), { registry, readiness: () => this.readiness() });
-      const at = await server.listen();
-      this.metricsServer = server;
-      this.logging.get('ah_status').info({ address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
+      this.metricsServer = await startMetricsServer(options.metricsListen, { registry, readiness: () => this.readiness() }, this.logging.get('ah_status'));
     }
     if (options.statusSocket !== false) {
       this.statusServer = new StatusServer(

@@ -15,14 +15,14 @@ import { createLogging, silentLogging, type Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
 import { createRegistry } from '../metrics/common.js';
 import { executorMetrics } from '../metrics/executor-metrics.js';
-import { MetricsServer, type Readiness } from '../metrics/http-server.js';
+import { startMetricsServer, type MetricsServer, type Readiness } from '../metrics/http-server.js';
 import type { BackoffPolicy } from '../machines/backoff.js';
 import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
 import { rotationMachine } from '../machines/rotation.js';
 import type { MachineError } from '../machines/types.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
-import { formatHostPort, parseListenAddress, parseRemoteServer } from '../util/address.js';
+import { parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
@@ -147,10 +147,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (options.metricsListen) {
       const registry = createRegistry('executor', options.name);
       executorMetrics(this, registry);
-      const server = new MetricsServer(parseListenAddress(options.metricsListen), { registry, readiness: () => this.readiness() });
-      const at = await server.listen();
-      this.metricsServer = server;
-      this.logging.get('ah_status').info({ address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
+      this.metricsServer = await startMetricsServer(options.metricsListen, { registry, readiness: () => this.readiness() }, this.logging.get('ah_status'));
     }
     if (options.statusSocket !== false) {
       this.statusServer = new StatusServer(

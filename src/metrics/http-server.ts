@@ -11,7 +11,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { AhError } from '../errors/ah-error.js';
-import { formatHostPort, type HostPort } from '../util/address.js';
+import type { Logger } from '../log/logger.js';
+import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -106,4 +107,12 @@ export class MetricsServer {
       return send(500, `error: ${(err as Error).message}\n`);
     }
   }
+}
+
+/** Listen for `--metrics-listen` and say where, as both daemons do at start. */
+export async function startMetricsServer(listen: string, endpoints: MetricsEndpoints, log: Logger): Promise<MetricsServer> {
+  const server = new MetricsServer(parseListenAddress(listen), endpoints);
+  const at = await server.listen();
+  log.info({ address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
+  return server;
 }

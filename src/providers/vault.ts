@@ -5,15 +5,14 @@
  * long-running executor never holds a dead one; a dead token met anyway is replaced and the call
  * retried once. While Vault is sealed its seal status is polled, and an unseal issues at once.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import NodeVault from 'node-vault';
 import { AhError } from '../errors/ah-error.js';
 import { backoffDelay, type BackoffPolicy } from '../machines/backoff.js';
-import { keyMatchesCertificate, subjectAltNames, summarize } from '../x509/certificate.js';
-import { issuedBy, parseCertificates } from '../x509/chain.js';
+import { summarize } from '../x509/certificate.js';
 import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
 import type { VaultCredentials } from './vault/credentials.js';
+import { verifyIssueResponse } from './vault/issue-response.js';
 import { isDeadToken, isSealed, vaultErrorToCatalog } from './vault/vault-errors.js';
 
 export interface VaultProviderOptions {
@@ -136,42 +135,9 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
   }
 
   private toMaterial(body: unknown): IdentityMaterial {
-    const bad = (detail: string) => new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr: this.options.addr, path: this.path, detail });
-    if (!body || typeof body !== 'object') {
-      throw bad(typeof body === 'string' ? `not JSON (${body.trim().slice(0, 60).replace(/\s+/g, ' ')}…)` : 'empty');
-    }
-    const b = body as { data?: Record<string, unknown>; warnings?: unknown };
-    for (const w of Array.isArray(b.warnings) ? b.warnings : []) this.options.onEvent?.('warn', `vault: ${String(w)}`);
-    const d = b.data;
-    if (!d || typeof d.certificate !== 'string' || !d.certificate.includes('BEGIN CERTIFICATE')) throw bad('the response has no certificate');
-    if (typeof d.private_key !== 'string' || !d.private_key.includes('PRIVATE KEY')) throw bad('the response has no private key');
-    let leaf: X509Certificate;
-    let cas: X509Certificate[];
-    try {
-      leaf = parseCertificates(d.certificate)[0]!;
-      const chainPems = Array.isArray(d.ca_chain) && d.ca_chain.length ? (d.ca_chain as string[]) : typeof d.issuing_ca === 'string' ? [d.issuing_ca] : [];
-      cas = chainPems.flatMap((p) => parseCertificates(p));
-    } catch (err) {
-      throw bad(`a certificate does not parse: ${(err as Error).message}`);
-    }
-    if (cas.length === 0) throw bad('the response has no issuing_ca or ca_chain');
-    if (!issuedBy(leaf, cas[0]!)) throw bad('the certificate is not signed by the issuing CA it came with');
-    if (subjectAltNames(leaf).uris.length > 1) throw bad('the certificate has more than one URI SAN');
-    let key;
-    try {
-      key = createPrivateKey(d.private_key);
-    } catch (err) {
-      throw bad(`the private key does not parse: ${(err as Error).message}`);
-    }
-    if (!keyMatchesCertificate(leaf, key)) throw new AhError('ENROLL_KEY_MISMATCH');
-    // Present the leaf with the intermediates; trust the whole chain Vault returned.
-    const intermediates = cas.filter((c) => !issuedBy(c, c));
-    return {
-      certPem: [leaf, ...intermediates].map((c) => c.toString()).join(''),
-      keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
-      bundlePem: cas.map((c) => c.toString()).join(''),
-      summary: summarize(leaf, 'vault'),
-    };
+    const issued = verifyIssueResponse(body, { addr: this.options.addr, path: this.path });
+    for (const w of issued.warnings) this.options.onEvent?.('warn', `vault: ${w}`);
+    return { certPem: issued.certPem, keyPem: issued.keyPem, bundlePem: issued.bundlePem, summary: summarize(issued.leaf, 'vault') };
   }
 
   /** A usable token: log in (AppRole), or look the given token up, if we have none in hand. */

@@ -87,8 +87,11 @@ export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTru
   }
 }
 
-/** The peer's chain as it was sent, leaf first. */
-function peerChain(socket: TLSSocket): X509Certificate[] {
+/**
+ * The peer's chain as it was sent, leaf first. On a client socket call this before
+ * getPeerX509Certificate(): after that, Node 20 returns {} from getPeerCertificate().
+ */
+export function peerChain(socket: TLSSocket): X509Certificate[] {
   const out: X509Certificate[] = [];
   const seen = new Set<string>();
   let c: PeerCertificate | undefined = socket.getPeerCertificate(true);

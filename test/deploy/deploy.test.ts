@@ -5,7 +5,7 @@
  * and every metric they (and their tests) name is one our registries export.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAccessPoint, createExecutor } from '../../src/index.js';
