@@ -13,7 +13,7 @@ import { formatDuration } from '../util/duration.js';
 import { notAfterOf, notBeforeOf, serialOf, spiffeIdOf } from '../x509/certificate.js';
 import { parseCertificates } from '../x509/chain.js';
 import type { DoctorContext } from './context.js';
-import { fail, pass, skip, type Check } from './types.js';
+import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { relativeTo } from './verify.js';
 
 export type SpiffeAnswer =
@@ -104,6 +104,19 @@ export async function probeSpiffe(socketFlag: string | undefined, timeoutMs: num
 
 const notSpiffe = (ctx: DoctorContext) => skip(`the identity is ${ctx.config.identity.kind}, not spiffe`);
 
+/**
+ * What the header and SVID checks both start from: the agent's answer, or the outcome that ends
+ * the check before it (not spiffe, no socket, no answer at all).
+ */
+async function agentAnswer(ctx: DoctorContext): Promise<{ probe: SpiffeProbe; answer: Exclude<SpiffeProbe['answer'], { kind: 'none' }> } | { outcome: CheckOutcome }> {
+  if (ctx.config.identity.kind !== 'spiffe') return { outcome: notSpiffe(ctx) };
+  const probe = await ctx.spiffe();
+  if (!probe.socket.ok) return { outcome: skip('no Workload API to ask (see SPIFFE socket)') };
+  const answer = probe.answer;
+  if (answer.kind === 'none') return { outcome: fail(new AhError('ENROLL_WORKLOAD_API_ERROR', { path: probe.path, detail: answer.reason }), answer.reason) };
+  return { probe, answer };
+}
+
 export const spiffeSocketCheck: Check<DoctorContext> = {
   name: 'spiffe.socket',
   title: 'SPIFFE socket',
@@ -118,11 +131,9 @@ export const spiffeHeaderCheck: Check<DoctorContext> = {
   name: 'spiffe.header',
   title: 'Workload API security header',
   async run(ctx) {
-    if (ctx.config.identity.kind !== 'spiffe') return notSpiffe(ctx);
-    const probe = await ctx.spiffe();
-    if (!probe.socket.ok) return skip('no Workload API to ask (see SPIFFE socket)');
-    const answer = probe.answer;
-    if (answer.kind === 'none') return fail(new AhError('ENROLL_WORKLOAD_API_ERROR', { path: probe.path, detail: answer.reason }), answer.reason);
+    const got = await agentAnswer(ctx);
+    if ('outcome' in got) return got.outcome;
+    const { answer } = got;
     if (answer.kind === 'material') return pass('FetchX509SVID with the workload.spiffe.io header: the agent answered with an SVID');
     const { error } = answer;
     if (error.code === 'ENROLL_WORKLOAD_API_ERROR' && /^INVALID_ARGUMENT/.test(error.params.detail ?? '')) {
@@ -139,11 +150,9 @@ export const spiffeSvidCheck: Check<DoctorContext> = {
   name: 'spiffe.svid',
   title: 'SVID fetched and valid',
   async run(ctx) {
-    if (ctx.config.identity.kind !== 'spiffe') return notSpiffe(ctx);
-    const probe = await ctx.spiffe();
-    if (!probe.socket.ok) return skip('no Workload API to ask (see SPIFFE socket)');
-    const answer = probe.answer;
-    if (answer.kind === 'none') return fail(new AhError('ENROLL_WORKLOAD_API_ERROR', { path: probe.path, detail: answer.reason }), answer.reason);
+    const got = await agentAnswer(ctx);
+    if ('outcome' in got) return got.outcome;
+    const { answer } = got;
     if (answer.kind === 'error') {
       const finding =
         answer.error.code === 'ENROLL_NO_IDENTITY_ISSUED'
