@@ -11,7 +11,9 @@ import type { MaterialStore } from '../engine/material-store.js';
 import { AhError } from '../errors/ah-error.js';
 import type { IdentityMaterial } from '../providers/identity-provider.js';
 import type { AccessPointTrust } from '../transport/access-point-trust.js';
+import { signContinuity, type ContinuityProof } from '../transport/continuity.js';
 import { FleetClientLink, type DialOptions } from '../transport/fleet-client.js';
+import { X509Certificate } from 'node:crypto';
 
 /** Where and how to dial; the certificate, key and trust come with each link's material. */
 export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 'trust'> {
@@ -57,12 +59,22 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       return () => {};
     }
     const { store: _store, log: _log, trustFor, ...dial } = deps;
-    const link = new FleetClientLink({ ...dial, trust: trustFor(material), certPem: material.certPem, keyPem: material.keyPem });
+    const continuity = input.continues ? continuityProof(deps, input.continues, material.certPem, log) : undefined;
+    const hello = continuity ? { ...dial.hello, continuity } : dial.hello;
+    const link = new FleetClientLink({ ...dial, hello, trust: trustFor(material), certPem: material.certPem, keyPem: material.keyPem });
     open.add(link);
 
     link.on('welcome', (w) => {
       log.debug({ executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
-      report({ type: 'LINK_WELCOMED', linkId, executorId: w.executorId, heartbeatIntervalMs: w.heartbeatInterval, serverTime: w.serverTime, at: Date.now() });
+      report({
+        type: 'LINK_WELCOMED',
+        linkId,
+        executorId: w.executorId,
+        heartbeatIntervalMs: w.heartbeatInterval,
+        serverTime: w.serverTime,
+        ...(w.nonce ? { nonce: w.nonce } : {}),
+        at: Date.now(),
+      });
     });
     link.on('failed', (error) => {
       log.debug({ code: error.code, params: error.params }, `link failed: ${error.message}`);
@@ -82,4 +94,20 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     link.start();
     return () => link.close(closeReason);
   });
+}
+
+/**
+ * Sign the new certificate with the previous one's key over the active link's nonce. Without the
+ * previous material (evicted, or no certificate) the link goes without a proof, and the access
+ * point treats it as a newcomer for the identity (which by default still takes over).
+ */
+function continuityProof(deps: FleetLinkDeps, continues: { fingerprint: string; nonce: string }, certPem: string, log: Logger): ContinuityProof | undefined {
+  try {
+    const previous = deps.store.get(continues.fingerprint);
+    if (!previous.keyPem || !certPem) return undefined;
+    return signContinuity(previous.keyPem, new X509Certificate(certPem), continues.nonce);
+  } catch (err) {
+    log.warn({ event: 'continuity_proof_unavailable', detail: (err as Error).message }, 'rotation: cannot prove continuity with the previous certificate; the access point will see a new holder');
+    return undefined;
+  }
 }

@@ -83,6 +83,23 @@ export class AccessPointAudit {
     });
   }
 
+  /**
+   * A second holder of a connected identity, without a continuity proof: both addresses and both
+   * serials, and what was done (`superseded`: the newcomer took over).
+   */
+  duplicate(executor: AuditedExecutor, previous: AuditedExecutor | null, action: 'superseded'): void {
+    this.append({
+      event: 'duplicate',
+      action,
+      ...this.executor(executor),
+      previousRemoteAddress: previous?.remoteAddress ?? null,
+      previousSerial: previous?.serial ?? null,
+      previousNotAfter: previous ? iso(previous.notAfter) : null,
+      previousLink: previous?.link ?? null,
+      previousName: previous?.name ?? null,
+    });
+  }
+
   rejected(e: { error: MachineError; remoteAddress: string; name: string | null; link: string; certificate: X509Certificate | undefined }): void {
     const cert = e.certificate;
     const sans = cert ? subjectAltNames(cert) : null;
@@ -90,6 +107,7 @@ export class AccessPointAudit {
       event: 'rejected',
       code: e.error.code,
       message: messageOf(e.error),
+      ...(e.error.params.reason ? { reason: e.error.params.reason } : {}),
       executorId: cert ? spiffeIdOf(cert) : null,
       name: e.name,
       remoteAddress: e.remoteAddress,

@@ -16,7 +16,7 @@
  */
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 
-export const AUDIT_EVENTS = ['started', 'enrolled', 'rejected', 'rotated', 'departed', 'reloaded', 'stopped'] as const;
+export const AUDIT_EVENTS = ['started', 'enrolled', 'rejected', 'rotated', 'duplicate', 'departed', 'reloaded', 'stopped'] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 /** One line of the audit log, before `time` and `seq` are added. */

@@ -7,6 +7,7 @@ import { levelPlanFrom } from '../log/directives.js';
 import { createLogging, type Logging } from '../log/logger.js';
 import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
 import { parseDuration } from '../util/duration.js';
+import { parseSpiffeIdPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -33,6 +34,21 @@ export const parsers = {
     const n = Number(value);
     if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95)) throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
     return n;
+  },
+  /** `--expected-server-id`: a workload SPIFFE ID, by the specification (x509/spiffe-id.ts). */
+  spiffeId: (value: string): string => {
+    const problem = workloadIdProblem(value);
+    if (problem) throw new InvalidArgumentError(`not a valid SPIFFE ID: ${problem}`);
+    return value;
+  },
+  /** `--executor-san-uri-prefix`: a SPIFFE ID, optionally with a trailing slash. */
+  spiffeIdPrefix: (value: string): string => {
+    try {
+      parseSpiffeIdPrefix(value);
+    } catch (err) {
+      throw new InvalidArgumentError(`not a SPIFFE ID prefix (e.g. spiffe://example.org/ah/agent/): ${(err as RangeError & { rule?: string }).rule ?? (err as Error).message}`);
+    }
+    return value;
   },
   name: (value: string): string => {
     if (!EXECUTOR_NAME.test(value)) throw new InvalidArgumentError('use 1-63 letters, digits, dots, dashes or underscores');

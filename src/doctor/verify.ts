@@ -4,7 +4,7 @@
  * policy wants, how much life is left against the renewal threshold, is a key file's mode safe.
  */
 import type { X509Certificate } from 'node:crypto';
-import { uriUnderPrefix } from '../transport/executor-policy.js';
+import { uriUnderPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 import { formatDuration } from '../util/duration.js';
 import { describe, fingerprintOf, notAfterOf, notBeforeOf, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, chainBreak, issuedBy } from '../x509/chain.js';
@@ -103,6 +103,8 @@ export function sanProblem(leaf: X509Certificate, policy: SanPolicy): string | n
   if (san.uris.length === 0) return 'the certificate has no URI SAN; the access point needs exactly one (the executor ID, e.g. spiffe://example.org/ah/agent/executor-1)';
   if (san.uris.length > 1) return `the certificate has ${san.uris.length} URI SANs (${san.uris.join(', ')}); the access point needs exactly one`;
   const uri = san.uris[0]!;
+  const idProblem = workloadIdProblem(uri);
+  if (idProblem) return `URI SAN ${uri} is not a valid SPIFFE ID: ${idProblem}`;
   if (policy.exactUri && uri !== policy.exactUri) return `URI SAN ${uri} is not the requested ${policy.exactUri}`;
   if (policy.prefix && !uriUnderPrefix(uri, policy.prefix)) return `URI SAN ${uri} is not under --executor-san-uri-prefix ${policy.prefix}`;
   return null;

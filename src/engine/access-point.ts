@@ -19,11 +19,15 @@ import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../metrics/http-server.js';
 import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
-import { connectionMachine, type ConnectionEmitted, type PeerVerdict } from '../machines/connection.js';
+import { connectionMachine, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
 import { rotationMachine } from '../machines/rotation.js';
 import type { IdentitySummary, MachineError } from '../machines/types.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
+import { verifyContinuity } from '../transport/continuity.js';
+import { newNonce } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
+import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
+import { DuplicateIdentities } from './duplicate-identities.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
@@ -52,7 +56,14 @@ export interface AccessPointOptions {
   readonly auditLog?: string;
   /** `--metrics-listen HOST:PORT`: Prometheus `/metrics`, `/healthz` and `/readyz`. */
   readonly metricsListen?: string;
+  /**
+   * `--duplicate-identity`: what a new link for a connected identity gets when it cannot prove it
+   * continues the open one. `supersede` (default): the newest link wins; `reject`: it is refused.
+   */
+  readonly duplicateIdentity?: DuplicateIdentityPolicy;
 }
+
+export type DuplicateIdentityPolicy = 'supersede' | 'reject';
 
 export interface AccessPointStatus {
   readonly role: 'access-point';
@@ -73,13 +84,16 @@ export interface AccessPointStatus {
 
 export interface AccessPointEvents {
   listening: [HostPort];
-  admitted: [FleetEntryJson & { relinked: boolean }];
+  /** `relinked`: the identity had a link already (a rotation, or with `duplicate` a second holder that took over). */
+  admitted: [FleetEntryJson & { relinked: boolean; duplicate?: boolean }];
   rejected: [{ remoteAddress: string; error: AhError }];
   departed: [{ id: string; reason: string }];
   /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
   heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
   /** Every event and state of every link's machine, as `ah_machine` logs them; only when listened to (the debug view). */
   machine: [MachineLogRecord];
+  /** A second holder of a connected identity took it over (the old link is closed `superseded`). */
+  duplicate: [{ id: string; remoteAddress: string; previousRemoteAddress: string; serial: string; previousSerial: string }];
   /** The access point's own certificate was renewed: new links get the new one. */
   renewed: [{ serial: string; previousSerial: string | null; notAfter: string }];
   error: [AhError];
@@ -108,12 +122,19 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private readonly devMode: boolean;
   /** The certificate the listener presents now. */
   private serving: IdentitySummary | null = null;
+  /** `--executor-san-uri-prefix`, parsed once (null: the provider's default, if any). */
+  private readonly sanUriPrefix: SpiffeIdPrefix | null;
+  /** Who may enroll now; replaced as a whole when the identity (and so the trust bundle) changes. */
+  private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
+  private readonly duplicates = new DuplicateIdentities();
 
   constructor(readonly options: AccessPointOptions) {
     super();
     this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
     this.listenAt = parseListenAddress(options.listen ?? '0.0.0.0:4433');
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
+    // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
+    this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
   }
 
   /** Where it listens (after `start()`), e.g. `127.0.0.1:4433`. */
@@ -192,14 +213,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const store = new MaterialStore();
     const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
     // Executors are verified against the identity's bundle (files: --ca) when there is one.
-    const policy: { -readonly [K in keyof ExecutorPolicy]: ExecutorPolicy[K] } = { requireCa: false, sanUriPrefix: options.executorSanUriPrefix ?? null };
     const serverIdentity = (fingerprint: string): ServerIdentity => {
       const m = store.get(fingerprint);
-      policy.requireCa = m.bundlePem !== null;
       // SPIFFE: admit the agents of our own trust domain unless told otherwise.
-      if (!options.executorSanUriPrefix && provider.kind === 'spiffe' && m.summary.spiffeId) {
-        policy.sanUriPrefix = `${/^spiffe:\/\/[^/]+/.exec(m.summary.spiffeId)![0]}/ah/agent/`;
-      }
+      const ownDomainAgents =
+        provider.kind === 'spiffe' && m.summary.spiffeId ? parseSpiffeIdPrefix(`${/^spiffe:\/\/[^/]+/.exec(m.summary.spiffeId)![0]}/ah/agent/`) : null;
+      this.policy = { requireCa: m.bundlePem !== null, sanUriPrefix: this.sanUriPrefix ?? ownDomainAgents };
       this.serving = m.summary;
       return { certPem: m.certPem, keyPem: m.keyPem, clientCaPem: m.bundlePem };
     };
@@ -218,7 +237,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         minVersion: options.tlsMinVersion,
       });
       this.server = server;
-      server.on('link', (link) => this.attach(link, policy));
+      server.on('link', (link) => this.attach(link));
       server.on('refused', ({ remoteAddress, reason }) => {
         // Executors that find our certificate expired hang up right after the handshake.
         this.warnIfServingInvalid(`handshake from ${remoteAddress}`);
@@ -287,7 +306,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.warnIfServingInvalid('start');
     this.audit?.started({ listen: formatHostPort(bound), provider: provider.kind, devMode: this.devMode, identity: this.serving, version: VERSION });
     log.info(
-      { address: formatHostPort(bound), executorSanUriPrefix: policy.sanUriPrefix, provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
+      { address: formatHostPort(bound), executorSanUriPrefix: this.policy.sanUriPrefix?.text ?? null, provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
     );
     this.emit('listening', bound);
@@ -342,16 +361,17 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private connectionLogic: ReturnType<typeof connectionMachine.provide> | null = null;
 
   /** One provided connection machine serves every link; effects find their socket by link id. */
-  private logicFor(policy: ExecutorPolicy) {
+  private logic() {
     if (this.connectionLogic) return this.connectionLogic;
     const wire = (linkId: string) => this.links.get(linkId)?.link;
     this.connectionLogic = connectionMachine.provide({
       actors: {
-        verifyPeer: fromPromise<PeerVerdict, { linkId: string }>(async ({ input }) => {
+        verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async ({ input }) => {
           const link = wire(input.linkId);
           if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true };
           try {
-            return verifyExecutor(link.handshake, policy, Date.now());
+            const verdict = verifyExecutor(link.handshake, this.policy, Date.now(), { name: input.name });
+            return { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, input, link) };
           } catch (err) {
             throw err instanceof AhError ? err.toInfo() : { code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true };
           }
@@ -363,7 +383,14 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
           if (!link) return;
           // The audit line is on disk before the executor hears it is in (enrolled, or rotated
           // when this identity already has a link: the roster admits it right after).
-          if (this.audit) {
+          if (this.audit && context.peer!.admission === 'duplicate') {
+            const previous = this.roster.get(context.peer!.executorId);
+            this.audit.duplicate(
+              { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
+              previous ? auditedEntry(previous) : null,
+              'superseded',
+            );
+          } else if (this.audit) {
             const previous = this.roster.get(context.peer!.executorId);
             this.audit.admitted(
               { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
@@ -375,6 +402,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
             executorId: context.peer!.executorId,
             heartbeatInterval: context.heartbeatIntervalMs,
             serverTime: Date.now(),
+            ...(context.peer!.nonce ? { nonce: context.peer!.nonce } : {}),
           });
         },
         sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
@@ -397,10 +425,53 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     return this.connectionLogic;
   }
 
-  private attach(link: ServerLink, policy: ExecutorPolicy): void {
+  /**
+   * A verified link for an identity that already has open links: a rotation when it proves it
+   * continues one of them (the signature over that link's nonce, transport/continuity.ts) or
+   * presents the very same key (a doctor probe, a restart with the same certificate); otherwise a
+   * second holder, refused under `--duplicate-identity reject` and taking over by default.
+   */
+  private admissionOf(executorId: string, claim: VerifyPeerInput, link: ServerLink): Pick<PeerVerdict, 'admission' | 'supersedes'> {
+    const entry = this.roster.get(executorId);
+    const holders = [...(entry?.open.keys() ?? [])].filter((id) => id !== link.id).flatMap((id) => {
+      const slot = this.links.get(id);
+      const cert = slot?.link.handshake.certificate;
+      return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
+    });
+    if (holders.length === 0) return { admission: 'joined' };
+    const cert = link.handshake.certificate!;
+    const proof = claim.continuity;
+    const continues = holders.some(
+      (h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.cert, cert, proof)) || h.cert.publicKey.equals(cert.publicKey),
+    );
+    if (continues) return { admission: 'rotated' };
+    if ((this.options.duplicateIdentity ?? 'supersede') === 'reject') {
+      throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: holders.map((h) => h.remoteAddress).join(', ') });
+    }
+    return { admission: 'duplicate', supersedes: holders.map((h) => h.id) };
+  }
+
+  /** The newcomer is in: close the links it pushed out, and say so (once as an error when it keeps happening). */
+  private supersede(e: Extract<ConnectionEmitted, { type: 'admitted' }>, previous: { remoteAddress: string; serial: string } | null): void {
+    const log = this.logging.get('ah_access_point');
+    const previousRemoteAddress = previous?.remoteAddress ?? '?';
+    log.warn(
+      { event: 'duplicate_identity', executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? null, link: e.linkId },
+      `duplicate identity ${e.executorId}: a new holder at ${e.remoteAddress} (serial ${e.serial}) supersedes the link from ${previousRemoteAddress} (serial ${previous?.serial ?? '?'}) without proving it is the same executor`,
+    );
+    for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
+    this.emit('duplicate', { id: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? '?' });
+    const flapping = this.duplicates.takeover(e.executorId, previousRemoteAddress, e.remoteAddress, e.at);
+    if (flapping) {
+      const error = new AhError('ENROLL_DUPLICATE_IDENTITY_FLAPPING', { executorId: flapping.executorId, first: flapping.first, second: flapping.second });
+      log.error({ event: 'duplicate_identity_flapping', code: error.code, executorId: e.executorId, first: flapping.first, second: flapping.second, takeovers: flapping.takeovers }, error.message);
+    }
+  }
+
+  private attach(link: ServerLink): void {
     const log = this.logging.get('ah_access_point');
     this.warnIfServingInvalid(`handshake from ${link.remoteAddress}`);
-    const actor = createActor(this.logicFor(policy), {
+    const actor = createActor(this.logic(), {
       id: link.id,
       input: {
         linkId: link.id,
@@ -413,7 +484,14 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.links.set(link.id, { link, actor });
 
     actor.on('admitted', (e: Extract<ConnectionEmitted, { type: 'admitted' }>) => {
+      const before = this.roster.get(e.executorId);
+      const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
       const outcome = this.roster.admit(e);
+      if (e.admission === 'duplicate') {
+        this.supersede(e, previous);
+        this.emit('admitted', { ...this.roster.entryJson(e.executorId)!, relinked: true, duplicate: true });
+        return;
+      }
       const entry = this.roster.entryJson(e.executorId)!;
       if (outcome === 'joined') {
         log.info({ executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
@@ -448,7 +526,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
-      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, at });
+      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
       else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
       else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });

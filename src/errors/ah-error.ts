@@ -51,6 +51,9 @@ export function messageOf(info: Pick<ErrorInfo, 'code' | 'params'>): string {
  */
 export function formatForTerminal(info: Pick<ErrorInfo, 'code' | 'params'>): string {
   const lines = [`error: ${messageOf(info)}`];
+  // The rule that failed, when the guide's message is shorter than the cause (SAN mismatch, ...).
+  const reason = info.params.reason;
+  if (reason && isErrorCode(info.code) && !catalog[info.code].message.includes('{reason}')) lines.push(`  Reason: ${reason}`);
   if (isErrorCode(info.code)) {
     const entry = catalog[info.code];
     if (entry.causes.length) {

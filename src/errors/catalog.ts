@@ -306,6 +306,62 @@ export const catalog = {
     retryable: true,
   },
 
+  // --- Identity rules at the fleet link (hardening) -------------------------------------------
+  ENROLL_CLIENT_CERT_INVALID: {
+    message: 'client certificate rejected: {reason}',
+    guideSection: 'mTLS Errors / Client Certificate Rejected',
+    causes: [
+      'The executor certificate is not a proper leaf (a CA, or allowed to sign certificates or CRLs, or without digitalSignature)',
+      'The certificate is not for client authentication (extended key usage without clientAuth)',
+      'A certificate above the leaf is not a signing CA, or names a workload itself',
+    ],
+    solutions: [
+      'openssl x509 -in cert.pem -noout -text | grep -A1 -E "Basic Constraints|Key Usage"   # Diagnosis',
+      'Issue executor certificates as leaves: basicConstraints CA:FALSE, keyUsage digitalSignature, extendedKeyUsage clientAuth, one URI SAN (the SPIFFE ID)',
+      'Serve only CA certificates (CA:TRUE, keyCertSign, no workload SPIFFE ID) above the leaf',
+    ],
+    retryable: true,
+  },
+  ENROLL_NAME_NOT_IN_CERTIFICATE: {
+    message: 'executor name {name} is not borne by its certificate {executorId}',
+    guideSection: 'Certificate Errors / Certificate SAN Mismatch',
+    causes: ['--name differs from the name the certificate was issued for (the last segment of its SPIFFE ID, its CN, or a DNS SAN)'],
+    solutions: [
+      'openssl x509 -in cert.pem -noout -subject -ext subjectAltName   # Diagnosis: the names the certificate bears',
+      'ah agent enroll --name <last segment of the SPIFFE ID> ...       # Claim the name the certificate bears',
+      'Regenerate the certificate for this executor name',
+    ],
+    retryable: true,
+  },
+  ENROLL_DUPLICATE_IDENTITY: {
+    message: 'identity {executorId} is already connected from {existing}; refused (--duplicate-identity reject)',
+    guideSection: 'Certificate Errors / Certificate SAN Mismatch',
+    causes: [
+      'Two executors were given the same identity (copied certificate files, one SPIFFE registration for two machines)',
+      'The executor restarted with a new key while its old link is still open',
+    ],
+    solutions: [
+      'ah agent fleet      # On the access point: which address holds the identity',
+      'Give each executor its own identity (its own certificate and SPIFFE ID)',
+      'Stop the other holder, or wait until its link times out (3 heartbeat intervals)',
+    ],
+    retryable: true,
+  },
+  ENROLL_DUPLICATE_IDENTITY_FLAPPING: {
+    message: 'identity {executorId} is held by two executors that keep superseding each other: {first} and {second}',
+    guideSection: 'Certificate Errors / Certificate SAN Mismatch',
+    causes: ['Two running executors hold certificates for the same identity'],
+    solutions: ['Give each executor its own identity (its own certificate and SPIFFE ID)', 'Stop one of the two executors'],
+    retryable: true,
+  },
+  ENROLL_SUPERSEDED: {
+    message: 'another executor with identity {executorId} connected to {address}; this link was closed (superseded)',
+    guideSection: 'Certificate Errors / Certificate SAN Mismatch',
+    causes: ['Two executors hold the same identity', 'This executor restarted elsewhere with the same identity'],
+    solutions: ['ah agent fleet      # On the access point: which address holds the identity', 'Give each executor its own identity'],
+    retryable: true,
+  },
+
   ENROLL_UNREADABLE_PEM: {
     message: 'cannot read {what} from {path}: {detail}',
     guideSection: 'Certificate Errors',

@@ -23,10 +23,33 @@ export interface ConnectionInput {
   readonly drainTimeoutMs?: number;
 }
 
+/** A rotation's proof that its new link continues an open one (transport/continuity.ts). */
+export interface ContinuityClaim {
+  readonly nonce: string;
+  readonly signature: string;
+}
+
+/**
+ * How a verified link relates to the identity's other open links: `joined` (none), `rotated`
+ * (it proved it continues one, or presents the same key), `duplicate` (a second holder, which takes
+ * over; `supersedes` lists the links it pushes out).
+ */
+export type Admission = 'joined' | 'rotated' | 'duplicate';
+
 export interface PeerVerdict {
   readonly executorId: string;
   readonly certNotAfter: number;
   readonly serial: string;
+  /** Sent in welcome; a later rotation proves continuity over it. */
+  readonly nonce?: string;
+  readonly admission?: Admission;
+  readonly supersedes?: readonly string[];
+}
+
+export interface VerifyPeerInput {
+  readonly linkId: string;
+  readonly name: string;
+  readonly continuity: ContinuityClaim | null;
 }
 
 export interface ConnectionContext {
@@ -38,6 +61,7 @@ export interface ConnectionContext {
   readonly name: string | null;
   readonly version: string | null;
   readonly labels: Readonly<Record<string, string>>;
+  readonly continuity: ContinuityClaim | null;
   readonly peer: PeerVerdict | null;
   readonly helloAt: number | null;
   readonly heartbeats: number;
@@ -47,7 +71,7 @@ export interface ConnectionContext {
 }
 
 export type ConnectionEvent =
-  | { type: 'HELLO'; name: string; version: string; labels: Record<string, string>; at: number }
+  | { type: 'HELLO'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityClaim; at: number }
   | { type: 'HEARTBEAT'; seq: number; at: number }
   | { type: 'GOODBYE'; reason: string; at: number }
   | { type: 'PROTOCOL_ERROR'; detail: string; at: number }
@@ -55,7 +79,18 @@ export type ConnectionEvent =
   | { type: 'DRAIN'; reason: string };
 
 export type ConnectionEmitted =
-  | { type: 'admitted'; linkId: string; executorId: string; name: string; remoteAddress: string; certNotAfter: number; serial: string; at: number }
+  | {
+      type: 'admitted';
+      linkId: string;
+      executorId: string;
+      name: string;
+      remoteAddress: string;
+      certNotAfter: number;
+      serial: string;
+      admission: Admission;
+      supersedes: readonly string[];
+      at: number;
+    }
   | { type: 'heartbeat'; linkId: string; executorId: string; seq: number; at: number }
   | { type: 'departed'; linkId: string; executorId: string | null; reason: string }
   | { type: 'rejected'; linkId: string; remoteAddress: string; error: MachineError };
@@ -91,8 +126,8 @@ export const connectionMachine = setup({
     emitted: {} as ConnectionEmitted,
   },
   actors: {
-    /** Check the client certificate against the peer policy. Provided by the transport. */
-    verifyPeer: fromPromise<PeerVerdict, { linkId: string }>(async () => {
+    /** Check the client certificate and the hello's claims against the peer policy. Provided by the transport. */
+    verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async () => {
       throw new Error('verifyPeer must be provided');
     }),
   },
@@ -122,6 +157,7 @@ export const connectionMachine = setup({
     name: null,
     version: null,
     labels: {},
+    continuity: null,
     peer: null,
     helloAt: null,
     heartbeats: 0,
@@ -140,6 +176,7 @@ export const connectionMachine = setup({
             name: ({ event }) => event.name,
             version: ({ event }) => event.version,
             labels: ({ event }) => event.labels,
+            continuity: ({ event }) => event.continuity ?? null,
             helloAt: ({ event }) => event.at,
           }),
         },
@@ -149,7 +186,7 @@ export const connectionMachine = setup({
     verifying: {
       invoke: {
         src: 'verifyPeer',
-        input: ({ context }) => ({ linkId: context.linkId }),
+        input: ({ context }) => ({ linkId: context.linkId, name: context.name ?? '', continuity: context.continuity }),
         onDone: {
           target: 'active',
           actions: [
@@ -163,6 +200,8 @@ export const connectionMachine = setup({
               remoteAddress: context.remoteAddress,
               certNotAfter: event.output.certNotAfter,
               serial: event.output.serial,
+              admission: event.output.admission ?? 'joined',
+              supersedes: event.output.supersedes ?? [],
               // Verification takes microseconds; the hello's arrival stands for the admission.
               at: context.helloAt ?? 0,
             })),

@@ -58,6 +58,8 @@ export interface EnrollmentContext {
   readonly renewalDue: boolean;
   readonly linkCount: number;
   readonly activeLink: string | null;
+  /** The nonce of the active link's welcome: the next rotation proves continuity over it. */
+  readonly linkNonce: string | null;
   readonly candidateLink: string | null;
   readonly executorId: string | null;
   readonly heartbeatIntervalMs: number;
@@ -70,7 +72,7 @@ export interface EnrollmentContext {
 
 /** Events the link actors send back. */
 export type LinkReport =
-  | { type: 'LINK_WELCOMED'; linkId: string; executorId: string; heartbeatIntervalMs: number; serverTime: number; at: number }
+  | { type: 'LINK_WELCOMED'; linkId: string; executorId: string; heartbeatIntervalMs: number; serverTime: number; nonce?: string; at: number }
   | { type: 'LINK_FAILED'; linkId: string; error: MachineError; at: number }
   | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: MachineError | null; at: number }
   | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number };
@@ -82,6 +84,11 @@ export interface LinkInput {
   readonly linkId: string;
   /** The identity (by fingerprint) the link must present. */
   readonly fingerprint: string;
+  /**
+   * A rotation's new link continues the active one: it proves, with the key of the identity that
+   * link was opened with, that it is the same executor (transport/continuity.ts).
+   */
+  readonly continues?: { readonly fingerprint: string; readonly nonce: string };
 }
 
 export type EnrollmentEvent =
@@ -184,7 +191,12 @@ export const enrollmentMachine = setup({
     }),
     spawnCandidate: enqueueActions(({ context, enqueue }) => {
       const linkId = `link-${context.linkCount + 1}`;
-      enqueue.spawnChild('fleetLink', { id: linkId, input: { linkId, fingerprint: context.identity!.fingerprint } });
+      const continues =
+        context.activeLink && context.linkIdentity && context.linkNonce
+          ? { fingerprint: context.linkIdentity.fingerprint, nonce: context.linkNonce }
+          : undefined;
+      const input: LinkInput = { linkId, fingerprint: context.identity!.fingerprint, ...(continues ? { continues } : {}) };
+      enqueue.spawnChild('fleetLink', { id: linkId, input });
       enqueue.assign({ linkCount: context.linkCount + 1, candidateLink: linkId });
     }),
     stopCandidate: enqueueActions(({ context, enqueue }) => {
@@ -196,18 +208,19 @@ export const enrollmentMachine = setup({
       if (!context.activeLink) return;
       enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: params.reason } satisfies LinkCommand);
       enqueue.stopChild(context.activeLink);
-      enqueue.assign({ activeLink: null, linkIdentity: null });
+      enqueue.assign({ activeLink: null, linkIdentity: null, linkNonce: null });
     }),
     /** The link that closed by itself needs no goodbye. */
     dropActive: enqueueActions(({ context, enqueue }) => {
       if (context.activeLink) enqueue.stopChild(context.activeLink);
-      enqueue.assign({ activeLink: null, linkIdentity: null });
+      enqueue.assign({ activeLink: null, linkIdentity: null, linkNonce: null });
     }),
     /** First welcome after being disconnected: the candidate becomes the link. */
     promoteCandidate: assign(({ context, event }) => {
       const e = event as Extract<LinkReport, { type: 'LINK_WELCOMED' }>;
       return {
         activeLink: context.candidateLink,
+        linkNonce: e.nonce ?? null,
         candidateLink: null,
         linkIdentity: context.identity,
         executorId: e.executorId,
@@ -229,6 +242,7 @@ export const enrollmentMachine = setup({
       }
       enqueue.assign({
         activeLink: context.candidateLink,
+        linkNonce: e.nonce ?? null,
         candidateLink: null,
         linkIdentity: context.identity,
         executorId: e.executorId,
@@ -288,6 +302,7 @@ export const enrollmentMachine = setup({
       renewalDue: false,
       linkCount: 0,
       activeLink: null,
+      linkNonce: null,
       candidateLink: null,
       executorId: null,
       heartbeatIntervalMs: 5_000,

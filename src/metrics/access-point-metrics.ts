@@ -7,6 +7,7 @@
  *   ah_access_point_enrollment_attempts_total       links whose hello was verified (admitted or rejected)
  *   ah_access_point_enrollment_failures_total{code} rejections, by catalog code
  *   ah_access_point_executor_rotations_total        a second link of an enrolled executor replaced the first
+ *   ah_access_point_duplicate_identities_total      a second holder of a connected identity took it over (no continuity proof)
  *   ah_access_point_departures_total{reason}        executors that left: goodbye | heartbeat_timeout |
  *                                                   socket_closed | protocol_error | shutdown | other
  *   ah_access_point_heartbeats_total                heartbeats received from admitted executors
@@ -81,6 +82,11 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
     help: 'Executor rotations seen: a second link of an enrolled executor replaced the first.',
     registers: [registry],
   });
+  const duplicates = new Counter({
+    name: 'ah_access_point_duplicate_identities_total',
+    help: 'New links for a connected identity that did not prove they continue it (a second holder), which superseded the open link.',
+    registers: [registry],
+  });
   const departures = new Counter({
     name: 'ah_access_point_departures_total',
     help: 'Executors that left the fleet, by reason: goodbye, heartbeat_timeout, socket_closed, protocol_error, shutdown, other.',
@@ -98,7 +104,7 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
     buckets: LAG_BUCKETS,
     registers: [registry],
   });
-  for (const c of [attempts, rotations, heartbeats]) c.inc(0);
+  for (const c of [attempts, rotations, duplicates, heartbeats]) c.inc(0);
 
   const certificate = new CertificateMetrics(registry, 'access-point', 'access-point', () => {
     const s = current();
@@ -140,13 +146,14 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
   const lastHeartbeat = new Map<string, number>();
   accessPoint.on('admitted', (e) => {
     attempts.inc();
-    if (e.relinked) rotations.inc();
+    if (e.relinked && !e.duplicate) rotations.inc();
     else lastHeartbeat.set(e.id, Date.parse(e.lastHeartbeat));
   });
   accessPoint.on('rejected', (e) => {
     attempts.inc();
     failures.inc({ code: e.error.code });
   });
+  accessPoint.on('duplicate', () => duplicates.inc());
   accessPoint.on('departed', (e) => {
     departures.inc({ reason: departureClass(e.reason) });
     lastHeartbeat.delete(e.id);

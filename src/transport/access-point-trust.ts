@@ -15,6 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
 import { isValidAt, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, parseCertificates } from '../x509/chain.js';
+import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
 import { VALIDITY_ERRORS } from './tls-errors.js';
 
 export interface FirstUseTrust {
@@ -67,6 +68,7 @@ export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTru
   const cert = socket.getPeerX509Certificate();
   if (!cert) throw new AhError('ENROLL_TLS_VERIFY_FAILED');
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
+  refuseBrokenProfile([cert.raw]);
   const pin = spkiPin(cert);
   const file = knownAccessPointFile(trust.dir, target.address);
   let remembered: string | null = null;
@@ -92,12 +94,20 @@ export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTru
  * getPeerX509Certificate(): after that, Node 20 returns {} from getPeerCertificate().
  */
 export function peerChain(socket: TLSSocket): X509Certificate[] {
-  const out: X509Certificate[] = [];
+  return peerChainDer(socket).map((der) => new X509Certificate(der));
+}
+
+/**
+ * The peer's chain as DER, leaf first, as OpenSSL assembled it: the certificates the peer sent,
+ * ordered by issuance, completed from our trust bundle up to a self-signed root when it can be.
+ */
+export function peerChainDer(socket: TLSSocket): Buffer[] {
+  const out: Buffer[] = [];
   const seen = new Set<string>();
   let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
   while (c && c.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
-    out.push(new X509Certificate(c.raw));
+    out.push(c.raw);
     c = (c as { issuerCertificate?: PeerCertificate }).issuerCertificate;
   }
   return out;
@@ -118,6 +128,7 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
     }
     throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason });
   }
+  refuseBrokenProfile(chain.map((c) => c.raw));
   const san = subjectAltNames(leaf);
   if (trust.expectedServerId) {
     const actual = san.uris.length === 1 ? san.uris[0]! : san.uris.length === 0 ? '(no URI SAN)' : san.uris.join(' ');
@@ -137,4 +148,10 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
   // OpenSSL's X509_check_host/X509_check_ip).
   const named = isIP(trust.host) ? leaf.checkIP(trust.host) !== undefined : leaf.checkHost(trust.host) !== undefined;
   if (!named) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `the certificate does not name ${trust.host}` });
+}
+
+/** The access point's chain must follow the same leaf and CA rules as an executor's (chain-rules.ts). */
+function refuseBrokenProfile(chainDer: Buffer[]): void {
+  const checked = checkPeerChain(chainDer, 'access-point');
+  if (isChainProblem(checked)) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `access point certificate: ${checked.rule}` });
 }

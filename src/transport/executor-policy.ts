@@ -1,11 +1,16 @@
 /**
  * How the access point decides whether to admit an executor, after the TLS handshake, so that it
- * can answer with a precise `reject` instead of a bare TLS alert.
+ * can answer with a precise `reject` instead of a bare TLS alert. In order: a certificate at all,
+ * trust (OpenSSL's verdict against `--ca`), validity, the leaf and chain rules (x509/chain-rules.ts),
+ * the SPIFFE ID under `--executor-san-uri-prefix`, and the claimed name borne by the certificate.
  */
 import type { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
 import type { PeerVerdict } from '../machines/connection.js';
-import { isValidAt, notAfterOf, serialOf, subjectAltNames } from '../x509/certificate.js';
+import { isValidAt, notAfterOf, serialOf } from '../x509/certificate.js';
+import type { CertificateProfile } from '../x509/cert-profile.js';
+import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
+import { parseSpiffeId, spiffeIdUnder, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { VALIDITY_ERRORS } from './tls-errors.js';
 
 export interface ExecutorPolicy {
@@ -14,45 +19,68 @@ export interface ExecutorPolicy {
    * certificate is admitted without CA verification.
    */
   readonly requireCa: boolean;
-  /** `--executor-san-uri-prefix`: the executor's URI SAN must lie under it. */
-  readonly sanUriPrefix: string | null;
-}
-
-/**
- * Does `uri` lie under `prefix`, at a path-segment boundary? `spiffe://example.org/ah/agent/`
- * admits `…/ah/agent/executor-1` but never `…/ah/agent-evil/x` or `…/ah/agentx`. Dot segments and
- * percent-encoding are refused outright: SPIFFE IDs may not hold them, and they are how a path
- * would sneak out from under a prefix.
- */
-export function uriUnderPrefix(uri: string, prefix: string): boolean {
-  if (/%|\/\.{1,2}(\/|$)|\\/.test(uri)) return false;
-  const normalized = (u: string) => u.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/]*)/i, (_, scheme: string, authority: string) => scheme.toLowerCase() + authority.toLowerCase());
-  const u = normalized(uri);
-  const p = normalized(prefix);
-  if (p.endsWith('/')) return u.startsWith(p) && u.length > p.length;
-  return u === p || u.startsWith(`${p}/`);
+  /** `--executor-san-uri-prefix`: the executor's SPIFFE ID must lie under it. */
+  readonly sanUriPrefix: SpiffeIdPrefix | null;
 }
 
 /** What the TLS layer says of the client, read once per link. */
 export interface ClientHandshake {
   readonly certificate: X509Certificate | undefined;
+  /** The chain as OpenSSL assembled it (DER, leaf first, completed from the trust bundle). */
+  readonly chain: readonly Uint8Array[];
   readonly authorized: boolean;
   readonly authorizationError: string | null;
 }
 
+/** What the executor claims in its hello. */
+export interface ExecutorClaim {
+  readonly name: string;
+}
+
+/** OpenSSL's word for a certificate whose extended key usage does not allow the purpose. */
+const PURPOSE_ERRORS = new Set(['INVALID_PURPOSE', 'UNSUPPORTED_CERTIFICATE_PURPOSE']);
+
 /** Returns the verdict or throws the catalog error the executor will read in its `reject`. */
-export function verifyExecutor(socket: ClientHandshake, policy: ExecutorPolicy, now: number): PeerVerdict {
+export function verifyExecutor(socket: ClientHandshake, policy: ExecutorPolicy, now: number, claim: ExecutorClaim): PeerVerdict {
   const cert = socket.certificate;
   if (!cert) throw new AhError('ENROLL_CLIENT_CERT_REQUIRED');
+  const checked = checkPeerChain(socket.chain.length ? socket.chain : [cert.raw], 'executor');
   if (policy.requireCa && !socket.authorized) {
     const reason = String(socket.authorizationError ?? '');
     if (VALIDITY_ERRORS.has(reason)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
-    throw new AhError('ENROLL_CLIENT_CERT_REJECTED');
+    // A certificate that is trusted but not for this purpose is not "signed by unknown authority".
+    if (PURPOSE_ERRORS.has(reason) && isChainProblem(checked)) throw new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: checked.rule });
+    if (PURPOSE_ERRORS.has(reason)) throw new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: `OpenSSL refused the certificate's purpose (${reason})` });
+    throw new AhError('ENROLL_CLIENT_CERT_REJECTED', { reason });
   }
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
-  const { uris } = subjectAltNames(cert);
-  if (uris.length !== 1) throw new AhError('ENROLL_SAN_MISMATCH');
-  const executorId = uris[0]!;
-  if (policy.sanUriPrefix && !uriUnderPrefix(executorId, policy.sanUriPrefix)) throw new AhError('ENROLL_SAN_MISMATCH');
+  if (isChainProblem(checked)) {
+    throw checked.kind === 'san' ? new AhError('ENROLL_SAN_MISMATCH', { reason: checked.rule }) : new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: checked.rule });
+  }
+  const executorId = checked.spiffeId!;
+  if (policy.sanUriPrefix && !spiffeIdUnder(parseSpiffeId(executorId), policy.sanUriPrefix)) {
+    throw new AhError('ENROLL_SAN_MISMATCH', { reason: `${executorId} is not under --executor-san-uri-prefix ${policy.sanUriPrefix.text}` });
+  }
+  if (!bearsName(cert, checked.profile, executorId, claim.name)) {
+    throw new AhError('ENROLL_NAME_NOT_IN_CERTIFICATE', { name: JSON.stringify(claim.name), executorId });
+  }
   return { executorId, certNotAfter: notAfterOf(cert), serial: serialOf(cert) };
+}
+
+/**
+ * The name an executor claims must be one its certificate bears: the last segment of its SPIFFE
+ * ID, a CN of its subject, or a DNS SAN (case-insensitive, as DNS names are).
+ */
+export function bearsName(cert: X509Certificate, profile: CertificateProfile, spiffeId: string, name: string): boolean {
+  if (spiffeId.slice(spiffeId.lastIndexOf('/') + 1) === name) return true;
+  if (commonNames(cert).includes(name)) return true;
+  const lower = name.toLowerCase();
+  return profile.dnsNames.some((d) => d.toLowerCase() === lower);
+}
+
+function commonNames(cert: X509Certificate): string[] {
+  return cert.subject
+    .split('\n')
+    .filter((line) => line.startsWith('CN='))
+    .map((line) => line.slice(3));
 }

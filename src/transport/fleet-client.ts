@@ -41,6 +41,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   private socket: TLSSocket | null = null;
   private phase: Phase = 'connecting';
   private readonly decoder = new FrameDecoder();
+  private executorId: string | null = null;
 
   constructor(private readonly options: DialOptions) {
     super();
@@ -133,6 +134,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       if (this.phase === 'awaiting-welcome') {
         if (m.type === 'welcome') {
           this.phase = 'open';
+          this.executorId = m.executorId;
           this.emit('welcome', m);
         } else if (m.type === 'reject') {
           // Render with our own catalog when we know the code, so the wording is the guide's.
@@ -147,7 +149,11 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
         }
       } else if (this.phase === 'open') {
         if (m.type === 'ack') this.emit('ack', m.seq);
-        else if (m.type === 'goodbye') return this.end(`access point said goodbye: ${m.reason}`, null);
+        else if (m.type === 'goodbye') {
+          // Another link took our identity: say so, rather than "link lost".
+          const superseded = m.reason === 'superseded' ? new AhError('ENROLL_SUPERSEDED', { executorId: this.executorId ?? '?', address: this.options.address }) : null;
+          return this.end(`access point said goodbye: ${m.reason}`, superseded);
+        }
         else return this.end(`protocol error: unexpected ${m.type}`, new AhError('ENROLL_PROTOCOL_ERROR', { detail: `unexpected ${m.type} on an open link` }));
       }
     }

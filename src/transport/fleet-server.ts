@@ -7,6 +7,7 @@ import { EventEmitter } from 'eventemitter3';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import { formatHostPort, type HostPort } from '../util/address.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
+import { peerChainDer } from './access-point-trust.js';
 import type { ClientHandshake } from './executor-policy.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
 
@@ -55,6 +56,9 @@ export class ServerLink extends EventEmitter<{
   /** The client's certificate and OpenSSL's verdict on it, parsed once for the policy and the logs. */
   get handshake(): ClientHandshake {
     this.peer ??= {
+      // The chain first: Node's quirk (access-point-trust.ts, peerChain) is harmless on this side,
+      // but the order costs nothing.
+      chain: peerChainDer(this.socket),
       certificate: this.socket.getPeerX509Certificate(),
       authorized: this.socket.authorized,
       authorizationError: this.socket.authorizationError ? String(this.socket.authorizationError) : null,

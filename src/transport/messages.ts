@@ -2,18 +2,21 @@
  * The fleet protocol's messages (ALPN `ah-fleet/1`) and their validation. Anything that does not
  * match these shapes exactly is a protocol error that closes the link.
  */
+import type { ContinuityProof } from './continuity.js';
 import { FrameError } from './frame-codec.js';
 
 export const ALPN_PROTOCOL = 'ah-fleet/1';
 
 /** executor → access point */
-export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string> };
+/** `continuity`: on a rotation's new link, the proof that it continues the link whose welcome had that nonce. */
+export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityProof };
 export type Heartbeat = { type: 'heartbeat'; seq: number };
 export type Goodbye = { type: 'goodbye'; reason: string };
 export type ExecutorMessage = Hello | Heartbeat | Goodbye;
 
 /** access point → executor */
-export type Welcome = { type: 'welcome'; executorId: string; heartbeatInterval: number; serverTime: number };
+/** `nonce`: fresh per link; a later rotation proves continuity over it (transport/continuity.ts). */
+export type Welcome = { type: 'welcome'; executorId: string; heartbeatInterval: number; serverTime: number; nonce?: string };
 export type Ack = { type: 'ack'; seq: number };
 export type Reject = { type: 'reject'; code: string; message: string; params?: Record<string, string> };
 export type AccessPointMessage = Welcome | Ack | Reject | Goodbye;
@@ -23,6 +26,9 @@ const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numb
 const isStringMap = (v: unknown): v is Record<string, string> =>
   !!v && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).length <= 64 &&
   Object.entries(v).every(([k, val]) => isString(k, 128) && isString(val, 1024));
+
+const isContinuity = (v: unknown): v is ContinuityProof =>
+  !!v && typeof v === 'object' && !Array.isArray(v) && isString((v as ContinuityProof).nonce, 128) && isString((v as ContinuityProof).signature, 2048);
 
 function fail(type: string, what: string): never {
   throw new FrameError(`malformed ${type}: ${what}`);
@@ -34,7 +40,14 @@ export function parseExecutorMessage(m: Record<string, unknown> & { type: string
       if (!isString(m.name, 256) || !m.name) fail('hello', 'name');
       if (!isString(m.version, 64)) fail('hello', 'version');
       if (m.labels !== undefined && !isStringMap(m.labels)) fail('hello', 'labels');
-      return { type: 'hello', name: m.name, version: m.version, labels: (m.labels as Record<string, string>) ?? {} };
+      if (m.continuity !== undefined && !isContinuity(m.continuity)) fail('hello', 'continuity');
+      return {
+        type: 'hello',
+        name: m.name,
+        version: m.version,
+        labels: (m.labels as Record<string, string>) ?? {},
+        ...(m.continuity ? { continuity: { nonce: m.continuity.nonce, signature: m.continuity.signature } } : {}),
+      };
     case 'heartbeat':
       if (!isSeq(m.seq)) fail('heartbeat', 'seq');
       return { type: 'heartbeat', seq: m.seq };
@@ -52,7 +65,14 @@ export function parseAccessPointMessage(m: Record<string, unknown> & { type: str
       if (!isString(m.executorId, 2048)) fail('welcome', 'executorId');
       if (!isSeq(m.heartbeatInterval) || m.heartbeatInterval < 10) fail('welcome', 'heartbeatInterval');
       if (!isSeq(m.serverTime)) fail('welcome', 'serverTime');
-      return { type: 'welcome', executorId: m.executorId, heartbeatInterval: m.heartbeatInterval, serverTime: m.serverTime };
+      if (m.nonce !== undefined && !isString(m.nonce, 128)) fail('welcome', 'nonce');
+      return {
+        type: 'welcome',
+        executorId: m.executorId,
+        heartbeatInterval: m.heartbeatInterval,
+        serverTime: m.serverTime,
+        ...(m.nonce !== undefined ? { nonce: m.nonce } : {}),
+      };
     case 'ack':
       if (!isSeq(m.seq)) fail('ack', 'seq');
       return { type: 'ack', seq: m.seq };

@@ -5,8 +5,7 @@
  * @peculiar/x509.
  */
 import { x509 } from './peculiar.js';
-
-const SPIFFE_ID = /^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)+$/;
+import { spiffeIdProblem } from './spiffe-id.js';
 
 /** Null when the leaf is a valid X.509-SVID leaf, else why not. */
 export function svidLeafProblem(der: Uint8Array): string | null {
@@ -17,9 +16,9 @@ export function svidLeafProblem(der: Uint8Array): string | null {
   if (uris.length > 1) return 'certificate contains more than one URI SAN';
   const id = uris[0]!;
   if (!id.startsWith('spiffe://')) return 'scheme is missing or invalid';
-  if (!SPIFFE_ID.test(id) || id.split('/').slice(3).some((s) => s === '.' || s === '..')) {
-    return /^spiffe:\/\/[^/]+\/?$/.test(id) ? 'leaf certificate SPIFFE ID must have a non-root path' : `invalid SPIFFE ID ${id}`;
-  }
+  if (/^spiffe:\/\/[^/]+\/?$/.test(id)) return 'leaf certificate SPIFFE ID must have a non-root path';
+  const problem = spiffeIdProblem(id);
+  if (problem) return `invalid SPIFFE ID ${id}: ${problem}`;
   const basic = cert.getExtension(x509.BasicConstraintsExtension);
   if (basic?.ca) return 'leaf certificate must not have CA flag set to true';
   const usage = cert.getExtension(x509.KeyUsagesExtension);

@@ -21,6 +21,8 @@ export interface Leaf {
   readonly certPem: string;
   readonly keyPem: string;
   readonly serial: string;
+  /** The same certificate and key as an issuer, to sign with it (a "leaf" that is really a CA). */
+  readonly asIssuer: Issuer;
 }
 
 type CryptoKeyPair = { privateKey: webcrypto.CryptoKey; publicKey: webcrypto.CryptoKey };
@@ -86,6 +88,10 @@ export interface LeafRequest {
   readonly notBefore?: number;
   readonly notAfter?: number;
   readonly usage?: 'server' | 'client' | 'both';
+  /** basicConstraints cA (default false): a hostile "leaf" that can sign. */
+  readonly ca?: boolean;
+  /** keyUsage flags (default digitalSignature); null leaves the extension out. */
+  readonly keyUsage?: number | null;
 }
 
 export async function issueLeaf(issuer: Issuer, req: LeafRequest = {}): Promise<Leaf> {
@@ -111,14 +117,16 @@ export async function issueLeaf(issuer: Issuer, req: LeafRequest = {}): Promise<
     publicKey: k.publicKey,
     signingKey: issuer.keys.privateKey,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.BasicConstraintsExtension(req.ca ?? false, undefined, true),
+      ...(req.keyUsage === null ? [] : [new x509.KeyUsagesExtension(req.keyUsage ?? x509.KeyUsageFlags.digitalSignature, true)]),
       new x509.ExtendedKeyUsageExtension(eku),
       ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
+      await x509.SubjectKeyIdentifierExtension.create(k.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
     ],
   });
-  return { certPem: `${cert.toString('pem')}\n`, keyPem: await keyPem(k), serial: sn.toUpperCase() };
+  const certPem = `${cert.toString('pem')}\n`;
+  return { certPem, keyPem: await keyPem(k), serial: sn.toUpperCase(), asIssuer: { name: req.cn ?? 'leaf', cert, keys: k, pem: certPem } };
 }
 
 /** Write cert.pem (leaf, then `chain`), key.pem (0600) and ca.pem into `dir`; returns the paths. */

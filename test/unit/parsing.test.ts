@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDirectives } from '../../src/log/directives.js';
-import { uriUnderPrefix } from '../../src/transport/executor-policy.js';
+import { uriUnderPrefix } from '../../src/x509/spiffe-id.js';
 import { parseListenAddress, parseRemoteServer } from '../../src/util/address.js';
 import { formatDuration, parseDuration } from '../../src/util/duration.js';
 import { subjectAltNames } from '../../src/x509/certificate.js';
@@ -51,8 +51,13 @@ describe('executor SAN prefix', () => {
   it('matches at a path-segment boundary only', () => {
     const prefix = 'spiffe://example.org/ah/agent/';
     expect(uriUnderPrefix('spiffe://example.org/ah/agent/executor-1', prefix)).toBe(true);
-    expect(uriUnderPrefix('spiffe://EXAMPLE.org/ah/agent/executor-1', prefix)).toBe(true);
     for (const evil of [
+      // Not canonical: refused, never folded onto spiffe://example.org/ah/agent/executor-1.
+      'spiffe://EXAMPLE.org/ah/agent/executor-1',
+      'SPIFFE://example.org/ah/agent/executor-1',
+      'spiffe://example.org/ah/agent//executor-1',
+      'spiffe://example.org/ah/agent/executor-1/',
+      'spiffe://example.org/ah/agent/executor-1?x=1',
       'spiffe://example.org/ah/agent-evil/x',
       'spiffe://example.org/ah/agentx',
       'spiffe://example.org/ah/agent/',

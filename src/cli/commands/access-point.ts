@@ -1,5 +1,5 @@
 /** `ah agent access-point`: serve the fleet link until SIGTERM/SIGINT. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress } from '../../util/address.js';
 import { EXIT_FAILURE, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
@@ -15,6 +15,7 @@ interface AccessPointFlags extends IdentityFlags, DebugViewFlags {
   logLevel?: string;
   auditLog?: string;
   metricsListen?: string;
+  duplicateIdentity: 'supersede' | 'reject';
 }
 
 export function registerAccessPoint(agent: Command): void {
@@ -27,7 +28,12 @@ export function registerAccessPoint(agent: Command): void {
     )
     .option('--fleet-listen <host:port>', 'address to listen on', '0.0.0.0:4433')
     .addOption(option('--heartbeat-interval <duration>', 'heartbeat interval told to executors', parsers.duration, { value: 5_000, shown: '5s' }))
-    .option('--executor-san-uri-prefix <uri>', "admit only executors whose URI SAN lies under this prefix (e.g. spiffe://example.org/ah/agent/)")
+    .option('--executor-san-uri-prefix <uri>', "admit only executors whose SPIFFE ID lies under this prefix (e.g. spiffe://example.org/ah/agent/)", parsers.spiffeIdPrefix)
+    .addOption(
+      new Option('--duplicate-identity <policy>', 'a new link for a connected identity without proof of continuity: supersede (the newest wins) or reject')
+        .choices(['supersede', 'reject'])
+        .default('supersede'),
+    )
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
     .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
     .option('--audit-log <file>', 'append one JSON line per enrollment, rejection, rotation, departure and reload to FILE (reopened on SIGHUP)')
@@ -55,6 +61,7 @@ export function registerAccessPoint(agent: Command): void {
         logging,
         auditLog: flags.auditLog,
         metricsListen: flags.metricsListen,
+        duplicateIdentity: flags.duplicateIdentity,
       });
       const startDebugView = prepareDebugView(flags, accessPoint, logging);
       stopOnSignals(() => accessPoint.stop());

@@ -54,7 +54,7 @@ export function registerDoctor(agent: Command): void {
   addOnce(command, new Option('--access-point', "check the access point's configuration (give the flags of ah agent access-point)"));
   addOnce(command, new Option('--fleet-listen <host:port>', "with --access-point: the access point's listen address").default('0.0.0.0:4433'));
   addOnce(command, option('--heartbeat-interval <duration>', 'with --access-point: accepted as the access point takes it', parsers.duration));
-  addOnce(command, new Option('--executor-san-uri-prefix <uri>', "the access point's executor SAN prefix: the executor's URI SAN must lie under it"));
+  addOnce(command, new Option('--executor-san-uri-prefix <uri>', "the access point's executor SAN prefix: the executor's URI SAN must lie under it").argParser(parsers.spiffeIdPrefix));
   addOnce(command, new Option('--audit-log <file>', "the daemon's audit log (checked by --production)"));
   addOnce(command, new Option('--metrics-listen <host:port>', "the daemon's metrics address (checked by --production)"));
   command

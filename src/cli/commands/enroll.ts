@@ -52,7 +52,7 @@ export function addEnrollOptions(command: Command): Command {
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
     .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)')
-    .option('--expected-server-id <spiffe-id>', "the access point's exact SPIFFE ID (URI SAN)")
+    .option('--expected-server-id <spiffe-id>', "the access point's exact SPIFFE ID (URI SAN)", parsers.spiffeId)
     .option('--server-san <list>', 'accept the access point if it presents any of dns=NAME,uri=URI,pin=sha256:BASE64 (SPKI pin)', (v: string) => {
       try {
         return parseServerSan(v);
