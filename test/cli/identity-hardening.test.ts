@@ -180,6 +180,26 @@ describe('who may enroll as whom', () => {
   });
 });
 
+describe("the executor applies the same rules to the access point's chain", () => {
+  it('refuses an access point whose leaf is a CA', async () => {
+    const leaf = await issueLeaf(root, {
+      cn: 'access point',
+      uris: ['spiffe://example.org/ah/serve'],
+      ips: ['127.0.0.1'],
+      usage: 'server',
+      ca: true,
+      keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
+    });
+    const p = writeIdentity(join(base, `ap-ca-${++serial}`), leaf, root.pem);
+    const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', p.ca, '--state-dir', tempStateDir()]);
+    const line = await daemon.waitForLine((l) => typeof l.address === 'string' && l.component === 'ah_access_point' && 'provider' in l, 'listening');
+    const r = await enrollOnce(Number(String(line.address).split(':').pop()), 'good1', (await executorFiles('good1')).paths);
+    expect(r.code).toBe(1);
+    expect(lines(r).slice(0, 2)).toEqual(['error: tls handshake failed: certificate verify failed', '  Reason: access point certificate: leaf certificate must not have CA flag set to true']);
+    await daemon.stop();
+  });
+});
+
 describe('a second holder of a connected identity', () => {
   let ap: AccessPointRun;
   beforeAll(async () => {

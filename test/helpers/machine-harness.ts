@@ -4,7 +4,7 @@
  * reached without a socket or a timer of the machine's own.
  */
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef } from 'xstate';
-import { enrollmentMachine, type EnrollmentInput, type LinkCommand, type LinkReport } from '../../src/machines/enrollment.js';
+import { enrollmentMachine, type EnrollmentInput, type LinkCommand, type LinkInput, type LinkReport } from '../../src/machines/enrollment.js';
 import { rotationMachine, type RenewOutput } from '../../src/machines/rotation.js';
 import type { IdentitySummary } from '../../src/machines/types.js';
 
@@ -13,6 +13,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export interface FakeLink {
   readonly linkId: string;
   readonly fingerprint: string;
+  /** What a rotation's new link must prove it continues (LinkInput.continues). */
+  readonly continues: LinkInput['continues'];
   readonly commands: LinkCommand[];
   stopped: boolean;
   report(event: DistributiveOmit<LinkReport, 'linkId' | 'at'> & { at?: number }): void;
@@ -48,10 +50,11 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
   const machine = enrollmentMachine.provide({
     actors: {
       rotation,
-      fleetLink: fromCallback<LinkCommand, { linkId: string; fingerprint: string }>(({ input, sendBack, receive }) => {
+      fleetLink: fromCallback<LinkCommand, LinkInput>(({ input, sendBack, receive }) => {
         const link: FakeLink = {
           linkId: input.linkId,
           fingerprint: input.fingerprint,
+          continues: input.continues,
           commands: [],
           stopped: false,
           report: (e) => sendBack({ at: clock.now(), ...e, linkId: input.linkId } as LinkReport),
@@ -103,8 +106,8 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
     lastLink(): FakeLink {
       return links[links.length - 1]!;
     },
-    welcome(link: FakeLink, heartbeatIntervalMs = 5_000) {
-      link.report({ type: 'LINK_WELCOMED', executorId: 'spiffe://dev.local/ah/agent/test', heartbeatIntervalMs, serverTime: clock.now() });
+    welcome(link: FakeLink, heartbeatIntervalMs = 5_000, nonce?: string) {
+      link.report({ type: 'LINK_WELCOMED', executorId: 'spiffe://dev.local/ah/agent/test', heartbeatIntervalMs, serverTime: clock.now(), ...(nonce ? { nonce } : {}) });
     },
   };
 }

@@ -155,6 +155,27 @@ describe('enrollment machine', () => {
     expect(first.commands).toContainEqual({ type: 'CLOSE', reason: 'rotated' });
   });
 
+  it("opens a rotation's new link as the continuation of the active one (its identity and welcome nonce), and a reconnect as a newcomer", async () => {
+    const h = createHarness();
+    h.material(identity(1, h.clock.now(), 10_000));
+    const first = h.lastLink();
+    expect(first.continues).toBeUndefined();
+    h.welcome(first, 1_000, 'nonce-of-link-1');
+    h.clock.increment(h.context.nextRotationAt! - h.clock.now());
+    h.renewals[0]!.resolve({ identity: identity(2, h.clock.now(), 10_000), observedAt: h.clock.now() });
+    await new Promise((r) => setImmediate(r));
+    const second = h.lastLink();
+    expect(second.fingerprint).toBe('fp-2');
+    expect(second.continues).toEqual({ fingerprint: 'fp-1', nonce: 'nonce-of-link-1' });
+    h.welcome(second, 1_000, 'nonce-of-link-2');
+    expect(h.value).toBe('enrolled');
+    // The link is lost: the next link has nothing open to continue.
+    second.report({ type: 'LINK_CLOSED', reason: 'closed', error: null });
+    h.clock.increment(h.context.retryDelayMs);
+    expect(h.value).toBe('handshaking');
+    expect(h.lastLink().continues).toBeUndefined();
+  });
+
   it('waits for the provider when identity material cannot be loaded, counting attempts', () => {
     const h = createHarness({ maxAttempts: 2 });
     h.materialError('ENROLL_FILE_NOT_FOUND');
