@@ -7,7 +7,7 @@
 import { fromCallback } from 'xstate';
 import type { Logger } from '../log/logger.js';
 import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
-import type { MaterialStore } from '../engine/material-store.js';
+import type { MaterialStore } from './material-store.js';
 import { AhError } from '../errors/ah-error.js';
 import type { IdentityMaterial } from '../providers/identity-provider.js';
 import type { AccessPointTrust } from '../transport/access-point-trust.js';

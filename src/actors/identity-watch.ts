@@ -7,7 +7,7 @@ import { fromCallback, fromPromise } from 'xstate';
 import { AhError } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
 import type { RenewOutput } from '../machines/rotation.js';
-import type { MaterialStore } from '../engine/material-store.js';
+import type { MaterialStore } from './material-store.js';
 import type { IdentityMaterial, IdentityProvider } from '../providers/identity-provider.js';
 import { verifyMaterial } from '../x509/verify-material.js';
 

@@ -5,9 +5,9 @@
  * with the record itself (code ENROLL_AUDIT_LOG_FAILED), so it still reaches the journal.
  */
 import type { X509Certificate } from 'node:crypto';
-import { AhError } from '../errors/ah-error.js';
+import { AhError, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
-import type { IdentitySummary, MachineError } from '../machines/types.js';
+import type { IdentitySummary } from '../model/identity.js';
 import { messageOf } from '../errors/ah-error.js';
 import { notAfterOf, serialOf, spiffeIdOf, subjectAltNames } from '../x509/certificate.js';
 import { AuditLog, type AuditFailure, type AuditHealth, type AuditRecord } from './audit-log.js';
@@ -100,7 +100,7 @@ export class AccessPointAudit {
     });
   }
 
-  rejected(e: { error: MachineError; remoteAddress: string; name: string | null; link: string; certificate: X509Certificate | undefined }): void {
+  rejected(e: { error: ErrorInfo; remoteAddress: string; name: string | null; link: string; certificate: X509Certificate | undefined }): void {
     const cert = e.certificate;
     const sans = cert ? subjectAltNames(cert) : null;
     this.append({

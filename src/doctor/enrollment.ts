@@ -7,7 +7,7 @@ import type { KeyObject, X509Certificate } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { queryStatus } from '../actors/status-server.js';
+import { queryStatus } from '../transport/status-server.js';
 import { paths } from '../engine/state-dir.js';
 import { AhError } from '../errors/ah-error.js';
 import type { AccessPointTrust } from '../transport/access-point-trust.js';

@@ -9,8 +9,8 @@ import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import { identityActors } from '../actors/identity-watch.js';
 import { AccessPointAudit, type AuditedExecutor } from '../audit/access-point-audit.js';
 import type { AuditHealth } from '../audit/audit-log.js';
-import { StatusServer } from '../actors/status-server.js';
-import { AhError, messageOf } from '../errors/ah-error.js';
+import { StatusServer } from '../transport/status-server.js';
+import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import { parseDirectives } from '../log/directives.js';
 import { createLogging, silentLogging, type Logging } from '../log/logger.js';
@@ -21,7 +21,7 @@ import { startMetricsServer, type MetricsServer, type Readiness } from '../metri
 import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
 import { connectionMachine, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
 import { rotationMachine } from '../machines/rotation.js';
-import type { IdentitySummary, MachineError } from '../machines/types.js';
+import type { IdentitySummary } from '../model/identity.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import { verifyContinuity } from '../transport/continuity.js';
 import { newNonce } from '../transport/continuity.js';
@@ -33,7 +33,7 @@ import type { ExecutorMessage } from '../transport/messages.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 import { VERSION } from '../version.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
-import { MaterialStore } from './material-store.js';
+import { MaterialStore } from '../actors/material-store.js';
 import { Roster, type FleetEntryJson, type RosterEntry } from './roster.js';
 import { paths } from './state-dir.js';
 
@@ -281,7 +281,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.actor = actor;
 
     const ready = new Promise<HostPort>((resolve, reject) => {
-      let lastError: MachineError | null = null;
+      let lastError: ErrorInfo | null = null;
       actor.subscribe((snap) => {
         const ctx = snap.context;
         if (ctx.lastError && ctx.lastError !== lastError) {

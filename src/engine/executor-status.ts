@@ -1,7 +1,7 @@
 /** What `ah agent status --json` prints, built from the enrollment machine's snapshot. */
 import type { EnrollmentContext, EnrollmentState } from '../machines/enrollment.js';
 import { messageOf } from '../errors/ah-error.js';
-import type { IdentitySummary } from '../machines/types.js';
+import type { IdentitySummary } from '../model/identity.js';
 
 export interface IdentityStatus {
   readonly provider: string;

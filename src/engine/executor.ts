@@ -8,18 +8,18 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, type Actor } from 'xstate';
 import { fleetLinkActor, OpenLinks } from '../actors/fleet-link.js';
 import { identityActors } from '../actors/identity-watch.js';
-import { StatusServer } from '../actors/status-server.js';
-import { AhError, messageOf } from '../errors/ah-error.js';
+import { StatusServer } from '../transport/status-server.js';
+import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import { parseDirectives } from '../log/directives.js';
 import { createLogging, silentLogging, type Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
 import { createRegistry } from '../metrics/common.js';
 import { executorMetrics } from '../metrics/executor-metrics.js';
 import { startMetricsServer, type MetricsServer, type Readiness } from '../metrics/http-server.js';
-import type { BackoffPolicy } from '../machines/backoff.js';
+import type { BackoffPolicy } from '../util/backoff.js';
 import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
 import { rotationMachine } from '../machines/rotation.js';
-import type { MachineError } from '../machines/types.js';
+
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
 import { parseRemoteServer } from '../util/address.js';
@@ -27,7 +27,7 @@ import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
-import { MaterialStore } from './material-store.js';
+import { MaterialStore } from '../actors/material-store.js';
 import { paths } from './state-dir.js';
 
 export interface ExecutorOptions {
@@ -82,7 +82,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_RENEWAL_THRESHOLD = 0.7;
 export const RENEWAL_JITTER = 0.05;
 
-const toAhError = (e: MachineError): AhError => AhError.fromInfo(e);
+const toAhError = (e: ErrorInfo): AhError => AhError.fromInfo(e);
 
 export class Executor extends EventEmitter<ExecutorEvents> {
   readonly remote: ReturnType<typeof parseRemoteServer>;
@@ -273,7 +273,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private observe(actor: Actor<typeof enrollmentMachine>, log: ReturnType<Logging['get']>): void {
     let previousValue = '';
     let previousState: EnrollmentState | null = null;
-    let previousError: MachineError | null = null;
+    let previousError: ErrorInfo | null = null;
     let previousSerial: string | null = null;
     let previousRotations = 0;
     actor.subscribe({

@@ -10,7 +10,8 @@
  */
 import { assign, fromCallback, sendTo, setup } from 'xstate';
 import { rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
-import type { IdentitySummary, MachineError } from './types.js';
+import type { IdentitySummary } from '../model/identity.js';
+import type { ErrorInfo } from '../errors/ah-error.js';
 
 export interface AccessPointInput {
   readonly listen: string;
@@ -25,7 +26,7 @@ export interface AccessPointContext {
   readonly nextRotationAt: number | null;
   readonly boundAddress: string | null;
   readonly rotations: number;
-  readonly lastError: MachineError | null;
+  readonly lastError: ErrorInfo | null;
 }
 
 export type ListenerCommand = { type: 'USE_IDENTITY'; fingerprint: string };
@@ -33,7 +34,7 @@ export type ListenerCommand = { type: 'USE_IDENTITY'; fingerprint: string };
 export type AccessPointEvent =
   | RotationNotice
   | { type: 'LISTENING'; address: string }
-  | { type: 'LISTEN_FAILED'; error: MachineError };
+  | { type: 'LISTEN_FAILED'; error: ErrorInfo };
 
 export const accessPointMachine = setup({
   types: {
@@ -53,7 +54,7 @@ export const accessPointMachine = setup({
       const e = event as Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
       return { identity: e.identity, nextRotationAt: e.nextRotationAt };
     }),
-    noteError: assign({ lastError: ({ event }) => (event as { error: MachineError }).error }),
+    noteError: assign({ lastError: ({ event }) => (event as { error: ErrorInfo }).error }),
   },
 }).createMachine({
   id: 'access-point',

@@ -11,7 +11,10 @@
  * `departed`/`rejected` events. Times arrive with the events (`at`).
  */
 import { assign, emit, fromPromise, setup } from 'xstate';
-import type { MachineError } from './types.js';
+import type { ErrorInfo } from '../errors/ah-error.js';
+import type { Admission, ContinuityClaim, PeerVerdict } from '../model/admission.js';
+
+export type { Admission, ContinuityClaim, PeerVerdict };
 
 export const HEARTBEATS_MISSED_BEFORE_CLOSE = 3;
 
@@ -21,29 +24,6 @@ export interface ConnectionInput {
   readonly heartbeatIntervalMs: number;
   readonly helloTimeoutMs?: number;
   readonly drainTimeoutMs?: number;
-}
-
-/** A rotation's proof that its new link continues an open one (transport/continuity.ts). */
-export interface ContinuityClaim {
-  readonly nonce: string;
-  readonly signature: string;
-}
-
-/**
- * How a verified link relates to the identity's other open links: `joined` (none), `rotated`
- * (it proved it continues one, or presents the same key), `duplicate` (a second holder, which takes
- * over; `supersedes` lists the links it pushes out).
- */
-export type Admission = 'joined' | 'rotated' | 'duplicate';
-
-export interface PeerVerdict {
-  readonly executorId: string;
-  readonly certNotAfter: number;
-  readonly serial: string;
-  /** Sent in welcome; a later rotation proves continuity over it. */
-  readonly nonce?: string;
-  readonly admission?: Admission;
-  readonly supersedes?: readonly string[];
 }
 
 export interface VerifyPeerInput {
@@ -67,7 +47,7 @@ export interface ConnectionContext {
   readonly heartbeats: number;
   readonly lastHeartbeatAt: number | null;
   readonly closeReason: string | null;
-  readonly rejection: MachineError | null;
+  readonly rejection: ErrorInfo | null;
 }
 
 export type ConnectionEvent =
@@ -93,7 +73,7 @@ export type ConnectionEmitted =
     }
   | { type: 'heartbeat'; linkId: string; executorId: string; seq: number; at: number }
   | { type: 'departed'; linkId: string; executorId: string | null; reason: string }
-  | { type: 'rejected'; linkId: string; remoteAddress: string; error: MachineError };
+  | { type: 'rejected'; linkId: string; remoteAddress: string; error: ErrorInfo };
 
 const reasonOf = (event: ConnectionEvent): string => {
   switch (event.type) {
@@ -135,7 +115,7 @@ export const connectionMachine = setup({
     // Wire effects, provided by the transport; the definitions here only name them.
     sendWelcome: () => {},
     sendAck: (_, _params: { seq: number }) => {},
-    sendReject: (_, _params: { error: MachineError }) => {},
+    sendReject: (_, _params: { error: ErrorInfo }) => {},
     sendGoodbye: (_, _params: { reason: string }) => {},
     endSocket: () => {},
     destroySocket: () => {},
@@ -211,15 +191,15 @@ export const connectionMachine = setup({
           target: 'draining',
           actions: [
             assign({
-              rejection: ({ event }) => event.error as MachineError,
-              closeReason: ({ event }) => `rejected: ${(event.error as MachineError).code}`,
+              rejection: ({ event }) => event.error as ErrorInfo,
+              closeReason: ({ event }) => `rejected: ${(event.error as ErrorInfo).code}`,
             }),
-            { type: 'sendReject', params: ({ event }) => ({ error: event.error as MachineError }) },
+            { type: 'sendReject', params: ({ event }) => ({ error: event.error as ErrorInfo }) },
             emit(({ context, event }) => ({
               type: 'rejected' as const,
               linkId: context.linkId,
               remoteAddress: context.remoteAddress,
-              error: event.error as MachineError,
+              error: event.error as ErrorInfo,
             })),
           ],
         },

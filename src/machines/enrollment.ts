@@ -15,10 +15,11 @@
  * The machine owns one `rotation` child for its identity.
  */
 import { and, assign, enqueueActions, fromCallback, raise, setup, type EventObject } from 'xstate';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
 import { nextRandom } from './random.js';
 import { MAX_TIMER_MS, rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
-import type { IdentitySummary, MachineError } from './types.js';
+import type { IdentitySummary } from '../model/identity.js';
+import type { ErrorInfo } from '../errors/ah-error.js';
 
 /** After this many heartbeats without an ack the link counts as lost. */
 export const MISSED_ACKS_BEFORE_LOST = 3;
@@ -49,7 +50,7 @@ export interface EnrollmentContext {
   /** Failed attempts in a row; back to 0 on `welcome`. */
   readonly attempts: number;
   readonly retryDelayMs: number;
-  readonly lastError: MachineError | null;
+  readonly lastError: ErrorInfo | null;
   /** The newest usable identity; the next link is opened with it. */
   readonly identity: IdentitySummary | null;
   /** The identity the active link was opened with. */
@@ -73,8 +74,8 @@ export interface EnrollmentContext {
 /** Events the link actors send back. */
 export type LinkReport =
   | { type: 'LINK_WELCOMED'; linkId: string; executorId: string; heartbeatIntervalMs: number; serverTime: number; nonce?: string; at: number }
-  | { type: 'LINK_FAILED'; linkId: string; error: MachineError; at: number }
-  | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: MachineError | null; at: number }
+  | { type: 'LINK_FAILED'; linkId: string; error: ErrorInfo; at: number }
+  | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: ErrorInfo | null; at: number }
   | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number };
 
 /** Commands the machine sends to a link actor. */
@@ -99,15 +100,15 @@ export type EnrollmentEvent =
   | { type: 'LINK_CERT_EXPIRED'; at: number }
   | { type: 'SHUTDOWN' };
 
-const linkLost = (context: EnrollmentContext, detail: string): MachineError => ({
+const linkLost = (context: EnrollmentContext, detail: string): ErrorInfo => ({
   code: 'ENROLL_LINK_LOST',
   params: { address: context.remoteServer, detail },
   retryable: true,
 });
 
 /** The error an event carries, or what the event itself means when it carries none. */
-const errorOf = (context: EnrollmentContext, event: EnrollmentEvent | { type: string }): MachineError => {
-  const carried = (event as { error?: MachineError | null }).error;
+const errorOf = (context: EnrollmentContext, event: EnrollmentEvent | { type: string }): ErrorInfo => {
+  const carried = (event as { error?: ErrorInfo | null }).error;
   if (carried) return carried;
   switch (event.type) {
     case 'LINK_CLOSED':

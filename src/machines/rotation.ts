@@ -13,9 +13,10 @@
  * access point's) hears of every change through `sendParent`.
  */
 import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from 'xstate';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
 import { nextRandom } from './random.js';
-import type { IdentitySummary, MachineError } from './types.js';
+import type { IdentitySummary } from '../model/identity.js';
+import type { ErrorInfo } from '../errors/ah-error.js';
 
 /** setTimeout cannot wait longer than this; longer waits are taken in steps. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -45,7 +46,7 @@ export interface RotationContext {
   readonly renewAt: number | null;
   readonly failures: number;
   readonly retryDelayMs: number;
-  readonly lastError: MachineError | null;
+  readonly lastError: ErrorInfo | null;
 }
 
 export interface RenewOutput {
@@ -55,19 +56,19 @@ export interface RenewOutput {
 
 export type RotationEvent =
   | { type: 'MATERIAL'; identity: IdentitySummary; observedAt: number }
-  | { type: 'MATERIAL_REJECTED'; error: MachineError; observedAt: number }
-  | { type: 'MATERIAL_ERROR'; error: MachineError; observedAt: number }
+  | { type: 'MATERIAL_REJECTED'; error: ErrorInfo; observedAt: number }
+  | { type: 'MATERIAL_ERROR'; error: ErrorInfo; observedAt: number }
   | { type: 'EXPIRY_REACHED'; at: number };
 
 /** What the owner hears. */
 export type RotationNotice =
   | { type: 'IDENTITY_READY'; identity: IdentitySummary; nextRotationAt: number; observedAt: number }
   | { type: 'IDENTITY_RENEWED'; identity: IdentitySummary; nextRotationAt: number; observedAt: number }
-  | { type: 'IDENTITY_ERROR'; error: MachineError }
-  | { type: 'IDENTITY_REFUSED'; error: MachineError }
+  | { type: 'IDENTITY_ERROR'; error: ErrorInfo }
+  | { type: 'IDENTITY_REFUSED'; error: ErrorInfo }
   | { type: 'IDENTITY_EXPIRED'; identity: IdentitySummary }
   | { type: 'RENEWAL_DUE'; identity: IdentitySummary; waitingForPush: boolean }
-  | { type: 'RENEWAL_FAILED'; error: MachineError; retryInMs: number };
+  | { type: 'RENEWAL_FAILED'; error: ErrorInfo; retryInMs: number };
 
 /** Pure: where in the lifetime to renew, given a uniform draw in [0, 1). */
 export function renewalPoint(identity: IdentitySummary, threshold: number, jitter: number, random: number): number {
@@ -77,8 +78,8 @@ export function renewalPoint(identity: IdentitySummary, threshold: number, jitte
 }
 
 /** Whatever a renew actor rejected with, as plain data (Error objects do not survive a log). */
-export function toMachineError(thrown: unknown): MachineError {
-  const e = thrown as Partial<MachineError> & { message?: string };
+export function toMachineError(thrown: unknown): ErrorInfo {
+  const e = thrown as Partial<ErrorInfo> & { message?: string };
   if (e && typeof e === 'object' && typeof e.code === 'string') {
     return { code: e.code, params: { ...(e.params ?? {}) }, retryable: e.retryable ?? true };
   }
@@ -224,11 +225,11 @@ export const rotationMachine = setup({
     notifyExpired: sendParent(({ context }): RotationNotice => ({ type: 'IDENTITY_EXPIRED', identity: context.identity! })),
     notifyError: sendParent(({ event }): RotationNotice => ({
       type: 'IDENTITY_ERROR',
-      error: (event as { error: MachineError }).error,
+      error: (event as { error: ErrorInfo }).error,
     })),
     notifyRefused: sendParent(({ event }): RotationNotice => ({
       type: 'IDENTITY_REFUSED',
-      error: (event as { error: MachineError }).error,
+      error: (event as { error: ErrorInfo }).error,
     })),
     refuseOlderMaterial: sendParent(({ context, event }): RotationNotice => {
       const incoming = (event as { identity: IdentitySummary }).identity;

@@ -5,22 +5,12 @@
  */
 import type { EventEmitter } from 'eventemitter3';
 import type { AhError } from '../errors/ah-error.js';
-import type { IdentitySummary } from '../machines/types.js';
+import type { IdentityMaterial } from '../model/identity.js';
+
+export type { IdentityMaterial };
 
 export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault';
 
-export interface IdentityMaterial {
-  /** Leaf first, then intermediates, as PEM. */
-  readonly certPem: string;
-  /** PKCS#8 (or PKCS#1/SEC1) PEM of the leaf's private key. Never logged. */
-  readonly keyPem: string;
-  /**
-   * PEM certificates trusted for peers (the CA bundle). Null when the provider has no opinion:
-   * the dev identity, which trusts by first use instead.
-   */
-  readonly bundlePem: string | null;
-  readonly summary: IdentitySummary;
-}
 
 export interface ProviderEvents {
   /** New material the provider has (pushed, or reloaded). */

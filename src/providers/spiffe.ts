@@ -8,7 +8,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { AhError } from '../errors/ah-error.js';
-import { backoffDelay, type BackoffPolicy } from '../machines/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import { keyMatchesCertificate, summarize } from '../x509/certificate.js';
 import { chainBreak, issuedBy } from '../x509/chain.js';
 import { derToPem, splitDerSequence } from '../x509/der.js';

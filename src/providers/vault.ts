@@ -8,7 +8,7 @@
 import { EventEmitter } from 'eventemitter3';
 import NodeVault from 'node-vault';
 import { AhError } from '../errors/ah-error.js';
-import { backoffDelay, type BackoffPolicy } from '../machines/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import { summarize } from '../x509/certificate.js';
 import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
 import type { VaultCredentials } from './vault/credentials.js';

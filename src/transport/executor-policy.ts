@@ -6,7 +6,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
-import type { PeerVerdict } from '../machines/connection.js';
+import type { PeerVerdict } from '../model/admission.js';
 import { isValidAt, notAfterOf, serialOf } from '../x509/certificate.js';
 import type { CertificateProfile } from '../x509/cert-profile.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';

@@ -3,7 +3,7 @@
  * @peculiar/x509 (BASELINES.md §4); this runs on every enrollment at the access point.
  */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import type { IdentitySummary } from '../machines/types.js';
+import type { IdentitySummary } from '../model/identity.js';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

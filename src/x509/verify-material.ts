@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
-import type { IdentityMaterial } from '../providers/identity-provider.js';
+import type { IdentityMaterial } from '../model/identity.js';
 import { keyMatchesCertificate, splitPemCertificates } from './certificate.js';
 
 export function verifyMaterial(material: IdentityMaterial): void {

@@ -6,7 +6,7 @@
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef } from 'xstate';
 import { enrollmentMachine, type EnrollmentInput, type LinkCommand, type LinkInput, type LinkReport } from '../../src/machines/enrollment.js';
 import { rotationMachine, type RenewOutput } from '../../src/machines/rotation.js';
-import type { IdentitySummary } from '../../src/machines/types.js';
+import type { IdentitySummary } from '../../src/model/identity.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

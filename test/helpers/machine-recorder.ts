@@ -7,7 +7,7 @@
 import pino from 'pino';
 import { SimulatedClock } from 'xstate';
 import { machineInspector } from '../../src/log/machine-log.js';
-import type { IdentitySummary } from '../../src/machines/types.js';
+import type { IdentitySummary } from '../../src/model/identity.js';
 
 export class MachineRecorder {
   readonly clock = new SimulatedClock();

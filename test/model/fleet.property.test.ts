@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryStatus } from '../../src/actors/status-server.js';
+import { queryStatus } from '../../src/transport/status-server.js';
 import { paths } from '../../src/engine/state-dir.js';
 import { stopAll } from '../helpers/cli.js';
 import { AccessPoints, FleetHarness } from './harness/fleet-harness.js';

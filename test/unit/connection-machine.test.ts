@@ -1,10 +1,11 @@
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { connectionMachine, type PeerVerdict } from '../../src/machines/connection.js';
-import type { MachineError } from '../../src/machines/types.js';
-import { advance } from '../helpers/clock.js';
 
-function link(verdict: PeerVerdict | MachineError) {
+import { advance } from '../helpers/clock.js';
+import type { ErrorInfo } from '../../src/errors/ah-error.js';
+
+function link(verdict: PeerVerdict | ErrorInfo) {
   const clock = new SimulatedClock();
   const wire: string[] = [];
   const emitted: string[] = [];

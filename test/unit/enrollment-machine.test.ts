@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from '../../src/machines/backoff.js';
+import { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from '../../src/util/backoff.js';
 import { advance } from '../helpers/clock.js';
 import { createHarness, identity } from '../helpers/machine-harness.js';
 

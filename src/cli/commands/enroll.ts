@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress, parseRemoteServer } from '../../util/address.js';
-import { DEFAULT_BACKOFF } from '../../machines/backoff.js';
+import { DEFAULT_BACKOFF } from '../../util/backoff.js';
 import { defaultName, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
 import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } from './identity-options.js';
 import { parseServerSan, type ServerSanPolicy } from '../../transport/access-point-trust.js';

@@ -1,7 +1,7 @@
 /** `ah agent status` and `ah agent fleet`: ask the daemons on their unix sockets. */
 import { readdir } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { queryStatus } from '../../actors/status-server.js';
+import { queryStatus } from '../../transport/status-server.js';
 import { AhError } from '../../errors/ah-error.js';
 import type { ExecutorStatus } from '../../engine/executor-status.js';
 import type { FleetEntryJson } from '../../engine/roster.js';

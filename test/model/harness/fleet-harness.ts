@@ -6,7 +6,7 @@
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { queryStatus } from '../../../src/actors/status-server.js';
+import { queryStatus } from '../../../src/transport/status-server.js';
 import { paths } from '../../../src/engine/state-dir.js';
 import { startAh, tempStateDir, type Daemon } from '../../helpers/cli.js';
 import { ModeProxy, type ProxyMode } from '../../helpers/mode-proxy.js';

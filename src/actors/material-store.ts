@@ -4,7 +4,7 @@
  * so a link opened a moment before a rotation still finds its own.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { IdentityMaterial } from '../providers/identity-provider.js';
+import type { IdentityMaterial } from '../model/identity.js';
 
 export class MaterialStore extends EventEmitter<{
   /** The same certificate came again with another trust bundle (a CA rotation). */

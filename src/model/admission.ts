@@ -1,0 +1,28 @@
+/**
+ * What the access point decides about a verified executor link, as data: produced by the
+ * transport's checks (transport/executor-policy.ts, transport/continuity.ts), carried by the
+ * `connection` machine's events, logged and replayed.
+ */
+
+/** A rotation's proof that its new link continues an open one (transport/continuity.ts). */
+export interface ContinuityClaim {
+  readonly nonce: string;
+  readonly signature: string;
+}
+
+/**
+ * How a verified link relates to the identity's other open links: `joined` (none), `rotated`
+ * (it proved it continues one, or presents the same key), `duplicate` (a second holder, which takes
+ * over; `supersedes` lists the links it pushes out).
+ */
+export type Admission = 'joined' | 'rotated' | 'duplicate';
+
+export interface PeerVerdict {
+  readonly executorId: string;
+  readonly certNotAfter: number;
+  readonly serial: string;
+  /** Sent in welcome; a later rotation proves continuity over it. */
+  readonly nonce?: string;
+  readonly admission?: Admission;
+  readonly supersedes?: readonly string[];
+}
