@@ -13,7 +13,7 @@ import { serveIpc } from './ipc.mjs';
 import { StaticProvider } from './material.mjs';
 
 const [mode, materialFile, port, from, to, concurrency] = process.argv.slice(2);
-const { executors } = JSON.parse(readFileSync(materialFile, 'utf8'));
+const { executors, server } = JSON.parse(readFileSync(materialFile, 'utf8'));
 const mine = executors.slice(Number(from), Number(to));
 const stateDir = mkdtempSync(join(tmpdir(), 'ah-bench-ex-'));
 const sockets = [];
@@ -28,7 +28,9 @@ function openPlain(e) {
       port: Number(port),
       cert: e.first.certPem,
       key: e.first.keyPem,
-      rejectUnauthorized: false,
+      // The executor verifies the access point, as ours does (its certificate is its own anchor).
+      ca: server.certPem,
+      rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
       ALPNProtocols: ['ah-fleet/1'],
     });
@@ -43,7 +45,7 @@ function openPlain(e) {
 }
 
 async function openAh(e) {
-  const provider = new StaticProvider([e.first, e.second]);
+  const provider = new StaticProvider([e.first, e.second], server.certPem);
   const executor = createExecutor({
     name: e.name,
     remoteServer: `https://127.0.0.1:${port}`,

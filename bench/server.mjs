@@ -1,5 +1,6 @@
 // The measured server process. `plain`: the limit, a node:tls server doing what any mTLS server
-// must (TLS 1.3 handshake with a client certificate, read the peer's URI SAN, answer one message).
+// must (TLS 1.3 handshake that verifies the client's chain against the executor CA, read the
+// peer's URI SAN, answer one message).
 // `ah`: our access point, with the same certificate and the same loopback port rules.
 //   node server.mjs plain|ah MATERIAL.json HEARTBEAT_MS
 import 'reflect-metadata';
@@ -14,15 +15,16 @@ import { serveIpc } from './ipc.mjs';
 import { StaticProvider } from './material.mjs';
 
 const [mode, materialFile, heartbeatMs] = process.argv.slice(2);
-const { server: serverPair } = JSON.parse(readFileSync(materialFile, 'utf8'));
+const { server: serverPair, executorCaPem } = JSON.parse(readFileSync(materialFile, 'utf8'));
 
 if (mode === 'plain') {
   const counters = { open: 0, identities: 0 };
   const server = tls.createServer({
     cert: serverPair.certPem,
     key: serverPair.keyPem,
+    ca: executorCaPem,
     requestCert: true,
-    rejectUnauthorized: false,
+    rejectUnauthorized: true,
     minVersion: 'TLSv1.3',
     ALPNProtocols: ['ah-fleet/1'],
   });
@@ -39,7 +41,7 @@ if (mode === 'plain') {
   const ap = createAccessPoint({
     listen: '127.0.0.1:0',
     stateDir: mkdtempSync(join(tmpdir(), 'ah-bench-ap-')),
-    provider: new StaticProvider([serverPair]),
+    provider: new StaticProvider([serverPair], executorCaPem),
     heartbeatIntervalMs: Number(heartbeatMs),
     statusSocket: false,
   });
