@@ -4,9 +4,10 @@
  * chains whose "intermediate" is really a workload or no CA at all.
  */
 import { X509Certificate } from 'node:crypto';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from '../../src/x509/peculiar.js';
-import { certificateProfile, EKU_CLIENT_AUTH, KeyUsage } from '../../src/x509/cert-profile.js';
+import { certificateProfile, CertificateProfileError, EKU_CLIENT_AUTH, KeyUsage } from '../../src/x509/cert-profile.js';
 import { checkPeerChain, isChainProblem, type PeerRole } from '../../src/x509/chain-rules.js';
 import { createIntermediate, createRoot, issueLeaf, type Issuer, type LeafRequest } from '../helpers/pki.js';
 
@@ -33,6 +34,22 @@ describe('certificate profile from DER', () => {
     expect(rootProfile.ca).toBe(true);
     expect(rootProfile.keyUsage).toBe(KeyUsage.keyCertSign | KeyUsage.cRLSign);
     expect(() => certificateProfile(Buffer.from([0x30, 0x05, 0x30, 0x09]))).toThrow();
+  });
+
+  it('never throws anything but CertificateProfileError on damaged DER, and never reads past it', async () => {
+    const good = der((await issueLeaf(root, { uris: [ID], usage: 'client' })).certPem);
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(good.length), (at, byte, cut) => {
+        const damaged = Buffer.from(good.subarray(0, Math.max(1, cut)));
+        if (at < damaged.length) damaged[at] = byte;
+        try {
+          certificateProfile(damaged);
+        } catch (err) {
+          expect(err).toBeInstanceOf(CertificateProfileError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
