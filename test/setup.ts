@@ -1,2 +1,3 @@
-// @peculiar/x509 2.x needs a Reflect polyfill before it is imported (toolchain.md §1.3).
+// @peculiar/x509 2.x needs a Reflect polyfill before it is imported (docs/toolchain-notes.md
+// §@peculiar/x509 needs reflect-metadata).
 import 'reflect-metadata';

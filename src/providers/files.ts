@@ -1,9 +1,9 @@
 /**
  * The files identity: PEM files the operator's own PKI writes (cert-manager Secrets, spiffe-helper,
- * a cron job). Watch events are hints only (toolchain.md §5.3): on any of them, and on a periodic
- * hash poll that catches what inotify misses, re-read all three files, verify them together, and
- * offer the set only when its content changed. A bad set (torn write, key of another certificate)
- * is reported and not offered, so the identity in use stays.
+ * a cron job). Watch events are hints only (docs/toolchain-notes.md §Watching certificate files):
+ * on any of them, and on a periodic hash poll that catches what inotify misses, re-read all three
+ * files, verify them together, and offer the set only when its content changed. A bad set (torn
+ * write, key of another certificate) is reported and not offered, so the identity in use stays.
  */
 import { createHash, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

@@ -3,7 +3,7 @@
  * the full state; the first SVID is ours. A push is verified (chain to the bundle, the X.509-SVID
  * rules, key matches) before it is offered, so a bad one leaves the SVID in use. The stream is held
  * open and re-established with backoff when the agent goes away; INVALID_ARGUMENT is not retried
- * (components.md §1.5).
+ * (docs/workload-api.md §Status codes).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
@@ -81,7 +81,7 @@ export class SpiffeIdentityProvider extends EventEmitter<ProviderEvents> impleme
     this.failures = 0;
     this.lastPushAt = Date.now();
     if (response.svids.length === 0) {
-      // An empty push redacts our identity (Workload API §5): stop offering it.
+      // An empty push redacts our identity (docs/workload-api.md §Streams): stop offering it.
       this.emit('error', new AhError('ENROLL_NO_IDENTITY_ISSUED'));
       return;
     }
@@ -170,7 +170,7 @@ export class SpiffeIdentityProvider extends EventEmitter<ProviderEvents> impleme
       error = new AhError('ENROLL_WORKLOAD_API_ERROR', { path, detail: `${grpc.status[err.code] ?? err.code}: ${err.details}` });
     }
     this.emit('error', error);
-    if (err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.UNIMPLEMENTED) return; // not retried (§1.5)
+    if (err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.UNIMPLEMENTED) return; // not retried (§Status codes)
     this.failures++;
     const inMs = backoffDelay(this.options.reconnect ?? { baseMs: 500, capMs: 30_000 }, this.failures, Math.random());
     this.options.onReconnect?.({ attempt: this.failures, inMs, reason: error.message, code: error.code });

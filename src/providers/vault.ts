@@ -1,8 +1,8 @@
 /**
  * The Vault identity: AppRole login (or a token), then the PKI secrets engine issues a key and a
- * certificate (components.md §2, through the real node-vault client, §3). What comes back is
- * verified before use. The token is renewed at two thirds of its TTL, or the login repeated, so a
- * long-running executor never holds a dead one; a dead token met anyway is replaced and the call
+ * certificate (docs/vault-api.md, through the real node-vault client, §node-vault). What comes back
+ * is verified before use. The token is renewed at two thirds of its TTL, or the login repeated, so
+ * a long-running executor never holds a dead one; a dead token met anyway is replaced and the call
  * retried once. While Vault is sealed its seal status is polled, and an unseal issues at once.
  */
 import { EventEmitter } from 'eventemitter3';

@@ -1,7 +1,8 @@
 /**
  * The clock replay runs the machines on: time never moves, so no timer ever fires. Every delayed
  * event (an `after` transition, a heartbeat, an expiry) is in the log where it really fired, and
- * replay feeds it from there (toolchain.md §3.2, strategy B, "verbatim").
+ * replay feeds it from there (docs/toolchain-notes.md §Replaying machines from logs, way B,
+ * "verbatim").
  *
  * Not XState's SimulatedClock: that one keeps every timer it is given until it fires, and a raised
  * delayed event that is re-armed under the same id (the heartbeat) leaves the old timer behind;

@@ -1,8 +1,8 @@
 /**
- * A statechart, and optionally a path over it, as Graphviz DOT (toolchain.md §4.1): compound states
- * are clusters with their own initial dot, final states have a double border, visited states are
- * shaded, the state the path is in (or ended in) is orange and bold, and the transitions it took
- * are red and carry their step numbers.
+ * A statechart, and optionally a path over it, as Graphviz DOT (docs/toolchain-notes.md
+ * §Drawing statecharts): compound states are clusters with their own initial dot, final states have
+ * a double border, visited states are shaded, the state the path is in (or ended in) is orange and
+ * bold, and the transitions it took are red and carry their step numbers.
  *
  * Every state and transition gets an `id` and `class` that Graphviz copies into the SVG
  * (`state:<node id>`, `visited`, `current`, `taken`, `step-N`), so the page's script and its tests

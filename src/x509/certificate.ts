@@ -1,6 +1,7 @@
 /**
  * Reading certificates with node:crypto, which parses and verifies about five times faster than
- * @peculiar/x509 (BASELINES.md §4); this runs on every enrollment at the access point.
+ * @peculiar/x509 (docs/toolchain-notes.md §node:crypto or @peculiar/x509); this runs on every
+ * enrollment at the access point.
  */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { IdentitySummary } from '../model/identity.js';

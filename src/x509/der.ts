@@ -1,7 +1,8 @@
 /**
  * The Workload API sends certificate chains and bundles as raw DER certificates concatenated, with
- * no wrapper (components.md §1.3), and node:crypto parses only the first certificate of such a
- * buffer; so the buffer is cut at the boundaries of its top-level ASN.1 SEQUENCEs.
+ * no wrapper (docs/workload-api.md §What SPIRE puts in the fields), and node:crypto parses only the
+ * first certificate of such a buffer; so the buffer is cut at the boundaries of its top-level ASN.1
+ * SEQUENCEs.
  */
 export function splitDerSequence(buf: Uint8Array): Buffer[] {
   const data = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);

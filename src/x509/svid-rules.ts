@@ -1,8 +1,8 @@
 /**
- * The X.509-SVID rules a leaf must follow before we use it (SPIFFE X509-SVID.md, components.md
- * §1.7), in go-spiffe's words. Node exposes neither key-usage bits nor a dependable CA flag (it
- * reads cA=false for a leaf that has cA=true without keyCertSign), so the extensions are read with
- * @peculiar/x509.
+ * The X.509-SVID rules a leaf must follow before we use it (SPIFFE X509-SVID.md,
+ * docs/workload-api.md §X.509-SVID rules), in go-spiffe's words. Node exposes neither key-usage
+ * bits nor a dependable CA flag (it reads cA=false for a leaf that has cA=true without
+ * keyCertSign), so the extensions are read with @peculiar/x509.
  */
 import { x509 } from './peculiar.js';
 import { spiffeIdProblem } from './spiffe-id.js';

@@ -1,9 +1,9 @@
 /**
  * Hot reload of the files identity while enrolled, for the three ways writers replace files
- * (toolchain.md §5): in place, rename-over, and the Kubernetes `..data` symlink swap. Each new
- * certificate must be rotated to make-before-break, with no link dropped, no heartbeat late, and
- * no torn write ever reaching TLS. The access point swaps its own certificate for new connections
- * without closing the links it has.
+ * (docs/toolchain-notes.md §Watching certificate files): in place, rename-over, and the Kubernetes
+ * `..data` symlink swap. Each new certificate must be rotated to make-before-break, with no link
+ * dropped, no heartbeat late, and no torn write ever reaching TLS. The access point swaps its own
+ * certificate for new connections without closing the links it has.
  */
 import { mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

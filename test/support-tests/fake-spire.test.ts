@@ -1,7 +1,7 @@
 /**
  * The fake SPIRE agent, checked from the outside: a plain grpc-js client loaded from the same
  * workload.proto talks to it over a real unix socket, and every behaviour that mimics SPIRE is
- * held to components.md §1 and §4 (exact codes and details, header check, full-state pushes,
+ * held to docs/workload-api.md (exact codes and details, header check, full-state pushes,
  * concatenated DER, PKCS#8, redaction, vanishing). Waits are on events with bounds, never sleeps.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -72,7 +72,10 @@ function keyUsage(cert: x509.X509Certificate) {
   };
 }
 
-/** Parse one X509SVID message the way the product must (§1.3): split, parse, import the key. */
+/**
+ * Parse one X509SVID message the way the product must (§What SPIRE puts in the fields): split,
+ * parse, import the key.
+ */
 function open(svid: X509SvidMessage) {
   const chain = certs(svid.x509_svid);
   const bundle = certs(svid.bundle);
@@ -80,7 +83,7 @@ function open(svid: X509SvidMessage) {
   return { chain, leaf: chain[0]!, bundle, key };
 }
 
-describe('security header (components.md §1.4)', () => {
+describe('security header', () => {
   it('refuses every method without exactly one `workload.spiffe.io: true`, before anything else', async () => {
     // Unregistered on purpose: the header check comes first, so no PERMISSION_DENIED leaks out.
     const spire = await agent();
@@ -111,7 +114,7 @@ describe('security header (components.md §1.4)', () => {
   });
 });
 
-describe('FetchX509SVID first message (§1.3, §1.5, §1.7)', () => {
+describe('FetchX509SVID first message (§Messages, §Streams, §X.509-SVID rules)', () => {
   it('is a conforming X.509-SVID: leaf-only DER chain, PKCS#8 key that matches, concatenated bundle', async () => {
     const spire = await agent();
     const registered = await spire.register(EXECUTOR, { ttlMs: 120_000, hint: 'executor' });
@@ -165,7 +168,8 @@ describe('FetchX509SVID first message (§1.3, §1.5, §1.7)', () => {
     expect(leaf.node.verify(chain[1]!.node.publicKey)).toBe(true);
     expect(chain[1]!.node.verify(bundle[0]!.node.publicKey)).toBe(true);
     expect(leaf.node.verify(bundle[0]!.node.publicKey)).toBe(false);
-    // Why clients must split: Node parses only the first certificate of the buffer (§1.3).
+    // Why clients must split: Node parses only the first certificate of the buffer
+    // (§What SPIRE puts in the fields).
     expect(new X509Certificate(svid.x509_svid).serialNumber).toBe(leaf.node.serialNumber);
   });
 
@@ -182,7 +186,7 @@ describe('FetchX509SVID first message (§1.3, §1.5, §1.7)', () => {
   });
 });
 
-describe('pushes on the open stream (§1.5: every message is the full state)', () => {
+describe('pushes on the open stream (§Streams: every message is the full state)', () => {
   it('pushes a new full-state message per rotation, with a new key and serial', async () => {
     const spire = await agent();
     await spire.register(EXECUTOR);
@@ -296,7 +300,7 @@ describe('CA rotation', () => {
   });
 });
 
-describe('no registration entry (§1.5)', () => {
+describe('no registration entry (§Status codes)', () => {
   const denied = { code: grpc.status.PERMISSION_DENIED, details: 'no identity issued' };
 
   it('answers PERMISSION_DENIED "no identity issued" on the SVID, bundle and JWT calls', async () => {
@@ -385,7 +389,7 @@ describe('vanishing and coming back', () => {
     await spire.stop();
     expect(await stream.status()).toEqual({ code: grpc.status.UNAVAILABLE, details: 'Connection dropped' });
     expect(existsSync(spire.socketPath)).toBe(false);
-    // What a client sees with nothing there (§1.5, last row).
+    // What a client sees with nothing there (§Status codes, last row).
     expect(await client(spire).fetchX509Svid().status()).toEqual({
       code: grpc.status.UNAVAILABLE,
       details: `No connection established. Last error: Error: connect ENOENT ${spire.socketPath}. Resolution note: `,
@@ -499,7 +503,7 @@ describe('fault injection', () => {
   });
 });
 
-describe('other methods (§1.5)', () => {
+describe('other methods (§Status codes)', () => {
   it('answers the JWT request checks and the WIT methods with SPIRE\'s words', async () => {
     const spire = await agent();
     await spire.register(EXECUTOR);

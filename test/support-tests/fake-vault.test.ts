@@ -1,7 +1,7 @@
 /**
  * The fake Vault (test/support/fake-vault) against the real node-vault 0.12.0 client: the shapes,
- * statuses and error strings of components.md §2, seen the way §3 says node-vault surfaces them
- * (`err.message` = `errors[0]`, `err.response.statusCode`, `err.response.body`).
+ * statuses and error strings of docs/vault-api.md, seen the way its §node-vault says node-vault
+ * surfaces them (`err.message` = `errors[0]`, `err.response.statusCode`, `err.response.body`).
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from '../../src/x509/peculiar.js';
 import { startFakeVault, type FakeVault } from '../support/fake-vault/index.js';
 
-// components.md §3 gotcha: axios honours HTTP(S)_PROXY; never send loopback through a proxy.
+// docs/vault-api.md §node-vault: axios honours HTTP(S)_PROXY; never send loopback through a proxy.
 process.env.NO_PROXY = '127.0.0.1,localhost';
 
 const ROLE_ID = 'a8b3c1d2-0000-4000-8000-000000000001';
@@ -68,7 +68,7 @@ afterAll(async () => {
   await vault?.stop();
 });
 
-describe('AppRole login (§2.2)', () => {
+describe('AppRole login', () => {
   it('answers with the token in `auth`, in Vault envelope order, and node-vault adopts the token', async () => {
     const c = client(vault);
     const resp = await c.approleLogin({ role_id: ROLE_ID, secret_id: SECRET_ID });
@@ -88,7 +88,7 @@ describe('AppRole login (§2.2)', () => {
       token_type: 'service',
       orphan: true,
     });
-    expect(c.token).toBe(resp.auth.client_token); // §3: approleLogin is a token source
+    expect(c.token).toBe(resp.auth.client_token); // §node-vault: approleLogin is a token source
     expect(vault.lookupToken(resp.auth.client_token)?.ttl).toBeGreaterThanOrEqual(1199);
   });
 
@@ -118,7 +118,7 @@ describe('AppRole login (§2.2)', () => {
     }
     const missingSecret = await rejection(c.approleLogin({ role_id: ROLE_ID }));
     expect([missingSecret.response?.statusCode, missingSecret.message]).toEqual([400, 'missing secret_id']);
-    // node-vault's schema stops a missing role_id before any request (§3), so send it raw.
+    // node-vault's schema stops a missing role_id before any request (§node-vault), so send it raw.
     const missingRole = await rejection(c.write('auth/approle/login', { secret_id: SECRET_ID }));
     expect([missingRole.response?.statusCode, missingRole.message]).toEqual([400, 'missing role_id']);
     expect(c.token).toBeUndefined();
@@ -160,7 +160,7 @@ describe('AppRole login (§2.2)', () => {
   });
 });
 
-describe('PKI issue (§2.3)', () => {
+describe('PKI issue', () => {
   let token: string;
   beforeAll(async () => {
     token = (await client(vault).approleLogin({ role_id: ROLE_ID, secret_id: SECRET_ID })).auth.client_token;
@@ -312,7 +312,7 @@ describe('PKI issue (§2.3)', () => {
   });
 });
 
-describe('tokens (§2.1, §2.5)', () => {
+describe('tokens (§Errors and status codes, §Token lookup and renewal)', () => {
   it('lookup-self puts the TTL in data.ttl; renew-self answers in auth and caps at max TTL with a warning', async () => {
     const c = client(vault);
     await c.approleLogin({ role_id: ROLE_ID, secret_id: SECRET_ID });
@@ -394,7 +394,7 @@ describe('tokens (§2.1, §2.5)', () => {
   });
 });
 
-describe('seal (§2.1, §2.4)', () => {
+describe('seal (§Errors and status codes, §Seal status)', () => {
   it('sealed: 503 {"errors":["Vault is sealed"]} everywhere but seal-status, which is 200 both ways', async () => {
     const c = client(vault);
     await c.approleLogin({ role_id: ROLE_ID, secret_id: SECRET_ID });
@@ -423,7 +423,7 @@ describe('seal (§2.1, §2.4)', () => {
       const sealed = await c.status();
       expect(sealed).toMatchObject({ sealed: true });
       expect(sealed).not.toHaveProperty('cluster_name');
-      // node-vault does not reject sys/health's 503 (§3); the body says sealed.
+      // node-vault does not reject sys/health's 503 (§node-vault); the body says sealed.
       expect(await c.health()).toMatchObject({ sealed: true, initialized: true });
     } finally {
       vault.unseal();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { AhError, formatForTerminal } from '../../src/errors/ah-error.js';
 import { catalog, renderMessage, type ErrorCode } from '../../src/errors/catalog.js';
 
-// The guide's messages (enrollment-troubleshooting.md and product.md §6), with its example values.
+// The troubleshooting guide's messages, word for word, with its example values.
 const GUIDE: Array<[ErrorCode, Record<string, string>, string]> = [
   ['ENROLL_CONNECTION_REFUSED', { address: 'access-point.example.com:4433' }, 'connection refused to access-point.example.com:4433'],
   ['ENROLL_CONNECTION_TIMEOUT', { timeout: '30s' }, 'connection timed out after 30s'],

@@ -2,7 +2,8 @@
  * Where the Workload API is: `--spiffe-socket` (a path or `unix:///path`), else the
  * SPIFFE_ENDPOINT_SOCKET variable, else the guide's `/run/spire/agent.sock`. Returns the socket's
  * path (for messages) and the gRPC target, always `unix:///absolute/path`: grpc-js reads
- * `unix://tmp/a.sock` as authority `tmp` and a relative path (components.md §4).
+ * `unix://tmp/a.sock` as authority `tmp` and a relative path (docs/workload-api.md
+ * §grpc-js over unix sockets).
  */
 import { resolve } from 'node:path';
 

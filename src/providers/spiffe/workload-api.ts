@@ -1,7 +1,7 @@
 /**
  * A client of the SPIFFE Workload API's FetchX509SVID stream, over a unix socket with grpc-js.
- * Every call carries the mandatory `workload.spiffe.io: true` header (components.md §1.4); every
- * message on the stream is the full current state (§1.5).
+ * Every call carries the mandatory `workload.spiffe.io: true` header (docs/workload-api.md
+ * §The security header); every message on the stream is the full current state (§Streams).
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';

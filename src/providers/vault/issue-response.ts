@@ -1,8 +1,8 @@
 /**
- * What the PKI engine's issue endpoint answered, checked before anything uses it (components.md
- * §2.3): a certificate and a private key, signed by the issuing CA it came with, at most one URI
- * SAN, and a key that belongs to the certificate. Anything else is said plainly: an HTML page or a
- * truncated body from a proxy, a 200 with no certificate.
+ * What the PKI engine's issue endpoint answered, checked before anything uses it (docs/vault-api.md
+ * §PKI issue): a certificate and a private key, signed by the issuing CA it came with, at most one
+ * URI SAN, and a key that belongs to the certificate. Anything else is said plainly: an HTML page
+ * or a truncated body from a proxy, a 200 with no certificate.
  */
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { AhError } from '../../errors/ah-error.js';

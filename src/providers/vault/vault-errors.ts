@@ -1,7 +1,7 @@
 /**
- * What node-vault's rejections mean, in the catalog's terms (components.md §2.1, §3): an
- * ApiResponseError carries Vault's first error string and the status; transport failures are
- * axios errors with a code and no response.
+ * What node-vault's rejections mean, in the catalog's terms (docs/vault-api.md
+ * §Errors and status codes, §node-vault): an ApiResponseError carries Vault's first error string
+ * and the status; transport failures are axios errors with a code and no response.
  */
 import { AhError } from '../../errors/ah-error.js';
 

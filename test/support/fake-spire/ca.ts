@@ -1,16 +1,17 @@
 /**
  * A certificate authority that mints real X.509-SVIDs, the way a SPIRE server's X509 CA does, with
- * @peculiar/x509 on Node's WebCrypto. Everything is P-256 / ECDSA-SHA256 (SPIRE's default key type).
+ * @peculiar/x509 on Node's WebCrypto. Everything is P-256 / ECDSA-SHA256 (SPIRE's default key
+ * type).
  *
- * What the certificates look like is driven by the X.509-SVID rules in components.md §1.7:
+ * What the certificates look like is driven by docs/workload-api.md §X.509-SVID rules:
  * - signing certificates: `cA=true`, key usage `keyCertSign` (+ `cRLSign`), critical; the URI SAN,
  *   if any, is the trust domain ID with no path;
  * - leaves: `cA=false`, key usage critical with `digitalSignature` and without `keyCertSign` /
  *   `cRLSign`, EKU `serverAuth` + `clientAuth`, exactly one URI SAN which is the SPIFFE ID.
  * The remaining template details (subject `C=US, O=SPIFFE` for CAs and `C=US, O=SPIRE` for SVIDs,
  * `keyEncipherment | keyAgreement` next to `digitalSignature`, NotBefore backdated 10 s, SVID
- * lifetime capped at the CA's) follow SPIRE's credential templates as we remember them; §1 does not
- * pin them down and no client should depend on them.
+ * lifetime capped at the CA's) follow SPIRE's credential templates as we remember them;
+ * docs/workload-api.md does not pin them down and no client should depend on them.
  *
  * A test that needs an SVID breaking one of those rules asks for it by name (`SvidDefect`): SPIRE
  * would never send one, but the client must refuse it, and this is how we prove that it does.
@@ -23,7 +24,10 @@ const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const BACKDATE_MS = 10_000;
 
-/** Ways to make an SVID that a validator must reject (components.md §1.7), for fault tests. */
+/**
+ * Ways to make an SVID that a validator must reject (docs/workload-api.md §X.509-SVID rules), for
+ * fault tests.
+ */
 export type SvidDefect =
   /** No URI SAN at all (only a DNS name): "certificate contains no URI SAN". */
   | 'no-uri-san'
@@ -63,9 +67,12 @@ export interface IssueRequest {
 export interface IssuedSvid {
   readonly spiffeId: string;
   readonly leaf: x509.X509Certificate;
-  /** Leaf first, then the intermediates up to (not including) the root: `x509_svid` (§1.3). */
+  /**
+   * Leaf first, then the intermediates up to (not including) the root: `x509_svid`
+   * (§What SPIRE puts in the fields).
+   */
   readonly chainDer: readonly Buffer[];
-  /** DER PKCS#8, unencrypted: `x509_svid_key` (§1.3). */
+  /** DER PKCS#8, unencrypted: `x509_svid_key` (§What SPIRE puts in the fields). */
   readonly keyPkcs8: Buffer;
   /** Lowercase hex, as @peculiar/x509 prints it. */
   readonly serial: string;
@@ -122,7 +129,7 @@ export class CertificateAuthority {
     return this.parent ? this.parent.root : this;
   }
 
-  /** A self-signed CA for `trustDomain`; its URI SAN is the trust domain ID (§1.7). */
+  /** A self-signed CA for `trustDomain`; its URI SAN is the trust domain ID (§X.509-SVID rules). */
   static async createRoot(trustDomain: string, opts: { ttlMs: number; now?: number }): Promise<CertificateAuthority> {
     const now = opts.now ?? Date.now();
     const keys = await newKeyPair();
@@ -143,7 +150,8 @@ export class CertificateAuthority {
 
   /**
    * An intermediate signed by this CA, as a SPIRE server under an UpstreamAuthority has: SVIDs it
-   * signs carry it after the leaf in `x509_svid`, and the bundle holds only the root (§1.3).
+   * signs carry it after the leaf in `x509_svid`, and the bundle holds only the root
+   * (§What SPIRE puts in the fields).
    */
   async createIntermediate(opts: { ttlMs: number; now?: number }): Promise<CertificateAuthority> {
     const now = opts.now ?? Date.now();
@@ -219,7 +227,7 @@ export class CertificateAuthority {
         new x509.BasicConstraintsExtension(defect === 'ca-leaf', undefined, true),
         new x509.KeyUsagesExtension(usage, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        // Non-critical is allowed because the subject is not empty (§1.7).
+        // Non-critical is allowed because the subject is not empty (§X.509-SVID rules).
         new x509.SubjectAlternativeNameExtension(names),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),

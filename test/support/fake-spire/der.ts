@@ -1,8 +1,9 @@
 /**
- * Splitting a buffer of concatenated DER certificates (`x509_svid`, `bundle`, §1.3) into one
- * buffer per certificate by walking the outer SEQUENCE lengths. Node's X509Certificate silently
- * parses only the first certificate of such a buffer (§1.3, checked here), so the tests of the
- * fake split first. The product has its own splitter; this one only serves the tests.
+ * Splitting a buffer of concatenated DER certificates (`x509_svid`, `bundle`; docs/workload-api.md
+ * §What SPIRE puts in the fields) into one buffer per certificate by walking the outer SEQUENCE
+ * lengths. Node's X509Certificate silently parses only the first certificate of such a buffer
+ * (§What SPIRE puts in the fields, checked on Node 20), so the tests of the fake split first. The
+ * product has its own splitter; this one only serves the tests.
  */
 export function splitDerCertificates(buf: Uint8Array): Buffer[] {
   const data = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);

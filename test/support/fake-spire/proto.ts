@@ -1,6 +1,6 @@
 /**
- * Loading our `workload.proto` (src/providers/spiffe/workload.proto) the way components.md §4
- * found works with @grpc/proto-loader 0.8.1: `keepCase` so fields keep their wire names
+ * Loading our `workload.proto` (src/providers/spiffe/workload.proto) the way docs/workload-api.md
+ * §Messages says works with @grpc/proto-loader 0.8.1: `keepCase` so fields keep their wire names
  * (`spiffe_id`, `x509_svid`, …), `defaults` so empty repeated and map fields arrive as `[]`/`{}`.
  * The fake and the raw test client load the same file the product does, so a field-number slip in
  * the proto shows up as a failing test rather than as two sides agreeing on a mistake.
@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 export const WORKLOAD_PROTO_PATH = fileURLToPath(new URL('../../../src/providers/spiffe/workload.proto', import.meta.url));
 
-/** components.md §1.2: no package, so the service sits at the top level of the loaded definition. */
+/**
+ * docs/workload-api.md §Service and method paths: no package, so the service sits at the top level
+ * of the loaded definition.
+ */
 export const SERVICE_NAME = 'SpiffeWorkloadAPI';
 
 export interface WorkloadApi {
@@ -35,8 +38,8 @@ export function loadWorkloadApi(): WorkloadApi {
   return cached;
 }
 
-// Wire shapes (components.md §1.3) as proto-loader presents them: bytes are Buffers, maps are
-// plain objects. Only the messages the fake produces or inspects are spelled out.
+// Wire shapes (docs/workload-api.md §Messages) as proto-loader presents them: bytes are Buffers,
+// maps are plain objects. Only the messages the fake produces or inspects are spelled out.
 
 export interface X509SvidMessage {
   spiffe_id: string;

@@ -77,7 +77,10 @@ export class StreamProbe<T> {
     }
   }
 
-  /** Cancel from the client side; the resulting CANCELLED is ours and ignored (§4). */
+  /**
+   * Cancel from the client side; the resulting CANCELLED is ours and ignored (docs/workload-api.md
+   * §grpc-js over unix sockets).
+   */
   cancel(): void {
     this.call.cancel();
   }

@@ -1,12 +1,12 @@
 /**
  * Building the Workload API responses from the agent's current state, field by field as SPIRE's
- * workload handler does (components.md §1.3, "What SPIRE actually puts in these fields"):
+ * workload handler does (docs/workload-api.md §What SPIRE puts in the fields):
  * - `x509_svid`: the DER of leaf and intermediates concatenated, no SEQUENCE around them;
  * - `x509_svid_key`: PKCS#8 DER;
  * - `bundle` and each `federated_bundles` / `bundles` value: the DER of the CA certificates concatenated;
  * - map keys: the trust domain ID, `spiffe://example.org`;
  * - `hint`: the entry's hint; of several identities sharing a hint only the oldest entry is kept.
- * Every message is the whole current state (§1.5): the caller builds a fresh one per push and
+ * Every message is the whole current state (§Streams): the caller builds a fresh one per push and
  * never a diff, so a federated bundle or an SVID that is gone is simply absent (redaction).
  */
 import type { IssuedSvid } from './ca.js';
@@ -40,7 +40,10 @@ export function filterDuplicateHints(identities: readonly WorkloadIdentity[]): W
   return identities.filter((identity) => identity.hint === '' || winners.get(identity.hint) === identity);
 }
 
-/** Only meaningful with at least one identity: without one the stream ends PERMISSION_DENIED (§1.5). */
+/**
+ * Only meaningful with at least one identity: without one the stream ends PERMISSION_DENIED
+ * (§Status codes).
+ */
 export function composeX509SvidResponse(update: WorkloadUpdate): X509SvidResponseMessage {
   const bundle = update.trustDomain.bundleDer();
   const svids: X509SvidMessage[] = filterDuplicateHints(update.identities).map((identity) => ({

@@ -1,12 +1,13 @@
 /**
  * A fake SPIRE agent: the SPIFFE Workload API served with @grpc/grpc-js on a real unix socket,
- * behaving as components.md §1 says SPIRE's agent does, plus knobs to make it misbehave on demand.
+ * behaving as docs/workload-api.md says SPIRE's agent does, plus knobs to make it misbehave on
+ * demand.
  *
  * One instance is one agent on one socket, serving one workload. A real agent tells callers apart
- * by attesting the calling process; a fake cannot, so every caller of an instance is "the
- * workload" and gets the identities registered on it (the first registered is the default). Two
- * workloads with different identities (an executor and an access point) use two instances on two
- * sockets sharing one `FakeTrustDomain` — which is also how two hosts under one SPIRE server look.
+ * by attesting the calling process; a fake cannot, so every caller of an instance is "the workload"
+ * and gets the identities registered on it (the first registered is the default). Two workloads
+ * with different identities (an executor and an access point) use two instances on two sockets
+ * sharing one `FakeTrustDomain` — which is also how two hosts under one SPIRE server look.
  *
  * The socket itself (and why we own its connections) is in unix-listener.ts.
  */
@@ -22,9 +23,12 @@ import * as S from './status.js';
 import { FakeTrustDomain, type CaRotation, type RotateCaOptions, type TrustDomainChange, type TrustDomainOptions } from './trust-domain.js';
 import { UnixGrpcListener } from './unix-listener.js';
 
-/** Linux `sun_path` is 108 bytes with the NUL; longer paths bind under a truncated name (§4). */
+/**
+ * Linux `sun_path` is 108 bytes with the NUL; longer paths bind under a truncated name
+ * (§grpc-js over unix sockets).
+ */
 const MAX_SOCKET_PATH_BYTES = 107;
-/** SPIRE server's default X509-SVID TTL (§1.5). */
+/** SPIRE server's default X509-SVID TTL (§Streams). */
 const DEFAULT_SVID_TTL_MS = 3_600_000;
 
 export interface FakeSpireOptions {
@@ -48,7 +52,10 @@ export interface FakeSpireOptions {
 
 export interface RegisterOptions {
   readonly ttlMs?: number;
-  /** The entry's hint (§1.3); of two identities with one hint, the older entry is served. */
+  /**
+   * The entry's hint (§What SPIRE puts in the fields); of two identities with one hint, the older
+   * entry is served.
+   */
   readonly hint?: string;
   readonly dnsNames?: readonly string[];
   /** Issue a non-conforming SVID for this entry (fault tests; SPIRE never does). */
@@ -103,7 +110,7 @@ export interface FakeSpireStats {
   connectionsTotal: number;
   /** Every RPC that reached the fake. */
   callsTotal: number;
-  /** RPCs that carried exactly one `workload.spiffe.io: true` (§1.4). */
+  /** RPCs that carried exactly one `workload.spiffe.io: true` (§The security header). */
   headersSeen: number;
   /** RPCs refused with `security header missing from request`. */
   headersRejected: number;
@@ -172,7 +179,7 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
     for (const td of opts.federatesWith ?? []) this.federated.set(td, td.subscribe((change) => this.onTrustDomainChange(change, false)));
   }
 
-  /** `unix:///…` for gRPC clients and `SPIFFE_ENDPOINT_SOCKET` (§1.6). */
+  /** `unix:///…` for gRPC clients and `SPIFFE_ENDPOINT_SOCKET` (§SPIFFE_ENDPOINT_SOCKET). */
   get target(): string {
     return `unix://${this.socketPath}`;
   }
@@ -217,7 +224,7 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
   /**
    * Remove one identity, or all of them. Open streams get the remaining state (the removed SVID
    * is redacted by its absence); with none left they end PERMISSION_DENIED "no identity issued"
-   * and new calls get the same (§1.5).
+   * and new calls get the same (§Status codes).
    */
   unregister(spiffeId?: string): Promise<void> {
     return this.serial.run(async () => {
@@ -282,7 +289,7 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
     });
   }
 
-  /** Stop sending `td`'s bundle: the next push lacks its key, which is a redaction (§1.5). */
+  /** Stop sending `td`'s bundle: the next push lacks its key, which is a redaction (§Streams). */
   unfederate(td: FakeTrustDomain): Promise<void> {
     return this.serial.run(async () => {
       const unsubscribe = this.federated.get(td);
@@ -309,14 +316,14 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
     });
   }
 
-  /** While on, every call fails UNAVAILABLE "workload attestation failed" (§1.5). */
+  /** While on, every call fails UNAVAILABLE "workload attestation failed" (§Status codes). */
   failAttestation(on = true): void {
     this.attestationFails = on;
   }
 
   /**
    * End every open stream with a status while the socket stays up — by default UNAVAILABLE
-   * "could not serialize response: …", the one UNAVAILABLE SPIRE sends mid-stream (§1.5).
+   * "could not serialize response: …", the one UNAVAILABLE SPIRE sends mid-stream (§Status codes).
    */
   breakStreams(status: S.SpireStatus = S.couldNotSerializeResponse('injected by fake-spire')): Promise<number> {
     return this.serial.run(async () => {
@@ -442,7 +449,7 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
       FetchX509SVID: (call: X509Call) => this.fetchX509Svid(call),
       FetchX509Bundles: (call: BundlesCall) => this.fetchX509Bundles(call),
       FetchJWTSVID: (call: grpc.ServerUnaryCall<JwtSvidRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        // SPIRE checks the request before attesting (§1.5, handler.go lines 100/106).
+        // SPIRE checks the request before attesting (§Status codes, handler.go lines 100/106).
         const requested = call.request.spiffe_id;
         const status = this.admit(call, 'FetchJWTSVID', () => {
           if (call.request.audience.length === 0) return S.AUDIENCE_MUST_BE_SPECIFIED;
@@ -476,9 +483,9 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
   }
 
   /**
-   * What happens before a handler sees a call: SPIRE's middleware header check (§1.4), then the
-   * handler's own request checks, then workload attestation. Returns the status to end with, or
-   * undefined to proceed.
+   * What happens before a handler sees a call: SPIRE's middleware header check
+   * (§The security header), then the handler's own request checks, then workload attestation.
+   * Returns the status to end with, or undefined to proceed.
    */
   private admit(call: { metadata: grpc.Metadata }, method: string, checkRequest?: () => S.SpireStatus | undefined): S.SpireStatus | undefined {
     this.stats_.callsTotal++;
@@ -512,7 +519,7 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
     };
     call.once('cancelled', forget);
     call.once('close', forget);
-    // The first message goes out at once, from the state as it is (§1.5).
+    // The first message goes out at once, from the state as it is (§Streams).
     this.sendX509([call]);
   }
 
@@ -538,7 +545,7 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
     return { identities, trustDomain: this.trustDomain, federatedWith: identities.length > 0 ? [...this.federated.keys()] : [] };
   }
 
-  /** Every cache change: a full-state message to every open stream, or the end of it (§1.5). */
+  /** Every cache change: a full-state message to every open stream, or the end of it (§Streams). */
   private broadcast(): void {
     const x509 = [...this.x509Streams];
     if (this.entries.length === 0) {
@@ -656,7 +663,7 @@ export async function startFakeSpire(options: FakeSpireOptions): Promise<FakeSpi
 }
 
 function normaliseSocketPath(input: string): string {
-  // `unix:///abs` (SPIFFE_ENDPOINT_SOCKET form, §1.6) or a bare absolute path.
+  // `unix:///abs` (SPIFFE_ENDPOINT_SOCKET form, §SPIFFE_ENDPOINT_SOCKET) or a bare absolute path.
   const path = input.startsWith('unix://') ? input.slice('unix://'.length) : input;
   if (!isAbsolute(path)) throw new Error(`fake-spire: socket path must be absolute (unix:///abs/path or /abs/path), got ${input}`);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
@@ -665,7 +672,10 @@ function normaliseSocketPath(input: string): string {
   return path;
 }
 
-/** End a server stream with a status: grpc-js turns an emitted error into the trailer (§4). */
+/**
+ * End a server stream with a status: grpc-js turns an emitted error into the trailer
+ * (§grpc-js over unix sockets).
+ */
 function endWith(call: grpc.ServerWritableStream<unknown, unknown>, status: S.SpireStatus): void {
   call.emit('error', S.toServiceError(status));
 }

@@ -1,7 +1,7 @@
 /**
- * A fresh, short directory for a test's sockets. Linux limits a unix socket path to 107 bytes
- * and silently truncates longer ones at bind (components.md §4), so sockets live under /tmp with a
- * short prefix, never under a deep CI work directory.
+ * A fresh, short directory for a test's sockets. Linux limits a unix socket path to 107 bytes and
+ * silently truncates longer ones at bind (docs/workload-api.md §grpc-js over unix sockets), so
+ * sockets live under /tmp with a short prefix, never under a deep CI work directory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,9 +1,10 @@
 /**
- * SPIFFE ID syntax as components.md §1.7 states it (SPIFFE-ID.md): scheme `spiffe`, a lowercase
- * trust domain of `[a-z0-9._-]` (≤ 255 bytes), path segments of `[a-zA-Z0-9._-]`, no empty, `.` or
- * `..` segment, no trailing slash, nothing else in the URI, ≤ 2048 bytes. The fake refuses to
- * register an ID that breaks these rules, because real SPIRE would refuse the registration entry:
- * a test that wants a malformed SVID asks for one explicitly (see `SvidDefect` in ca.ts).
+ * SPIFFE ID syntax as docs/workload-api.md §X.509-SVID rules states it (SPIFFE-ID.md): scheme
+ * `spiffe`, a lowercase trust domain of `[a-z0-9._-]` (≤ 255 bytes), path segments of
+ * `[a-zA-Z0-9._-]`, no empty, `.` or `..` segment, no trailing slash, nothing else in the URI, ≤
+ * 2048 bytes. The fake refuses to register an ID that breaks these rules, because real SPIRE would
+ * refuse the registration entry: a test that wants a malformed SVID asks for one explicitly (see
+ * `SvidDefect` in ca.ts).
  */
 
 export interface SpiffeIdParts {
@@ -23,7 +24,7 @@ export function assertTrustDomainName(name: string): void {
   if (name.length === 0) throw new SpiffeIdError('trust domain is missing');
   if (Buffer.byteLength(name) > 255) throw new SpiffeIdError('trust domain is too long');
   if (!TRUST_DOMAIN.test(name)) {
-    // go-spiffe's wording (components.md §1.7).
+    // go-spiffe's wording (docs/workload-api.md §X.509-SVID rules).
     throw new SpiffeIdError('trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores');
   }
 }
@@ -49,7 +50,7 @@ export function parseSpiffeId(text: string): SpiffeIdParts {
   return { trustDomain, path };
 }
 
-/** `spiffe://example.org`: the key of a bundle in `federated_bundles` and `bundles` (§1.3). */
+/** `spiffe://example.org`: the key of a bundle in `federated_bundles` and `bundles` (§Messages). */
 export function trustDomainId(trustDomain: string): string {
   return `spiffe://${trustDomain}`;
 }

@@ -1,6 +1,6 @@
 /**
- * A trust domain as a SPIRE server holds it: the CA that signs SVIDs now, and the bundle — every
- * CA certificate a peer may still present a chain to. Several fake agents (one per socket, i.e. one
+ * A trust domain as a SPIRE server holds it: the CA that signs SVIDs now, and the bundle — every CA
+ * certificate a peer may still present a chain to. Several fake agents (one per socket, i.e. one
  * per simulated host) can share one trust domain, exactly as the agents of one SPIRE server do, so
  * an executor and an access point started on two sockets trust each other.
  *
@@ -8,7 +8,8 @@
  * 1. the next CA is prepared and published in the bundle next to the current one (old + new);
  * 2. it is activated: agents re-issue their SVIDs under it while the bundle still holds both;
  * 3. after the overlap the old CA is dropped from the bundle (only new).
- * Each step is a cache change, so every agent pushes a full-state message after it (§1.5).
+ * Each step is a cache change, so every agent pushes a full-state message after it
+ * (docs/workload-api.md §Streams).
  */
 import { CertificateAuthority, pemOf } from './ca.js';
 import { Serial } from './serial.js';
@@ -83,7 +84,10 @@ export class FakeTrustDomain {
     return this.roots;
   }
 
-  /** `bundle` / `federated_bundles` value: the raw DER of the CA certificates concatenated (§1.3). */
+  /**
+   * `bundle` / `federated_bundles` value: the raw DER of the CA certificates concatenated
+   * (§What SPIRE puts in the fields).
+   */
   bundleDer(): Buffer {
     return Buffer.concat(this.roots.map((ca) => ca.der));
   }

@@ -1,13 +1,14 @@
 /**
- * A grpc-js server on a unix socket whose connections we own, so that it can vanish the way a
- * SPIRE agent process does.
+ * A grpc-js server on a unix socket whose connections we own, so that it can vanish the way a SPIRE
+ * agent process does.
  *
  * Why not `server.bindAsync('unix://…')`: grpc-js's `forceShutdown()` resets open streams with
  * CANCELLED "Call cancelled" (checked here), a code clients treat as self-inflicted and ignore
- * (components.md §4), whereas an exiting SPIRE agent closes its connections and the client's stream
- * ends UNAVAILABLE. So we listen with a `net.Server`, hand each connection to grpc-js through its
- * connection injector, and on stop destroy the connections ourselves: the client then sees
- * UNAVAILABLE "Connection dropped", and new calls ENOENT because the socket file is gone.
+ * (docs/workload-api.md §grpc-js over unix sockets), whereas an exiting SPIRE agent closes its
+ * connections and the client's stream ends UNAVAILABLE. So we listen with a `net.Server`, hand each
+ * connection to grpc-js through its connection injector, and on stop destroy the connections
+ * ourselves: the client then sees UNAVAILABLE "Connection dropped", and new calls ENOENT because
+ * the socket file is gone.
  */
 import * as grpc from '@grpc/grpc-js';
 import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -39,7 +40,8 @@ export class UnixGrpcListener {
     hooks: ListenerHooks,
   ): Promise<UnixGrpcListener> {
     mkdirSync(dirname(socketPath), { recursive: true });
-    // A leftover socket file makes bind fail with EADDRINUSE (§4); SPIRE removes it before listening.
+    // A leftover socket file makes bind fail with EADDRINUSE (§grpc-js over unix sockets); SPIRE
+    // removes it before listening.
     if (existsSync(socketPath)) {
       if (!statSync(socketPath).isSocket()) throw new Error(`fake-spire: ${socketPath} exists and is not a socket`);
       rmSync(socketPath);

@@ -1,5 +1,5 @@
 /**
- * The AppRole auth method: `POST /v1/auth/<mount>/login` (components.md §2.2).
+ * The AppRole auth method: `POST /v1/auth/<mount>/login` (docs/vault-api.md §AppRole login).
  *
  * Unauthenticated. Checks in Vault's order (`builtin/credential/approle/path_login.go`):
  * `missing role_id` → unknown role_id → `missing secret_id` (when the role binds one) → unknown,
@@ -130,7 +130,7 @@ export class AppRoleBackend {
     return found;
   }
 
-  /** `POST /v1/auth/<mount>/login` (§2.2). */
+  /** `POST /v1/auth/<mount>/login` (§AppRole login). */
   login(mount: string, body: Record<string, unknown>): LogicalResponse {
     const roleId = stringField(body, 'role_id');
     if (roleId === '') throw errorResponse('missing role_id');

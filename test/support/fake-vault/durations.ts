@@ -1,11 +1,12 @@
 /**
  * Durations the way Vault reads and prints them.
  *
- * Vault's TTL fields are `TypeDurationSecond` (components.md §2.3 `ttl`, §2.5 `increment`): a JSON
- * number of seconds, a string of digits (seconds), or a Go duration string (`"1h"`, `"90s"`,
- * `"1h30m"`, plus a `d` suffix in current releases). Anything finer than a second is dropped,
- * because Vault keeps TTLs in whole seconds. Warnings quote durations with Go's
- * `time.Duration.String()` (`"2h0m0s"`, `"1m30s"`, `"45s"`), so we print them the same way.
+ * Vault's TTL fields are `TypeDurationSecond` (docs/vault-api.md §Durations: an issue's `ttl`,
+ * renew-self's `increment`): a JSON number of seconds, a string of digits (seconds), or a Go
+ * duration string (`"1h"`, `"90s"`, `"1h30m"`, plus a `d` suffix in current releases). Anything
+ * finer than a second is dropped, because Vault keeps TTLs in whole seconds. Warnings quote
+ * durations with Go's `time.Duration.String()` (`"2h0m0s"`, `"1m30s"`, `"45s"`), so we print them
+ * the same way.
  */
 
 /** A TTL as the fake's options take it: seconds, or a string as Vault accepts it. */

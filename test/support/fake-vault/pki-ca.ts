@@ -2,12 +2,12 @@
  * A real certificate authority for the fake PKI engine: a root, optionally an intermediate that
  * does the issuing (the guide's `pki_int` setup), and leaf signing.
  *
- * Shapes follow what Vault's PKI engine produces (components.md §2.3): CA certificates carry
- * BasicConstraints cA=true and KeyUsage keyCertSign|cRLSign (critical); leaves carry KeyUsage
+ * Shapes follow what Vault's PKI engine produces (docs/vault-api.md §PKI issue): CA certificates
+ * carry BasicConstraints cA=true and KeyUsage keyCertSign|cRLSign (critical); leaves carry KeyUsage
  * (critical) from the role, EKU serverAuth/clientAuth, SKI/AKI and a SAN extension, and **no**
  * BasicConstraints unless the role asks (`basic_constraints_valid_for_non_ca`). Serial numbers are
- * random and below 2^159 like `certutil.GenerateSerialNumber`. Keys default to Vault's own
- * default, RSA 2048 (`key_type=rsa`, `key_bits=0`→2048), with SHA-256 signatures.
+ * random and below 2^159 like `certutil.GenerateSerialNumber`. Keys default to Vault's own default,
+ * RSA 2048 (`key_type=rsa`, `key_bits=0`→2048), with SHA-256 signatures.
  */
 import { generateKeyPair, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';

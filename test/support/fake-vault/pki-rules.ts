@@ -1,13 +1,13 @@
 /**
  * PKI role rules: which names, SANs and TTLs a role lets through, with Vault's exact refusals.
  *
- * A port of the checks in `builtin/logical/pki/issuing/issue_common.go` (components.md §2.3):
- * `GenerateCreationBundle` (order of checks and messages), `ValidateNames` (allowed_domains,
- * allow_subdomains, allow_bare_domains, allow_glob_domains, allow_localhost, allow_any_name,
- * enforce_hostnames, wildcards), `ValidateURISAN` (allowed_uri_sans globs) and
- * `GetCertificateNotAfter` (TTL clamp with the warning
- * `TTL "<ttl>" is longer than permitted maxTTL "<max>", so maxTTL is being used`).
- * Not ported: identity templates, token display names, CSR paths, user IDs.
+ * A port of the checks in `builtin/logical/pki/issuing/issue_common.go` (docs/vault-api.md
+ * §PKI issue): `GenerateCreationBundle` (order of checks and messages), `ValidateNames`
+ * (allowed_domains, allow_subdomains, allow_bare_domains, allow_glob_domains, allow_localhost,
+ * allow_any_name, enforce_hostnames, wildcards), `ValidateURISAN` (allowed_uri_sans globs) and
+ * `GetCertificateNotAfter` (TTL clamp with the warning `TTL "<ttl>" is longer than permitted maxTTL
+ * "<max>", so maxTTL is being used`). Not ported: identity templates, token display names, CSR
+ * paths, user IDs.
  */
 import { domainToASCII } from 'node:url';
 import { isIP } from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * The PKI secrets engine: `POST /v1/<mount>/issue/<role>` and
- * `POST /v1/<mount>/issuer/<ref>/issue/<role>` (components.md §2.3).
+ * `POST /v1/<mount>/issuer/<ref>/issue/<role>` (docs/vault-api.md §PKI issue).
  *
  * Each request gets a fresh key pair and a certificate signed by a real CA (see pki-ca.ts), after
  * the role's rules (pki-rules.ts). The answer is Vault's: `data` holds `certificate`,

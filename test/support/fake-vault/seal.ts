@@ -1,11 +1,12 @@
 /**
  * Seal state, `GET /v1/sys/seal-status`, `GET /v1/sys/health`, `PUT /v1/sys/unseal`.
  *
- * components.md §2.1: while sealed every ordinary request (auth, secrets, token endpoints) gets
- * 503 `{"errors":["Vault is sealed"]}`, but `sys/seal-status`, `sys/health`, `sys/unseal` still
- * answer. §2.4: seal-status is unauthenticated and 200 whether sealed or not; its body is Go's
- * `SealStatusResponse` in struct order, with `cluster_name`/`cluster_id` only when unsealed.
- * Shamir shares are simulated: `unsealKeys` holds `n` keys, `t` distinct ones unseal.
+ * docs/vault-api.md §Errors and status codes: while sealed every ordinary request (auth, secrets,
+ * token endpoints) gets 503 `{"errors":["Vault is sealed"]}`, but `sys/seal-status`, `sys/health`,
+ * `sys/unseal` still answer. §Seal status: seal-status is unauthenticated and 200 whether sealed or
+ * not; its body is Go's `SealStatusResponse` in struct order, with `cluster_name`/`cluster_id` only
+ * when unsealed. Shamir shares are simulated: `unsealKeys` holds `n` keys, `t` distinct ones
+ * unseal.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { VaultHttpError } from './envelope.js';
@@ -56,7 +57,7 @@ export class SealState {
     this.nonce = '';
   }
 
-  /** §2.4 body, fields in `SealStatusResponse` order. */
+  /** §Seal status body, fields in `SealStatusResponse` order. */
   status(): Record<string, unknown> {
     const body: Record<string, unknown> = {
       type: 'shamir',
@@ -81,7 +82,7 @@ export class SealState {
 
   /**
    * `GET /v1/sys/health` with its default codes: 200 active, 503 sealed (node-vault's `health()`
-   * does not treat a non-200 here as an error, §3). Not in §2; kept small.
+   * does not treat a non-200 here as an error, §node-vault). Not in docs/vault-api.md; kept small.
    */
   health(nowMs: number, query: URLSearchParams): { status: number; body: Record<string, unknown> } {
     const code = (name: string, fallback: number) => {

@@ -1,15 +1,17 @@
 /**
  * The fake Vault's HTTP side: routing, the seal gate, the token gate, the request log, faults.
  *
- * Order of checks per request, as in Vault's core (components.md §2.1):
- *   1. `sys/seal-status`, `sys/health`, `sys/unseal` answer whatever the seal state (§2.1, §2.4);
- *   2. sealed → 503 `Vault is sealed` for every other `/v1/` path (§2.1);
+ * Order of checks per request, as in Vault's core (docs/vault-api.md §Errors and status codes):
+ *   1. `sys/seal-status`, `sys/health`, `sys/unseal` answer whatever the seal state
+ *      (§Errors and status codes, §Seal status);
+ *   2. sealed → 503 `Vault is sealed` for every other `/v1/` path (§Errors and status codes);
  *   3. login paths (`auth/<approle mount>/login`) are unauthenticated — a stale `X-Vault-Token` on
- *      them is ignored, as Vault does and as node-vault sends it (§3);
+ *      them is ignored, as Vault does and as node-vault sends it (§node-vault);
  *   4. every other path needs a live token (`X-Vault-Token`, or `Authorization: Bearer`): none →
- *      403 `permission denied`, unknown/expired → 403 `permission denied` + `invalid token`; then the
- *      token's policy must allow the path (403 `permission denied`);
- *   5. routing: a known mount's backend, else 404 `no handler for route "<path>". route entry not found.`
+ *      403 `permission denied`, unknown/expired → 403 `permission denied` + `invalid token`; then
+ *      the token's policy must allow the path (403 `permission denied`);
+ *   5. routing: a known mount's backend, else 404 `no handler for route "<path>". route entry not
+ *      found.`
  */
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -123,7 +125,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** Go's json error for the first thing we cannot read, approximately (not pinned in §2). */
+/**
+ * Go's json error for the first thing we cannot read, approximately (not pinned in
+ * docs/vault-api.md).
+ */
 function parseJsonBody(raw: Buffer): Record<string, unknown> {
   const text = raw.toString('utf8');
   if (text.trim() === '') return {};
@@ -437,7 +442,7 @@ export class FakeVault extends EventEmitter {
     }
     const path = url.pathname.slice('/v1/'.length);
 
-    // 1. Raw sys handlers: they answer sealed or not (§2.1, §2.4).
+    // 1. Raw sys handlers: they answer sealed or not (§Errors and status codes, §Seal status).
     switch (path) {
       case 'sys/seal-status':
         if (method !== 'GET') return FakeVault.METHOD_NOT_ALLOWED;
@@ -462,13 +467,13 @@ export class FakeVault extends EventEmitter {
         break;
     }
 
-    // 2. Sealed: everything else is 503 (§2.1).
+    // 2. Sealed: everything else is 503 (§Errors and status codes).
     if (this.sealState.sealed) throw sealedError();
 
     const op = operationFor(method, url.searchParams);
     const body = op === 'update' || op === 'patch' ? parseJsonBody(raw) : {};
 
-    // 3. Login paths are unauthenticated (§2.2).
+    // 3. Login paths are unauthenticated (§AppRole login).
     for (const mount of this.approle.mounts()) {
       if (path === `auth/${mount}/login`) {
         if (op !== 'update') throw unsupportedOperation();
@@ -476,7 +481,7 @@ export class FakeVault extends EventEmitter {
       }
     }
 
-    // 4. Everything else: a live token whose policy allows the path (§2.1).
+    // 4. Everything else: a live token whose policy allows the path (§Errors and status codes).
     const entry = this.checkToken(token);
     if (!entry.root && !pathAllowed(entry.allowedPaths, path)) throw permissionDenied();
 
@@ -496,7 +501,7 @@ export class FakeVault extends EventEmitter {
     return entry;
   }
 
-  /** `auth/token/lookup-self`, `renew-self`, `revoke-self` (§2.5). */
+  /** `auth/token/lookup-self`, `renew-self`, `revoke-self` (§Token lookup and renewal). */
   private tokenPath(sub: string, op: Operation, body: Record<string, unknown>, entry: TokenEntry): Answer {
     switch (sub) {
       case 'lookup-self':
@@ -524,7 +529,7 @@ export class FakeVault extends EventEmitter {
     }
   }
 
-  /** `<mount>/issue/<role>` and `<mount>/issuer/<ref>/issue/<role>` (§2.3). */
+  /** `<mount>/issue/<role>` and `<mount>/issuer/<ref>/issue/<role>` (§PKI issue). */
   private async pkiPath(sub: string, op: Operation, body: Record<string, unknown>): Promise<Answer> {
     const parts = sub.split('/');
     let role: string | undefined;

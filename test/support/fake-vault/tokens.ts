@@ -1,13 +1,14 @@
 /**
  * The token store: service tokens with TTLs, lookup-self, renew-self, expiry.
  *
- * components.md §2.2 (what a login hands out), §2.5 (lookup-self / renew-self shapes) and §2.1
- * (a dead token is 403 `permission denied` + `invalid token`). TTL arithmetic follows Vault's
- * `CalculateTTL`: times truncated to the second, the TTL is the requested increment, else the
- * backend's TTL (the AppRole's `token_ttl`), else the system default; it never runs past the
- * token's start + max TTL, and when it is cut short Vault adds the warning
- * `TTL of "<asked>" exceeded the effective max_ttl of "<left>"; TTL value is capped accordingly`.
- * Expiry is checked when a token is used (Vault revokes at expiry; the client sees the same).
+ * docs/vault-api.md §AppRole login (what a login hands out), §Token lookup and renewal (lookup-self
+ * / renew-self shapes) and §Errors and status codes (a dead token is 403 `permission denied` +
+ * `invalid token`). TTL arithmetic follows Vault's `CalculateTTL`: times truncated to the second,
+ * the TTL is the requested increment, else the backend's TTL (the AppRole's `token_ttl`), else the
+ * system default; it never runs past the token's start + max TTL, and when it is cut short Vault
+ * adds the warning `TTL of "<asked>" exceeded the effective max_ttl of "<left>"; TTL value is
+ * capped accordingly`. Expiry is checked when a token is used (Vault revokes at expiry; the client
+ * sees the same).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DEFAULT_POLICY_PATHS } from './acl.js';
@@ -169,8 +170,9 @@ export class TokenStore {
   }
 
   /**
-   * renew-self (§2.5): the granted TTL may be shorter than asked; the response says how long.
-   * A token without a lease (root) is refused the way Vault refuses a non-renewable lease.
+   * renew-self (§Token lookup and renewal): the granted TTL may be shorter than asked; the response
+   * says how long. A token without a lease (root) is refused the way Vault refuses a non-renewable
+   * lease.
    */
   renew(entry: TokenEntry, increment: number): { ttl: number; warnings: string[] } {
     if (!entry.renewable || entry.expireAt === null) throw errorResponse('lease is not renewable');
@@ -181,7 +183,9 @@ export class TokenStore {
     return { ttl, warnings };
   }
 
-  /** The `auth` block of a login or renew-self answer (§2.2, §2.5). */
+  /**
+   * The `auth` block of a login or renew-self answer (§AppRole login, §Token lookup and renewal).
+   */
   authBlock(entry: TokenEntry, leaseDuration: number): AuthBlock {
     return {
       client_token: entry.id,
@@ -199,7 +203,7 @@ export class TokenStore {
     };
   }
 
-  /** lookup-self `data` (§2.5): the TTL is `data.ttl`, seconds remaining. */
+  /** lookup-self `data` (§Token lookup and renewal): the TTL is `data.ttl`, seconds remaining. */
   lookupData(entry: TokenEntry): Record<string, unknown> {
     const data: Record<string, unknown> = {
       accessor: entry.accessor,
