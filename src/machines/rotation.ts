@@ -115,6 +115,8 @@ const requestLoop = {
           target: '#rotation.valid',
           actions: [
             { type: 'acceptMaterial', params: ({ event }: { event: { output: RenewOutput } }) => event.output },
+            // From `expired` no expiry timer is left; from `renewing` the old one would fire early.
+            'armExpiry',
             'notifyRenewed',
           ],
         },

@@ -114,6 +114,43 @@ describe('rotation machine', () => {
     expect(r.context.identity.serial).toBe('02');
   });
 
+  it('arms the expiry of an identity renewed after the old one expired', async () => {
+    const r = rotationUnderTest(true);
+    r.material(identity(1, 0, 10_000));
+    // The renewal hangs until the certificate runs out.
+    advance(r.clock, 10_000);
+    expect(r.value).toEqual({ expired: 'requesting' });
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toHaveLength(1);
+    const renewed = identity(2, r.clock.now(), 20_000);
+    r.renewals.at(-1)!.resolve({ identity: renewed, observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toBe('valid');
+    // Its own renewal hangs too: the renewed identity must still expire, at its notAfter.
+    advance(r.clock, renewed.notAfter - r.clock.now() - 1);
+    expect(r.value).toEqual({ renewing: 'requesting' });
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toHaveLength(1);
+    advance(r.clock, 1);
+    expect(r.value).toEqual({ expired: 'requesting' });
+    expect(r.notices.at(-1)).toEqual({ type: 'IDENTITY_EXPIRED', identity: renewed });
+  });
+
+  it('expires an identity renewed in time at its own notAfter, not at the old one', async () => {
+    const r = rotationUnderTest(true);
+    const first = identity(1, 0, 10_000);
+    r.material(first);
+    advance(r.clock, r.context.renewAt);
+    const renewed = identity(2, r.clock.now(), 20_000);
+    r.renewals.at(-1)!.resolve({ identity: renewed, observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toBe('valid');
+    advance(r.clock, first.notAfter - r.clock.now());
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toEqual([]);
+    advance(r.clock, renewed.notAfter - r.clock.now() - 1);
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toEqual([]);
+    advance(r.clock, 1);
+    expect(r.notices.at(-1)).toEqual({ type: 'IDENTITY_EXPIRED', identity: renewed });
+  });
+
   it('waits out lifetimes longer than one setTimeout in steps', () => {
     const r = rotationUnderTest(true);
     const year = 365 * 86_400_000;
