@@ -297,10 +297,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         const ctx = snap.context;
         const state = topLevelState(snap.value);
         if (ctx.lastError && ctx.lastError !== previousError) {
+          // Logged where they happen (a refused older certificate by the identity watch, which
+          // hears the rotation machine's verdict).
           this.emit('error', toAhError(ctx.lastError));
-          // Material the rotation machine refuses (not newer) is decided in the machine, so it is
-          // said here; provider, renewal and link errors are logged where they happen.
-          if (ctx.lastError.code === 'ENROLL_RENEWED_NOT_NEWER') log.warn({ code: ctx.lastError.code }, messageOf(ctx.lastError));
         }
         if (value !== previousValue) {
           const status = this.status();
