@@ -50,14 +50,14 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       }
       sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
     };
-    const onError = (err: AhError) => {
+    const onError = (err: AhError, info = err.toInfo()) => {
       const current = store.current;
       if (current) {
         log.warn({ event: 'identity_refused', code: err.code, serial: current.summary.serial }, `new identity material refused, keeping the current one (serial ${current.summary.serial}): ${err.message}`);
       } else {
         log.warn({ event: 'identity_unavailable', code: err.code }, err.message);
       }
-      sendBack({ type: 'MATERIAL_ERROR', error: err.toInfo(), observedAt: Date.now() });
+      sendBack({ type: 'MATERIAL_ERROR', error: info, observedAt: Date.now() });
     };
     // The machine's verdict: only what it accepts becomes the current identity.
     receive((command) => {
@@ -73,7 +73,11 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
     });
     provider.on('material', onMaterial);
     provider.on('error', onError);
-    provider.start().catch((err) => onError(asAhError(err)));
+    // A provider whose start fails delivers nothing later: waiting for it cannot help.
+    provider.start().catch((err) => {
+      const error = asAhError(err);
+      onError(error, { ...error.toInfo(), retryable: false });
+    });
     return () => {
       provider.off('material', onMaterial);
       provider.off('error', onError);
