@@ -1,12 +1,12 @@
 /**
  * The rotation machine's I/O: listen to a provider (`watchIdentity`) and ask it for new material
- * (`renewIdentity`). Material is verified and stored before the machine hears of it, by
- * fingerprint only.
+ * (`renewIdentity`). Material is verified and offered to the store before the machine hears of
+ * it, by fingerprint only; it becomes the current one when the machine says it accepted it.
  */
 import { fromCallback, fromPromise } from 'xstate';
-import { AhError } from '../errors/ah-error.js';
+import { AhError, messageOf } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
-import type { RenewOutput } from '../machines/rotation.js';
+import type { RenewOutput, WatchCommand } from '../machines/rotation.js';
 import type { MaterialStore } from './material-store.js';
 import type { IdentityMaterial, IdentityProvider } from '../providers/identity-provider.js';
 import { verifyMaterial } from '../x509/verify-material.js';
@@ -26,14 +26,17 @@ function describeMaterial(m: IdentityMaterial) {
 }
 
 export function identityActors(provider: IdentityProvider, store: MaterialStore, log: Logger) {
-  const watchIdentity = fromCallback<{ type: 'NONE' }, { provider: string }>(({ sendBack }) => {
+  /** The serial of the identity in use, for lines that say it is kept. */
+  const kept = () => store.current?.summary.serial ?? null;
+
+  const watchIdentity = fromCallback<WatchCommand, { provider: string }>(({ sendBack, receive }) => {
     const onMaterial = (material: IdentityMaterial) => {
       const observedAt = Date.now();
       try {
         verifyMaterial(material);
       } catch (err) {
         const error = asAhError(err);
-        log.warn({ code: error.code, serial: material.summary.serial }, `new identity material refused, keeping the current one: ${error.message}`);
+        log.warn({ event: 'identity_refused', code: error.code, serial: kept(), refusedSerial: material.summary.serial }, `new identity material refused, keeping the current one: ${error.message}`);
         sendBack({ type: 'MATERIAL_REJECTED', error: error.toInfo(), observedAt });
         return;
       }
@@ -47,18 +50,34 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       }
       sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
     };
-    const onError = (err: AhError) => {
+    const onError = (err: AhError, info = err.toInfo()) => {
       const current = store.current;
       if (current) {
-        log.warn({ code: err.code, serial: current.summary.serial }, `new identity material refused, keeping the current one (serial ${current.summary.serial}): ${err.message}`);
+        log.warn({ event: 'identity_refused', code: err.code, serial: current.summary.serial }, `new identity material refused, keeping the current one (serial ${current.summary.serial}): ${err.message}`);
       } else {
-        log.warn({ code: err.code }, err.message);
+        log.warn({ event: 'identity_unavailable', code: err.code }, err.message);
       }
-      sendBack({ type: 'MATERIAL_ERROR', error: err.toInfo(), observedAt: Date.now() });
+      sendBack({ type: 'MATERIAL_ERROR', error: info, observedAt: Date.now() });
     };
+    // The machine's verdict: only what it accepts becomes the current identity.
+    receive((command) => {
+      if (command.type === 'MATERIAL_ACCEPTED') {
+        store.accept(command.identity.fingerprint);
+        return;
+      }
+      const { identity: refused, kept: current, error } = command;
+      log.warn(
+        { event: 'identity_refused', code: error.code, serial: current.serial, refusedSerial: refused.serial, notAfter: new Date(current.notAfter).toISOString(), refusedNotAfter: new Date(refused.notAfter).toISOString() },
+        `new identity material refused, keeping the current one (serial ${current.serial}): ${messageOf(error)}`,
+      );
+    });
     provider.on('material', onMaterial);
     provider.on('error', onError);
-    provider.start().catch((err) => onError(asAhError(err)));
+    // A provider whose start fails delivers nothing later: waiting for it cannot help.
+    provider.start().catch((err) => {
+      const error = asAhError(err);
+      onError(error, { ...error.toInfo(), retryable: false });
+    });
     return () => {
       provider.off('material', onMaterial);
       provider.off('error', onError);

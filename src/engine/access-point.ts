@@ -175,8 +175,20 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.audit?.reopen();
   }
 
-  /** Resolves once the listener accepts connections; rejects if it cannot. */
+  /**
+   * Resolves once the listener accepts connections; rejects if it cannot, after closing again
+   * whatever it had opened (metrics server, status socket, audit log, provider).
+   */
   async start(): Promise<HostPort> {
+    try {
+      return await this.open();
+    } catch (err) {
+      await this.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async open(): Promise<HostPort> {
     const { options } = this;
     const log = this.logging.get('ah_access_point');
     if (options.metricsListen) {
@@ -282,17 +294,26 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
     const ready = new Promise<HostPort>((resolve, reject) => {
       let lastError: ErrorInfo | null = null;
-      actor.subscribe((snap) => {
-        const ctx = snap.context;
-        if (ctx.lastError && ctx.lastError !== lastError) {
-          lastError = ctx.lastError;
-          this.emit('error', AhError.fromInfo(ctx.lastError));
-        }
-        if (snap.value === 'failed') reject(AhError.fromInfo(ctx.lastError!));
-        if (ctx.boundAddress && !this.bound) {
-          this.bound = parseListenAddress(ctx.boundAddress);
-          resolve(this.bound);
-        }
+      actor.subscribe({
+        next: (snap) => {
+          const ctx = snap.context;
+          if (ctx.lastError && ctx.lastError !== lastError) {
+            lastError = ctx.lastError;
+            this.emit('error', AhError.fromInfo(ctx.lastError));
+          }
+          if (snap.value === 'failed') reject(AhError.fromInfo(ctx.lastError!));
+          if (ctx.boundAddress && !this.bound) {
+            this.bound = parseListenAddress(ctx.boundAddress);
+            resolve(this.bound);
+          }
+        },
+        // A crash (a provider or the listener threw) ends the machine: say so instead of hanging.
+        error: (err) => {
+          log.error({ event: 'access_point_crashed', err }, 'access point machine crashed');
+          const error = new AhError('ENROLL_INTERNAL', { detail: (err as Error)?.message ?? String(err) });
+          this.emit('error', error);
+          reject(error);
+        },
       });
     });
     if (this.devMode) {

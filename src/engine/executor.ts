@@ -98,6 +98,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private stopping: Promise<void> | null = null;
   /** When the provider last delivered material (for SPIFFE: the last push). */
   private identityUpdatedAt: number | null = null;
+  /** Why the executor gave up, once it has. */
+  private failure: AhError | null = null;
 
   constructor(readonly options: ExecutorOptions) {
     super();
@@ -251,21 +253,34 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return this.stopping;
   }
 
-  /** Resolves with the status once the executor is in `state` (rejects after `timeoutMs`). */
+  /**
+   * Resolves with the status once the executor is in `state`; rejects after `timeoutMs`, or at
+   * once with the failure when the executor has given up (a failed executor never moves again).
+   */
   waitFor(state: EnrollmentState, timeoutMs = 30_000): Promise<ExecutorStatus> {
     if (this.actor && this.state === state) return Promise.resolve(this.status());
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const finish = () => {
+        clearTimeout(timer);
         this.off('state', onState);
+        this.off('failed', onFailed);
+      };
+      const timer = setTimeout(() => {
+        finish();
         reject(new Error(`executor ${this.options.name} not ${state} within ${timeoutMs} ms (now ${this.state})`));
       }, timeoutMs);
       const onState = (s: ExecutorStatus) => {
         if (s.state !== state) return;
-        clearTimeout(timer);
-        this.off('state', onState);
+        finish();
         resolve(s);
       };
+      const onFailed = (error: AhError) => {
+        finish();
+        reject(error);
+      };
       this.on('state', onState);
+      this.on('failed', onFailed);
     });
   }
 
@@ -282,10 +297,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         const ctx = snap.context;
         const state = topLevelState(snap.value);
         if (ctx.lastError && ctx.lastError !== previousError) {
+          // Logged where they happen (a refused older certificate by the identity watch, which
+          // hears the rotation machine's verdict).
           this.emit('error', toAhError(ctx.lastError));
-          // Material the rotation machine refuses (not newer) is decided in the machine, so it is
-          // said here; provider, renewal and link errors are logged where they happen.
-          if (ctx.lastError.code === 'ENROLL_RENEWED_NOT_NEWER') log.warn({ code: ctx.lastError.code }, messageOf(ctx.lastError));
         }
         if (value !== previousValue) {
           const status = this.status();
@@ -310,6 +324,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         previousState = state;
         if (snap.status === 'done') {
           const error = toAhError(ctx.lastError ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' }, retryable: false });
+          this.failure = error;
           this.emit('failed', error);
           this.settle({ state: 'failed', error });
         }
@@ -317,6 +332,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       error: (err) => {
         log.error({ err }, 'enrollment machine crashed');
         const error = new AhError('ENROLL_INTERNAL', { detail: (err as Error).message });
+        this.failure = error;
         this.emit('failed', error);
         this.settle({ state: 'failed', error });
       },

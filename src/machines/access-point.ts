@@ -2,6 +2,7 @@
  * `access-point`: the access point's own lifecycle.
  *
  *   starting ──own identity ready──▶ serving ──listen failed──▶ failed
+ *      └──────identity error that waiting cannot cure (no such file, permission denied)──▶ failed
  *
  * It owns the `rotation` child for the access point's own certificate and the `fleetListener`
  * (the TLS server, provided by the engine). Renewed material is handed to the listener, which
@@ -49,6 +50,10 @@ export const accessPointMachine = setup({
       throw new Error('fleetListener must be provided');
     }),
   },
+  guards: {
+    /** The catalog says retrying cannot help: nobody will fix it while we wait (systemd restarts us). */
+    notRetryable: ({ event }) => (event as { error?: ErrorInfo }).error?.retryable === false,
+  },
   actions: {
     takeIdentity: assign(({ event }) => {
       const e = event as Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
@@ -82,6 +87,9 @@ export const accessPointMachine = setup({
       on: {
         IDENTITY_READY: { target: 'serving', actions: 'takeIdentity' },
         IDENTITY_RENEWED: { target: 'serving', actions: 'takeIdentity' },
+        // Without an identity there is nothing to serve: fail rather than wait silently. Once
+        // serving, the same error keeps the identity in use (the root handler only notes it).
+        IDENTITY_ERROR: { guard: 'notRetryable', target: 'failed', actions: 'noteError' },
       },
     },
     serving: {

@@ -10,7 +10,8 @@
  * (`observedAt`), the jitter from a seeded generator in context, and every wait goes through the
  * actor's clock. New material is accepted only when its notAfter is not earlier than the current one's;
  * key and chain were checked before the event was sent. The owner (the enrollment machine, or the
- * access point's) hears of every change through `sendParent`.
+ * access point's) hears of every change through `sendParent`; the watch hears what became of the
+ * material (`WatchCommand`), so that only accepted material becomes the current one.
  */
 import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
@@ -59,6 +60,11 @@ export type RotationEvent =
   | { type: 'MATERIAL_REJECTED'; error: ErrorInfo; observedAt: number }
   | { type: 'MATERIAL_ERROR'; error: ErrorInfo; observedAt: number }
   | { type: 'EXPIRY_REACHED'; at: number };
+
+/** What the watch hears: the machine's verdict on material it offered (or a renewal brought). */
+export type WatchCommand =
+  | { type: 'MATERIAL_ACCEPTED'; identity: IdentitySummary }
+  | { type: 'MATERIAL_REFUSED'; identity: IdentitySummary; kept: IdentitySummary; error: ErrorInfo };
 
 /** What the owner hears. */
 export type RotationNotice =
@@ -116,6 +122,8 @@ const requestLoop = {
           target: '#rotation.valid',
           actions: [
             { type: 'acceptMaterial', params: ({ event }: { event: { output: RenewOutput } }) => event.output },
+            // From `expired` no expiry timer is left; from `renewing` the old one would fire early.
+            'armExpiry',
             'notifyRenewed',
           ],
         },
@@ -138,7 +146,7 @@ export const rotationMachine = setup({
      * material), MATERIAL_REJECTED (new material that failed verification) and MATERIAL_ERROR.
      * Provided by the engine.
      */
-    watchIdentity: fromCallback<{ type: 'NONE' }, { provider: string }>(() => {
+    watchIdentity: fromCallback<WatchCommand, { provider: string }>(() => {
       throw new Error('watchIdentity must be provided');
     }),
     /** Ask the provider for new, verified material. Provided by the engine. */
@@ -166,16 +174,17 @@ export const rotationMachine = setup({
     canIssue: ({ context }) => context.canIssue,
   },
   actions: {
-    acceptMaterial: assign(({ context }, material: Material) => {
+    acceptMaterial: enqueueActions(({ context, enqueue }, material: Material) => {
       const draw = nextRandom(context.rng);
-      return {
+      enqueue.assign({
         identity: material.identity,
         observedAt: material.observedAt,
         rng: draw.state,
         renewAt: renewalPoint(material.identity, context.threshold, context.jitter, draw.value),
         failures: 0,
         lastError: null,
-      };
+      });
+      enqueue.sendTo('watch', { type: 'MATERIAL_ACCEPTED', identity: material.identity } satisfies WatchCommand);
     }),
     /** (Re-)arm the expiry timer from the time the current material was observed. */
     armExpiry: enqueueActions(({ context, enqueue }) => {
@@ -231,20 +240,19 @@ export const rotationMachine = setup({
       type: 'IDENTITY_REFUSED',
       error: (event as { error: ErrorInfo }).error,
     })),
-    refuseOlderMaterial: sendParent(({ context, event }): RotationNotice => {
+    refuseOlderMaterial: enqueueActions(({ context, event, enqueue }) => {
       const incoming = (event as { identity: IdentitySummary }).identity;
-      return {
-        type: 'IDENTITY_REFUSED',
-        error: {
-          code: 'ENROLL_RENEWED_NOT_NEWER',
-          params: {
-            serial: incoming.serial,
-            notAfter: new Date(incoming.notAfter).toISOString(),
-            currentNotAfter: new Date(context.identity!.notAfter).toISOString(),
-          },
-          retryable: false,
+      const error: ErrorInfo = {
+        code: 'ENROLL_RENEWED_NOT_NEWER',
+        params: {
+          serial: incoming.serial,
+          notAfter: new Date(incoming.notAfter).toISOString(),
+          currentNotAfter: new Date(context.identity!.notAfter).toISOString(),
         },
+        retryable: false,
       };
+      enqueue.sendTo('watch', { type: 'MATERIAL_REFUSED', identity: incoming, kept: context.identity!, error } satisfies WatchCommand);
+      enqueue.sendParent({ type: 'IDENTITY_REFUSED', error } satisfies RotationNotice);
     }),
   },
 }).createMachine({

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createActor, createMachine, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { MAX_TIMER_MS, renewalPoint, rotationMachine, type RenewOutput, type RotationNotice } from '../../src/machines/rotation.js';
+import { MAX_TIMER_MS, renewalPoint, rotationMachine, type RenewOutput, type RotationNotice, type WatchCommand } from '../../src/machines/rotation.js';
 import { advance } from '../helpers/clock.js';
 import { identity } from '../helpers/machine-harness.js';
 
@@ -9,12 +9,14 @@ import { identity } from '../helpers/machine-harness.js';
 function rotationUnderTest(canIssue: boolean, seed = 7) {
   const clock = new SimulatedClock();
   const notices: RotationNotice[] = [];
+  const verdicts: WatchCommand[] = [];
   let push: ((e: unknown) => void) | null = null;
   const renewals: Array<{ resolve: (o: RenewOutput) => void; reject: (e: unknown) => void }> = [];
   const rotation = rotationMachine.provide({
     actors: {
-      watchIdentity: fromCallback(({ sendBack }) => {
+      watchIdentity: fromCallback<WatchCommand, { provider: string }>(({ sendBack, receive }) => {
         push = sendBack as (e: unknown) => void;
+        receive((command) => verdicts.push(command));
       }),
       renewIdentity: fromPromise<RenewOutput, { attempt: number }>(() => new Promise((resolve, reject) => renewals.push({ resolve, reject }))),
     },
@@ -28,6 +30,7 @@ function rotationUnderTest(canIssue: boolean, seed = 7) {
   return {
     clock,
     notices,
+    verdicts,
     renewals,
     material: (id: ReturnType<typeof identity>) => push!({ type: 'MATERIAL', identity: id, observedAt: clock.now() }),
     get value() {
@@ -97,6 +100,22 @@ describe('rotation machine', () => {
     expect(r.notices.length).toBe(count);
   });
 
+  it('tells the watch its verdict: accepted material, or refused material with the one kept', async () => {
+    const r = rotationUnderTest(true);
+    r.material(identity(1, 0, 10_000));
+    r.material(identity(2, 0, 9_000));
+    r.material(identity(3, 0, 11_000));
+    advance(r.clock, r.context.renewAt);
+    r.renewals.at(-1)!.resolve({ identity: identity(4, r.clock.now(), 10_000), observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.verdicts).toEqual([
+      { type: 'MATERIAL_ACCEPTED', identity: identity(1, 0, 10_000) },
+      { type: 'MATERIAL_REFUSED', identity: identity(2, 0, 9_000), kept: identity(1, 0, 10_000), error: expect.objectContaining({ code: 'ENROLL_RENEWED_NOT_NEWER', params: expect.objectContaining({ serial: '02' }) }) },
+      { type: 'MATERIAL_ACCEPTED', identity: identity(3, 0, 11_000) },
+      { type: 'MATERIAL_ACCEPTED', identity: expect.objectContaining({ serial: '04' }) },
+    ]);
+  });
+
   it('retries a failed renewal with backoff and says so', async () => {
     const r = rotationUnderTest(true);
     r.material(identity(1, 0, 10_000));
@@ -112,6 +131,43 @@ describe('rotation machine', () => {
     await new Promise((res) => setImmediate(res));
     expect(r.value).toBe('valid');
     expect(r.context.identity.serial).toBe('02');
+  });
+
+  it('arms the expiry of an identity renewed after the old one expired', async () => {
+    const r = rotationUnderTest(true);
+    r.material(identity(1, 0, 10_000));
+    // The renewal hangs until the certificate runs out.
+    advance(r.clock, 10_000);
+    expect(r.value).toEqual({ expired: 'requesting' });
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toHaveLength(1);
+    const renewed = identity(2, r.clock.now(), 20_000);
+    r.renewals.at(-1)!.resolve({ identity: renewed, observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toBe('valid');
+    // Its own renewal hangs too: the renewed identity must still expire, at its notAfter.
+    advance(r.clock, renewed.notAfter - r.clock.now() - 1);
+    expect(r.value).toEqual({ renewing: 'requesting' });
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toHaveLength(1);
+    advance(r.clock, 1);
+    expect(r.value).toEqual({ expired: 'requesting' });
+    expect(r.notices.at(-1)).toEqual({ type: 'IDENTITY_EXPIRED', identity: renewed });
+  });
+
+  it('expires an identity renewed in time at its own notAfter, not at the old one', async () => {
+    const r = rotationUnderTest(true);
+    const first = identity(1, 0, 10_000);
+    r.material(first);
+    advance(r.clock, r.context.renewAt);
+    const renewed = identity(2, r.clock.now(), 20_000);
+    r.renewals.at(-1)!.resolve({ identity: renewed, observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toBe('valid');
+    advance(r.clock, first.notAfter - r.clock.now());
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toEqual([]);
+    advance(r.clock, renewed.notAfter - r.clock.now() - 1);
+    expect(r.notices.filter((n) => n.type === 'IDENTITY_EXPIRED')).toEqual([]);
+    advance(r.clock, 1);
+    expect(r.notices.at(-1)).toEqual({ type: 'IDENTITY_EXPIRED', identity: renewed });
   });
 
   it('waits out lifetimes longer than one setTimeout in steps', () => {
