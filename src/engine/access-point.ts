@@ -415,7 +415,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
           this.rejections?.report({
             error: params.error,
             remoteAddress: context.remoteAddress,
-            sourceAddress: link?.socket.remoteAddress ?? context.remoteAddress,
+            sourceAddress: link?.sourceAddress ?? context.remoteAddress,
             name: context.name,
             link: context.linkId,
             handshake: link?.handshake,

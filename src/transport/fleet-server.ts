@@ -46,6 +46,8 @@ export class ServerLink extends EventEmitter<{
 }> {
   readonly id = `link-${++linkCounter}`;
   readonly remoteAddress: string;
+  /** The peer's IP alone (what per-source limits count by), kept after the socket closes. */
+  readonly sourceAddress: string;
   private readonly decoder = new FrameDecoder();
   private closed = false;
   private peer: ClientHandshake | null = null;
@@ -53,6 +55,7 @@ export class ServerLink extends EventEmitter<{
   constructor(readonly socket: TLSSocket) {
     super();
     this.remoteAddress = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
+    this.sourceAddress = socket.remoteAddress ?? '?';
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.onClose((err as NodeJS.ErrnoException).code ?? err.message));
     socket.on('close', () => this.onClose('closed by peer'));
