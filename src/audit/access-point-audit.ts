@@ -119,6 +119,24 @@ export class AccessPointAudit {
     });
   }
 
+  /**
+   * Rejections of unauthenticated clients from one source address that were only counted
+   * (./rejection-coalescer.ts): one record stands for `count` of them, the first reported on its own.
+   */
+  rejectedRepeatedly(e: { error: ErrorInfo; sourceAddress: string; count: number; firstAt: number; lastAt: number; names: readonly string[] }): void {
+    this.append({
+      event: 'rejected',
+      code: e.error.code,
+      message: messageOf(e.error),
+      sourceAddress: e.sourceAddress,
+      count: e.count,
+      firstTime: iso(e.firstAt),
+      lastTime: iso(e.lastAt),
+      names: e.names,
+      coalesced: true,
+    });
+  }
+
   departed(executor: AuditedExecutor, reason: string): void {
     this.append({ event: 'departed', ...this.executor(executor), reason });
   }

@@ -9,6 +9,7 @@ import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import { identityActors } from '../actors/identity-watch.js';
 import { AccessPointAudit, type AuditedExecutor } from '../audit/access-point-audit.js';
 import type { AuditHealth } from '../audit/audit-log.js';
+import { RejectionCoalescer } from '../audit/rejection-coalescer.js';
 import { StatusServer } from '../transport/status-server.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
@@ -29,6 +30,8 @@ import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-polic
 import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { DuplicateIdentities } from './duplicate-identities.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
+import { HandshakeGate, type ShedReason } from '../transport/handshake-gate.js';
+import { HandshakeShedLog } from '../transport/handshake-shed-log.js';
 import type { ExecutorMessage } from '../transport/messages.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 import { VERSION } from '../version.js';
@@ -61,6 +64,12 @@ export interface AccessPointOptions {
    * continues the open one. `supersede` (default): the newest link wins; `reject`: it is refused.
    */
   readonly duplicateIdentity?: DuplicateIdentityPolicy;
+  /** `--max-handshakes`: TLS handshakes in flight at most; further connections are closed before TLS (default 256). */
+  readonly maxHandshakes?: number;
+  /** `--handshake-rate`: TLS handshakes a second per source address, in bursts of up to twice that (default 20). */
+  readonly handshakeRate?: number;
+  /** `--audit-required`: while the audit log cannot be written, refuse enrollments and report not ready. */
+  readonly auditRequired?: boolean;
 }
 
 export type DuplicateIdentityPolicy = 'supersede' | 'reject';
@@ -87,6 +96,8 @@ export interface AccessPointEvents {
   /** `relinked`: the identity had a link already (a rotation, or with `duplicate` a second holder that took over). */
   admitted: [FleetEntryJson & { relinked: boolean; duplicate?: boolean }];
   rejected: [{ remoteAddress: string; error: AhError }];
+  /** A connection closed at accept, before TLS, by `--max-handshakes` or `--handshake-rate`. */
+  shed: [{ remoteAddress: string; sourceAddress: string; reason: ShedReason }];
   departed: [{ id: string; reason: string }];
   /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
   heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
@@ -117,6 +128,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private statusServer: StatusServer | null = null;
   private metricsServer: MetricsServer | null = null;
   private audit: AccessPointAudit | null = null;
+  private rejections: RejectionCoalescer | null = null;
+  private readonly gate: HandshakeGate;
+  private shedLog: HandshakeShedLog | null = null;
   private bound: HostPort | null = null;
   private stopping: Promise<void> | null = null;
   private readonly devMode: boolean;
@@ -135,6 +149,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
+    this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, perSourceRate: options.handshakeRate });
   }
 
   /** Where it listens (after `start()`), e.g. `127.0.0.1:4433`. */
@@ -166,6 +181,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   readiness(): Readiness {
     const snap = this.actor?.getSnapshot();
     if (this.stopping) return { ready: false, state: 'stopping' };
+    if (this.auditUnavailable()) return { ready: false, state: 'audit log cannot be written (--audit-required)' };
     if (!snap || snap.status !== 'active') return { ready: false, state: snap ? String(snap.value) : 'starting' };
     return { ready: snap.value === 'serving' && this.bound !== null, state: String(snap.value) };
   }
@@ -209,6 +225,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.audit = new AccessPointAudit(options.auditLog, log);
       this.audit.open();
     }
+    this.rejections = new RejectionCoalescer(this.audit, log);
+    this.shedLog = new HandshakeShedLog(this.logging.get('ah_transport'), this.gate);
     const provider =
       options.provider ??
       createProvider(options.identity ?? { kind: 'dev' }, {
@@ -247,8 +265,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         listen: this.listenAt,
         identity: serverIdentity(input.fingerprint),
         minVersion: options.tlsMinVersion,
+        gate: this.gate,
       });
       this.server = server;
+      server.on('shed', (shed) => {
+        this.shedLog?.shed(shed);
+        this.emit('shed', shed);
+      });
       server.on('link', (link) => this.attach(link));
       server.on('refused', ({ remoteAddress, reason }) => {
         // Executors that find our certificate expired hang up right after the handshake.
@@ -353,6 +376,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.actor?.stop();
       await this.provider?.stop();
       await this.statusServer?.close();
+      this.shedLog?.flush();
+      this.rejections?.flush();
       if (this.bound) this.audit?.stopped({ links: closing.length });
       this.audit?.close();
       await this.metricsServer?.close();
@@ -375,6 +400,11 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     );
   }
 
+  /** `--audit-required` and the audit log's last write (or open) failed: enrollments fail closed. */
+  private auditUnavailable(): boolean {
+    return this.options.auditRequired === true && this.audit !== null && !this.audit.health().writable;
+  }
+
   private get heartbeatIntervalMs(): number {
     return this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   }
@@ -391,6 +421,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
           const link = wire(input.linkId);
           if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true };
           try {
+            if (this.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
             const verdict = verifyExecutor(link.handshake, this.policy, Date.now(), { name: input.name });
             return { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, input, link) };
           } catch (err) {
@@ -429,8 +460,16 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
         sendReject: ({ context }, params) => {
           const link = wire(context.linkId);
-          // On disk before the executor hears why.
-          this.audit?.rejected({ error: params.error, remoteAddress: context.remoteAddress, name: context.name, link: context.linkId, certificate: link?.handshake.certificate });
+          // Audited and logged before the executor hears why (repeats of unauthenticated clients: counted).
+          this.rejections?.report({
+            error: params.error,
+            remoteAddress: context.remoteAddress,
+            sourceAddress: link?.sourceAddress ?? context.remoteAddress,
+            name: context.name,
+            link: context.linkId,
+            handshake: link?.handshake,
+            requireCa: this.policy.requireCa,
+          });
           link?.send({
             type: 'reject',
             code: params.error.code,
@@ -526,11 +565,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
     });
     actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
-      const cert = link.handshake.certificate;
-      log.warn(
-        { code: e.error.code, remoteAddress: e.remoteAddress, subject: cert?.subject.replace(/\n/g, ', ') ?? null, sans: cert?.subjectAltName ?? null, link: e.linkId },
-        `executor from ${e.remoteAddress} rejected: ${messageOf(e.error)}`,
-      );
+      // Logged (or counted) with the audit record, in sendReject.
       this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
     });
     actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {

@@ -543,6 +543,20 @@ export const catalog = {
     ],
     retryable: false,
   },
+  // --- Access point under load or failing closed -------------------------------------------
+  ENROLL_AUDIT_UNAVAILABLE: {
+    message: 'enrollment refused: the audit log cannot be written (--audit-required)',
+    guideSection: 'Common Patterns / Production Checklist',
+    causes: [
+      'The access point runs with --audit-required and its audit log cannot be written: the disk is full, or the file or its directory is not writable',
+    ],
+    solutions: [
+      'ah agent fleet --json        # On the access point host: audit.path and audit.lastError say which file fails and why',
+      'df -h /var/log/ah            # Free space where the audit log is; enrollments resume by themselves once a record is written',
+    ],
+    retryable: true,
+  },
+
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

@@ -12,6 +12,8 @@
  *                                                   socket_closed | protocol_error | shutdown | other
  *   ah_access_point_heartbeats_total                heartbeats received from admitted executors
  *   ah_access_point_heartbeat_lag_seconds           how late each heartbeat came, against the interval asked for
+ *   ah_access_point_handshakes_shed_total{reason}   connections closed before TLS: capacity (--max-handshakes)
+ *                                                   | rate (--handshake-rate, per source address)
  *   ah_audit_log_writable                           1 when the last audit record was written (only with --audit-log)
  *   ah_audit_records_total{event}                   audit records written, by event
  *   ah_audit_write_failures_total                   audit records that could not be written (they are in the log)
@@ -21,9 +23,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AUDIT_EVENTS } from '../audit/audit-log.js';
 import type { AccessPoint, AccessPointStatus } from '../engine/access-point.js';
+import type { ShedReason } from '../transport/handshake-gate.js';
 import { CertificateMetrics } from './common.js';
 
 const STATES = ['starting', 'serving', 'failed'] as const;
+const SHED_REASONS: readonly ShedReason[] = ['capacity', 'rate'];
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Departure reasons as a closed set (the reason text itself carries socket details). */
@@ -104,7 +108,14 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
     buckets: LAG_BUCKETS,
     registers: [registry],
   });
+  const shed = new Counter({
+    name: 'ah_access_point_handshakes_shed_total',
+    help: 'Connections closed at accept, before TLS: capacity (--max-handshakes in flight) or rate (--handshake-rate per source address).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   for (const c of [attempts, rotations, duplicates, heartbeats]) c.inc(0);
+  for (const reason of SHED_REASONS) shed.inc({ reason }, 0);
 
   const certificate = new CertificateMetrics(registry, 'access-point', 'access-point', () => {
     const s = current();
@@ -154,6 +165,7 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
     failures.inc({ code: e.error.code });
   });
   accessPoint.on('duplicate', () => duplicates.inc());
+  accessPoint.on('shed', (e) => shed.inc({ reason: e.reason }));
   accessPoint.on('departed', (e) => {
     departures.inc({ reason: departureClass(e.reason) });
     lastHeartbeat.delete(e.id);

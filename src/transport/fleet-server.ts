@@ -4,11 +4,13 @@
  * says why. Each accepted socket becomes a ServerLink that turns bytes into messages.
  */
 import { EventEmitter } from 'eventemitter3';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import { formatHostPort, type HostPort } from '../util/address.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
 import { peerChainDer } from './access-point-trust.js';
 import type { ClientHandshake } from './executor-policy.js';
+import type { HandshakeGate, Release, ShedReason } from './handshake-gate.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
 
 export interface ServerIdentity {
@@ -24,12 +26,16 @@ export interface FleetServerOptions {
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** A TLS handshake must finish within this (slowloris guard). */
   readonly handshakeTimeoutMs?: number;
+  /** Admission at TCP accept (handshakes in flight, per-source rate); none admits every connection. */
+  readonly gate?: HandshakeGate;
 }
 
 interface FleetServerEvents {
   link: [ServerLink];
   /** A client that never got as far as a secure connection (not TLS, wrong ALPN, reset). */
   refused: [{ remoteAddress: string; reason: string }];
+  /** A TCP connection closed at accept, before any TLS byte, by the handshake gate. */
+  shed: [{ remoteAddress: string; sourceAddress: string; reason: ShedReason }];
 }
 
 let linkCounter = 0;
@@ -41,6 +47,8 @@ export class ServerLink extends EventEmitter<{
 }> {
   readonly id = `link-${++linkCounter}`;
   readonly remoteAddress: string;
+  /** The peer's IP alone (what per-source limits count by), kept after the socket closes. */
+  readonly sourceAddress: string;
   private readonly decoder = new FrameDecoder();
   private closed = false;
   private peer: ClientHandshake | null = null;
@@ -48,6 +56,7 @@ export class ServerLink extends EventEmitter<{
   constructor(readonly socket: TLSSocket) {
     super();
     this.remoteAddress = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
+    this.sourceAddress = socket.remoteAddress ?? '?';
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.onClose((err as NodeJS.ErrnoException).code ?? err.message));
     socket.on('close', () => this.onClose('closed by peer'));
@@ -101,8 +110,17 @@ export class ServerLink extends EventEmitter<{
   }
 }
 
+const socketKey = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+
 export class FleetServer extends EventEmitter<FleetServerEvents> {
   private readonly server: Server;
+  /**
+   * The listening socket is a plain TCP server that hands admitted connections to the TLS server
+   * (`'connection'`), so a shed connection is closed before TLS reads or writes a byte.
+   */
+  private readonly tcp: TcpServer;
+  /** Handshakes in flight, by `address|port`, until secure, failed or closed. */
+  private readonly handshaking = new Map<string, Release>();
 
   constructor(private readonly options: FleetServerOptions) {
     super();
@@ -115,8 +133,10 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
       minVersion: options.minVersion ?? 'TLSv1.3',
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
+    this.tcp = createTcpServer((socket) => this.onTcpConnection(socket));
     this.server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+      this.handshakeOver(socket);
       this.emit('refused', {
         remoteAddress: formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }),
         reason: err.code ?? err.message,
@@ -132,10 +152,10 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
   listen(): Promise<HostPort> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.options.listen.port, this.options.listen.host, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address();
+      this.tcp.once('error', onError);
+      this.tcp.listen(this.options.listen.port, this.options.listen.host, () => {
+        this.tcp.off('error', onError);
+        const addr = this.tcp.address();
         resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : this.options.listen);
       });
     });
@@ -148,16 +168,44 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
 
   /** Stop accepting; existing sockets are the caller's to close. */
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.tcp.close(() => resolve()));
   }
 
   get connections(): number {
     let n = 0;
-    this.server.getConnections((_, count) => (n = count));
+    this.tcp.getConnections((_, count) => (n = count));
     return n;
   }
 
+  private onTcpConnection(socket: Socket): void {
+    const gate = this.options.gate;
+    if (gate) {
+      const verdict = gate.admit(socket.remoteAddress ?? '?');
+      if (typeof verdict === 'string') {
+        socket.destroy();
+        const remoteAddress = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
+        this.emit('shed', { remoteAddress, sourceAddress: socket.remoteAddress ?? '?', reason: verdict });
+        return;
+      }
+      const key = socketKey(socket);
+      this.handshaking.set(key, verdict);
+      socket.once('close', () => {
+        verdict();
+        if (this.handshaking.get(key) === verdict) this.handshaking.delete(key);
+      });
+    }
+    this.server.emit('connection', socket);
+  }
+
+  /** The TLS socket of a connection has the raw socket's address and port. */
+  private handshakeOver(socket: TLSSocket): void {
+    const key = socketKey(socket);
+    this.handshaking.get(key)?.();
+    this.handshaking.delete(key);
+  }
+
   private onSecureConnection(socket: TLSSocket): void {
+    this.handshakeOver(socket);
     socket.setNoDelay(true);
     if (socket.alpnProtocol !== ALPN_PROTOCOL) {
       this.emit('refused', {

@@ -5,8 +5,9 @@ import { parseListenAddress } from '../../util/address.js';
 import { EXIT_FAILURE, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
 import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
 import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './debug-view-options.js';
+import { addAdmissionOptions, admissionOptions, type AdmissionFlags } from './admission-options.js';
 
-interface AccessPointFlags extends IdentityFlags, DebugViewFlags {
+interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags {
   fleetListen: string;
   heartbeatInterval: number;
   executorSanUriPrefix?: string;
@@ -40,6 +41,7 @@ export function registerAccessPoint(agent: Command): void {
     .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP on this address')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)');
   addDebugViewOptions(command);
+  addAdmissionOptions(command);
   addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
       const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
       if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
@@ -49,6 +51,7 @@ export function registerAccessPoint(agent: Command): void {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
+      const admission = admissionOptions(flags);
       const logging = loggingFrom(flags.logLevel);
       const { createAccessPoint } = await import('../../engine/access-point.js');
       const accessPoint = createAccessPoint({
@@ -62,6 +65,7 @@ export function registerAccessPoint(agent: Command): void {
         auditLog: flags.auditLog,
         metricsListen: flags.metricsListen,
         duplicateIdentity: flags.duplicateIdentity,
+        ...admission,
       });
       const startDebugView = prepareDebugView(flags, accessPoint, logging);
       stopOnSignals(() => accessPoint.stop());

@@ -57,7 +57,7 @@ export function prepareDebugView(flags: DebugViewFlags, accessPoint: AccessPoint
   return async () => {
     // Graphviz (WebAssembly) is loaded only by an access point that serves the view.
     const { DebugServer } = await import('../../visualize/live/debug-server.js');
-    const server = new DebugServer({ listen, view, anyHost: !isLoopbackHost(listen.host) });
+    const server = new DebugServer({ listen, view, anyHost: !isLoopbackHost(listen.host), log: logging.get('ah_access_point') });
     try {
       await server.listen();
     } catch (err) {

@@ -12,8 +12,13 @@
  * meant for loopback (the CLI refuses other addresses unless --debug-allow-remote). On loopback the
  * Host header must name loopback too, so a web page the operator happens to visit cannot read it
  * through DNS rebinding.
+ *
+ * Event streams are capped (`maxStreams`, 32: more get 503) and a reader that does not keep up is
+ * dropped once more than `maxBufferedBytes` wait for it, so that neither many streams nor slow ones
+ * can make the access point hold an unbounded amount of memory.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../../log/logger.js';
 import { formatHostPort, type HostPort } from '../../util/address.js';
 import { actorSection, escapeHtml } from '../actor-section.js';
 import type { FleetView } from './fleet-view.js';
@@ -23,6 +28,9 @@ import { livePage } from './live-page.js';
 const THROTTLE_MS = 200;
 const TICK_MS = 2_000;
 const KEEPALIVE_MS = 15_000;
+export const MAX_EVENT_STREAMS = 32;
+/** Bytes written to a stream but not yet taken by its reader, beyond which the stream is ended. */
+export const MAX_BUFFERED_BYTES = 1 << 20;
 
 export interface DebugServerOptions {
   readonly listen: HostPort;
@@ -30,6 +38,12 @@ export interface DebugServerOptions {
   /** Accept any Host header (the operator allowed a non-loopback address). */
   readonly anyHost?: boolean;
   readonly title?: string;
+  /** Event streams open at once at most (default 32). */
+  readonly maxStreams?: number;
+  /** Bytes a stream may have waiting for its reader before it is dropped (default 1 MiB). */
+  readonly maxBufferedBytes?: number;
+  /** Where dropped slow readers are told of (event `debug_stream_dropped`). */
+  readonly log?: Logger;
 }
 
 
@@ -74,7 +88,7 @@ export class DebugServer {
         const tick = setInterval(() => {
           if (this.touched) this.broadcast();
         }, TICK_MS);
-        const keepalive = setInterval(() => this.streams.forEach((s) => s.write(':\n\n')), KEEPALIVE_MS);
+        const keepalive = setInterval(() => this.streams.forEach((s) => this.write(s, ':\n\n')), KEEPALIVE_MS);
         tick.unref();
         keepalive.unref();
         this.timers.push(tick, keepalive);
@@ -105,7 +119,26 @@ export class DebugServer {
     this.touched = false;
     if (this.streams.size === 0) return;
     const data = `data: ${JSON.stringify(this.options.view.snapshot())}\n\n`;
-    for (const s of this.streams) s.write(data);
+    for (const s of this.streams) this.write(s, data);
+  }
+
+  /**
+   * Write to one stream, unless its reader has left more than the bound unread (the socket's
+   * buffers are full and `write` has been returning false): then end it; a live page reconnects.
+   */
+  private write(res: ServerResponse, data: string): void {
+    const limit = this.options.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
+    if (res.writableLength > limit) {
+      this.streams.delete(res);
+      this.options.log?.warn(
+        { event: 'debug_stream_dropped', remoteAddress: res.socket?.remoteAddress ?? null, bufferedBytes: res.writableLength, limit },
+        `debug view: dropped an event stream whose reader left ${res.writableLength} bytes unread (more than ${limit})`,
+      );
+      // Ending would wait for the unread bytes; the reader is not taking them.
+      res.destroy();
+      return;
+    }
+    res.write(data);
   }
 
   private hostAllowed(req: IncomingMessage): boolean {
@@ -136,6 +169,9 @@ export class DebugServer {
           return send(200, 'application/json', JSON.stringify({ version: found.version, html: await this.drawing(id, found) }));
         }
         case '/events': {
+          if (this.streams.size >= (this.options.maxStreams ?? MAX_EVENT_STREAMS)) {
+            return send(503, 'text/plain; charset=utf-8', `too many event streams: ${this.streams.size} are open (at most ${this.options.maxStreams ?? MAX_EVENT_STREAMS})\n`);
+          }
           res.writeHead(200, { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', ...SECURITY_HEADERS });
           res.write(`retry: 1000\ndata: ${JSON.stringify(this.options.view.snapshot())}\n\n`);
           this.streams.add(res);

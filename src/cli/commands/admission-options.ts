@@ -1,0 +1,51 @@
+/**
+ * `ah agent access-point --max-handshakes N --handshake-rate N --audit-required`: what the access
+ * point admits under load, and whether it may enroll anyone while its audit log cannot be written.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import type { AccessPointOptions } from '../../engine/access-point.js';
+import { DEFAULT_HANDSHAKE_RATE, DEFAULT_MAX_HANDSHAKES, HANDSHAKE_RATE_RANGE, MAX_HANDSHAKES_RANGE } from '../../transport/handshake-gate.js';
+import { option, UsageError } from '../common.js';
+
+export interface AdmissionFlags {
+  maxHandshakes: number;
+  handshakeRate: number;
+  auditRequired?: boolean;
+  auditLog?: string;
+}
+
+function wholeNumberIn(range: { min: number; max: number }): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < range.min || n > range.max) throw new InvalidArgumentError(`expected a whole number from ${range.min} to ${range.max}`);
+    return n;
+  };
+}
+
+export function addAdmissionOptions(command: Command): Command {
+  const { min: hMin, max: hMax } = MAX_HANDSHAKES_RANGE;
+  const { min: rMin, max: rMax } = HANDSHAKE_RATE_RANGE;
+  return command
+    .addOption(
+      option(
+        '--max-handshakes <n>',
+        `TLS handshakes in progress at most (${hMin}-${hMax}); when full, new connections are closed before TLS`,
+        wholeNumberIn(MAX_HANDSHAKES_RANGE),
+        { value: DEFAULT_MAX_HANDSHAKES, shown: String(DEFAULT_MAX_HANDSHAKES) },
+      ),
+    )
+    .addOption(
+      option(
+        '--handshake-rate <n>',
+        `TLS handshakes a second per source address (${rMin}-${rMax}), in bursts of up to twice that; faster connections are closed before TLS`,
+        wholeNumberIn(HANDSHAKE_RATE_RANGE),
+        { value: DEFAULT_HANDSHAKE_RATE, shown: String(DEFAULT_HANDSHAKE_RATE) },
+      ),
+    )
+    .option('--audit-required', 'fail closed: while the --audit-log file cannot be written, refuse enrollments and report /readyz not ready');
+}
+
+export function admissionOptions(flags: AdmissionFlags): Pick<AccessPointOptions, 'maxHandshakes' | 'handshakeRate' | 'auditRequired'> {
+  if (flags.auditRequired && flags.auditLog === undefined) throw new UsageError('--audit-required needs --audit-log');
+  return { maxHandshakes: flags.maxHandshakes, handshakeRate: flags.handshakeRate, auditRequired: flags.auditRequired === true };
+}
