@@ -32,6 +32,7 @@ import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { MaterialStore } from './material-store.js';
 import { Roster, type FleetEntryJson, type RosterEntry } from './roster.js';
 import { paths } from './state-dir.js';
+import { longClock } from '../util/long-timer.js';
 
 export interface AccessPointOptions {
   /** `HOST:PORT` to listen on (default `0.0.0.0:4433`; port 0 picks a free one). */
@@ -252,6 +253,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     });
     const actor = createActor(machine, {
       id: 'access-point',
+      clock: longClock,
       input: {
         listen: formatHostPort(this.listenAt),
         seed: randomInt(2 ** 31),
@@ -402,6 +404,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.warnIfServingInvalid(`handshake from ${link.remoteAddress}`);
     const actor = createActor(this.logicFor(policy), {
       id: link.id,
+      // Three heartbeat intervals of a configured length: any length must wait that long.
+      clock: longClock,
       input: {
         linkId: link.id,
         remoteAddress: link.remoteAddress,

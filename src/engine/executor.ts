@@ -29,6 +29,7 @@ import { describe, splitPemCertificates, type CertificateDescription } from '../
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
 import { MaterialStore } from './material-store.js';
 import { paths } from './state-dir.js';
+import { clearLongTimeout, longClock, setLongTimeout } from '../util/long-timer.js';
 
 export interface ExecutorOptions {
   readonly name: string;
@@ -208,6 +209,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
     const actor = createActor(machine, {
       id: `executor:${options.name}`,
+      // Connect timeouts, backoff and heartbeats come from flags: any length must wait that long.
+      clock: longClock,
       input: {
         name: options.name,
         remoteServer: address,
@@ -255,13 +258,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   waitFor(state: EnrollmentState, timeoutMs = 30_000): Promise<ExecutorStatus> {
     if (this.actor && this.state === state) return Promise.resolve(this.status());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         this.off('state', onState);
         reject(new Error(`executor ${this.options.name} not ${state} within ${timeoutMs} ms (now ${this.state})`));
       }, timeoutMs);
       const onState = (s: ExecutorStatus) => {
         if (s.state !== state) return;
-        clearTimeout(timer);
+        clearLongTimeout(timer);
         this.off('state', onState);
         resolve(s);
       };

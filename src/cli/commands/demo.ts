@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { formatDuration } from '../../util/duration.js';
 import { option, parsers } from '../common.js';
 import { demoSummary, renderDemoTable, type DemoExecutorRow, type DemoSummary } from '../render-demo.js';
+import { clearLongTimeout, setLongTimeout } from '../../util/long-timer.js';
 
 interface DemoFlags {
   duration: number;
@@ -111,9 +112,9 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
   const ticker = setInterval(draw, tty ? 500 : 2_000);
 
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, flags.duration);
+    const timer = setLongTimeout(resolve, flags.duration);
     process.once('SIGINT', () => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve();
     });
   });
