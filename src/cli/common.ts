@@ -6,7 +6,8 @@ import { AhError } from '../errors/ah-error.js';
 import { levelPlanFrom } from '../log/directives.js';
 import { createLogging, type Logging } from '../log/logger.js';
 import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
-import { parseDuration } from '../util/duration.js';
+import { formatRange, inRange, parseDuration, type DurationRange } from '../util/duration.js';
+import type { CountRange } from './flag-ranges.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -16,23 +17,39 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {}
 
 export const parsers = {
-  duration: (value: string): number => {
+  /** A duration within `range`; the error names the range. */
+  duration: (range: DurationRange) => (value: string): number => {
+    let ms: number;
     try {
-      const ms = parseDuration(value);
-      if (ms <= 0) throw new RangeError('must be more than 0');
-      return ms;
+      ms = parseDuration(value);
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message);
     }
+    if (!inRange(ms, range)) throw new InvalidArgumentError(`out of range: use ${formatRange(range)}`);
+    return ms;
   },
-  count: (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 = for ever)');
-    return Number(value);
+  /** A whole number within `range`; the error names the range. */
+  count: (range: CountRange, zeroMeans?: string) => (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
+      throw new InvalidArgumentError(`expected a whole number from ${range.min}${zeroMeans ? ` (${zeroMeans})` : ''} to ${range.max}`);
+    }
+    return n;
   },
   fraction: (value: string): number => {
     const n = Number(value);
     if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95)) throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
     return n;
+  },
+  /**
+   * `--executor-san-uri-prefix`: an empty prefix would admit every SAN and a relative one none,
+   * silently. One function, so a full SPIFFE ID parser can take its place.
+   */
+  sanUriPrefix: (value: string): string => parseSanUriPrefixFlag(value),
+  /** `--state-dir ''` would otherwise fall back to the default dir without a word. */
+  stateDir: (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError('expected a directory, got an empty string');
+    return value;
   },
   name: (value: string): string => {
     if (!EXECUTOR_NAME.test(value)) throw new InvalidArgumentError('use 1-63 letters, digits, dots, dashes or underscores');
@@ -53,6 +70,20 @@ export const parsers = {
     throw new InvalidArgumentError('expected 1.2 or 1.3');
   },
 };
+
+/** A non-empty absolute URI with a scheme and an authority (`spiffe://example.org/ah/agent/`). */
+export function parseSanUriPrefixFlag(value: string): string {
+  const shape = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@\s]+(?:[/?#]\S*)?$/;
+  if (!shape.test(value)) {
+    throw new InvalidArgumentError(`expected an absolute URI with a scheme and an authority, e.g. spiffe://example.org/ah/agent/, got '${value}'`);
+  }
+  try {
+    new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`expected an absolute URI with a scheme and an authority, e.g. spiffe://example.org/ah/agent/, got '${value}'`);
+  }
+  return value;
+}
 
 export function defaultName(): string {
   const h = hostname().split('.')[0] ?? 'executor';
@@ -99,4 +130,21 @@ export function option<T>(flags: string, description: string, parse?: (value: st
   if (parse) o.argParser(parse);
   if (fallback) o.default(fallback.value, fallback.shown);
   return o;
+}
+
+/** A duration flag whose help shows its range, and which refuses anything outside it. */
+export function durationOption(flags: string, description: string, range: DurationRange, fallback?: { value: number | undefined; shown: string }): Option {
+  return option(flags, `${description} [${formatRange(range)}]`, parsers.duration(range), fallback);
+}
+
+/** A whole-number flag whose help shows its range, and which refuses anything outside it. */
+export function countOption(flags: string, description: string, range: CountRange, fallback: { value: number; shown: string }, zeroMeans?: string): Option {
+  return option(flags, `${description} [${range.min}..${range.max}]`, parsers.count(range, zeroMeans), fallback);
+}
+
+export const STATE_DIR_HELP = 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)';
+
+/** `--state-dir DIR`, refusing an empty one. */
+export function stateDirOption(description = STATE_DIR_HELP): Option {
+  return option('--state-dir <dir>', description, parsers.stateDir);
 }

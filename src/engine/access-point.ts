@@ -25,7 +25,8 @@ import type { IdentitySummary, MachineError } from '../machines/types.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
-import type { ExecutorMessage } from '../transport/messages.js';
+import { HEARTBEAT_INTERVAL_RANGE, type ExecutorMessage } from '../transport/messages.js';
+import { formatRange, inRange } from '../util/duration.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 import { VERSION } from '../version.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
@@ -114,6 +115,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     super();
     this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
     this.listenAt = parseListenAddress(options.listen ?? '0.0.0.0:4433');
+    // Executors refuse a welcome with any other interval: fail here, where the value was given.
+    if (options.heartbeatIntervalMs !== undefined && !inRange(options.heartbeatIntervalMs, HEARTBEAT_INTERVAL_RANGE)) {
+      throw new RangeError(`heartbeatIntervalMs ${options.heartbeatIntervalMs} is outside ${formatRange(HEARTBEAT_INTERVAL_RANGE)}, which executors accept`);
+    }
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
   }
 

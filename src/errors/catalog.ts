@@ -487,6 +487,20 @@ export const catalog = {
     ],
     retryable: false,
   },
+  // --- Limits: settings and peers' values outside what ah accepts ------------------------------
+  ENROLL_HEARTBEAT_INTERVAL_OUT_OF_RANGE: {
+    message: 'the access point asked for a heartbeat every {interval}, outside the range this executor accepts ({range})',
+    guideSection: 'Connection Errors',
+    causes: [
+      'The access point runs with a heartbeat interval outside {range} (an embedding or a version of ah that does not check it)',
+      'The peer is not an ah access point',
+    ],
+    solutions: [
+      'ah agent access-point --heartbeat-interval 5s ...   # An interval within {range}',
+      'ah --version     # Compare versions on both sides',
+    ],
+    retryable: true,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

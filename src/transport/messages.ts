@@ -2,9 +2,14 @@
  * The fleet protocol's messages (ALPN `ah-fleet/1`) and their validation. Anything that does not
  * match these shapes exactly is a protocol error that closes the link.
  */
+import { AhError } from '../errors/ah-error.js';
+import { formatDuration, formatRange } from '../util/duration.js';
 import { FrameError } from './frame-codec.js';
 
 export const ALPN_PROTOCOL = 'ah-fleet/1';
+
+/** The heartbeat intervals an executor accepts in welcome (and the access point's flag allows). */
+export const HEARTBEAT_INTERVAL_RANGE = { minMs: 100, maxMs: 3_600_000 } as const;
 
 /** executor → access point */
 export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string> };
@@ -23,6 +28,12 @@ const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numb
 const isStringMap = (v: unknown): v is Record<string, string> =>
   !!v && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).length <= 64 &&
   Object.entries(v).every(([k, val]) => isString(k, 128) && isString(val, 1024));
+
+/** A number, but one this executor cannot work with: say which and why, not "malformed". */
+function checkHeartbeatInterval(ms: number): void {
+  if (ms >= HEARTBEAT_INTERVAL_RANGE.minMs && ms <= HEARTBEAT_INTERVAL_RANGE.maxMs) return;
+  throw new AhError('ENROLL_HEARTBEAT_INTERVAL_OUT_OF_RANGE', { interval: formatDuration(ms), range: formatRange(HEARTBEAT_INTERVAL_RANGE) });
+}
 
 function fail(type: string, what: string): never {
   throw new FrameError(`malformed ${type}: ${what}`);
@@ -50,7 +61,8 @@ export function parseAccessPointMessage(m: Record<string, unknown> & { type: str
   switch (m.type) {
     case 'welcome':
       if (!isString(m.executorId, 2048)) fail('welcome', 'executorId');
-      if (!isSeq(m.heartbeatInterval) || m.heartbeatInterval < 10) fail('welcome', 'heartbeatInterval');
+      if (!isSeq(m.heartbeatInterval)) fail('welcome', 'heartbeatInterval');
+      checkHeartbeatInterval(m.heartbeatInterval);
       if (!isSeq(m.serverTime)) fail('welcome', 'serverTime');
       return { type: 'welcome', executorId: m.executorId, heartbeatInterval: m.heartbeatInterval, serverTime: m.serverTime };
     case 'ack':

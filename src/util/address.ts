@@ -26,6 +26,12 @@ export function parseRemoteServer(text: string): HostPort & { url: string } {
   if (url.protocol !== 'https:') {
     throw new RangeError(`invalid --remote-server '${text}': the fleet link is TLS, use https://HOST[:PORT]`);
   }
+  // Credentials in the URL would be dropped without a word: the access point knows executors by certificate.
+  const authority = /^[^:/?#]+:\/\/([^/?#]*)/.exec(text.includes('://') ? text : `https://${text}`)?.[1] ?? '';
+  if (authority.includes('@')) {
+    const redacted = text.replace(/(:\/\/)[^/?#]*@/, '$1***@');
+    throw new RangeError(`invalid --remote-server '${redacted}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
+  }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
     throw new RangeError(`invalid --remote-server '${text}' (expected https://HOST[:PORT], nothing after the port)`);
   }

@@ -6,7 +6,7 @@ import { AhError } from '../../errors/ah-error.js';
 import type { ExecutorStatus } from '../../engine/executor-status.js';
 import type { FleetEntryJson } from '../../engine/roster.js';
 import { executorNameFromSocket, paths } from '../../engine/state-dir.js';
-import { EXIT_FAILURE, parsers, stateDirFrom } from '../common.js';
+import { EXIT_FAILURE, parsers, stateDirFrom, stateDirOption } from '../common.js';
 import { renderAuditWarning, renderExecutorStatus, renderFleet } from '../render.js';
 import type { AuditHealth } from '../../audit/audit-log.js';
 
@@ -32,7 +32,7 @@ export function registerStatus(agent: Command): void {
     .option('--name <name>', 'executor name, when several run from one state dir', parsers.name)
     .option('--json', 'one JSON object per executor')
     .option('--show-cert', 'add the certificate in use: subject, issuer, SANs, serial, validity, time left')
-    .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
+    .addOption(stateDirOption())
     .action(async (flags: { name?: string; json?: boolean; showCert?: boolean; stateDir?: string }) => {
       const stateDir = stateDirFrom(flags.stateDir);
       const names = flags.name ? [flags.name] : await runningExecutorNames(stateDir);
@@ -52,7 +52,7 @@ export function registerStatus(agent: Command): void {
     .summary("list the executors enrolled with this machine's access point")
     .description("Ask the running access point (on its status socket in the state dir) for its roster.")
     .option('--json', 'print {executors:[{id, name, remoteAddress, since, lastHeartbeat, certNotAfter, state}]}')
-    .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
+    .addOption(stateDirOption())
     .action(async (flags: { json?: boolean; stateDir?: string }) => {
       const stateDir = stateDirFrom(flags.stateDir);
       const answer = (await queryStatus(paths.accessPointSocket(stateDir), 'fleet')) as { executors: FleetEntryJson[]; audit?: AuditHealth } | null;
