@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatForTerminal } from '../errors/ah-error.js';
 import { AhError } from '../errors/ah-error.js';
+import { catalog, isErrorCode, type CatalogEntry } from '../errors/catalog.js';
 import { levelPlanFrom } from '../log/directives.js';
 import { createLogging, type Logging } from '../log/logger.js';
 import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
@@ -104,9 +105,13 @@ export function loggingFrom(logLevel: string | undefined): Logging {
   return createLogging({ plan });
 }
 
-/** The guide's error block on stderr; the first line is exactly `error: <message>`. */
+/**
+ * The guide's error block on stderr; the first line is exactly `error: <message>`. Entries whose
+ * message already says the fix are printed alone.
+ */
 export function printError(err: AhError): void {
-  process.stderr.write(`${formatForTerminal(err)}\n`);
+  const oneLine = isErrorCode(err.code) && (catalog[err.code] as CatalogEntry).oneLine;
+  process.stderr.write(oneLine ? `error: ${err.message}\n` : `${formatForTerminal(err)}\n`);
 }
 
 /** Run a daemon until SIGTERM/SIGINT, then let `stop` finish before exiting 0. */

@@ -33,6 +33,7 @@ import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { MaterialStore } from './material-store.js';
 import { Roster, type FleetEntryJson, type RosterEntry } from './roster.js';
 import { paths } from './state-dir.js';
+import { checkStateDir } from './state-dir-trust.js';
 import { longClock } from '../util/long-timer.js';
 
 export interface AccessPointOptions {
@@ -164,6 +165,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   async start(): Promise<HostPort> {
     const { options } = this;
     const log = this.logging.get('ah_access_point');
+    // Before anything is read from it (a planted dev key would be served) or written to it.
+    await checkStateDir(options.stateDir);
     if (options.metricsListen) {
       const registry = createRegistry('access-point', 'access-point');
       accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });

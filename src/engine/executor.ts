@@ -29,6 +29,7 @@ import { describe, splitPemCertificates, type CertificateDescription } from '../
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
 import { MaterialStore } from './material-store.js';
 import { paths } from './state-dir.js';
+import { checkStateDir } from './state-dir-trust.js';
 import { clearLongTimeout, longClock, setLongTimeout } from '../util/long-timer.js';
 
 export interface ExecutorOptions {
@@ -145,6 +146,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const identity = options.identity ?? { kind: 'dev' };
 
+    // Before anything is read from it or written to it.
+    await checkStateDir(options.stateDir);
     if (options.metricsListen) {
       const registry = createRegistry('executor', options.name);
       executorMetrics(this, registry);
