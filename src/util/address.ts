@@ -17,6 +17,13 @@ export function formatHostPort({ host, port }: HostPort): string {
  * are refused because the fleet link is always TLS.
  */
 export function parseRemoteServer(text: string): HostPort & { url: string } {
+  // Credentials in the URL would be dropped without a word: the access point knows executors by
+  // certificate. Checked first, so no other message repeats the password.
+  const withScheme = text.includes('://') ? text : `https://${text}`;
+  if (/^[^/?#]*:\/\/[^/?#]*@/.test(withScheme)) {
+    const redacted = text.replace(/^([^/?#]*:\/\/)?[^/?#]*@/, '$1***@');
+    throw new RangeError(`invalid --remote-server '${redacted}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
+  }
   let url: URL;
   try {
     url = new URL(text.includes('://') ? text : `https://${text}`);
@@ -25,12 +32,6 @@ export function parseRemoteServer(text: string): HostPort & { url: string } {
   }
   if (url.protocol !== 'https:') {
     throw new RangeError(`invalid --remote-server '${text}': the fleet link is TLS, use https://HOST[:PORT]`);
-  }
-  // Credentials in the URL would be dropped without a word: the access point knows executors by certificate.
-  const authority = /^[^:/?#]+:\/\/([^/?#]*)/.exec(text.includes('://') ? text : `https://${text}`)?.[1] ?? '';
-  if (authority.includes('@')) {
-    const redacted = text.replace(/(:\/\/)[^/?#]*@/, '$1***@');
-    throw new RangeError(`invalid --remote-server '${redacted}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
     throw new RangeError(`invalid --remote-server '${text}' (expected https://HOST[:PORT], nothing after the port)`);
