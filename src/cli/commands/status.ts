@@ -14,18 +14,20 @@ const AS_OWNER = (role: string) => `run as the user that runs the ${role}, or ro
 
 /** The state dir as `status` and `fleet` read it: null when there is none (nothing runs). */
 async function existingStateDir(stateDir: string, role: string): Promise<string | null> {
+  let isDirectory: boolean;
   try {
-    if (!(await stat(stateDir)).isDirectory()) throw new AhError('ENROLL_STATE_DIR_NOT_A_DIRECTORY', { path: stateDir });
-    return stateDir;
+    isDirectory = (await stat(stateDir)).isDirectory();
   } catch (err) {
-    if (err instanceof AhError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    if (code === 'ENOTDIR') throw new AhError('ENROLL_STATE_DIR_NOT_A_DIRECTORY', { path: stateDir });
-    throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', { path: stateDir, detail: code === 'EACCES' ? `permission denied (${AS_OWNER(role)})` : (code ?? String(err)) });
+    if (code !== 'ENOTDIR') {
+      throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', { path: stateDir, detail: code === 'EACCES' ? `permission denied (${AS_OWNER(role)})` : (code ?? String(err)) });
+    }
+    isDirectory = false;
   }
+  if (!isDirectory) throw new AhError('ENROLL_STATE_DIR_NOT_A_DIRECTORY', { path: stateDir });
+  return stateDir;
 }
-
 
 async function runningExecutorNames(stateDir: string): Promise<string[]> {
   const runDir = paths.runDir(stateDir);
