@@ -1,7 +1,7 @@
 /**
  * Limits: every duration and number flag has a range, shown in --help, outside which it is a usage
- * error naming it; durations past 2^31-1 ms wait that long; and an executor told a heartbeat
- * interval it cannot keep says so with the value.
+ * error naming it; the other flags operators got silently wrong are refused too; and an executor
+ * told a heartbeat interval it cannot keep says so with the value.
  */
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
