@@ -3,11 +3,13 @@ import { hostname } from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatForTerminal } from '../errors/ah-error.js';
 import { AhError } from '../errors/ah-error.js';
+import { catalog, isErrorCode, type CatalogEntry } from '../errors/catalog.js';
 import { levelPlanFrom } from '../log/directives.js';
 import { createLogging, type Logging } from '../log/logger.js';
 import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
-import { parseDuration } from '../util/duration.js';
 import { parseSpiffeIdPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
+import { formatRange, inRange, parseDuration, type DurationRange } from '../util/duration.js';
+import type { CountRange } from './flag-ranges.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -17,18 +19,24 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {}
 
 export const parsers = {
-  duration: (value: string): number => {
+  /** A duration within `range`; the error names the range. */
+  duration: (range: DurationRange) => (value: string): number => {
+    let ms: number;
     try {
-      const ms = parseDuration(value);
-      if (ms <= 0) throw new RangeError('must be more than 0');
-      return ms;
+      ms = parseDuration(value);
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message);
     }
+    if (!inRange(ms, range)) throw new InvalidArgumentError(`out of range: use ${formatRange(range)}`);
+    return ms;
   },
-  count: (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 = for ever)');
-    return Number(value);
+  /** A whole number within `range`; the error names the range. */
+  count: (range: CountRange, zeroMeans?: string) => (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
+      throw new InvalidArgumentError(`expected a whole number from ${range.min}${zeroMeans ? ` (${zeroMeans})` : ''} to ${range.max}`);
+    }
+    return n;
   },
   fraction: (value: string): number => {
     const n = Number(value);
@@ -41,13 +49,21 @@ export const parsers = {
     if (problem) throw new InvalidArgumentError(`not a valid SPIFFE ID: ${problem}`);
     return value;
   },
-  /** `--executor-san-uri-prefix`: a SPIFFE ID, optionally with a trailing slash. */
+  /**
+   * `--executor-san-uri-prefix`: a SPIFFE ID, optionally with a trailing slash. An empty or
+   * relative prefix would admit every SAN, or none, without a word.
+   */
   spiffeIdPrefix: (value: string): string => {
     try {
       parseSpiffeIdPrefix(value);
     } catch (err) {
       throw new InvalidArgumentError(`not a SPIFFE ID prefix (e.g. spiffe://example.org/ah/agent/): ${(err as RangeError & { rule?: string }).rule ?? (err as Error).message}`);
     }
+    return value;
+  },
+  /** `--state-dir ''` would otherwise fall back to the default dir without a word. */
+  stateDir: (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError('expected a directory, got an empty string');
     return value;
   },
   name: (value: string): string => {
@@ -70,6 +86,7 @@ export const parsers = {
   },
 };
 
+
 export function defaultName(): string {
   const h = hostname().split('.')[0] ?? 'executor';
   return EXECUTOR_NAME.test(h) ? h : 'executor';
@@ -89,9 +106,13 @@ export function loggingFrom(logLevel: string | undefined): Logging {
   return createLogging({ plan });
 }
 
-/** The guide's error block on stderr; the first line is exactly `error: <message>`. */
+/**
+ * The guide's error block on stderr; the first line is exactly `error: <message>`. Entries whose
+ * message already says the fix are printed alone.
+ */
 export function printError(err: AhError): void {
-  process.stderr.write(`${formatForTerminal(err)}\n`);
+  const oneLine = isErrorCode(err.code) && (catalog[err.code] as CatalogEntry).oneLine;
+  process.stderr.write(oneLine ? `error: ${err.message}\n` : `${formatForTerminal(err)}\n`);
 }
 
 /** Run a daemon until SIGTERM/SIGINT, then let `stop` finish before exiting 0. */
@@ -115,4 +136,21 @@ export function option<T>(flags: string, description: string, parse?: (value: st
   if (parse) o.argParser(parse);
   if (fallback) o.default(fallback.value, fallback.shown);
   return o;
+}
+
+/** A duration flag whose help shows its range, and which refuses anything outside it. */
+export function durationOption(flags: string, description: string, range: DurationRange, fallback?: { value: number | undefined; shown: string }): Option {
+  return option(flags, `${description} [${formatRange(range)}]`, parsers.duration(range), fallback);
+}
+
+/** A whole-number flag whose help shows its range, and which refuses anything outside it. */
+export function countOption(flags: string, description: string, range: CountRange, fallback: { value: number; shown: string }, zeroMeans?: string): Option {
+  return option(flags, `${description} [${range.min}..${range.max}]`, parsers.count(range, zeroMeans), fallback);
+}
+
+export const STATE_DIR_HELP = 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)';
+
+/** `--state-dir DIR`, refusing an empty one. */
+export function stateDirOption(description = STATE_DIR_HELP): Option {
+  return option('--state-dir <dir>', description, parsers.stateDir);
 }

@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import { keyMatchesCertificate } from '../x509/certificate.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check } from './types.js';
+import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
 
 export type EnrollProbe =
   | { readonly kind: 'welcomed'; readonly welcome: Welcome; readonly startedAt: number; readonly receivedAt: number }
@@ -52,27 +53,27 @@ function attempt(ctx: DoctorContext, certPem: string, keyPem: string, trust: Acc
       minVersion: config.tlsMinVersion,
     });
     const startedAt = Date.now();
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       link.close(DOCTOR_GOODBYE);
       resolve({ kind: 'failed', error: new AhError('ENROLL_CONNECTION_TIMEOUT', { timeout: formatDuration(config.connectTimeoutMs) }) });
     }, config.connectTimeoutMs);
     link.once('welcome', (welcome) => {
       const receivedAt = Date.now();
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       link.close(DOCTOR_GOODBYE);
       // Resolve once the goodbye is out (bounded: a peer that never closes does not hold us).
       const flushed = new Promise<void>((r) => setTimeout(r, 3_000).unref());
       void Promise.race([link.closedPromise(), flushed]).then(() => resolve({ kind: 'welcomed', welcome, startedAt, receivedAt }));
     });
     link.once('failed', (error) => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ kind: 'failed', error });
     });
     try {
       link.start();
     } catch (err) {
       // node:tls refuses a certificate and key it cannot use before any byte is sent.
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ kind: 'failed', error: new AhError('ENROLL_CONNECTION_FAILED', { address: config.target.address, detail: (err as Error).message }) });
     }
   });

@@ -9,6 +9,7 @@ import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatDuration } from '../util/duration.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, type Check } from './types.js';
+import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
 
 export type ResolveProbe =
   | { readonly ok: true; readonly literal: boolean; readonly addresses: string[] }
@@ -18,9 +19,9 @@ export type TcpProbe = { readonly ok: true; readonly ms: number; readonly peer: 
 
 export async function resolveHost(host: string, timeoutMs: number): Promise<ResolveProbe> {
   if (isIP(host)) return { ok: true, literal: true, addresses: [host] };
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: `no answer within ${formatDuration(timeoutMs)}` })), timeoutMs);
+    timer = setLongTimeout(() => reject(Object.assign(new Error('timeout'), { code: `no answer within ${formatDuration(timeoutMs)}` })), timeoutMs);
   });
   try {
     const answers = await Promise.race([lookup(host, { all: true }), timeout]);
@@ -28,7 +29,7 @@ export async function resolveHost(host: string, timeoutMs: number): Promise<Reso
   } catch (err) {
     return { ok: false, error: new AhError('ENROLL_NAME_NOT_RESOLVED', { host, detail: (err as NodeJS.ErrnoException).code ?? (err as Error).message }) };
   } finally {
-    clearTimeout(timer);
+    clearLongTimeout(timer);
   }
 }
 
@@ -36,18 +37,18 @@ export function tcpConnect(target: { host: string; port: number; address: string
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = connect({ host: target.host, port: target.port });
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       socket.destroy();
       resolve({ ok: false, error: new AhError('ENROLL_CONNECTION_TIMEOUT', { timeout: formatDuration(timeoutMs) }) });
     }, timeoutMs);
     socket.once('connect', () => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       const peer = `${socket.remoteAddress}:${socket.remotePort}`;
       socket.destroy();
       resolve({ ok: true, ms: performance.now() - started, peer });
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ ok: false, error: dialErrorToCatalog(err, target) });
     });
   });

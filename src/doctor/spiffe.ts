@@ -15,6 +15,7 @@ import { parseCertificates } from '../x509/chain.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { relativeTo } from './verify.js';
+import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
 
 export type SpiffeAnswer =
   | { readonly kind: 'material'; readonly material: SvidMaterial }
@@ -34,17 +35,17 @@ export interface SpiffeProbe {
 function socketAccepts(path: string, timeoutMs: number): Promise<NodeJS.ErrnoException | null> {
   return new Promise((resolve) => {
     const socket = connect(path);
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       socket.destroy();
       resolve(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
     socket.once('connect', () => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       socket.destroy();
       resolve(null);
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve(err);
     });
   });
@@ -54,13 +55,13 @@ function socketAccepts(path: string, timeoutMs: number): Promise<NodeJS.ErrnoExc
 function firstDelivery(socket: string | undefined, timeoutMs: number): Promise<SpiffeAnswer> {
   const provider = new SpiffeIdentityProvider({ socket });
   return new Promise<SpiffeAnswer>((resolve) => {
-    const timer = setTimeout(() => resolve({ kind: 'none', reason: `no answer from the Workload API within ${formatDuration(timeoutMs)}` }), timeoutMs);
+    const timer = setLongTimeout(() => resolve({ kind: 'none', reason: `no answer from the Workload API within ${formatDuration(timeoutMs)}` }), timeoutMs);
     provider.on('material', (material) => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ kind: 'material', material: material as SvidMaterial });
     });
     provider.on('error', (error) => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ kind: 'error', error });
     });
     void provider.start();

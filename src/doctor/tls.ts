@@ -19,6 +19,7 @@ import type { DoctorContext, TrustPlan } from './context.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { parseCertificates } from '../x509/chain.js';
 import { certificateJson, certificateLines, relativeTo } from './verify.js';
+import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
 
 export interface TlsProbe {
   /** The handshake completed (the chain is known). */
@@ -43,16 +44,16 @@ function handshake(ctx: DoctorContext, trust: TrustPlan): Promise<{ socket: TLSS
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
     });
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       socket.destroy();
       resolve({ error: new AhError('ENROLL_CONNECTION_TIMEOUT', { timeout: formatDuration(connectTimeoutMs) }) });
     }, connectTimeoutMs);
     socket.once('secureConnect', () => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ socket });
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      clearLongTimeout(timer);
       resolve({ error: dialErrorToCatalog(err, { host: target.host, address: target.address }) });
     });
   });

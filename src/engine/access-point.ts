@@ -32,13 +32,16 @@ import { DuplicateIdentities } from './duplicate-identities.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
 import { HandshakeGate, type ShedReason } from '../transport/handshake-gate.js';
 import { HandshakeShedLog } from '../transport/handshake-shed-log.js';
-import type { ExecutorMessage } from '../transport/messages.js';
+import { HEARTBEAT_INTERVAL_RANGE, type ExecutorMessage } from '../transport/messages.js';
+import { formatRange, inRange } from '../util/duration.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 import { VERSION } from '../version.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { Roster, type FleetEntryJson, type RosterEntry } from './roster.js';
 import { paths } from './state-dir.js';
+import { checkStateDir } from './state-dir-trust.js';
+import { longClock } from '../util/long-timer.js';
 
 export interface AccessPointOptions {
   /** `HOST:PORT` to listen on (default `0.0.0.0:4433`; port 0 picks a free one). */
@@ -146,6 +149,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     super();
     this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
     this.listenAt = parseListenAddress(options.listen ?? '0.0.0.0:4433');
+    // Executors refuse a welcome with any other interval: fail here, where the value was given.
+    if (options.heartbeatIntervalMs !== undefined && !inRange(options.heartbeatIntervalMs, HEARTBEAT_INTERVAL_RANGE)) {
+      throw new RangeError(`heartbeatIntervalMs ${options.heartbeatIntervalMs} is outside ${formatRange(HEARTBEAT_INTERVAL_RANGE)}, which executors accept`);
+    }
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
@@ -207,6 +214,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private async open(): Promise<HostPort> {
     const { options } = this;
     const log = this.logging.get('ah_access_point');
+    // Before anything is read from it (a planted dev key would be served) or written to it.
+    await checkStateDir(options.stateDir);
     if (options.metricsListen) {
       const registry = createRegistry('access-point', 'access-point');
       accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
@@ -306,6 +315,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     });
     const actor = createActor(machine, {
       id: 'access-point',
+      clock: longClock,
       input: {
         listen: formatHostPort(this.listenAt),
         seed: randomInt(2 ** 31),
@@ -533,6 +543,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.warnIfServingInvalid(`handshake from ${link.remoteAddress}`);
     const actor = createActor(this.logic(), {
       id: link.id,
+      // Three heartbeat intervals of a configured length: any length must wait that long.
+      clock: longClock,
       input: {
         linkId: link.id,
         remoteAddress: link.remoteAddress,

@@ -29,6 +29,8 @@ import { describe, splitPemCertificates, type CertificateDescription } from '../
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { paths } from './state-dir.js';
+import { checkStateDir } from './state-dir-trust.js';
+import { clearLongTimeout, longClock, setLongTimeout } from '../util/long-timer.js';
 
 export interface ExecutorOptions {
   readonly name: string;
@@ -146,6 +148,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const identity = options.identity ?? { kind: 'dev' };
 
+    // Before anything is read from it or written to it.
+    await checkStateDir(options.stateDir);
     if (options.metricsListen) {
       const registry = createRegistry('executor', options.name);
       executorMetrics(this, registry);
@@ -210,6 +214,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
     const actor = createActor(machine, {
       id: `executor:${options.name}`,
+      // Connect timeouts, backoff and heartbeats come from flags: any length must wait that long.
+      clock: longClock,
       input: {
         name: options.name,
         remoteServer: address,
@@ -262,11 +268,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       const finish = () => {
-        clearTimeout(timer);
+        clearLongTimeout(timer);
         this.off('state', onState);
         this.off('failed', onFailed);
       };
-      const timer = setTimeout(() => {
+      const timer = setLongTimeout(() => {
         finish();
         reject(new Error(`executor ${this.options.name} not ${state} within ${timeoutMs} ms (now ${this.state})`));
       }, timeoutMs);

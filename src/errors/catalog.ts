@@ -15,6 +15,8 @@ export interface CatalogEntry {
   readonly solutions: readonly string[];
   /** Retrying the same thing later can succeed without anyone changing our configuration. */
   readonly retryable: boolean;
+  /** The message names the fix: the CLI prints it alone, on one line. */
+  readonly oneLine?: boolean;
 }
 
 const certExpiredSolutions = [
@@ -557,6 +559,59 @@ export const catalog = {
     retryable: true,
   },
 
+  // --- Limits: settings and peers' values outside what ah accepts ------------------------------
+  ENROLL_HEARTBEAT_INTERVAL_OUT_OF_RANGE: {
+    message: 'the access point asked for a heartbeat every {interval}, outside the range this executor accepts ({range})',
+    guideSection: 'Connection Errors',
+    causes: [
+      'The access point runs with a heartbeat interval outside {range} (an embedding or a version of ah that does not check it)',
+      'The peer is not an ah access point',
+    ],
+    solutions: [
+      'ah agent access-point --heartbeat-interval 5s ...   # An interval within {range}',
+      'ah --version     # Compare versions on both sides',
+    ],
+    retryable: true,
+  },
+  // --- The state dir and the status sockets ----------------------------------------------------
+  ENROLL_STATE_DIR_INSECURE: {
+    message: '{what} {path} {problem}: {fix}',
+    guideSection: 'Identity Provider Errors / Files Provider',
+    causes: [
+      'Another user created or changed it: a key or a trusted access point pin in it may be theirs',
+      'It was made by hand, or copied, with a permissive umask or mode',
+    ],
+    solutions: ['ls -la {path}      # Check who made it and what it holds', '{fix}'],
+    retryable: false,
+    oneLine: true,
+  },
+  ENROLL_STATE_DIR_NOT_A_DIRECTORY: {
+    message: 'state directory {path} is not a directory',
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: ['--state-dir or AH_STATE_DIR names a file'],
+    solutions: ['ls -la {path}', 'ah agent ... --state-dir DIR     # The directory the daemons use'],
+    retryable: false,
+    oneLine: true,
+  },
+  ENROLL_STATUS_SOCKET_UNREACHABLE: {
+    message: 'cannot reach the status socket {socket}: {detail}',
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: [
+      'The status sockets are reachable only by the user that runs the daemon, and root',
+      'Something other than an ah daemon listens on the socket, or the daemon is stuck',
+    ],
+    solutions: ['sudo ah agent status      # Or run as the user that runs the daemon', 'ls -la {socket}'],
+    retryable: false,
+    oneLine: true,
+  },
+  ENROLL_STATUS_DIR_UNREADABLE: {
+    message: 'cannot list the status sockets in {path}: {detail}',
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: ['The state dir is reachable only by the user that runs the daemons, and root'],
+    solutions: ['sudo ah agent status      # Or run as the user that runs the daemon', 'ls -la {path}'],
+    retryable: false,
+    oneLine: true,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

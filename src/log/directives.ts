@@ -29,8 +29,14 @@ function toLevel(word: string): Level | null {
   return (LEVELS as readonly string[]).includes(w) ? (w as Level) : null;
 }
 
-/** Throws RangeError naming the first directive it cannot read. */
-export function parseDirectives(text: string, fallback: Level = 'info'): LevelPlan {
+const UNKNOWN_TARGET_HINT = `use a level (trace, debug, info, warn, error, off) or a component (ah, ${COMPONENTS.join(', ')})`;
+
+/**
+ * Throws RangeError naming the first directive it cannot read. `strict` (the `--log-level` flag,
+ * which is ours alone) also refuses names that are neither a level nor one of our components,
+ * which env_logger, and so AH_LOG/RUST_LOG shared with other programs, ignores.
+ */
+export function parseDirectives(text: string, fallback: Level = 'info', strict = false): LevelPlan {
   let defaultLevel = fallback;
   const components: Partial<Record<Component, Level>> = {};
   for (const raw of text.split(',')) {
@@ -46,6 +52,7 @@ export function parseDirectives(text: string, fallback: Level = 'info'): LevelPl
       // `ah_cli` alone means "everything from that component" in env_logger.
       const component = part.split('::')[0] as Component;
       if ((COMPONENTS as readonly string[]).includes(component)) components[component] = 'trace';
+      else if (strict) throw new RangeError(`invalid log level or component '${part}' (${UNKNOWN_TARGET_HINT})`);
       continue;
     }
     const target = part.slice(0, eq).split('::')[0]!.trim();
@@ -55,6 +62,8 @@ export function parseDirectives(text: string, fallback: Level = 'info'): LevelPl
       for (const c of COMPONENTS) components[c] = level;
     } else if ((COMPONENTS as readonly string[]).includes(target)) {
       components[target as Component] = level;
+    } else if (strict) {
+      throw new RangeError(`invalid component in directive '${part}' (${UNKNOWN_TARGET_HINT})`);
     }
     // Directives for crates we do not have are ignored, as env_logger does.
   }
@@ -64,6 +73,6 @@ export function parseDirectives(text: string, fallback: Level = 'info'): LevelPl
 /** `--log-level` wins, then AH_LOG, then RUST_LOG. */
 export function levelPlanFrom(flag: string | undefined, env: NodeJS.ProcessEnv): LevelPlan {
   // An empty variable counts as unset, as with env_logger.
-  const text = flag ?? (env.AH_LOG || env.RUST_LOG || '');
-  return parseDirectives(text);
+  if (flag !== undefined) return parseDirectives(flag, 'info', true);
+  return parseDirectives(env.AH_LOG || env.RUST_LOG || '');
 }

@@ -14,6 +14,7 @@ import { AhError } from '../errors/ah-error.js';
 import { keyMatchesCertificate, summarize } from '../x509/certificate.js';
 import { chainBreak, parseCertificates } from '../x509/chain.js';
 import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
+import { clearLongInterval, setLongInterval, type LongInterval } from '../util/long-timer.js';
 
 export interface FilesProviderOptions {
   /** Leaf certificate, optionally followed by intermediates. Without cert and key the executor dials anonymously. */
@@ -54,7 +55,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
   readonly canIssue = false;
   private readonly paths: { cert?: string; key?: string; ca?: string };
   private watcher: FSWatcher | null = null;
-  private poll: NodeJS.Timeout | null = null;
+  private poll: LongInterval | null = null;
   private debounce: NodeJS.Timeout | null = null;
   /** Content hash of the last set offered or refused, so an unchanged set is not news. */
   private lastHash: string | null = null;
@@ -69,8 +70,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
   async start(): Promise<void> {
     await this.reload('start');
     if (this.options.watch !== false) this.watch();
-    this.poll = setInterval(() => void this.reload('poll'), this.options.pollIntervalMs ?? 30_000);
-    this.poll.unref();
+    this.poll = setLongInterval(() => void this.reload('poll'), this.options.pollIntervalMs ?? 30_000, { ref: false });
   }
 
   async issue(): Promise<IdentityMaterial> {
@@ -78,7 +78,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
   }
 
   async stop(): Promise<void> {
-    if (this.poll) clearInterval(this.poll);
+    clearLongInterval(this.poll);
     if (this.debounce) clearTimeout(this.debounce);
     await this.watcher?.close();
     this.watcher = null;

@@ -16,6 +16,7 @@ import { svidLeafProblem } from '../x509/svid-rules.js';
 import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
 import { resolveWorkloadEndpoint, type WorkloadEndpoint } from './spiffe/endpoint.js';
 import { grpc, watchX509Svids, type X509SvidResponse, type X509Watch } from './spiffe/workload-api.js';
+import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
 
 export interface SpiffeProviderOptions {
   /** `--spiffe-socket` (a path or unix:///path); else SPIFFE_ENDPOINT_SOCKET; else /run/spire/agent.sock. */
@@ -37,7 +38,7 @@ export class SpiffeIdentityProvider extends EventEmitter<ProviderEvents> impleme
   readonly canIssue = false;
   readonly endpoint: WorkloadEndpoint;
   private watch: X509Watch | null = null;
-  private retry: NodeJS.Timeout | null = null;
+  private retry: LongTimer | null = null;
   private failures = 0;
   private stopped = false;
   /** When the last SVID push arrived (epoch ms). */
@@ -63,7 +64,7 @@ export class SpiffeIdentityProvider extends EventEmitter<ProviderEvents> impleme
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
+    clearLongTimeout(this.retry);
     this.watch?.cancel();
     this.removeAllListeners();
   }
@@ -174,6 +175,6 @@ export class SpiffeIdentityProvider extends EventEmitter<ProviderEvents> impleme
     this.failures++;
     const inMs = backoffDelay(this.options.reconnect ?? { baseMs: 500, capMs: 30_000 }, this.failures, Math.random());
     this.options.onReconnect?.({ attempt: this.failures, inMs, reason: error.message, code: error.code });
-    this.retry = setTimeout(() => this.connect(), inMs);
+    this.retry = setLongTimeout(() => this.connect(), inMs);
   }
 }

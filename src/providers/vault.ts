@@ -14,6 +14,7 @@ import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './ident
 import type { VaultCredentials } from './vault/credentials.js';
 import { verifyIssueResponse } from './vault/issue-response.js';
 import { isDeadToken, isSealed, vaultErrorToCatalog } from './vault/vault-errors.js';
+import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
 
 export interface VaultProviderOptions {
   /** `--vault-addr`, else VAULT_ADDR. */
@@ -51,8 +52,8 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
   private readonly client: NodeVault.client;
   private readonly path: string;
   private token: Token | null = null;
-  private tokenTimer: NodeJS.Timeout | null = null;
-  private startTimer: NodeJS.Timeout | null = null;
+  private tokenTimer: LongTimer | null = null;
+  private startTimer: LongTimer | null = null;
   private sealPoll: NodeJS.Timeout | null = null;
   private stopped = false;
   private haveMaterial = false;
@@ -76,7 +77,9 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.tokenTimer, this.startTimer, this.sealPoll]) if (t) clearTimeout(t);
+    clearLongTimeout(this.tokenTimer);
+    clearLongTimeout(this.startTimer);
+    if (this.sealPoll) clearTimeout(this.sealPoll);
     this.removeAllListeners();
   }
 
@@ -130,7 +133,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
       const slow = error.code === 'ENROLL_VAULT_AUTH_FAILED' || error.code === 'ENROLL_VAULT_ISSUE_FAILED';
       const policy = slow ? (this.options.authRetry ?? { baseMs: 10_000, capMs: 300_000 }) : (this.options.retry ?? { baseMs: 1_000, capMs: 30_000 });
       const delay = Math.max(slow ? policy.baseMs / 2 : 0, backoffDelay(policy, attempt, Math.random()));
-      this.startTimer = setTimeout(() => void this.firstIssue(attempt + 1), delay);
+      this.startTimer = setLongTimeout(() => void this.firstIssue(attempt + 1), delay);
     }
   }
 
@@ -165,9 +168,10 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
   private setToken(ttlSeconds: number, renewable: boolean): void {
     const ttlMs = ttlSeconds * 1000;
     this.token = { renewable, ttlMs, expiresAt: ttlMs > 0 ? Date.now() + ttlMs : Infinity };
-    if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    clearLongTimeout(this.tokenTimer);
     this.tokenTimer = null;
-    if (ttlMs > 0) this.tokenTimer = setTimeout(() => void this.refreshToken(), Math.max(500, (ttlMs * 2) / 3));
+    // A token TTL can exceed what one setTimeout waits (Vault's default max is 32 days).
+    if (ttlMs > 0) this.tokenTimer = setLongTimeout(() => void this.refreshToken(), Math.max(500, (ttlMs * 2) / 3));
   }
 
   /** At two thirds of the token's TTL: renew it, or (not renewable, at its max TTL, dead) log in again. */

@@ -125,6 +125,8 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
     try {
       messages = this.decoder.push(chunk).map(parseAccessPointMessage);
     } catch (err) {
+      // A well-formed message we cannot follow (a welcome's heartbeat interval out of range).
+      if (err instanceof AhError && this.phase === 'awaiting-welcome') return this.fail(err);
       const detail = err instanceof FrameError ? err.message : String(err);
       return this.phase === 'open'
         ? this.end(`protocol error: ${detail}`, new AhError('ENROLL_PROTOCOL_ERROR', { detail }))

@@ -3,9 +3,14 @@
  * match these shapes exactly is a protocol error that closes the link.
  */
 import type { ContinuityProof } from './continuity.js';
+import { AhError } from '../errors/ah-error.js';
+import { formatDuration, formatRange } from '../util/duration.js';
 import { FrameError } from './frame-codec.js';
 
 export const ALPN_PROTOCOL = 'ah-fleet/1';
+
+/** The heartbeat intervals an executor accepts in welcome (and the access point's flag allows). */
+export const HEARTBEAT_INTERVAL_RANGE = { minMs: 100, maxMs: 3_600_000 } as const;
 
 /** executor → access point */
 /** `continuity`: on a rotation's new link, the proof that it continues the link whose welcome had that nonce. */
@@ -29,6 +34,11 @@ const isStringMap = (v: unknown): v is Record<string, string> =>
 
 const isContinuity = (v: unknown): v is ContinuityProof =>
   !!v && typeof v === 'object' && !Array.isArray(v) && isString((v as ContinuityProof).nonce, 128) && isString((v as ContinuityProof).signature, 2048);
+/** A number, but one this executor cannot work with: say which and why, not "malformed". */
+function checkHeartbeatInterval(ms: number): void {
+  if (ms >= HEARTBEAT_INTERVAL_RANGE.minMs && ms <= HEARTBEAT_INTERVAL_RANGE.maxMs) return;
+  throw new AhError('ENROLL_HEARTBEAT_INTERVAL_OUT_OF_RANGE', { interval: formatDuration(ms), range: formatRange(HEARTBEAT_INTERVAL_RANGE) });
+}
 
 function fail(type: string, what: string): never {
   throw new FrameError(`malformed ${type}: ${what}`);
@@ -63,7 +73,8 @@ export function parseAccessPointMessage(m: Record<string, unknown> & { type: str
   switch (m.type) {
     case 'welcome':
       if (!isString(m.executorId, 2048)) fail('welcome', 'executorId');
-      if (!isSeq(m.heartbeatInterval) || m.heartbeatInterval < 10) fail('welcome', 'heartbeatInterval');
+      if (!isSeq(m.heartbeatInterval)) fail('welcome', 'heartbeatInterval');
+      checkHeartbeatInterval(m.heartbeatInterval);
       if (!isSeq(m.serverTime)) fail('welcome', 'serverTime');
       if (m.nonce !== undefined && !isString(m.nonce, 128)) fail('welcome', 'nonce');
       return {

@@ -3,7 +3,7 @@
  * (`{"cmd":"status"}`), the daemon answers with one JSON line and closes. A socket file left by a
  * killed daemon is detected (nothing answers on it) and replaced.
  */
-import { mkdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
@@ -41,7 +41,10 @@ export class StatusServer {
       });
     }
     try {
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
+      // Only this user (and root) may reach the sockets, whatever the umask: the directory is
+      // 0700 (also one made 0755 by an older version) and each socket 0600.
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await chmod(dirname(this.path), 0o700);
     } catch (err) {
       throw new AhError('ENROLL_STATE_DIR_UNUSABLE', { path: dirname(this.path), detail: (err as Error).message });
     }
@@ -57,6 +60,7 @@ export class StatusServer {
         resolve();
       });
     });
+    await chmod(this.path, 0o600).catch(() => {});
     this.server = server;
   }
 
@@ -96,14 +100,40 @@ export class StatusServer {
   }
 }
 
-/** Ask a daemon; null when no daemon answers on that path. */
-export function queryStatus(path: string, command = 'status', timeoutMs = 5_000): Promise<unknown | null> {
+/** Why a status socket gave no answer, said with what to do about it. */
+function unreachable(socket: string, detail: string): AhError {
+  return new AhError('ENROLL_STATUS_SOCKET_UNREACHABLE', { socket, detail });
+}
+
+function errorDetail(err: NodeJS.ErrnoException, socket: string, role: string): string {
+  switch (err.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (run as the user that runs the ${role}, or root)`;
+    case 'ENOTDIR':
+      return `a part of the path is not a directory (ls -la ${dirname(socket)})`;
+    case 'EPIPE':
+    case 'ECONNRESET':
+      return closedWithoutAnswer(socket);
+    default:
+      return `${err.code ?? err.message} (ls -la ${socket})`;
+  }
+}
+
+const closedWithoutAnswer = (socket: string) =>
+  `the process on it closed the connection without answering (not an ah daemon, or a stuck one: ss -xlp | grep ${socket}; restart it)`;
+
+/**
+ * Ask a daemon; null when no daemon answers on that path (no socket, or one left by a killed
+ * daemon). Anything else rejects with ENROLL_STATUS_SOCKET_UNREACHABLE naming the cause.
+ */
+export function queryStatus(path: string, command = 'status', timeoutMs = 5_000, role = 'daemon'): Promise<unknown | null> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buffered = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no answer on ${path} within ${timeoutMs} ms`));
+      reject(unreachable(path, `no answer within ${timeoutMs / 1000}s (a stuck ${role}: restart it)`));
     }, timeoutMs);
     socket.setEncoding('utf8');
     socket.once('connect', () => socket.write(`${JSON.stringify({ cmd: command })}\n`));
@@ -111,14 +141,15 @@ export function queryStatus(path: string, command = 'status', timeoutMs = 5_000)
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(null);
-      else reject(err);
+      else reject(unreachable(path, errorDetail(err, path, role)));
     });
     socket.once('end', () => {
       clearTimeout(timer);
+      if (buffered.trim() === '') return reject(unreachable(path, closedWithoutAnswer(path)));
       try {
         resolve(JSON.parse(buffered));
       } catch {
-        reject(new Error(`unreadable answer on ${path}`));
+        reject(unreachable(path, `its answer is not an ah status (ss -xlp | grep ${path})`));
       }
     });
   });

@@ -17,6 +17,13 @@ export function formatHostPort({ host, port }: HostPort): string {
  * are refused because the fleet link is always TLS.
  */
 export function parseRemoteServer(text: string): HostPort & { url: string } {
+  // Credentials in the URL would be dropped without a word: the access point knows executors by
+  // certificate. Checked first, so no other message repeats the password.
+  const withScheme = text.includes('://') ? text : `https://${text}`;
+  if (/^[^/?#]*:\/\/[^/?#]*@/.test(withScheme)) {
+    const redacted = text.replace(/^([^/?#]*:\/\/)?[^/?#]*@/, '$1***@');
+    throw new RangeError(`invalid --remote-server '${redacted}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
+  }
   let url: URL;
   try {
     url = new URL(text.includes('://') ? text : `https://${text}`);

@@ -38,3 +38,18 @@ export function formatDuration(ms: number): string {
   }
   return parts.join('');
 }
+
+/** The durations a setting accepts, both ends included. */
+export interface DurationRange {
+  readonly minMs: number;
+  readonly maxMs: number;
+}
+
+/** `100ms..1h`, as help texts and range errors show it. */
+export function formatRange(range: DurationRange): string {
+  return `${formatDuration(range.minMs)}..${formatDuration(range.maxMs)}`;
+}
+
+export function inRange(ms: number, range: DurationRange): boolean {
+  return ms >= range.minMs && ms <= range.maxMs;
+}

@@ -84,7 +84,7 @@ describe('usage errors: one line, exit 2', () => {
     [['agent', 'enroll'], "error: required option '--remote-server <url>' not specified"],
     [['agent', 'enroll', '--remote-server', 'ftp://x'], "error: invalid --remote-server 'ftp://x': the fleet link is TLS, use https://HOST[:PORT]"],
     [['agent', 'enroll', '--remote-server', 'https://x', '--connect-timeout', 'soon'], "error: option '--connect-timeout <duration>' argument 'soon' is invalid. invalid duration 'soon' (use e.g. 500ms, 30s, 5m, 1h)"],
-    [['agent', 'enroll', '--remote-server', 'https://x', '--max-attempts', '-1'], "error: option '--max-attempts <n>' argument '-1' is invalid. expected a whole number (0 = for ever)"],
+    [['agent', 'enroll', '--remote-server', 'https://x', '--max-attempts', '-1'], "error: option '--max-attempts <n>' argument '-1' is invalid. expected a whole number from 0 (for ever) to 1000000"],
     [['agent', 'enroll', '--remote-server', 'https://x', '--name', 'a/b'], "error: option '--name <name>' argument 'a/b' is invalid. use 1-63 letters, digits, dots, dashes or underscores"],
     [['agent', 'access-point', '--fleet-listen', 'nowhere'], "error: invalid listen address 'nowhere' (expected HOST:PORT, e.g. 127.0.0.1:4433)"],
     [['agent', 'access-point', '--log-level', 'ah_cli=loud'], "error: invalid log level in directive 'ah_cli=loud' (use trace, debug, info, warn, error or off)"],

@@ -2,7 +2,9 @@
  * What lives in the state dir: the access point key trusted on first use, status sockets shared
  * by several executors, sockets left behind by killed daemons.
  */
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
@@ -104,5 +106,132 @@ describe('status sockets', () => {
     const none = await runAh(['agent', 'fleet', '--state-dir', dir]);
     expect(none.code).toBe(1);
     expect(none.stderr).toBe(`error: no access point is running in ${dir}\n`);
+  });
+});
+
+const apArgs = (stateDir: string) => ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', stateDir];
+const NOBODY = { uid: 65534, gid: 65534 };
+const modeOf = (path: string) => statSync(path).mode & 0o777;
+
+/** A key someone else put there, for the access point to serve if it trusted the directory. */
+function plantKey(stateDir: string): string {
+  const dir = join(stateDir, 'dev', 'access-point');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+  return key;
+}
+
+describe('who may have made the state dir (StrictModes)', () => {
+  it('refuses a world-writable state dir holding a planted access point key, and serves nothing', async () => {
+    const dir = tempStateDir();
+    const key = plantKey(dir);
+    chmodSync(dir, 0o777);
+    const r = await runAh(apArgs(dir));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: state directory ${dir} is writable by group and others (mode 0777): chmod 700 ${dir}\n`);
+    expect(existsSync(join(dir, 'dev', 'access-point', 'cert.pem'))).toBe(false);
+    expect(readFileSync(join(dir, 'dev', 'access-point', 'key.pem'), 'utf8')).toBe(key);
+  });
+
+  it('refuses a state dir owned by another user', async () => {
+    const dir = tempStateDir();
+    chownSync(dir, 65534, 65534);
+    const r = await runAh(apArgs(dir));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: state directory ${dir} is owned by uid 65534, not by this user (uid 0) or root: check what it holds, then chown 0 ${dir}\n`);
+  });
+
+  it('refuses a planted known-access-points/ owned by another user (it would pin their access point)', async () => {
+    const dir = tempStateDir();
+    const known = join(dir, 'known-access-points');
+    mkdirSync(known, { mode: 0o755 });
+    writeFileSync(join(known, '127.0.0.1_4433.pin'), 'sha256:AAAA 127.0.0.1:4433 first seen 2026-01-01T00:00:00.000Z\n');
+    chownSync(known, 65534, 65534);
+    const r = await runAh(['agent', 'enroll', '--remote-server', 'https://127.0.0.1:4433', '--name', 'e', '--max-attempts', '1', '--state-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: directory ${known} is owned by uid 65534, not by this user (uid 0) or root: check what it holds, then chown 0 ${known}\n`);
+  });
+
+  it('refuses a dev key readable by others, and a group-writable pin', async () => {
+    const dir = tempStateDir();
+    plantKey(dir);
+    const key = join(dir, 'dev', 'access-point', 'key.pem');
+    chmodSync(key, 0o644);
+    const r = await runAh(apArgs(dir));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error: private key ${key} is readable or writable by group or others (mode 0644): chmod 600 ${key}\n`);
+
+    const pin = join(dir, 'known-access-points', '127.0.0.1_4433.pin');
+    mkdirSync(join(dir, 'known-access-points'), { mode: 0o700 });
+    writeFileSync(pin, 'sha256:AAAA\n', { mode: 0o664 });
+    chmodSync(pin, 0o664);
+    const e = await runAh(['agent', 'enroll', '--remote-server', 'https://127.0.0.1:4433', '--name', 'e', '--max-attempts', '1', '--state-dir', dir]);
+    expect(e.code).toBe(1);
+    expect(e.stderr).toBe(`error: file ${pin} is writable by group (mode 0664): chmod go-w ${pin}\n`);
+  });
+
+  it('makes its state dir 0700 and keeps the status sockets to its user whatever the umask', async () => {
+    const parent = tempStateDir();
+    chmodSync(parent, 0o755); // as /var/lib: the state dir itself is what keeps others out
+    const dir = join(parent, 'state');
+    const umask000 = { wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"'] };
+    const ap = startAh(apArgs(dir), {}, 'access-point umask 000', umask000);
+    const line = await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    const executor = startAh(['agent', 'enroll', '--remote-server', `https://${String(line.address)}`, '--name', 'e', '--state-dir', dir], {}, 'enroll umask 000', umask000);
+    await executor.waitForLine(enrolled, 'enrolled');
+    for (const d of [dir, join(dir, 'run'), join(dir, 'dev'), join(dir, 'dev', 'access-point'), join(dir, 'dev', 'executor.e'), join(dir, 'known-access-points')]) {
+      expect(modeOf(d).toString(8), d).toBe('700');
+    }
+    for (const socket of ['access-point.sock', 'executor.e.sock']) expect(modeOf(join(dir, 'run', socket)) & 0o077, socket).toBe(0);
+    expect(modeOf(join(dir, 'dev', 'access-point', 'key.pem')).toString(8)).toBe('600');
+
+    // Another user is told why it gets no answer, and what to do.
+    const fleet = await runAh(['agent', 'fleet', '--state-dir', dir], {}, 60_000, NOBODY);
+    expect(fleet.code).toBe(1);
+    expect(fleet.stderr).toBe(`error: cannot reach the status socket ${join(dir, 'run', 'access-point.sock')}: permission denied (run as the user that runs the access point, or root)\n`);
+    const all = await runAh(['agent', 'status', '--state-dir', dir], {}, 60_000, NOBODY);
+    expect(all.code).toBe(1);
+    expect(all.stderr).toBe(`error: cannot list the status sockets in ${join(dir, 'run')}: permission denied (run as the user that runs the executor, or root)\n`);
+    const named = await runAh(['agent', 'status', '--name', 'e', '--state-dir', dir], {}, 60_000, NOBODY);
+    expect(named.code).toBe(1);
+    expect(named.stderr).toBe(`error: cannot reach the status socket ${join(dir, 'run', 'executor.e.sock')}: permission denied (run as the user that runs the executor, or root)\n`);
+    // Its own user (root here) still reads both.
+    expect((await runAh(['agent', 'status', '--json', '--state-dir', dir])).code).toBe(0);
+    await Promise.all([executor.stop(), ap.stop()]);
+  });
+});
+
+describe('status and fleet say what keeps them from an answer', () => {
+  it('a state dir that is a file: "is not a directory", for status, fleet and the daemons', async () => {
+    const file = join(tempStateDir(), 'state');
+    writeFileSync(file, 'not a directory\n');
+    for (const args of [['agent', 'status'], ['agent', 'fleet'], ['agent', 'status', '--name', 'e'], ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0']]) {
+      const r = await runAh([...args, '--state-dir', file]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toBe(`error: state directory ${file} is not a directory\n`);
+    }
+  });
+
+  it('a socket that accepts and hangs up: says so, names the socket and how to find its process', async () => {
+    const dir = tempStateDir();
+    mkdirSync(join(dir, 'run'), { mode: 0o700 });
+    const servers = ['access-point.sock', 'executor.x.sock'].map((name) => {
+      const server = createServer((socket) => socket.destroy());
+      return { server, path: join(dir, 'run', name), listening: new Promise<void>((r) => server.listen(join(dir, 'run', name), r)) };
+    });
+    await Promise.all(servers.map((s) => s.listening));
+    try {
+      const said = (socket: string) =>
+        `error: cannot reach the status socket ${socket}: the process on it closed the connection without answering (not an ah daemon, or a stuck one: ss -xlp | grep ${socket}; restart it)\n`;
+      const fleet = await runAh(['agent', 'fleet', '--state-dir', dir]);
+      expect(fleet.code).toBe(1);
+      expect(fleet.stderr).toBe(said(servers[0]!.path));
+      const status = await runAh(['agent', 'status', '--state-dir', dir]);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toBe(said(servers[1]!.path));
+    } finally {
+      for (const s of servers) s.server.close();
+    }
   });
 });

@@ -77,6 +77,12 @@ describe('messages', () => {
     expect(() => parseExecutorMessage({ type: 'heartbeat', seq: -1 })).toThrow('malformed heartbeat: seq');
     expect(() => parseExecutorMessage({ type: 'hello', name: '', version: '1' })).toThrow('malformed hello: name');
     expect(parseAccessPointMessage({ type: 'reject', code: 'ENROLL_X', message: 'm' })).toEqual({ type: 'reject', code: 'ENROLL_X', message: 'm', params: undefined });
-    expect(() => parseAccessPointMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: 1, serverTime: 1 })).toThrow('malformed welcome: heartbeatInterval');
+    expect(() => parseAccessPointMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: -1, serverTime: 1 })).toThrow('malformed welcome: heartbeatInterval');
+    // A number outside the range is not "malformed": the executor says what it got and what it takes.
+    for (const [ms, shown] of [[5, '5ms'], [25 * 86_400_000, '25d']] as const) {
+      expect(() => parseAccessPointMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: ms, serverTime: 1 })).toThrow(
+        `the access point asked for a heartbeat every ${shown}, outside the range this executor accepts (100ms..1h)`,
+      );
+    }
   });
 });

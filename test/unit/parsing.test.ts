@@ -29,6 +29,25 @@ describe('addresses', () => {
     expect(() => parseRemoteServer('https://ap/path')).toThrow('nothing after the port');
   });
 
+  it('--remote-server: user info is refused, and the password is never repeated', () => {
+    for (const [text, shown] of [
+      ['https://:pw@ap', 'https://***@ap'],
+      ['https://user:pw@ap:4433/', 'https://***@ap:4433/'],
+      ['user:pw@ap', '***@ap'],
+      ['ftp://u:pw@ap', 'ftp://***@ap'],
+      ['https://@ap', 'https://***@ap'],
+    ]) {
+      let message = '';
+      try {
+        parseRemoteServer(text!);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe(`invalid --remote-server '${shown}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
+      expect(message).not.toContain('pw');
+    }
+  });
+
   it('--fleet-listen', () => {
     expect(parseListenAddress('127.0.0.1:4433')).toEqual({ host: '127.0.0.1', port: 4433 });
     expect(parseListenAddress('[::]:4433')).toEqual({ host: '::', port: 4433 });

@@ -2,7 +2,8 @@
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress } from '../../util/address.js';
-import { EXIT_FAILURE, loggingFrom, option, parsers, printError, stateDirFrom, stopOnSignals, UsageError } from '../common.js';
+import { durationOption, EXIT_FAILURE, loggingFrom, parsers, printError, stateDirFrom, stateDirOption, stopOnSignals, UsageError } from '../common.js';
+import { FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
 import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './debug-view-options.js';
 import { addAdmissionOptions, admissionOptions, type AdmissionFlags } from './admission-options.js';
@@ -28,7 +29,7 @@ export function registerAccessPoint(agent: Command): void {
         'keep the roster, and answer heartbeats. SIGTERM/SIGINT close every link with a goodbye.',
     )
     .option('--fleet-listen <host:port>', 'address to listen on', '0.0.0.0:4433')
-    .addOption(option('--heartbeat-interval <duration>', 'heartbeat interval told to executors', parsers.duration, { value: 5_000, shown: '5s' }))
+    .addOption(durationOption('--heartbeat-interval <duration>', 'heartbeat interval told to executors', FLAG_RANGES.heartbeatInterval, { value: 5_000, shown: '5s' }))
     .option('--executor-san-uri-prefix <uri>', "admit only executors whose SPIFFE ID lies under this prefix (e.g. spiffe://example.org/ah/agent/)", parsers.spiffeIdPrefix)
     .addOption(
       new Option('--duplicate-identity <policy>', 'a new link for a connected identity without proof of continuity: supersede (the newest wins) or reject')
@@ -36,7 +37,7 @@ export function registerAccessPoint(agent: Command): void {
         .default('supersede'),
     )
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
-    .option('--state-dir <dir>', 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)')
+    .addOption(stateDirOption())
     .option('--audit-log <file>', 'append one JSON line per enrollment, rejection, rotation, departure and reload to FILE (reopened on SIGHUP)')
     .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, /healthz and /readyz over HTTP on this address')
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)');

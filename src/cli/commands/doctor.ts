@@ -8,7 +8,8 @@ import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import type { DoctorConfig } from '../../doctor/types.js';
 import { formatHostPort, parseListenAddress, parseRemoteServer, type HostPort } from '../../util/address.js';
-import { EXIT_FAILURE, EXIT_OK, option, parsers, printError, stateDirFrom, UsageError } from '../common.js';
+import { durationOption, EXIT_FAILURE, EXIT_OK, parsers, printError, stateDirFrom, UsageError } from '../common.js';
+import { FLAG_RANGES } from '../flag-ranges.js';
 import { addEnrollOptions, type EnrollFlags } from './enroll.js';
 import { identityConfig } from './identity-options.js';
 
@@ -53,14 +54,14 @@ export function registerDoctor(agent: Command): void {
   addEnrollOptions(command);
   addOnce(command, new Option('--access-point', "check the access point's configuration (give the flags of ah agent access-point)"));
   addOnce(command, new Option('--fleet-listen <host:port>', "with --access-point: the access point's listen address").default('0.0.0.0:4433'));
-  addOnce(command, option('--heartbeat-interval <duration>', 'with --access-point: accepted as the access point takes it', parsers.duration));
+  addOnce(command, durationOption('--heartbeat-interval <duration>', 'with --access-point: accepted as the access point takes it', FLAG_RANGES.heartbeatInterval));
   addOnce(command, new Option('--executor-san-uri-prefix <uri>', "the access point's executor SAN prefix: the executor's URI SAN must lie under it").argParser(parsers.spiffeIdPrefix));
   addOnce(command, new Option('--audit-log <file>', "the daemon's audit log (checked by --production)"));
   addOnce(command, new Option('--metrics-listen <host:port>', "the daemon's metrics address (checked by --production)"));
   command
     .option('--json', 'print one JSON object: {checks:[{name, title, status, finding, error:{code, params, message}}], summary, ok}')
     .option('--production', "also check the guide's production checklist")
-    .addOption(option('--clock-skew-threshold <duration>', 'flag a clock difference to the access point beyond this', parsers.duration, { value: DEFAULT_CLOCK_SKEW_THRESHOLD_MS, shown: '5s' }))
+    .addOption(durationOption('--clock-skew-threshold <duration>', 'flag a clock difference to the access point beyond this', FLAG_RANGES.clockSkewThreshold, { value: DEFAULT_CLOCK_SKEW_THRESHOLD_MS, shown: '5s' }))
     .action(async (flags: DoctorFlags) => {
       let config: DoctorConfig;
       try {

@@ -1,0 +1,37 @@
+/**
+ * What each duration and number flag accepts. Outside these a flag is a usage error naming the
+ * range, and `--help` shows it: a heartbeat of 5 ms or a dev certificate of 1 ms is a typo, not a
+ * setting, and would only fail later in a way that does not point back at the flag.
+ */
+import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
+import type { DurationRange } from '../util/duration.js';
+
+const S = 1_000;
+const H = 3_600_000;
+const D = 86_400_000;
+
+export const FLAG_RANGES = {
+  /** Told to executors in welcome; they refuse anything else. */
+  heartbeatInterval: HEARTBEAT_INTERVAL_RANGE,
+  connectTimeout: { minMs: 100, maxMs: 24 * H },
+  backoffBase: { minMs: 10, maxMs: 1 * H },
+  backoffMax: { minMs: 10, maxMs: 24 * H },
+  /** Renewed at 0.7 of the lifetime: below a few seconds it renews faster than links are made. */
+  devCertTtl: { minMs: 2 * S, maxMs: 365 * D },
+  filesPollInterval: { minMs: 1 * S, maxMs: 24 * H },
+  vaultTtl: { minMs: 10 * S, maxMs: 365 * D },
+  clockSkewThreshold: { minMs: 100, maxMs: 30 * D },
+  demoDuration: { minMs: 1 * S, maxMs: 24 * H },
+  demoCertTtl: { minMs: 2 * S, maxMs: 24 * H },
+} as const satisfies Record<string, DurationRange>;
+
+export interface CountRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export const COUNT_RANGES = {
+  maxAttempts: { min: 0, max: 1_000_000 },
+  /** One process holds the whole demo fleet. */
+  demoExecutors: { min: 1, max: 50 },
+} as const satisfies Record<string, CountRange>;

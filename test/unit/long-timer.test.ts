@@ -1,0 +1,110 @@
+/**
+ * Timers past 2^31-1 ms: Node fires those after 1 ms. The helper waits them out in steps, and as
+ * XState's clock it makes a machine's delayed transitions (a link's three heartbeat intervals)
+ * last as long as configured.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise } from 'xstate';
+import { connectionMachine, type PeerVerdict } from '../../src/machines/connection.js';
+import { clearLongInterval, clearLongTimeout, longClock, MAX_NATIVE_TIMEOUT_MS, setLongInterval, setLongTimeout } from '../../src/util/long-timer.js';
+
+const DAY = 86_400_000;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('setLongTimeout', () => {
+  it('fires a 25-day delay at 25 days, not after 1 ms', () => {
+    const fired = vi.fn();
+    setLongTimeout(fired, 25 * DAY);
+    vi.advanceTimersByTime(1);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(MAX_NATIVE_TIMEOUT_MS);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(25 * DAY - MAX_NATIVE_TIMEOUT_MS - 2);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(fired).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(100 * DAY);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+
+  it('a native setTimeout of 25 days fires at once here too (what the helper is for)', () => {
+    const fired = vi.fn();
+    setTimeout(fired, 25 * DAY);
+    vi.advanceTimersByTime(1);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+
+  it('is cleared mid-chain: after the first step it never fires', () => {
+    const fired = vi.fn();
+    const timer = setLongTimeout(fired, 60 * DAY);
+    vi.advanceTimersByTime(30 * DAY);
+    clearLongTimeout(timer);
+    vi.advanceTimersByTime(100 * DAY);
+    expect(fired).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('short delays behave as setTimeout', () => {
+    const fired = vi.fn();
+    setLongTimeout(fired, 500);
+    vi.advanceTimersByTime(499);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('setLongInterval', () => {
+  it('repeats every 30 days until cleared', () => {
+    const fired = vi.fn();
+    const interval = setLongInterval(fired, 30 * DAY);
+    vi.advanceTimersByTime(1);
+    expect(fired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(30 * DAY);
+    expect(fired).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(60 * DAY);
+    expect(fired).toHaveBeenCalledTimes(3);
+    clearLongInterval(interval);
+    vi.advanceTimersByTime(90 * DAY);
+    expect(fired).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('longClock as XState clock', () => {
+  const verdict: PeerVerdict = { executorId: 'spiffe://dev.local/ah/agent/e', certNotAfter: 9e15, serial: '01' };
+  const machine = connectionMachine.provide({
+    actors: { verifyPeer: fromPromise(async () => verdict) },
+    actions: { sendWelcome: () => {}, sendAck: () => {}, sendReject: () => {}, sendGoodbye: () => {}, endSocket: () => {}, destroySocket: () => {} },
+  });
+
+  async function welcomedLink(clock?: typeof longClock) {
+    const actor = createActor(machine, { ...(clock ? { clock } : {}), input: { linkId: 'l', remoteAddress: '127.0.0.1:1', heartbeatIntervalMs: 25 * DAY } });
+    actor.start();
+    actor.send({ type: 'HELLO', name: 'e', version: '1', labels: {}, at: Date.now() });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(actor.getSnapshot().value).toMatchObject({ active: expect.anything() });
+    return actor;
+  }
+
+  it('keeps a link with a 25-day heartbeat interval open until three intervals pass', async () => {
+    const actor = await welcomedLink(longClock);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(actor.getSnapshot().value).toMatchObject({ active: expect.anything() });
+    await vi.advanceTimersByTimeAsync(3 * 25 * DAY - 2_000);
+    expect(actor.getSnapshot().value).toMatchObject({ active: expect.anything() });
+    await vi.advanceTimersByTimeAsync(2_000 + 2_000);
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('without it, the same link is closed right after welcome', async () => {
+    const actor = await welcomedLink();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(actor.getSnapshot().value).not.toMatchObject({ active: expect.anything() });
+  });
+});
