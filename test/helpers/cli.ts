@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { requireTool, type Tool } from './tools.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const AH = join(ROOT, 'bin', 'ah');
@@ -93,6 +94,8 @@ export interface SpawnExtras {
 }
 
 function spawnAh(args: string[], env: Record<string, string>, extras: SpawnExtras) {
+  // A wrapper that is missing fails here in one line rather than as a daemon that never logs.
+  if (extras.wrap) requireTool(extras.wrap[0] as Tool);
   const argv = [...(extras.wrap ?? []), process.execPath, AH, ...args];
   return spawn(argv[0]!, argv.slice(1), {
     cwd: ROOT,
