@@ -1,2 +1,7 @@
 // @peculiar/x509 2.x needs a Reflect polyfill before it is imported (toolchain.md §1.3).
 import 'reflect-metadata';
+import { afterAll } from 'vitest';
+import { endAll } from './helpers/processes.js';
+
+// Whatever a test file's outcome, the processes it started end with it (their groups included).
+afterAll(endAll);
