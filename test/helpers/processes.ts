@@ -81,10 +81,14 @@ export async function endGroup(child: ChildProcess, signal: NodeJS.Signals = 'SI
     live.delete(child); // it never started
     return child.exitCode;
   }
-  const exited = hasExited(child) ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
-  signalGroup(child, signal);
   const pgid = child.pid;
   const ended = () => hasExited(child) && groupMembers(pgid).length === 0;
+  if (ended()) {
+    live.delete(child); // nothing to signal (and its pid may be another process's by now)
+    return child.exitCode;
+  }
+  const exited = hasExited(child) ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
+  signalGroup(child, signal);
   if (!(await until(ended, graceMs))) {
     signalGroup(child, 'SIGKILL');
     await until(ended, 5_000);
