@@ -127,14 +127,14 @@ export function runAh(args: string[], env: Record<string, string> = {}, timeoutM
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
     const timer = setTimeout(() => {
       void endGroup(child, 'SIGKILL');
       reject(new Error(`ah ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     // 'close', not 'exit': the output is complete, and so is anything the command started that held it.
     child.once('close', (code) => {
       clearTimeout(timer);

@@ -23,11 +23,35 @@ const live = new Set<ChildProcess>();
 
 /** spawn(), but in a process group of its own, tagged, and remembered until its group is gone. */
 export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  killGroupsOnExit();
   const child = spawn(command, args, { ...options, env: taggedEnv(options.env), detached: true });
   live.add(child);
   // A command that cannot start (ENOENT) reports it here; the test sees it as an exit with no code.
   child.on('error', () => live.delete(child));
   return child;
+}
+
+let hooked = false;
+
+/**
+ * If this process goes away before the hooks ran (Ctrl-C, or the pool stopping its worker), the
+ * groups go with it: in sessions of their own, they would not hear the terminal's signal. Set only
+ * where processes are started, so the test runner's own process keeps its signal handling.
+ */
+function killGroupsOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const killAll = () => {
+    for (const child of live) signalGroup(child, 'SIGKILL');
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      // Then die of it as we would have, unless someone else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
@@ -103,7 +127,3 @@ export async function endAll(): Promise<void> {
   await Promise.all([...live].map((child) => endGroup(child, 'SIGKILL')));
 }
 
-// If the worker goes away before the hooks ran, the groups go with it.
-process.once('exit', () => {
-  for (const child of live) signalGroup(child, 'SIGKILL');
-});
