@@ -4,27 +4,13 @@
  * still alive (after killing it). Another run, concurrent or earlier, has another id.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { RUN_ID_VAR, TAG, readProc } from '../helpers/processes.js';
-
-/** Live processes whose environment holds `AH_TEST_RUN=<id>`, with their command lines. */
-function tagged(id: string): Array<{ pid: number; command: string }> {
-  const entry = `${TAG}=${id}`;
-  const found: Array<{ pid: number; command: string }> = [];
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    // A zombie's environment reads empty, so only live processes match.
-    if (!readProc(pid, 'environ')?.split('\0').includes(entry)) continue;
-    found.push({ pid: Number(pid), command: (readProc(pid, 'cmdline') ?? '').split('\0').join(' ').trim() });
-  }
-  return found;
-}
+import { RUN_ID_VAR, taggedProcesses } from '../helpers/processes.js';
 
 export default function setup(): () => void {
   const id = randomUUID();
   process.env[RUN_ID_VAR] = id;
   return () => {
-    const left = tagged(id);
+    const left = taggedProcesses(id);
     if (left.length === 0) return;
     for (const { pid } of left) {
       try {

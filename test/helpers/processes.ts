@@ -79,7 +79,20 @@ export function groupMembers(pgid: number): number[] {
   return members;
 }
 
-export function readProc(pid: string, file: string): string | null {
+/** Live processes (this one aside) whose environment holds `AH_TEST_RUN=<runId>`, with their command lines. */
+export function taggedProcesses(runId: string): Array<{ pid: number; command: string }> {
+  const entry = `${TAG}=${runId}`;
+  const found: Array<{ pid: number; command: string }> = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    // A zombie's environment reads empty, so only live processes match.
+    if (!readProc(pid, 'environ')?.split('\0').includes(entry)) continue;
+    found.push({ pid: Number(pid), command: (readProc(pid, 'cmdline') ?? '').split('\0').join(' ').trim() });
+  }
+  return found;
+}
+
+function readProc(pid: string, file: string): string | null {
   try {
     return readFileSync(`/proc/${pid}/${file}`, 'utf8');
   } catch {
