@@ -27,7 +27,8 @@ if (missing.length === 0) process.exit(0);
 
 const names = missing.map((t) => t.tool).join(', ');
 const packages = [...new Set(missing.flatMap((t) => t.packages))];
-const after = process.env.CI === 'true' ? 'the tests that need them will fail (CI=true)' : 'the tests that need them will be skipped';
+const inCi = Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI);
+const after = inCi ? 'the tests that need them will fail (CI=true)' : 'the tests that need them will be skipped';
 
 function cannot(reason) {
   console.log(`npm test: ${names} not found and not installed (${reason}): ${after}; to install: apt-get install ${packages.join(' ')}`);

@@ -16,7 +16,8 @@ interface ToolInfo {
 }
 
 const TOOLS: ToolInfo[] = (JSON.parse(readFileSync(resolve(import.meta.dirname, '../../scripts', 'test-tools.json'), 'utf8')) as { tools: ToolInfo[] }).tools;
-const inCi = () => process.env.CI === 'true';
+/** CI=true (or any value but false/0), as CI services set it. */
+const inCi = () => Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI!);
 
 /** The program's path on PATH, or null. */
 export function toolPath(tool: Tool): string | null {
