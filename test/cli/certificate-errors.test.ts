@@ -7,6 +7,7 @@ import { chmodSync, chownSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { skipWithout } from '../helpers/tools.js';
 import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
 afterAll(stopAll);
@@ -231,7 +232,7 @@ describe('errors that need their own access point', () => {
     await ap.daemon.stop();
   });
 
-  it("the executor's certificate expired as the access point judges it (its clock two days ahead): the reject carries the guide's message", async () => {
+  it.skipIf(skipWithout('faketime'))("the executor's certificate expired as the access point judges it (its clock two days ahead): the reject carries the guide's message", async () => {
     const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
     const ap = await accessPoint(apPaths, [], ['faketime', '-f', '+2d']);
     const p = await executorIdentity('judged', { notAfter: Date.now() + DAY });

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
-import { artifactPath, launchChromium } from '../helpers/browser.js';
+import { artifactPath, launchChromium, noBrowser } from '../helpers/browser.js';
 
 const EXECUTOR_ID = 'spiffe://dev.local/ah/agent/live';
 const WAIT = { timeout: 30_000 };
@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  if (!noBrowser) browser = await launchChromium();
 });
 
 async function accessPoint(extra: string[]): Promise<{ daemon: Daemon; port: number; url: string }> {
@@ -44,7 +44,7 @@ function get(url: string, host: string): Promise<number> {
 }
 
 describe('--debug-listen', () => {
-  it('shows an executor live while it rotates, and draws its link on click', async () => {
+  it.skipIf(noBrowser)('shows an executor live while it rotates, and draws its link on click', async () => {
     const ap = await accessPoint(['--debug-listen', '127.0.0.1:0']);
     expect(ap.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });

@@ -21,12 +21,17 @@ describe('ah agent demo', () => {
     expect(summary[5]).toBe('  links dropped  0');
   });
 
-  it('prints the summary as JSON with --json', async () => {
+  it('with --json, stdout is the JSON summary alone (it pipes into jq) and the live table goes to stderr', async () => {
     const r = await runAh(['agent', 'demo', '--duration', '4s', '--cert-ttl', '2s', '--executors', '2', '--json']);
     expect(r.code).toBe(0);
-    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    expect(summary).toMatchObject({ executors: 2, enrollments: 2, linksDropped: 0 });
+    // The whole of stdout must parse, as `| jq .` would read it.
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ executors: 2, certTtlMs: 2_000, enrollments: 2, linksDropped: 0 });
     expect(Object.keys(summary.rotations)).toEqual(['demo-1', 'demo-2']);
     expect(summary.heartbeats).toBeGreaterThan(0);
+    expect(summary.durationMs).toBeGreaterThanOrEqual(4_000);
+    const progress = r.stderr.split('\n');
+    expect(progress[0]).toMatch(/^ah demo: access point on 127\.0\.0\.1:\d+, 2 executors, certificates of 2s, heartbeat every 1s, for 4s$/);
+    expect(progress.filter((l) => /^demo-[12]\s+enrolled\s/.test(l)).length).toBeGreaterThanOrEqual(2);
   });
 });

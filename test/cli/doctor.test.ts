@@ -9,6 +9,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { skipWithout } from '../helpers/tools.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 import { createTrustDomain, shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
 import { startFakeVault, type FakeVault } from '../support/fake-vault/index.js';
@@ -367,7 +368,7 @@ describe('ah agent doctor, files identity', () => {
 });
 
 describe('ah agent doctor, clock skew', () => {
-  it('an access point two days ahead (faketime): the clock check reads its welcome and flags the skew', async () => {
+  it.skipIf(skipWithout('faketime'))('an access point two days ahead (faketime): the clock check reads its welcome and flags the skew', async () => {
     const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
     const ap = await filesAccessPoint(apPaths, ['faketime', '-f', '+2d']);
     try {

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAh, stopAll, tempStateDir, waitForStatus, type Daemon, type LogLine } from '../helpers/cli.js';
+import { taggedEnv } from '../helpers/processes.js';
+import { requireTool, skipWithout } from '../helpers/tools.js';
 
 afterAll(stopAll);
 
@@ -87,13 +89,13 @@ describe('logging', () => {
 });
 
 describe('pretty output on a terminal', () => {
-  it('prints human lines when stdout is a TTY', async () => {
+  it.skipIf(skipWithout('script'))('prints human lines when stdout is a TTY', async () => {
     const { spawnSync } = await import('node:child_process');
     const dir = tempStateDir();
     // `script` runs the command on a pseudo-terminal; the refused connection ends it at once.
-    const r = spawnSync('script', ['-qec', `${process.execPath} bin/ah agent enroll --remote-server https://127.0.0.1:1 --name tty --max-attempts 1 --state-dir ${dir}`, '/dev/null'], {
+    const r = spawnSync(requireTool('script'), ['-qec', `${process.execPath} bin/ah agent enroll --remote-server https://127.0.0.1:1 --name tty --max-attempts 1 --state-dir ${dir}`, '/dev/null'], {
       cwd: join(import.meta.dirname, '../..'),
-      env: { ...process.env, NO_COLOR: '1', AH_LOG: '', RUST_LOG: '' },
+      env: taggedEnv({ ...process.env, NO_COLOR: '1', AH_LOG: '', RUST_LOG: '' }),
       encoding: 'utf8',
       timeout: 30_000,
     });

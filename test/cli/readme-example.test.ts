@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { ROOT, tempStateDir } from '../helpers/cli.js';
+import { taggedEnv } from '../helpers/processes.js';
 
 const dir = join(ROOT, 'test', '.tmp');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ describe('README embedding example', () => {
     writeFileSync(file, block![1]!);
     const r = spawnSync(process.execPath, [file], {
       cwd: ROOT,
-      env: { ...process.env, AH_STATE_DIR: tempStateDir() },
+      env: taggedEnv({ ...process.env, AH_STATE_DIR: tempStateDir() }),
       encoding: 'utf8',
       timeout: 30_000,
     });

@@ -4,7 +4,6 @@
  * and a retry storm replay to exactly the states the log recorded; a log edited to disagree is
  * caught at the line; garbage, cut-short and journalctl-shaped input are handled by line.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatForTerminal } from '../../src/errors/ah-error.js';
 import { AH, ROOT, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
 import { createRoot, issueLeaf, writeIdentity } from '../helpers/pki.js';
+import { spawnTracked } from '../helpers/processes.js';
 import { loggedStates, recordStdout } from '../helpers/recorded-log.js';
 
 afterAll(stopAll);
@@ -332,10 +332,10 @@ describe('logs that disagree, garbage and the journal', () => {
   });
 
   it("reads stdin with '-', and usage errors are one line with exit 2", async () => {
-    const child = spawn(process.execPath, [AH, 'agent', 'replay', '-', '--json'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [AH, 'agent', 'replay', '-', '--json'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stdin.end(readFileSync(logs.clean!));
+    child.stdout!.on('data', (d) => (out += d));
+    child.stdin!.end(readFileSync(logs.clean!));
     const code = await new Promise((r) => child.once('exit', r));
     expect(code).toBe(0);
     expect(JSON.parse(out).matches).toBe(true);

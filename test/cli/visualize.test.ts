@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type LogLine } from '../helpers/cli.js';
-import { artifactPath, launchChromium } from '../helpers/browser.js';
+import { artifactPath, launchChromium, noBrowser } from '../helpers/browser.js';
 import { recordStdout } from '../helpers/recorded-log.js';
 
 const ENROLLMENT_STATES = [
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 beforeAll(async () => {
-  browser = await launchChromium();
+  if (!noBrowser) browser = await launchChromium();
   dir = tempStateDir('ah-vis-');
   const state = tempStateDir();
   const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '500ms', '--state-dir', state, '--log-level', 'debug']);
@@ -75,7 +75,7 @@ async function open(file: string): Promise<{ page: Page; requests: string[] }> {
 const classesOf = (page: Page, id: string) => page.locator(`[id="${id}"]`).getAttribute('class');
 
 describe('ah agent visualize', () => {
-  it('draws a rotating executor: every state, the visited ones, the numbered path and where it ended', async () => {
+  it.skipIf(noBrowser)('draws a rotating executor: every state, the visited ones, the numbered path and where it ended', async () => {
     const out = join(dir, 'rot.html');
     const r = await runAh(['agent', 'visualize', '--log', logs.rot!, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
@@ -122,7 +122,7 @@ describe('ah agent visualize', () => {
     await page.close();
   });
 
-  it("shows a retry storm's diagnosis in the guide's words", async () => {
+  it.skipIf(noBrowser)("shows a retry storm's diagnosis in the guide's words", async () => {
     const out = join(dir, 'storm.html');
     const r = await runAh(['agent', 'visualize', '--log', logs.storm!, '--actor', 'storm', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
@@ -142,7 +142,7 @@ describe('ah agent visualize', () => {
     await page.close();
   });
 
-  it('without --log draws the four machines alone', async () => {
+  it.skipIf(noBrowser)('without --log draws the four machines alone', async () => {
     const out = join(dir, 'machines.html');
     const r = await runAh(['agent', 'visualize', '--out', out]);
     expect(r.code, r.stderr).toBe(0);

@@ -14,6 +14,7 @@ import { createRegistry } from '../../src/metrics/common.js';
 import { executorMetrics } from '../../src/metrics/executor-metrics.js';
 import { AH, ROOT, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 import { freePort, metricsUrl, readyzUntil } from '../helpers/metrics.js';
+import { requireTool, skipWithout } from '../helpers/tools.js';
 
 afterAll(stopAll);
 
@@ -22,9 +23,6 @@ const PROMETHEUS = join(ROOT, 'deploy', 'prometheus');
 const UNITS = ['ah-access-point.service', 'ah-executor.service'];
 const PROVIDERS = ['dev', 'files', 'spiffe', 'vault'];
 
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-/** Locally a missing tool skips; in CI (.ci/run installs them) it fails. */
-const needs = (tool: string) => has(tool) || !process.env.CI;
 const run = (cmd: string, args: string[], cwd?: string) => spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000 });
 
 /** systemd EnvironmentFile syntax, as far as the examples use it: KEY=value or KEY="value". */
@@ -38,8 +36,8 @@ function readEnvFile(path: string): Record<string, string> {
 }
 
 describe('systemd units', () => {
-  it.runIf(needs('systemd-analyze'))('pass systemd-analyze verify without a warning, and the offline security review', () => {
-    expect(has('systemd-analyze'), 'systemd-analyze (Debian package systemd)').toBe(true);
+  it.skipIf(skipWithout('systemd-analyze'))('pass systemd-analyze verify without a warning, and the offline security review', () => {
+    requireTool('systemd-analyze');
     // verify insists that ExecStart's binary exists: point the copies at this checkout's bin/ah.
     const dir = tempStateDir('ah-units-');
     for (const unit of UNITS) {
@@ -113,8 +111,8 @@ describe('systemd units', () => {
 });
 
 describe('Prometheus alert rules', () => {
-  it.runIf(needs('promtool'))('pass promtool check rules and their unit tests', () => {
-    expect(has('promtool'), 'promtool (Debian package prometheus)').toBe(true);
+  it.skipIf(skipWithout('promtool'))('pass promtool check rules and their unit tests', () => {
+    requireTool('promtool');
     const check = run('promtool', ['check', 'rules', 'alerts.yml'], PROMETHEUS);
     expect(check.status, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toMatch(/SUCCESS: \d+ rules found/);

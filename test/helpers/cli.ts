@@ -2,11 +2,13 @@
  * Running `./bin/ah` as a real child process: wait for log lines (JSON on stdout) with a bound,
  * run commands to completion, and make sure nothing outlives the test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { endAll, endGroup, spawnTracked } from './processes.js';
+import { requireTool, type Tool } from './tools.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const AH = join(ROOT, 'bin', 'ah');
@@ -40,10 +42,17 @@ export class Daemon {
       this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
     });
     createInterface({ input: child.stderr! }).on('line', (text) => this.stderr.push(text));
-    this.exited = new Promise((resolveExit) => child.once('exit', (code) => {
-      running.delete(this);
-      resolveExit(code);
-    }));
+    this.exited = new Promise((resolveExit) => {
+      child.once('exit', (code) => {
+        running.delete(this);
+        resolveExit(code);
+      });
+      child.once('error', (err) => {
+        running.delete(this);
+        this.stderr.push(String(err));
+        resolveExit(null);
+      });
+    });
   }
 
   /** The first line (already seen or to come) that passes `test`. */
@@ -69,13 +78,10 @@ export class Daemon {
     return this.waitForLine((l) => this.lines.indexOf(l) >= from && test(l), what, timeoutMs);
   }
 
+  /** Signal the process and whatever it started (a wrapper's child too); SIGKILL after `timeoutMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
+    await endGroup(this.child, signal, timeoutMs);
+    return this.exited;
   }
 }
 
@@ -93,8 +99,10 @@ export interface SpawnExtras {
 }
 
 function spawnAh(args: string[], env: Record<string, string>, extras: SpawnExtras) {
+  // A wrapper that is missing fails here in one line rather than as a daemon that never logs.
+  if (extras.wrap) requireTool(extras.wrap[0] as Tool);
   const argv = [...(extras.wrap ?? []), process.execPath, AH, ...args];
-  return spawn(argv[0]!, argv.slice(1), {
+  return spawnTracked(argv[0]!, argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, AH_LOG: '', RUST_LOG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -117,15 +125,20 @@ export function runAh(args: string[], env: Record<string, string> = {}, timeoutM
     const child = spawnAh(args, env, extras);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      void endGroup(child, 'SIGKILL');
       reject(new Error(`ah ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    child.once('error', (err) => {
       clearTimeout(timer);
-      resolveRun({ code, stdout, stderr });
+      reject(err);
+    });
+    // 'close', not 'exit': the output is complete, and so is anything the command started that held it.
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      void endGroup(child, 'SIGKILL').then(() => resolveRun({ code, stdout, stderr }));
     });
   });
 }
@@ -151,6 +164,8 @@ export async function waitForStatus(
   throw new Error(`status never ${what} within ${timeoutMs} ms; last: ${last?.stdout}${last?.stderr}`);
 }
 
+/** Kill every daemon and command this file started (test/setup.ts also runs it after each file). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((d) => d.stop('SIGKILL')));
+  await endAll();
 }

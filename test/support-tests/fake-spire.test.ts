@@ -5,13 +5,14 @@
  * concatenated DER, PKCS#8, redaction, vanishing). Waits are on events with bounds, never sleeps.
  */
 import * as grpc from '@grpc/grpc-js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { x509 } from '../../src/x509/peculiar.js';
+import { spawnTracked } from '../helpers/processes.js';
 import {
   RawWorkloadClient,
   SVID_DEFECTS,
@@ -555,7 +556,7 @@ describe('cli.ts', () => {
     cleanups.push(() => dir.remove());
     const socket = dir.path();
     const cli = fileURLToPath(new URL('../support/fake-spire/cli.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--socket', socket, '--trust-domain', TD, '--spiffe-id', EXECUTOR, '--ttl', '30s'], {
+    const child = spawnTracked(process.execPath, ['--import', 'tsx', cli, '--socket', socket, '--trust-domain', TD, '--spiffe-id', EXECUTOR, '--ttl', '30s'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -2,7 +2,8 @@
  * `ah agent demo`: a small fleet in one process, on the library the daemons use. An access point on
  * a free loopback port and three executors with short dev certificates enroll, heartbeat and
  * rotate for `--duration`, under a live table; then a summary says what happened and whether any
- * heartbeat was late or any link dropped.
+ * heartbeat was late or any link dropped. With `--json` the table goes to stderr and stdout holds
+ * only the JSON summary.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ export function registerDemo(agent: Command): void {
     .addOption(durationOption('--cert-ttl <duration>', 'lifetime of each dev certificate', FLAG_RANGES.demoCertTtl, { value: 10_000, shown: '10s' }))
     .addOption(durationOption('--heartbeat-interval <duration>', 'heartbeat interval', FLAG_RANGES.heartbeatInterval, { value: 1_000, shown: '1s' }))
     .addOption(stateDirOption('state directory (default: a temporary one, removed at the end)'))
-    .option('--json', 'print the summary as JSON')
+    .option('--json', 'print only the summary, as JSON, on stdout (the live table goes to stderr)')
     .action(async (flags: DemoFlags) => {
       const summary = await runDemo(flags);
       process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : `${demoSummary(summary)}\n`);
@@ -97,8 +98,10 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
       };
     });
 
-  const tty = Boolean(process.stdout.isTTY);
-  process.stdout.write(
+  // With --json, stdout carries the summary alone (so it pipes into jq): the progress goes to stderr.
+  const progress = flags.json ? process.stderr : process.stdout;
+  const tty = Boolean(progress.isTTY);
+  progress.write(
     `ah demo: access point on 127.0.0.1:${port}, ${count} executors, certificates of ${formatDuration(flags.certTtl)}, ` +
       `heartbeat every ${formatDuration(flags.heartbeatInterval)}, for ${formatDuration(flags.duration)}\n` +
       `state dir ${stateDir} (try: ./bin/ah agent status --state-dir ${stateDir})\n\n`,
@@ -106,8 +109,8 @@ async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
   let drawnLines = 0;
   const draw = () => {
     const table = renderDemoTable(rows(), Date.now() - startedAt);
-    if (tty && drawnLines) process.stdout.write(`\x1b[${drawnLines}F\x1b[J`);
-    process.stdout.write(`${table}\n${tty ? '' : '\n'}`);
+    if (tty && drawnLines) progress.write(`\x1b[${drawnLines}F\x1b[J`);
+    progress.write(`${table}\n${tty ? '' : '\n'}`);
     drawnLines = table.split('\n').length;
   };
   draw();
