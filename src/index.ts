@@ -13,7 +13,7 @@ export type { ExecutorEvents, ExecutorOptions, ExecutorOutcome } from './engine/
 export { createAccessPoint, AccessPoint } from './engine/access-point.js';
 export type { AccessPointEvents, AccessPointOptions, AccessPointStatus } from './engine/access-point.js';
 export type { ExecutorStatus, IdentityStatus } from './engine/executor-status.js';
-export type { FleetEntryJson } from './engine/roster.js';
+export type { FleetEntryJson } from './model/status.js';
 export { AhError, formatForTerminal } from './errors/ah-error.js';
 export type { ErrorInfo } from './errors/ah-error.js';
 export { catalog } from './errors/catalog.js';

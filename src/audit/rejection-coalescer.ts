@@ -14,8 +14,8 @@
 import { messageOf } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
 import type { ErrorInfo } from '../errors/ah-error.js';
-import type { ClientHandshake } from '../transport/executor-policy.js';
-import { VALIDITY_ERRORS } from '../transport/tls-errors.js';
+import type { ClientHandshake } from '../model/admission.js';
+import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 import { WindowCoalescer, type WindowSummary } from '../util/window-coalescer.js';
 import type { AccessPointAudit } from './access-point-audit.js';
 

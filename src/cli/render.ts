@@ -1,6 +1,6 @@
 /** Human renderings of status and fleet answers. */
 import type { ExecutorStatus } from '../engine/executor-status.js';
-import type { FleetEntryJson } from '../engine/roster.js';
+import type { FleetEntryJson } from '../model/status.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import type { CertificateDescription } from '../x509/certificate.js';
 import { formatDuration } from '../util/duration.js';

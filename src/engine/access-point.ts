@@ -1,47 +1,47 @@
 /**
  * An access point, as a library: `createAccessPoint(options)`; `ah agent access-point` is a thin
- * shell around it. It runs the `access-point` machine (its own identity and the listener) and one
- * `connection` machine per executor link, whose wire effects are provided here.
+ * shell around it. It runs the `access-point` machine (its own identity, through the rotation
+ * machine, and the listener: actors/fleet-listener.ts) and hands each executor link to
+ * actors/executor-links.ts, which runs one `connection` machine per link and keeps the roster.
+ * This file wires them to the audit log, the metrics and the status socket, and owns start and stop.
  */
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
+import { createActor, type Actor } from 'xstate';
+import { ExecutorLinks, type DuplicateIdentityPolicy, type ExecutorLinksEvents } from '../actors/executor-links.js';
+import { fleetListenerActor } from '../actors/fleet-listener.js';
 import { identityActors } from '../actors/identity-watch.js';
-import { AccessPointAudit, type AuditedExecutor } from '../audit/access-point-audit.js';
+import { MaterialStore } from '../actors/material-store.js';
+import { Roster } from '../actors/roster.js';
+import { AccessPointAudit } from '../audit/access-point-audit.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import { RejectionCoalescer } from '../audit/rejection-coalescer.js';
-import { StatusServer } from '../transport/status-server.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
-import { renderMessage } from '../errors/catalog.js';
-import { parseDirectives } from '../log/directives.js';
-import { createLogging, silentLogging, type Logging } from '../log/logger.js';
-import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
+import type { Logging } from '../log/logger.js';
+import { machineInspector } from '../log/machine-log.js';
+import { accessPointMachine } from '../machines/access-point.js';
+import { rotationMachine } from '../machines/rotation.js';
 import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
-import { startMetricsServer, type MetricsServer, type Readiness } from '../metrics/http-server.js';
-import { accessPointMachine, type ListenerCommand } from '../machines/access-point.js';
-import { connectionMachine, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
-import { rotationMachine } from '../machines/rotation.js';
+import type { Readiness } from '../metrics/http-server.js';
 import type { IdentitySummary } from '../model/identity.js';
-import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
-import { verifyContinuity } from '../transport/continuity.js';
-import { newNonce } from '../transport/continuity.js';
-import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
-import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
-import { DuplicateIdentities } from './duplicate-identities.js';
-import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
+import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
+import type { ExecutorPolicy } from '../transport/executor-policy.js';
+import type { FleetServer, ServerIdentity } from '../transport/fleet-server.js';
 import { HandshakeGate, type ShedReason } from '../transport/handshake-gate.js';
 import { HandshakeShedLog } from '../transport/handshake-shed-log.js';
-import { HEARTBEAT_INTERVAL_RANGE, type ExecutorMessage } from '../transport/messages.js';
-import { formatRange, inRange } from '../util/duration.js';
+import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
+import { formatRange, inRange } from '../util/duration.js';
+import { longClock } from '../util/long-timer.js';
 import { VERSION } from '../version.js';
+import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
+import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
-import { MaterialStore } from '../actors/material-store.js';
-import { Roster, type FleetEntryJson, type RosterEntry } from './roster.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
-import { longClock } from '../util/long-timer.js';
+
+export type { DuplicateIdentityPolicy };
 
 export interface AccessPointOptions {
   /** `HOST:PORT` to listen on (default `0.0.0.0:4433`; port 0 picks a free one). */
@@ -75,8 +75,6 @@ export interface AccessPointOptions {
   readonly auditRequired?: boolean;
 }
 
-export type DuplicateIdentityPolicy = 'supersede' | 'reject';
-
 export interface AccessPointStatus {
   readonly role: 'access-point';
   readonly state: string;
@@ -94,20 +92,11 @@ export interface AccessPointStatus {
   readonly version: string;
 }
 
-export interface AccessPointEvents {
+/** The links' events (admitted, rejected, departed, heartbeat, machine, duplicate: actors/executor-links.ts), and the access point's own. */
+export interface AccessPointEvents extends ExecutorLinksEvents {
   listening: [HostPort];
-  /** `relinked`: the identity had a link already (a rotation, or with `duplicate` a second holder that took over). */
-  admitted: [FleetEntryJson & { relinked: boolean; duplicate?: boolean }];
-  rejected: [{ remoteAddress: string; error: AhError }];
   /** A connection closed at accept, before TLS, by `--max-handshakes` or `--handshake-rate`. */
   shed: [{ remoteAddress: string; sourceAddress: string; reason: ShedReason }];
-  departed: [{ id: string; reason: string }];
-  /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
-  heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
-  /** Every event and state of every link's machine, as `ah_machine` logs them; only when listened to (the debug view). */
-  machine: [MachineLogRecord];
-  /** A second holder of a connected identity took it over (the old link is closed `superseded`). */
-  duplicate: [{ id: string; remoteAddress: string; previousRemoteAddress: string; serial: string; previousSerial: string }];
   /** The access point's own certificate was renewed: new links get the new one. */
   renewed: [{ serial: string; previousSerial: string | null; notAfter: string }];
   error: [AhError];
@@ -115,21 +104,15 @@ export interface AccessPointEvents {
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
 
-interface LinkSlot {
-  readonly link: ServerLink;
-  readonly actor: Actor<typeof connectionMachine>;
-}
-
 export class AccessPoint extends EventEmitter<AccessPointEvents> {
   readonly roster = new Roster();
-  private readonly links = new Map<string, LinkSlot>();
   private readonly logging: Logging;
   private readonly listenAt: HostPort;
+  private readonly links: ExecutorLinks;
+  private readonly sides = new SideServers();
   private actor: Actor<typeof accessPointMachine> | null = null;
   private server: FleetServer | null = null;
   private provider: IdentityProvider | null = null;
-  private statusServer: StatusServer | null = null;
-  private metricsServer: MetricsServer | null = null;
   private audit: AccessPointAudit | null = null;
   private rejections: RejectionCoalescer | null = null;
   private readonly gate: HandshakeGate;
@@ -143,11 +126,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private readonly sanUriPrefix: SpiffeIdPrefix | null;
   /** Who may enroll now; replaced as a whole when the identity (and so the trust bundle) changes. */
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
-  private readonly duplicates = new DuplicateIdentities();
 
   constructor(readonly options: AccessPointOptions) {
     super();
-    this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
+    this.logging = loggingFrom(options);
     this.listenAt = parseListenAddress(options.listen ?? '0.0.0.0:4433');
     // Executors refuse a welcome with any other interval: fail here, where the value was given.
     if (options.heartbeatIntervalMs !== undefined && !inRange(options.heartbeatIntervalMs, HEARTBEAT_INTERVAL_RANGE)) {
@@ -157,6 +139,21 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
     this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, perSourceRate: options.handshakeRate });
+    this.links = new ExecutorLinks({
+      roster: this.roster,
+      logging: this.logging,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      helloTimeoutMs: options.helloTimeoutMs,
+      duplicateIdentity: options.duplicateIdentity ?? 'supersede',
+      policy: () => this.policy,
+      audit: () => this.audit,
+      rejections: () => this.rejections,
+      auditUnavailable: () => this.auditUnavailable(),
+      wantsMachineRecords: () => this.listenerCount('machine') > 0,
+    });
+    for (const event of ['admitted', 'rejected', 'departed', 'heartbeat', 'machine', 'duplicate'] as const) {
+      this.links.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
+    }
   }
 
   /** Where it listens (after `start()`), e.g. `127.0.0.1:4433`. */
@@ -216,19 +213,29 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const log = this.logging.get('ah_access_point');
     // Before anything is read from it (a planted dev key would be served) or written to it.
     await checkStateDir(options.stateDir);
-    if (options.metricsListen) {
-      const registry = createRegistry('access-point', 'access-point');
-      accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
-      this.metricsServer = await startMetricsServer(options.metricsListen, { registry, readiness: () => this.readiness() }, this.logging.get('ah_status'));
-    }
-    if (options.statusSocket !== false) {
-      this.statusServer = new StatusServer(
-        paths.accessPointSocket(options.stateDir),
-        (cmd) => (cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status()),
-        { role: 'access point', name: 'access-point' },
-      );
-      await this.statusServer.listen();
-    }
+    await this.sides.start(
+      {
+        ...(options.metricsListen && {
+          metrics: {
+            listen: options.metricsListen,
+            registry: () => {
+              const registry = createRegistry('access-point', 'access-point');
+              accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
+              return registry;
+            },
+            readiness: () => this.readiness(),
+          },
+        }),
+        ...(options.statusSocket !== false && {
+          status: {
+            path: paths.accessPointSocket(options.stateDir),
+            handler: (cmd) => (cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status()),
+            owner: { role: 'access point', name: 'access-point' },
+          },
+        }),
+      },
+      this.logging,
+    );
     // After the status socket: a second access point on this state dir stops before touching the log.
     if (options.auditLog) {
       this.audit = new AccessPointAudit(options.auditLog, log);
@@ -236,22 +243,48 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     }
     this.rejections = new RejectionCoalescer(this.audit, log);
     this.shedLog = new HandshakeShedLog(this.logging.get('ah_transport'), this.gate);
-    const provider =
-      options.provider ??
-      createProvider(options.identity ?? { kind: 'dev' }, {
-        role: 'access-point',
-        name: 'access-point',
-        devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'),
-        hosts: [this.listenAt.host],
-        onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
-        onEvent: (level, message, fields) => this.logging.get('ah_identity_provider')[level](fields ?? {}, message),
-        onReconnect: ({ attempt, inMs, reason, code }) =>
-          this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
-      });
+    const provider = identityProviderFor(
+      options,
+      { role: 'access-point', name: 'access-point', devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'), hosts: [this.listenAt.host] },
+      this.logging,
+    );
     this.provider = provider;
+    const actor = this.createMachine(provider);
+    this.actor = actor;
+    const ready = this.whenListening(actor);
+    if (this.devMode) {
+      log.warn(
+        { event: 'dev_mode' },
+        'DEV MODE: executors are admitted WITHOUT CA verification (dev identity, self-signed). ' +
+          'Do not use in production: give --identity files --cert --key --ca, spiffe or vault.',
+      );
+    }
+    actor.start();
+    const bound = await ready;
+    this.warnIfServingInvalid('start');
+    this.audit?.started({ listen: formatHostPort(bound), provider: provider.kind, devMode: this.devMode, identity: this.serving, version: VERSION });
+    log.info(
+      {
+        event: 'access_point_listening',
+        address: formatHostPort(bound),
+        executorSanUriPrefix: this.policy.sanUriPrefix?.text ?? null,
+        provider: provider.kind,
+        version: VERSION,
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+      },
+      `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
+    );
+    this.emit('listening', bound);
+    return bound;
+  }
+
+  /** The `access-point` machine with its rotation (the provider's material) and its listener. */
+  private createMachine(provider: IdentityProvider): Actor<typeof accessPointMachine> {
+    const log = this.logging.get('ah_access_point');
     const store = new MaterialStore();
     const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
-    // Executors are verified against the identity's bundle (files: --ca) when there is one.
+    // The listener's TLS identity, and with it who may enroll: executors are verified against the
+    // identity's bundle (files: --ca) when there is one.
     const serverIdentity = (fingerprint: string): ServerIdentity => {
       const m = store.get(fingerprint);
       // SPIFFE: admit the agents of our own trust domain unless told otherwise.
@@ -266,54 +299,40 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       if (m.summary.fingerprint !== this.serving?.fingerprint || !this.server) return;
       this.audit?.reloaded({ reason: 'trust bundle updated', identity: m.summary, previous: this.serving, listen: this.bound && formatHostPort(this.bound) });
       this.server.useIdentity(serverIdentity(m.summary.fingerprint));
-      log.info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new executor links are verified against it');
+      log.info({ event: 'trust_bundle_updated', serial: m.summary.serial }, 'trust bundle updated (CA rotation): new executor links are verified against it');
     });
-
-    const fleetListener = fromCallback<ListenerCommand, { fingerprint: string }>(({ input, sendBack, receive }) => {
-      const server = new FleetServer({
-        listen: this.listenAt,
-        identity: serverIdentity(input.fingerprint),
-        minVersion: options.tlsMinVersion,
-        gate: this.gate,
-      });
-      this.server = server;
-      server.on('shed', (shed) => {
-        this.shedLog?.shed(shed);
-        this.emit('shed', shed);
-      });
-      server.on('link', (link) => this.attach(link));
-      server.on('refused', ({ remoteAddress, reason }) => {
+    const fleetListener = fleetListenerActor({
+      listen: this.listenAt,
+      minVersion: this.options.tlsMinVersion,
+      gate: this.gate,
+      serverIdentity,
+      onServer: (server) => (this.server = server),
+      onLink: (link) => {
+        this.warnIfServingInvalid(`handshake from ${link.remoteAddress}`);
+        this.links.attach(link);
+      },
+      onRefused: ({ remoteAddress, reason }) => {
         // Executors that find our certificate expired hang up right after the handshake.
         this.warnIfServingInvalid(`handshake from ${remoteAddress}`);
-        this.logging.get('ah_transport').info({ remoteAddress, reason }, `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`);
-      });
-      server.listen().then(
-        (bound) => sendBack({ type: 'LISTENING', address: formatHostPort(bound) }),
-        (err: NodeJS.ErrnoException) => {
-          const error = new AhError('ENROLL_LISTEN_FAILED', {
-            address: formatHostPort(this.listenAt),
-            detail: err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.message,
-            port: String(this.listenAt.port),
-          });
-          sendBack({ type: 'LISTEN_FAILED', error: error.toInfo() });
-        },
-      );
-      receive((command) => {
+        this.logging.get('ah_transport').info({ event: 'connection_refused_before_protocol', remoteAddress, reason }, `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`);
+      },
+      onShed: (shed) => {
+        this.shedLog?.shed(shed);
+        this.emit('shed', shed);
+      },
+      beforeRenewed: (fingerprint) => {
         const previous = this.serving;
-        const renewed = store.get(command.fingerprint).summary;
+        const renewed = store.get(fingerprint).summary;
         // Recorded before the new certificate is used.
         this.audit?.reloaded({ reason: 'identity renewed', identity: renewed, previous, listen: this.bound && formatHostPort(this.bound) });
-        server.useIdentity(serverIdentity(command.fingerprint));
-        log.info({ serial: renewed.serial }, 'access point certificate renewed: new connections use the new certificate');
+        log.info({ event: 'access_point_certificate_renewed', serial: renewed.serial }, 'access point certificate renewed: new connections use the new certificate');
         this.emit('renewed', { serial: renewed.serial, previousSerial: previous?.serial ?? null, notAfter: new Date(renewed.notAfter).toISOString() });
-      });
-      return () => void server.close();
+      },
     });
-
     const machine = accessPointMachine.provide({
       actors: { rotation: rotationMachine.provide({ actors: { watchIdentity, renewIdentity } }), fleetListener },
     });
-    const actor = createActor(machine, {
+    return createActor(machine, {
       id: 'access-point',
       clock: longClock,
       input: {
@@ -323,9 +342,11 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       },
       inspect: machineInspector(this.logging.get('ah_machine'), 'access-point'),
     });
-    this.actor = actor;
+  }
 
-    const ready = new Promise<HostPort>((resolve, reject) => {
+  /** Resolves with the bound address once the machine is serving; rejects when it fails or crashes. */
+  private whenListening(actor: Actor<typeof accessPointMachine>): Promise<HostPort> {
+    return new Promise<HostPort>((resolve, reject) => {
       let lastError: ErrorInfo | null = null;
       actor.subscribe({
         next: (snap) => {
@@ -342,56 +363,30 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         },
         // A crash (a provider or the listener threw) ends the machine: say so instead of hanging.
         error: (err) => {
-          log.error({ event: 'access_point_crashed', err }, 'access point machine crashed');
+          this.logging.get('ah_access_point').error({ event: 'access_point_crashed', err }, 'access point machine crashed');
           const error = new AhError('ENROLL_INTERNAL', { detail: (err as Error)?.message ?? String(err) });
           this.emit('error', error);
           reject(error);
         },
       });
     });
-    if (this.devMode) {
-      log.warn(
-        'DEV MODE: executors are admitted WITHOUT CA verification (dev identity, self-signed). ' +
-          'Do not use in production: give --identity files --cert --key --ca, spiffe or vault.',
-      );
-    }
-    actor.start();
-    const bound = await ready;
-    this.warnIfServingInvalid('start');
-    this.audit?.started({ listen: formatHostPort(bound), provider: provider.kind, devMode: this.devMode, identity: this.serving, version: VERSION });
-    log.info(
-      { address: formatHostPort(bound), executorSanUriPrefix: this.policy.sanUriPrefix?.text ?? null, provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
-      `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
-    );
-    this.emit('listening', bound);
-    return bound;
   }
 
   /** Close every link with goodbye{reason:"shutdown"}, stop listening, stop. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      const log = this.logging.get('ah_access_point');
       // Stop accepting now; server.close() resolves only once every socket is gone.
       const closed = this.server?.close();
-      const closing = [...this.links.values()].map(
-        ({ actor }) =>
-          new Promise<void>((resolve) => {
-            if (actor.getSnapshot().status !== 'active') return resolve();
-            actor.subscribe({ complete: () => resolve() });
-            actor.send({ type: 'DRAIN', reason: 'shutdown' });
-          }),
-      );
-      await Promise.all(closing);
+      const links = await this.links.drainAll('shutdown');
       await closed;
       this.actor?.stop();
       await this.provider?.stop();
-      await this.statusServer?.close();
       this.shedLog?.flush();
       this.rejections?.flush();
-      if (this.bound) this.audit?.stopped({ links: closing.length });
+      if (this.bound) this.audit?.stopped({ links });
       this.audit?.close();
-      await this.metricsServer?.close();
-      log.info(`access point stopped (${closing.length} link${closing.length === 1 ? '' : 's'} closed)`);
+      await this.sides.close();
+      this.logging.get('ah_access_point').info({ event: 'access_point_stopped', links }, `access point stopped (${links} link${links === 1 ? '' : 's'} closed)`);
     })();
     return this.stopping;
   }
@@ -405,7 +400,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const now = Date.now();
     if (!s || (now >= s.notBefore && now <= s.notAfter)) return;
     this.logging.get('ah_access_point').error(
-      { code: 'ENROLL_CERT_NOT_VALID_NOW', serial: s.serial, notBefore: new Date(s.notBefore).toISOString(), notAfter: new Date(s.notAfter).toISOString() },
+      { event: 'access_point_certificate_invalid', code: 'ENROLL_CERT_NOT_VALID_NOW', serial: s.serial, notBefore: new Date(s.notBefore).toISOString(), notAfter: new Date(s.notAfter).toISOString() },
       `access point certificate has expired or is not yet valid (${when}): executors will refuse it; renew the certificate files (they are reloaded automatically)`,
     );
   }
@@ -418,197 +413,6 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private get heartbeatIntervalMs(): number {
     return this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   }
-
-  private connectionLogic: ReturnType<typeof connectionMachine.provide> | null = null;
-
-  /** One provided connection machine serves every link; effects find their socket by link id. */
-  private logic() {
-    if (this.connectionLogic) return this.connectionLogic;
-    const wire = (linkId: string) => this.links.get(linkId)?.link;
-    this.connectionLogic = connectionMachine.provide({
-      actors: {
-        verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async ({ input }) => {
-          const link = wire(input.linkId);
-          if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true };
-          try {
-            if (this.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
-            const verdict = verifyExecutor(link.handshake, this.policy, Date.now(), { name: input.name });
-            return { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, input, link) };
-          } catch (err) {
-            throw err instanceof AhError ? err.toInfo() : { code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true };
-          }
-        }),
-      },
-      actions: {
-        sendWelcome: ({ context }) => {
-          const link = wire(context.linkId);
-          if (!link) return;
-          // The audit line is on disk before the executor hears it is in (enrolled, or rotated
-          // when this identity already has a link: the roster admits it right after).
-          if (this.audit && context.peer!.admission === 'duplicate') {
-            const previous = this.roster.get(context.peer!.executorId);
-            this.audit.duplicate(
-              { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
-              previous ? auditedEntry(previous) : null,
-              'superseded',
-            );
-          } else if (this.audit) {
-            const previous = this.roster.get(context.peer!.executorId);
-            this.audit.admitted(
-              { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
-              previous ? auditedEntry(previous) : null,
-            );
-          }
-          link.send({
-            type: 'welcome',
-            executorId: context.peer!.executorId,
-            heartbeatInterval: context.heartbeatIntervalMs,
-            serverTime: Date.now(),
-            ...(context.peer!.nonce ? { nonce: context.peer!.nonce } : {}),
-          });
-        },
-        sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
-        sendReject: ({ context }, params) => {
-          const link = wire(context.linkId);
-          // Audited and logged before the executor hears why (repeats of unauthenticated clients: counted).
-          this.rejections?.report({
-            error: params.error,
-            remoteAddress: context.remoteAddress,
-            sourceAddress: link?.sourceAddress ?? context.remoteAddress,
-            name: context.name,
-            link: context.linkId,
-            handshake: link?.handshake,
-            requireCa: this.policy.requireCa,
-          });
-          link?.send({
-            type: 'reject',
-            code: params.error.code,
-            message: renderMessage(params.error.code, params.error.params),
-            params: { ...params.error.params },
-          });
-        },
-        sendGoodbye: ({ context }, params) => wire(context.linkId)?.send({ type: 'goodbye', reason: params.reason }),
-        endSocket: ({ context }) => wire(context.linkId)?.end(),
-        destroySocket: ({ context }) => wire(context.linkId)?.destroy(),
-      },
-    });
-    return this.connectionLogic;
-  }
-
-  /**
-   * A verified link for an identity that already has open links: a rotation when it proves it
-   * continues one of them (the signature over that link's nonce, transport/continuity.ts) or
-   * presents the very same key (a doctor probe, a restart with the same certificate); otherwise a
-   * second holder, refused under `--duplicate-identity reject` and taking over by default.
-   */
-  private admissionOf(executorId: string, claim: VerifyPeerInput, link: ServerLink): Pick<PeerVerdict, 'admission' | 'supersedes'> {
-    const entry = this.roster.get(executorId);
-    const holders = [...(entry?.open.keys() ?? [])].filter((id) => id !== link.id).flatMap((id) => {
-      const slot = this.links.get(id);
-      const cert = slot?.link.handshake.certificate;
-      return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
-    });
-    if (holders.length === 0) return { admission: 'joined' };
-    const cert = link.handshake.certificate!;
-    const proof = claim.continuity;
-    const continues = holders.some(
-      (h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.cert, cert, proof)) || h.cert.publicKey.equals(cert.publicKey),
-    );
-    if (continues) return { admission: 'rotated' };
-    if ((this.options.duplicateIdentity ?? 'supersede') === 'reject') {
-      throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: holders.map((h) => h.remoteAddress).join(', ') });
-    }
-    return { admission: 'duplicate', supersedes: holders.map((h) => h.id) };
-  }
-
-  /** The newcomer is in: close the links it pushed out, and say so (once as an error when it keeps happening). */
-  private supersede(e: Extract<ConnectionEmitted, { type: 'admitted' }>, previous: { remoteAddress: string; serial: string } | null): void {
-    const log = this.logging.get('ah_access_point');
-    const previousRemoteAddress = previous?.remoteAddress ?? '?';
-    log.warn(
-      { event: 'duplicate_identity', executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? null, link: e.linkId },
-      `duplicate identity ${e.executorId}: a new holder at ${e.remoteAddress} (serial ${e.serial}) supersedes the link from ${previousRemoteAddress} (serial ${previous?.serial ?? '?'}) without proving it is the same executor`,
-    );
-    for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
-    this.emit('duplicate', { id: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? '?' });
-    const flapping = this.duplicates.takeover(e.executorId, previousRemoteAddress, e.remoteAddress, e.at);
-    if (flapping) {
-      const error = new AhError('ENROLL_DUPLICATE_IDENTITY_FLAPPING', { executorId: flapping.executorId, first: flapping.first, second: flapping.second });
-      log.error({ event: 'duplicate_identity_flapping', code: error.code, executorId: e.executorId, first: flapping.first, second: flapping.second, takeovers: flapping.takeovers }, error.message);
-    }
-  }
-
-  private attach(link: ServerLink): void {
-    const log = this.logging.get('ah_access_point');
-    this.warnIfServingInvalid(`handshake from ${link.remoteAddress}`);
-    const actor = createActor(this.logic(), {
-      id: link.id,
-      // Three heartbeat intervals of a configured length: any length must wait that long.
-      clock: longClock,
-      input: {
-        linkId: link.id,
-        remoteAddress: link.remoteAddress,
-        heartbeatIntervalMs: this.heartbeatIntervalMs,
-        helloTimeoutMs: this.options.helloTimeoutMs,
-      },
-      inspect: machineInspector(this.logging.get('ah_machine'), link.id, this.listenerCount('machine') ? (r) => this.emit('machine', r) : undefined),
-    });
-    this.links.set(link.id, { link, actor });
-
-    actor.on('admitted', (e: Extract<ConnectionEmitted, { type: 'admitted' }>) => {
-      const before = this.roster.get(e.executorId);
-      const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
-      const outcome = this.roster.admit(e);
-      if (e.admission === 'duplicate') {
-        this.supersede(e, previous);
-        this.emit('admitted', { ...this.roster.entryJson(e.executorId)!, relinked: true, duplicate: true });
-        return;
-      }
-      const entry = this.roster.entryJson(e.executorId)!;
-      if (outcome === 'joined') {
-        log.info({ executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
-      } else {
-        log.info({ executorId: e.executorId, serial: e.serial, link: e.linkId }, `executor ${e.name} rotated: new link with certificate serial ${e.serial} replaces the old one`);
-      }
-      this.emit('admitted', { ...entry, relinked: outcome === 'relinked' });
-    });
-    actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => {
-      this.roster.heartbeat(e.executorId, e.linkId, e.at);
-      this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
-    });
-    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
-      // Logged (or counted) with the audit record, in sendReject.
-      this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
-    });
-    actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {
-      const entry = e.executorId ? this.roster.get(e.executorId) : undefined;
-      if (e.executorId && this.roster.depart(e.executorId, e.linkId)) {
-        this.audit?.departed(auditedEntry(entry!), e.reason);
-        log.info({ executorId: e.executorId, reason: e.reason, link: e.linkId }, `executor ${e.executorId} left: ${e.reason}`);
-        this.emit('departed', { id: e.executorId, reason: e.reason });
-      } else {
-        log.debug({ executorId: e.executorId, reason: e.reason, link: e.linkId }, `link closed: ${e.reason}`);
-      }
-    });
-    actor.subscribe({ complete: () => this.links.delete(link.id) });
-
-    link.on('message', (m: ExecutorMessage) => {
-      const at = Date.now();
-      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
-      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
-      else actor.send({ type: 'GOODBYE', reason: m.reason, at });
-    });
-    link.on('protocolError', (detail) => {
-      this.logging.get('ah_transport').warn({ remoteAddress: link.remoteAddress, link: link.id }, `closing link from ${link.remoteAddress}: ${detail}`);
-      actor.send({ type: 'PROTOCOL_ERROR', detail, at: Date.now() });
-    });
-    link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
-    actor.start();
-  }
-}
-
-function auditedEntry(e: RosterEntry): AuditedExecutor {
-  return { executorId: e.id, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, notAfter: e.certNotAfter, link: e.linkId };
 }
 
 export function createAccessPoint(options: AccessPointOptions): AccessPoint {

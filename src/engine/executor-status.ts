@@ -1,37 +1,10 @@
 /** What `ah agent status --json` prints, built from the enrollment machine's snapshot. */
-import type { EnrollmentContext, EnrollmentState } from '../machines/enrollment.js';
+import type { EnrollmentContext } from '../machines/enrollment.js';
 import { messageOf } from '../errors/ah-error.js';
 import type { IdentitySummary } from '../model/identity.js';
+import type { EnrollmentState, ExecutorStatus, IdentityStatus } from '../model/status.js';
 
-export interface IdentityStatus {
-  readonly provider: string;
-  readonly spiffeId: string | null;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly serial: string;
-}
-
-export interface ExecutorStatus {
-  readonly name: string;
-  readonly state: EnrollmentState;
-  /** The full state value, e.g. `{"disconnected":"backingOff"}`. */
-  readonly detail: unknown;
-  readonly remoteServer: string;
-  readonly executorId: string | null;
-  readonly identity: IdentityStatus | null;
-  /** When the identity provider last delivered material (SPIFFE: the last SVID push). */
-  readonly identityUpdatedAt: string | null;
-  readonly connectedSince: string | null;
-  readonly lastHeartbeat: string | null;
-  readonly heartbeatIntervalMs: number | null;
-  readonly nextRotationAt: string | null;
-  readonly renewalDue: boolean;
-  readonly rotations: number;
-  readonly attempts: number;
-  readonly lastError: { code: string; message: string } | null;
-  readonly pid: number;
-  readonly stateDir: string;
-}
+export type { ExecutorStatus, IdentityStatus };
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 

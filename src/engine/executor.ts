@@ -8,24 +8,23 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, type Actor } from 'xstate';
 import { fleetLinkActor, OpenLinks } from '../actors/fleet-link.js';
 import { identityActors } from '../actors/identity-watch.js';
-import { StatusServer } from '../transport/status-server.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
-import { parseDirectives } from '../log/directives.js';
-import { createLogging, silentLogging, type Logging } from '../log/logger.js';
+import type { Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
 import { createRegistry } from '../metrics/common.js';
 import { executorMetrics } from '../metrics/executor-metrics.js';
-import { startMetricsServer, type MetricsServer, type Readiness } from '../metrics/http-server.js';
+import type { Readiness } from '../metrics/http-server.js';
 import type { BackoffPolicy } from '../util/backoff.js';
 import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
 import { rotationMachine } from '../machines/rotation.js';
 
-import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
+import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
 import { parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
+import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { paths } from './state-dir.js';
@@ -92,8 +91,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private settle!: (outcome: ExecutorOutcome) => void;
   private actor: Actor<typeof enrollmentMachine> | null = null;
   private provider: IdentityProvider | null = null;
-  private statusServer: StatusServer | null = null;
-  private metricsServer: MetricsServer | null = null;
+  private readonly sides = new SideServers();
   private readonly openLinks = new OpenLinks();
   private readonly store = new MaterialStore();
   private readonly logging: Logging;
@@ -106,7 +104,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   constructor(readonly options: ExecutorOptions) {
     super();
     this.remote = parseRemoteServer(options.remoteServer);
-    this.logging = options.logging ?? (options.logLevel ? createLogging({ plan: parseDirectives(options.logLevel) }) : silentLogging());
+    this.logging = loggingFrom(options);
     this.done = new Promise((resolve) => (this.settle = resolve));
   }
 
@@ -150,36 +148,35 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
     // Before anything is read from it or written to it.
     await checkStateDir(options.stateDir);
-    if (options.metricsListen) {
-      const registry = createRegistry('executor', options.name);
-      executorMetrics(this, registry);
-      this.metricsServer = await startMetricsServer(options.metricsListen, { registry, readiness: () => this.readiness() }, this.logging.get('ah_status'));
-    }
-    if (options.statusSocket !== false) {
-      this.statusServer = new StatusServer(
-        paths.executorSocket(options.stateDir, options.name),
-        (cmd) => (cmd === 'status-cert' ? { ...this.status(), certificate: this.certificate() } : this.status()),
-        {
-        role: 'executor',
-        name: options.name,
-      });
-      await this.statusServer.listen().catch(async (err: unknown) => {
-        await this.metricsServer?.close();
-        throw err;
-      });
-    }
+    await this.sides.start(
+      {
+        ...(options.metricsListen && {
+          metrics: {
+            listen: options.metricsListen,
+            registry: () => {
+              const registry = createRegistry('executor', options.name);
+              executorMetrics(this, registry);
+              return registry;
+            },
+            readiness: () => this.readiness(),
+          },
+        }),
+        ...(options.statusSocket !== false && {
+          status: {
+            path: paths.executorSocket(options.stateDir, options.name),
+            handler: (cmd: string) => (cmd === 'status-cert' ? { ...this.status(), certificate: this.certificate() } : this.status()),
+            owner: { role: 'executor', name: options.name },
+          },
+        }),
+      },
+      this.logging,
+    );
 
-    const provider =
-      options.provider ??
-      createProvider(identity, {
-        role: 'executor',
-        name: options.name,
-        devDir: paths.devIdentity(options.stateDir, 'executor', options.name),
-        onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
-        onEvent: (level, message, fields) => this.logging.get('ah_identity_provider')[level](fields ?? {}, message),
-        onReconnect: ({ attempt, inMs, reason, code }) =>
-          this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
-      });
+    const provider = identityProviderFor(
+      { ...options, identity },
+      { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) },
+      this.logging,
+    );
     provider.on('material', () => (this.identityUpdatedAt = Date.now()));
     this.store.on('bundleChanged', (m) =>
       this.logging.get('ah_identity_provider').info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
@@ -251,8 +248,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       await this.openLinks.drained();
       actor?.stop();
       await this.provider?.stop();
-      await this.statusServer?.close();
-      await this.metricsServer?.close();
+      await this.sides.close();
       this.logging.get('ah_executor').info(`executor ${this.options.name} stopped`);
       this.settle({ state: 'stopped' });
     })();

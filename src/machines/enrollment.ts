@@ -20,6 +20,9 @@ import { nextRandom } from './random.js';
 import { MAX_TIMER_MS, rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
 import type { IdentitySummary } from '../model/identity.js';
 import type { ErrorInfo } from '../errors/ah-error.js';
+import type { EnrollmentState } from '../model/status.js';
+
+export type { EnrollmentState };
 
 /** After this many heartbeats without an ack the link counts as lost. */
 export const MISSED_ACKS_BEFORE_LOST = 3;
@@ -449,7 +452,6 @@ export const enrollmentMachine = setup({
   },
 });
 
-export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed';
 
 /** The top-level state name of a snapshot value. */
 export function topLevelState(value: unknown): EnrollmentState {

@@ -22,7 +22,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AUDIT_EVENTS } from '../audit/audit-log.js';
-import type { AccessPoint, AccessPointStatus } from '../engine/access-point.js';
+import type { AuditHealth } from '../audit/audit-log.js';
+import type { IdentityStatus } from '../model/status.js';
 import type { ShedReason } from '../transport/handshake-gate.js';
 import { CertificateMetrics } from './common.js';
 
@@ -40,8 +41,32 @@ export function departureClass(reason: string): string {
   return 'other';
 }
 
-export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry, options: { heartbeatIntervalMs: number }): void {
-  const current = (): AccessPointStatus => accessPoint.status();
+/**
+ * What the metrics read of an access point: its status at scrape time and its typed events. The
+ * engine's AccessPoint is one (it passes itself); defined here so the metrics need nothing from
+ * the engine that owns them.
+ */
+export interface MeteredAccessPoint {
+  readonly options: { readonly identity?: { readonly kind: string }; readonly auditLog?: string };
+  status(): {
+    readonly state: string;
+    readonly identity: IdentityStatus | null;
+    readonly nextRotationAt: string | null;
+    readonly executors: number;
+    readonly links: number;
+    readonly audit: AuditHealth | null;
+  };
+  on(event: 'admitted', fn: (e: { id: string; lastHeartbeat: string; relinked: boolean; duplicate?: boolean }) => void): unknown;
+  on(event: 'rejected', fn: (e: { error: { code: string } }) => void): unknown;
+  on(event: 'duplicate' | 'renewed', fn: () => void): unknown;
+  on(event: 'departed', fn: (e: { id: string; reason: string }) => void): unknown;
+  on(event: 'heartbeat', fn: (e: { id: string; at: number }) => void): unknown;
+  on(event: 'error', fn: (e: { code: string }) => void): unknown;
+  on(event: 'shed', fn: (e: { reason: ShedReason }) => void): unknown;
+}
+
+export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Registry, options: { heartbeatIntervalMs: number }): void {
+  const current = () => accessPoint.status();
 
   new Gauge({
     name: 'ah_access_point_state',

@@ -13,7 +13,7 @@
  * they say what the machine says at that moment; counters follow the daemon's typed events.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { IdentityStatus } from '../engine/executor-status.js';
+import type { IdentityStatus } from '../model/status.js';
 import { VERSION } from '../version.js';
 
 export type Role = 'executor' | 'access-point';

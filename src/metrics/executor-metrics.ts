@@ -15,8 +15,20 @@
  * met while the link is up: enrolled or renewing).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Executor } from '../engine/executor.js';
-import type { ExecutorStatus } from '../engine/executor-status.js';
+import type { ExecutorStatus } from '../model/status.js';
+
+/**
+ * What the metrics read of an executor: its status at scrape time and its typed events. The
+ * engine's Executor is one (it passes itself); defined here so the metrics need nothing from the
+ * engine that owns them.
+ */
+export interface MeteredExecutor {
+  readonly options: { readonly name: string; readonly identity?: { readonly kind: string } };
+  status(): ExecutorStatus;
+  on(event: 'state', fn: (s: ExecutorStatus) => void): unknown;
+  on(event: 'error', fn: (e: { code: string }) => void): unknown;
+  on(event: 'rotated', fn: () => void): unknown;
+}
 import { CertificateMetrics } from './common.js';
 
 const STATES = ['disconnected', 'handshaking', 'enrolled', 'renewing', 'failed'] as const;
@@ -26,7 +38,7 @@ const detailOf = (s: ExecutorStatus) => (typeof s.detail === 'string' ? s.detail
 const isDialing = (s: ExecutorStatus) => s.state === 'handshaking' || detailOf(s) === '{"renewing":"applying"}';
 const linked = (state: string) => state === 'enrolled' || state === 'renewing';
 
-export function executorMetrics(executor: Executor, registry: Registry): void {
+export function executorMetrics(executor: MeteredExecutor, registry: Registry): void {
   const name = executor.options.name;
   const current = (): ExecutorStatus | null => {
     try {

@@ -3,6 +3,7 @@
  * transport's checks (transport/executor-policy.ts, transport/continuity.ts), carried by the
  * `connection` machine's events, logged and replayed.
  */
+import type { X509Certificate } from 'node:crypto';
 
 /** A rotation's proof that its new link continues an open one (transport/continuity.ts). */
 export interface ContinuityClaim {
@@ -25,4 +26,13 @@ export interface PeerVerdict {
   readonly nonce?: string;
   readonly admission?: Admission;
   readonly supersedes?: readonly string[];
+}
+
+/** What the TLS layer says of the client, read once per link. */
+export interface ClientHandshake {
+  readonly certificate: X509Certificate | undefined;
+  /** The chain as OpenSSL assembled it (DER, leaf first, completed from the trust bundle). */
+  readonly chain: readonly Uint8Array[];
+  readonly authorized: boolean;
+  readonly authorizationError: string | null;
 }

@@ -16,7 +16,7 @@ import { AhError } from '../errors/ah-error.js';
 import { isValidAt, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, parseCertificates } from '../x509/chain.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
-import { VALIDITY_ERRORS } from './tls-errors.js';
+import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 
 export interface FirstUseTrust {
   readonly kind: 'first-use';

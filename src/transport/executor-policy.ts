@@ -6,12 +6,14 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
-import type { PeerVerdict } from '../model/admission.js';
+import type { ClientHandshake, PeerVerdict } from '../model/admission.js';
+
+export type { ClientHandshake };
 import { isValidAt, notAfterOf, serialOf } from '../x509/certificate.js';
 import type { CertificateProfile } from '../x509/cert-profile.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
 import { parseSpiffeId, spiffeIdUnder, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
-import { VALIDITY_ERRORS } from './tls-errors.js';
+import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 
 export interface ExecutorPolicy {
   /**
@@ -21,15 +23,6 @@ export interface ExecutorPolicy {
   readonly requireCa: boolean;
   /** `--executor-san-uri-prefix`: the executor's SPIFFE ID must lie under it. */
   readonly sanUriPrefix: SpiffeIdPrefix | null;
-}
-
-/** What the TLS layer says of the client, read once per link. */
-export interface ClientHandshake {
-  readonly certificate: X509Certificate | undefined;
-  /** The chain as OpenSSL assembled it (DER, leaf first, completed from the trust bundle). */
-  readonly chain: readonly Uint8Array[];
-  readonly authorized: boolean;
-  readonly authorizationError: string | null;
 }
 
 /** What the executor claims in its hello. */

@@ -27,5 +27,3 @@ export function dialErrorToCatalog(err: NodeJS.ErrnoException, target: { host: s
   }
 }
 
-/** OpenSSL verification codes that mean "outside the validity period". */
-export const VALIDITY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);

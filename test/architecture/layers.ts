@@ -18,9 +18,9 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   providers: [...BASE, 'x509'],
   transport: [...BASE, 'x509'],
   audit: [...BASE, 'x509'],
-  metrics: [...BASE, 'audit', 'x509'],
+  metrics: [...BASE, 'audit', 'x509', 'transport'],
   // Layer 3: the I/O the machines invoke.
-  actors: [...BASE, 'machines', 'x509', 'providers', 'transport'],
+  actors: [...BASE, 'machines', 'x509', 'providers', 'transport', 'audit'],
   // Layer 4: the library.
   engine: [...BASE, 'machines', 'x509', 'providers', 'transport', 'actors', 'audit', 'metrics'],
   // Layer 5: tools built on the library; nothing below imports them.

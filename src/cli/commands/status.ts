@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { queryStatus } from '../../transport/status-server.js';
 import { AhError } from '../../errors/ah-error.js';
 import type { ExecutorStatus } from '../../engine/executor-status.js';
-import type { FleetEntryJson } from '../../engine/roster.js';
+import type { FleetEntryJson } from '../../model/status.js';
 import { executorNameFromSocket, paths } from '../../engine/state-dir.js';
 import { EXIT_FAILURE, parsers, printError, stateDirFrom, stateDirOption } from '../common.js';
 import { renderAuditWarning, renderExecutorStatus, renderFleet } from '../render.js';

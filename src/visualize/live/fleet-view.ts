@@ -8,7 +8,7 @@
  * steps per link, a few hundred departed executors and unadmitted links.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { FleetEntryJson } from '../../engine/roster.js';
+import type { FleetEntryJson } from '../../model/status.js';
 import type { MachineLogRecord } from '../../log/machine-log.js';
 import type { StateValue } from '../../replay/log-record.js';
 import { formatValue } from '../../replay/state-value.js';

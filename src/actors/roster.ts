@@ -5,6 +5,10 @@
  * remembered, so when the newest one leaves first (a `doctor` probe with the executor's own
  * certificate, a rotation whose new link dies at once) the entry falls back to the one still up.
  */
+import type { FleetEntryJson } from '../model/status.js';
+
+export type { FleetEntryJson };
+
 interface LinkFacts {
   name: string;
   remoteAddress: string;
@@ -26,17 +30,6 @@ export interface RosterEntry {
   links: number;
   /** The links of this identity that are open, oldest first. */
   readonly open: Map<string, LinkFacts>;
-}
-
-export interface FleetEntryJson {
-  readonly id: string;
-  readonly name: string;
-  readonly remoteAddress: string;
-  readonly since: string;
-  readonly lastHeartbeat: string;
-  readonly certNotAfter: string;
-  readonly state: 'active';
-  readonly serial: string;
 }
 
 export type AdmitOutcome = 'joined' | 'relinked';

@@ -1,0 +1,266 @@
+/**
+ * The access point's executor links: one `connection` machine per link, provided with the link's
+ * wire effects (welcome, ack, reject, goodbye) and its `verifyPeer` (the certificate rules, the
+ * claimed name, and continuity against the identity's other open links), and the roster kept from
+ * what the machines emit. The executor's counterpart is ./fleet-link.ts.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import type { AccessPointAudit, AuditedExecutor } from '../audit/access-point-audit.js';
+import type { RejectionCoalescer } from '../audit/rejection-coalescer.js';
+import { AhError, type ErrorInfo } from '../errors/ah-error.js';
+import { renderMessage } from '../errors/catalog.js';
+import type { Logging } from '../log/logger.js';
+import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
+import { connectionMachine, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
+import { newNonce, verifyContinuity } from '../transport/continuity.js';
+import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
+import type { ServerLink } from '../transport/fleet-server.js';
+import type { ExecutorMessage } from '../transport/messages.js';
+import { longClock } from '../util/long-timer.js';
+import { DuplicateIdentities } from './duplicate-identities.js';
+import type { FleetEntryJson, Roster, RosterEntry } from './roster.js';
+
+export type DuplicateIdentityPolicy = 'supersede' | 'reject';
+
+export interface ExecutorLinksEvents {
+  /** `relinked`: the identity had a link already (a rotation, or with `duplicate` a second holder that took over). */
+  admitted: [FleetEntryJson & { relinked: boolean; duplicate?: boolean }];
+  rejected: [{ remoteAddress: string; error: AhError }];
+  departed: [{ id: string; reason: string }];
+  /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
+  heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
+  /** Every event and state of every link's machine, as `ah_machine` logs them; only when asked for (the debug view). */
+  machine: [MachineLogRecord];
+  /** A second holder of a connected identity took it over (the old link is closed `superseded`). */
+  duplicate: [{ id: string; remoteAddress: string; previousRemoteAddress: string; serial: string; previousSerial: string }];
+}
+
+export interface ExecutorLinksDeps {
+  readonly roster: Roster;
+  readonly logging: Logging;
+  readonly heartbeatIntervalMs: number;
+  /** A link that sends no hello in this time is closed (default 10 s). */
+  readonly helloTimeoutMs?: number;
+  readonly duplicateIdentity: DuplicateIdentityPolicy;
+  /** Who may enroll now: it changes with the access point's trust bundle. */
+  readonly policy: () => ExecutorPolicy;
+  readonly audit: () => AccessPointAudit | null;
+  readonly rejections: () => RejectionCoalescer | null;
+  /** `--audit-required` and the audit log cannot be written: enrollments fail closed. */
+  readonly auditUnavailable: () => boolean;
+  /** Someone listens to the links' machine records (the live debug view). */
+  readonly wantsMachineRecords: () => boolean;
+}
+
+interface LinkSlot {
+  readonly link: ServerLink;
+  readonly actor: Actor<typeof connectionMachine>;
+}
+
+type Admitted = Extract<ConnectionEmitted, { type: 'admitted' }>;
+
+export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
+  private readonly links = new Map<string, LinkSlot>();
+  private readonly duplicates = new DuplicateIdentities();
+  /** One provided connection machine serves every link; its effects find their socket by link id. */
+  private readonly logic: ReturnType<typeof connectionMachine.provide>;
+
+  constructor(private readonly deps: ExecutorLinksDeps) {
+    super();
+    this.logic = this.provideConnection();
+  }
+
+  /** Open links (two for an executor in the middle of a rotation). */
+  get size(): number {
+    return this.links.size;
+  }
+
+  /** Say goodbye{reason} on every link and resolve once each machine has closed; resolves with how many. */
+  async drainAll(reason: string): Promise<number> {
+    const closing = [...this.links.values()].map(
+      ({ actor }) =>
+        new Promise<void>((resolve) => {
+          if (actor.getSnapshot().status !== 'active') return resolve();
+          actor.subscribe({ complete: () => resolve() });
+          actor.send({ type: 'DRAIN', reason });
+        }),
+    );
+    await Promise.all(closing);
+    return closing.length;
+  }
+
+  /** A new TLS link: its machine starts in `accepted` and waits for hello. */
+  attach(link: ServerLink): void {
+    const { deps } = this;
+    const actor = createActor(this.logic, {
+      id: link.id,
+      // Three heartbeat intervals of a configured length: any length must wait that long.
+      clock: longClock,
+      input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
+      inspect: machineInspector(deps.logging.get('ah_machine'), link.id, deps.wantsMachineRecords() ? (r) => this.emit('machine', r) : undefined),
+    });
+    this.links.set(link.id, { link, actor });
+    actor.on('admitted', (e: Admitted) => this.onAdmitted(e));
+    actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => {
+      deps.roster.heartbeat(e.executorId, e.linkId, e.at);
+      this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
+    });
+    // Logged (or counted) with the audit record, in sendReject.
+    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) }));
+    actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => this.onDeparted(e));
+    actor.subscribe({ complete: () => this.links.delete(link.id) });
+
+    link.on('message', (m: ExecutorMessage) => {
+      const at = Date.now();
+      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
+      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+      else actor.send({ type: 'GOODBYE', reason: m.reason, at });
+    });
+    link.on('protocolError', (detail) => {
+      deps.logging.get('ah_transport').warn({ event: 'closing_link_protocol_error', remoteAddress: link.remoteAddress, link: link.id, detail }, `closing link from ${link.remoteAddress}: ${detail}`);
+      actor.send({ type: 'PROTOCOL_ERROR', detail, at: Date.now() });
+    });
+    link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
+    actor.start();
+  }
+
+  private provideConnection() {
+    const wire = (linkId: string) => this.links.get(linkId)?.link;
+    return connectionMachine.provide({
+      actors: {
+        verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async ({ input }) => {
+          const link = wire(input.linkId);
+          if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true } satisfies ErrorInfo;
+          try {
+            if (this.deps.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
+            const verdict = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: input.name });
+            return { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, input, link) };
+          } catch (err) {
+            throw err instanceof AhError ? err.toInfo() : ({ code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true } satisfies ErrorInfo);
+          }
+        }),
+      },
+      actions: {
+        sendWelcome: ({ context }) => {
+          const link = wire(context.linkId);
+          const peer = context.peer!;
+          if (!link) return;
+          // On disk before the executor hears it is in: enrolled, rotated (the identity had a
+          // link: the roster admits it right after), or a duplicate that takes over.
+          const audit = this.deps.audit();
+          if (audit) {
+            const previousEntry = this.deps.roster.get(peer.executorId);
+            const previous = previousEntry ? auditedEntry(previousEntry) : null;
+            const executor = { executorId: peer.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: peer.serial, notAfter: peer.certNotAfter, link: context.linkId };
+            if (peer.admission === 'duplicate') audit.duplicate(executor, previous, 'superseded');
+            else audit.admitted(executor, previous);
+          }
+          link.send({
+            type: 'welcome',
+            executorId: peer.executorId,
+            heartbeatInterval: context.heartbeatIntervalMs,
+            serverTime: Date.now(),
+            ...(peer.nonce ? { nonce: peer.nonce } : {}),
+          });
+        },
+        sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
+        sendReject: ({ context }, params) => {
+          const link = wire(context.linkId);
+          // Audited and logged before the executor hears why (repeats of unauthenticated clients: counted).
+          this.deps.rejections()?.report({
+            error: params.error,
+            remoteAddress: context.remoteAddress,
+            sourceAddress: link?.sourceAddress ?? context.remoteAddress,
+            name: context.name,
+            link: context.linkId,
+            handshake: link?.handshake,
+            requireCa: this.deps.policy().requireCa,
+          });
+          link?.send({ type: 'reject', code: params.error.code, message: renderMessage(params.error.code, params.error.params), params: { ...params.error.params } });
+        },
+        sendGoodbye: ({ context }, params) => wire(context.linkId)?.send({ type: 'goodbye', reason: params.reason }),
+        endSocket: ({ context }) => wire(context.linkId)?.end(),
+        destroySocket: ({ context }) => wire(context.linkId)?.destroy(),
+      },
+    });
+  }
+
+  /**
+   * A verified link for an identity that already has open links: a rotation when it proves it
+   * continues one of them (the signature over that link's nonce, transport/continuity.ts) or
+   * presents the very same key (a doctor probe, a restart with the same certificate); otherwise a
+   * second holder, refused under `--duplicate-identity reject` and taking over by default.
+   */
+  private admissionOf(executorId: string, claim: VerifyPeerInput, link: ServerLink): Pick<PeerVerdict, 'admission' | 'supersedes'> {
+    const entry = this.deps.roster.get(executorId);
+    const holders = [...(entry?.open.keys() ?? [])]
+      .filter((id) => id !== link.id)
+      .flatMap((id) => {
+        const slot = this.links.get(id);
+        const cert = slot?.link.handshake.certificate;
+        return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
+      });
+    if (holders.length === 0) return { admission: 'joined' };
+    const cert = link.handshake.certificate!;
+    const proof = claim.continuity;
+    const continues = holders.some((h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.cert, cert, proof)) || h.cert.publicKey.equals(cert.publicKey));
+    if (continues) return { admission: 'rotated' };
+    if (this.deps.duplicateIdentity === 'reject') {
+      throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: holders.map((h) => h.remoteAddress).join(', ') });
+    }
+    return { admission: 'duplicate', supersedes: holders.map((h) => h.id) };
+  }
+
+  private onAdmitted(e: Admitted): void {
+    const { roster, logging } = this.deps;
+    const log = logging.get('ah_access_point');
+    const before = roster.get(e.executorId);
+    const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
+    const outcome = roster.admit(e);
+    const entry = roster.entryJson(e.executorId)!;
+    if (e.admission === 'duplicate') {
+      this.supersede(e, previous);
+      this.emit('admitted', { ...entry, relinked: true, duplicate: true });
+      return;
+    }
+    const fields = { executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId };
+    if (outcome === 'joined') log.info({ event: 'executor_enrolled', ...fields }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
+    else log.info({ event: 'executor_rotated', ...fields }, `executor ${e.name} rotated: new link with certificate serial ${e.serial} replaces the old one`);
+    this.emit('admitted', { ...entry, relinked: outcome === 'relinked' });
+  }
+
+  /** The newcomer is in: close the links it pushed out, and say so (once as an error when it keeps happening). */
+  private supersede(e: Admitted, previous: { remoteAddress: string; serial: string } | null): void {
+    const log = this.deps.logging.get('ah_access_point');
+    const previousRemoteAddress = previous?.remoteAddress ?? '?';
+    log.warn(
+      { event: 'duplicate_identity', executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? null, link: e.linkId },
+      `duplicate identity ${e.executorId}: a new holder at ${e.remoteAddress} (serial ${e.serial}) supersedes the link from ${previousRemoteAddress} (serial ${previous?.serial ?? '?'}) without proving it is the same executor`,
+    );
+    for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
+    this.emit('duplicate', { id: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? '?' });
+    const flapping = this.duplicates.takeover(e.executorId, previousRemoteAddress, e.remoteAddress, e.at);
+    if (flapping) {
+      const error = new AhError('ENROLL_DUPLICATE_IDENTITY_FLAPPING', { executorId: flapping.executorId, first: flapping.first, second: flapping.second });
+      log.error({ event: 'duplicate_identity_flapping', code: error.code, executorId: e.executorId, first: flapping.first, second: flapping.second, takeovers: flapping.takeovers }, error.message);
+    }
+  }
+
+  private onDeparted(e: Extract<ConnectionEmitted, { type: 'departed' }>): void {
+    const { roster, logging } = this.deps;
+    const log = logging.get('ah_access_point');
+    const entry = e.executorId ? roster.get(e.executorId) : undefined;
+    if (e.executorId && roster.depart(e.executorId, e.linkId)) {
+      this.deps.audit()?.departed(auditedEntry(entry!), e.reason);
+      log.info({ event: 'executor_left', executorId: e.executorId, reason: e.reason, link: e.linkId }, `executor ${e.executorId} left: ${e.reason}`);
+      this.emit('departed', { id: e.executorId, reason: e.reason });
+    } else {
+      log.debug({ event: 'link_closed', executorId: e.executorId, reason: e.reason, link: e.linkId }, `link closed: ${e.reason}`);
+    }
+  }
+}
+
+function auditedEntry(e: RosterEntry): AuditedExecutor {
+  return { executorId: e.id, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, notAfter: e.certNotAfter, link: e.linkId };
+}
