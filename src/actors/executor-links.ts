@@ -107,18 +107,26 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
     });
     // Logged (or counted) with the audit record, in sendReject.
-    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) }));
+    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) =>
+      this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) }),
+    );
     actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => this.onDeparted(e));
     actor.subscribe({ complete: () => this.links.delete(link.id) });
 
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
-      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
+      if (m.type === 'hello')
+        actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
       else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
       else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });
     link.on('protocolError', (detail) => {
-      deps.logging.get('ah_transport').warn({ event: 'closing_link_protocol_error', remoteAddress: link.remoteAddress, link: link.id, detail }, `closing link from ${link.remoteAddress}: ${detail}`);
+      deps.logging
+        .get('ah_transport')
+        .warn(
+          { event: 'closing_link_protocol_error', remoteAddress: link.remoteAddress, link: link.id, detail },
+          `closing link from ${link.remoteAddress}: ${detail}`,
+        );
       actor.send({ type: 'PROTOCOL_ERROR', detail, at: Date.now() });
     });
     link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
@@ -152,7 +160,14 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
           if (audit) {
             const previousEntry = this.deps.roster.get(peer.executorId);
             const previous = previousEntry ? auditedEntry(previousEntry) : null;
-            const executor = { executorId: peer.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: peer.serial, notAfter: peer.certNotAfter, link: context.linkId };
+            const executor = {
+              executorId: peer.executorId,
+              name: context.name ?? '',
+              remoteAddress: context.remoteAddress,
+              serial: peer.serial,
+              notAfter: peer.certNotAfter,
+              link: context.linkId,
+            };
             if (peer.admission === 'duplicate') audit.duplicate(executor, previous, 'superseded');
             else audit.admitted(executor, previous);
           }
@@ -177,7 +192,12 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
             handshake: link?.handshake,
             requireCa: this.deps.policy().requireCa,
           });
-          link?.send({ type: 'reject', code: params.error.code, message: renderMessage(params.error.code, params.error.params), params: { ...params.error.params } });
+          link?.send({
+            type: 'reject',
+            code: params.error.code,
+            message: renderMessage(params.error.code, params.error.params),
+            params: { ...params.error.params },
+          });
         },
         sendGoodbye: ({ context }, params) => wire(context.linkId)?.send({ type: 'goodbye', reason: params.reason }),
         endSocket: ({ context }) => wire(context.linkId)?.end(),
@@ -204,7 +224,9 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     if (holders.length === 0) return { admission: 'joined' };
     const cert = link.handshake.certificate!;
     const proof = claim.continuity;
-    const continues = holders.some((h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.cert, cert, proof)) || h.cert.publicKey.equals(cert.publicKey));
+    const continues = holders.some(
+      (h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.cert, cert, proof)) || h.cert.publicKey.equals(cert.publicKey),
+    );
     if (continues) return { admission: 'rotated' };
     if (this.deps.duplicateIdentity === 'reject') {
       throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: holders.map((h) => h.remoteAddress).join(', ') });
@@ -235,15 +257,39 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     const log = this.deps.logging.get('ah_access_point');
     const previousRemoteAddress = previous?.remoteAddress ?? '?';
     log.warn(
-      { event: 'duplicate_identity', executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? null, link: e.linkId },
+      {
+        event: 'duplicate_identity',
+        executorId: e.executorId,
+        remoteAddress: e.remoteAddress,
+        previousRemoteAddress,
+        serial: e.serial,
+        previousSerial: previous?.serial ?? null,
+        link: e.linkId,
+      },
       `duplicate identity ${e.executorId}: a new holder at ${e.remoteAddress} (serial ${e.serial}) supersedes the link from ${previousRemoteAddress} (serial ${previous?.serial ?? '?'}) without proving it is the same executor`,
     );
     for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
-    this.emit('duplicate', { id: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? '?' });
+    this.emit('duplicate', {
+      id: e.executorId,
+      remoteAddress: e.remoteAddress,
+      previousRemoteAddress,
+      serial: e.serial,
+      previousSerial: previous?.serial ?? '?',
+    });
     const flapping = this.duplicates.takeover(e.executorId, previousRemoteAddress, e.remoteAddress, e.at);
     if (flapping) {
       const error = new AhError('ENROLL_DUPLICATE_IDENTITY_FLAPPING', { executorId: flapping.executorId, first: flapping.first, second: flapping.second });
-      log.error({ event: 'duplicate_identity_flapping', code: error.code, executorId: e.executorId, first: flapping.first, second: flapping.second, takeovers: flapping.takeovers }, error.message);
+      log.error(
+        {
+          event: 'duplicate_identity_flapping',
+          code: error.code,
+          executorId: e.executorId,
+          first: flapping.first,
+          second: flapping.second,
+          takeovers: flapping.takeovers,
+        },
+        error.message,
+      );
     }
   }
 

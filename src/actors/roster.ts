@@ -60,7 +60,7 @@ export class Roster {
   /** True when the identity has no open link left (it left the fleet). */
   depart(executorId: string, linkId: string): boolean {
     const entry = this.byId.get(executorId);
-    if (!entry || !entry.open.delete(linkId)) return false;
+    if (!entry?.open.delete(linkId)) return false;
     if (entry.open.size === 0) {
       this.byId.delete(executorId);
       return true;
@@ -83,9 +83,7 @@ export class Roster {
 
   toJSON(): { executors: FleetEntryJson[] } {
     return {
-      executors: [...this.byId.values()]
-        .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
-        .map(entryJson),
+      executors: [...this.byId.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)).map(entryJson),
     };
   }
 

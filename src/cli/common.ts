@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { formatForTerminal } from '../errors/ah-error.js';
-import { AhError } from '../errors/ah-error.js';
+import type { AhError } from '../errors/ah-error.js';
 import { catalog, isErrorCode, type CatalogEntry } from '../errors/catalog.js';
 import { levelPlanFrom } from '../log/directives.js';
 import { createLogging, type Logging } from '../log/logger.js';
@@ -20,27 +20,32 @@ export class UsageError extends Error {}
 
 export const parsers = {
   /** A duration within `range`; the error names the range. */
-  duration: (range: DurationRange) => (value: string): number => {
-    let ms: number;
-    try {
-      ms = parseDuration(value);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-    if (!inRange(ms, range)) throw new InvalidArgumentError(`out of range: use ${formatRange(range)}`);
-    return ms;
-  },
+  duration:
+    (range: DurationRange) =>
+    (value: string): number => {
+      let ms: number;
+      try {
+        ms = parseDuration(value);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+      if (!inRange(ms, range)) throw new InvalidArgumentError(`out of range: use ${formatRange(range)}`);
+      return ms;
+    },
   /** A whole number within `range`; the error names the range. */
-  count: (range: CountRange, zeroMeans?: string) => (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
-      throw new InvalidArgumentError(`expected a whole number from ${range.min}${zeroMeans ? ` (${zeroMeans})` : ''} to ${range.max}`);
-    }
-    return n;
-  },
+  count:
+    (range: CountRange, zeroMeans?: string) =>
+    (value: string): number => {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
+        throw new InvalidArgumentError(`expected a whole number from ${range.min}${zeroMeans ? ` (${zeroMeans})` : ''} to ${range.max}`);
+      }
+      return n;
+    },
   fraction: (value: string): number => {
     const n = Number(value);
-    if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95)) throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
+    if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95))
+      throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
     return n;
   },
   /** `--expected-server-id`: a workload SPIFFE ID, by the specification (x509/spiffe-id.ts). */
@@ -57,7 +62,9 @@ export const parsers = {
     try {
       parseSpiffeIdPrefix(value);
     } catch (err) {
-      throw new InvalidArgumentError(`not a SPIFFE ID prefix (e.g. spiffe://example.org/ah/agent/): ${(err as RangeError & { rule?: string }).rule ?? (err as Error).message}`);
+      throw new InvalidArgumentError(
+        `not a SPIFFE ID prefix (e.g. spiffe://example.org/ah/agent/): ${(err as RangeError & { rule?: string }).rule ?? (err as Error).message}`,
+      );
     }
     return value;
   },
@@ -86,7 +93,6 @@ export const parsers = {
   },
 };
 
-
 export function defaultName(): string {
   const h = hostname().split('.')[0] ?? 'executor';
   return EXECUTOR_NAME.test(h) ? h : 'executor';
@@ -97,7 +103,7 @@ export function stateDirFrom(flag: string | undefined): string {
 }
 
 export function loggingFrom(logLevel: string | undefined): Logging {
-  let plan;
+  let plan: ReturnType<typeof levelPlanFrom>;
   try {
     plan = levelPlanFrom(logLevel, process.env);
   } catch (err) {

@@ -7,14 +7,7 @@ import { renderMessage } from '../errors/catalog.js';
 import { VERSION } from '../version.js';
 import { DoctorContext } from './context.js';
 import { clockCheck, enrollCheck } from './enrollment.js';
-import {
-  identityChainCheck,
-  identityFilesCheck,
-  identityKeyCheck,
-  identityParseCheck,
-  identitySanCheck,
-  identityValidityCheck,
-} from './identity.js';
+import { identityChainCheck, identityFilesCheck, identityKeyCheck, identityParseCheck, identitySanCheck, identityValidityCheck } from './identity.js';
 import { dnsCheck, tcpCheck } from './network.js';
 import {
   productionAuditLogCheck,
@@ -81,7 +74,7 @@ export async function runDoctor(
   const ctx = new DoctorContext(config, options.now);
   const checks: DoctorReport['checks'] = [];
   for (const check of [...CHECKS, ...(config.production ? PRODUCTION_CHECKS : [])]) {
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof check.run>>;
     try {
       outcome = await check.run(ctx);
     } catch (err) {

@@ -186,7 +186,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const snap = this.actor?.getSnapshot();
     if (this.stopping) return { ready: false, state: 'stopping' };
     if (this.auditUnavailable()) return { ready: false, state: 'audit log cannot be written (--audit-required)' };
-    if (!snap || snap.status !== 'active') return { ready: false, state: snap ? String(snap.value) : 'starting' };
+    if (snap?.status !== 'active') return { ready: false, state: snap ? String(snap.value) : 'starting' };
     return { ready: snap.value === 'serving' && this.bound !== null, state: String(snap.value) };
   }
 
@@ -314,7 +314,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       onRefused: ({ remoteAddress, reason }) => {
         // Executors that find our certificate expired hang up right after the handshake.
         this.warnIfServingInvalid(`handshake from ${remoteAddress}`);
-        this.logging.get('ah_transport').info({ event: 'connection_refused_before_protocol', remoteAddress, reason }, `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`);
+        this.logging
+          .get('ah_transport')
+          .info(
+            { event: 'connection_refused_before_protocol', remoteAddress, reason },
+            `connection from ${remoteAddress} refused before the fleet protocol: ${reason}`,
+          );
       },
       onShed: (shed) => {
         this.shedLog?.shed(shed);
@@ -325,7 +330,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         const renewed = store.get(fingerprint).summary;
         // Recorded before the new certificate is used.
         this.audit?.reloaded({ reason: 'identity renewed', identity: renewed, previous, listen: this.bound && formatHostPort(this.bound) });
-        log.info({ event: 'access_point_certificate_renewed', serial: renewed.serial }, 'access point certificate renewed: new connections use the new certificate');
+        log.info(
+          { event: 'access_point_certificate_renewed', serial: renewed.serial },
+          'access point certificate renewed: new connections use the new certificate',
+        );
         this.emit('renewed', { serial: renewed.serial, previousSerial: previous?.serial ?? null, notAfter: new Date(renewed.notAfter).toISOString() });
       },
     });
@@ -386,7 +394,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       if (this.bound) this.audit?.stopped({ links });
       this.audit?.close();
       await this.sides.close();
-      this.logging.get('ah_access_point').info({ event: 'access_point_stopped', links }, `access point stopped (${links} link${links === 1 ? '' : 's'} closed)`);
+      this.logging
+        .get('ah_access_point')
+        .info({ event: 'access_point_stopped', links }, `access point stopped (${links} link${links === 1 ? '' : 's'} closed)`);
     })();
     return this.stopping;
   }
@@ -400,7 +410,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const now = Date.now();
     if (!s || (now >= s.notBefore && now <= s.notAfter)) return;
     this.logging.get('ah_access_point').error(
-      { event: 'access_point_certificate_invalid', code: 'ENROLL_CERT_NOT_VALID_NOW', serial: s.serial, notBefore: new Date(s.notBefore).toISOString(), notAfter: new Date(s.notAfter).toISOString() },
+      {
+        event: 'access_point_certificate_invalid',
+        code: 'ENROLL_CERT_NOT_VALID_NOW',
+        serial: s.serial,
+        notBefore: new Date(s.notBefore).toISOString(),
+        notAfter: new Date(s.notAfter).toISOString(),
+      },
       `access point certificate has expired or is not yet valid (${when}): executors will refuse it; renew the certificate files (they are reloaded automatically)`,
     );
   }

@@ -36,7 +36,10 @@ export function identityProviderFor(
     onUnchanged: (reason) => log().info({ event: 'identity_unchanged', reason }, 'identity files re-checked: unchanged'),
     onEvent: (level, message, fields) => log()[level](fields ?? {}, message),
     onReconnect: ({ attempt, inMs, reason, code }) =>
-      log().warn({ event: 'workload_api_reconnecting', attempt, code, inMs }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
+      log().warn(
+        { event: 'workload_api_reconnecting', attempt, code, inMs },
+        `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`,
+      ),
   });
 }
 

@@ -37,10 +37,6 @@ export class AhError extends Error {
   }
 }
 
-export function errorInfo(code: ErrorCode, params: ErrorParams = {}): ErrorInfo {
-  return { code, params, retryable: catalog[code].retryable };
-}
-
 export function messageOf(info: Pick<ErrorInfo, 'code' | 'params'>): string {
   return renderMessage(info.code, info.params);
 }

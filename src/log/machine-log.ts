@@ -16,11 +16,11 @@ type Inspector = (event: InspectionEvent) => void;
 
 function machineIdOf(actor: AnyActorRef): string | null {
   const logic = (actor as unknown as { logic?: { id?: string; root?: unknown } }).logic;
-  return logic && logic.root ? (logic.id ?? null) : null;
+  return logic?.root ? (logic.id ?? null) : null;
 }
 
 function topLevel(value: unknown): string {
-  return typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '';
+  return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
 }
 
 /** One line of this log as data, with its time: what a live observer (the debug view) receives. */

@@ -116,13 +116,15 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
 
   private verify(certRead: Read | null, keyRead: Read | null, caRead: Read | null): IdentityMaterial {
     for (const r of [certRead, keyRead, caRead]) if (r && !r.ok) throw r.error;
-    const text = (r: Read | null) => (r && r.ok ? r.text : null);
+    const text = (r: Read | null) => (r?.ok ? r.text : null);
     const { cert, key, ca } = this.paths;
 
     let bundlePem: string | null = null;
     if (ca) {
       try {
-        bundlePem = parseCertificates(text(caRead)!).map((c) => c.toString()).join('');
+        bundlePem = parseCertificates(text(caRead)!)
+          .map((c) => c.toString())
+          .join('');
       } catch (err) {
         throw new AhError('ENROLL_UNREADABLE_PEM', { what: 'CA certificates', path: ca, detail: (err as Error).message });
       }
@@ -132,12 +134,20 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
         certPem: '',
         keyPem: '',
         bundlePem,
-        summary: { provider: 'files', serial: '-', fingerprint: `anonymous:${createHash('sha256').update(bundlePem ?? '').digest('hex')}`, spiffeId: null, ...ANONYMOUS_LIFETIME },
+        summary: {
+          provider: 'files',
+          serial: '-',
+          fingerprint: `anonymous:${createHash('sha256')
+            .update(bundlePem ?? '')
+            .digest('hex')}`,
+          spiffeId: null,
+          ...ANONYMOUS_LIFETIME,
+        },
       };
     }
     if (!cert || !key) throw new AhError('ENROLL_FILE_NOT_FOUND', { path: cert ? '--key' : '--cert', dir: '.' });
 
-    let chain;
+    let chain: ReturnType<typeof parseCertificates>;
     try {
       chain = parseCertificates(text(certRead)!);
     } catch (err) {
@@ -145,7 +155,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
     }
     const broken = chainBreak(chain);
     if (broken) throw new AhError('ENROLL_CHAIN_BROKEN', { path: cert, detail: broken });
-    let keyObject;
+    let keyObject: ReturnType<typeof createPrivateKey>;
     try {
       keyObject = createPrivateKey(text(keyRead)!);
     } catch (err) {
@@ -183,7 +193,10 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
     });
     this.watcher.on('error', (err) => {
       // inotify trouble (ENOSPC, EMFILE, an overlay mount): the periodic poll still sees changes.
-      this.options.onEvent?.('warn', `watching the identity files failed (${(err as Error).message}); relying on the ${Math.round((this.options.pollIntervalMs ?? 30_000) / 1000)} s poll`);
+      this.options.onEvent?.(
+        'warn',
+        `watching the identity files failed (${(err as Error).message}); relying on the ${Math.round((this.options.pollIntervalMs ?? 30_000) / 1000)} s poll`,
+      );
     });
   }
 

@@ -11,7 +11,7 @@ import { AhError } from '../errors/ah-error.js';
 import { isErrorCode } from '../errors/catalog.js';
 import { verifyAccessPoint, type AccessPointTrust } from './access-point-trust.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
-import { ALPN_PROTOCOL, parseAccessPointMessage, type Hello, type Welcome } from './messages.js';
+import { ALPN_PROTOCOL, parseAccessPointMessage, type AccessPointMessage, type Hello, type Welcome } from './messages.js';
 import { dialErrorToCatalog } from './tls-errors.js';
 
 export interface DialOptions {
@@ -121,7 +121,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
 
   private onData(chunk: Buffer): void {
     if (this.phase === 'closed' || this.phase === 'connecting' || this.phase === 'verifying') return;
-    let messages;
+    let messages: AccessPointMessage[];
     try {
       messages = this.decoder.push(chunk).map(parseAccessPointMessage);
     } catch (err) {
@@ -153,10 +153,11 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
         if (m.type === 'ack') this.emit('ack', m.seq);
         else if (m.type === 'goodbye') {
           // Another link took our identity: say so, rather than "link lost".
-          const superseded = m.reason === 'superseded' ? new AhError('ENROLL_SUPERSEDED', { executorId: this.executorId ?? '?', address: this.options.address }) : null;
+          const superseded =
+            m.reason === 'superseded' ? new AhError('ENROLL_SUPERSEDED', { executorId: this.executorId ?? '?', address: this.options.address }) : null;
           return this.end(`access point said goodbye: ${m.reason}`, superseded);
-        }
-        else return this.end(`protocol error: unexpected ${m.type}`, new AhError('ENROLL_PROTOCOL_ERROR', { detail: `unexpected ${m.type} on an open link` }));
+        } else
+          return this.end(`protocol error: unexpected ${m.type}`, new AhError('ENROLL_PROTOCOL_ERROR', { detail: `unexpected ${m.type} on an open link` }));
       }
     }
   }

@@ -91,7 +91,7 @@ export class ServerLink extends EventEmitter<{
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    let messages;
+    let messages: ExecutorMessage[];
     try {
       messages = this.decoder.push(chunk).map(parseExecutorMessage);
     } catch (err) {
@@ -169,12 +169,6 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
   /** Stop accepting; existing sockets are the caller's to close. */
   close(): Promise<void> {
     return new Promise((resolve) => this.tcp.close(() => resolve()));
-  }
-
-  get connections(): number {
-    let n = 0;
-    this.tcp.getConnections((_, count) => (n = count));
-    return n;
   }
 
   private onTcpConnection(socket: Socket): void {

@@ -26,4 +26,3 @@ export function dialErrorToCatalog(err: NodeJS.ErrnoException, target: { host: s
     }
   }
 }
-

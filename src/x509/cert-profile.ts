@@ -108,12 +108,12 @@ export function certificateProfile(der: Uint8Array): CertificateProfile {
   if (extensionsWrapper) {
     const seen = new Set<string>();
     const list = children(der, extensionsWrapper)[0];
-    if (!list || list.tag !== 0x30) throw new CertificateProfileError('bad extensions');
+    if (list?.tag !== 0x30) throw new CertificateProfileError('bad extensions');
     for (const ext of children(der, list)) {
       const parts = children(der, ext);
       const oid = parts[0];
       const value = parts.at(-1);
-      if (!oid || oid.tag !== 0x06 || !value || value.tag !== 0x04) throw new CertificateProfileError('bad extension');
+      if (oid?.tag !== 0x06 || !value || value.tag !== 0x04) throw new CertificateProfileError('bad extension');
       const id = oidText(der, oid);
       if (seen.has(id)) throw new CertificateProfileError(`extension ${id} appears twice`);
       seen.add(id);

@@ -3,7 +3,7 @@
  * @peculiar/x509 (docs/toolchain-notes.md §node:crypto or @peculiar/x509); this runs on every
  * enrollment at the access point.
  */
-import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, type X509Certificate, type KeyObject } from 'node:crypto';
 import type { IdentitySummary } from '../model/identity.js';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;

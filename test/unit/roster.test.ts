@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Roster } from '../../src/engine/roster.js';
+import { Roster } from '../../src/actors/roster.js';
 
 const admit = (r: Roster, linkId: string, serial: string, at: number) =>
   r.admit({ executorId: 'spiffe://x/ah/agent/e', name: 'e', linkId, remoteAddress: `127.0.0.1:${at}`, certNotAfter: at + 1000, serial, at });

@@ -41,7 +41,7 @@ export function verifyIssueResponse(body: unknown, where: { addr: string; path: 
   if (cas.length === 0) throw bad('the response has no issuing_ca or ca_chain');
   if (!issuedBy(leaf, cas[0]!)) throw bad('the certificate is not signed by the issuing CA it came with');
   if (subjectAltNames(leaf).uris.length > 1) throw bad('the certificate has more than one URI SAN');
-  let key;
+  let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(d.private_key);
   } catch (err) {

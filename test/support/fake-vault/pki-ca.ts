@@ -150,6 +150,7 @@ export async function createIntermediate(parent: CaCert, p: CaParams): Promise<C
     subject: [{ CN: [p.commonName] }],
     issuer: parent.cert.subjectName,
     notBefore: p.notBefore,
+    // biome-ignore lint/complexity/useMathMinMax: Dates, not numbers.
     notAfter: p.notAfter > parent.notAfter ? parent.notAfter : p.notAfter,
     publicKey: keys.publicKey,
     signingKey: parent.signingKey,

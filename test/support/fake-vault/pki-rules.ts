@@ -137,7 +137,6 @@ const wildHostnameRegex = new RegExp(`^(${leftWildLabel}\\.)?${hostname}`);
  * labels must be 1–63 bytes. Throws with x/net/idna's wording.
  */
 function idnaToAscii(name: string): string {
-  // eslint-disable-next-line no-control-regex
   const ascii = /^[\x00-\x7f]*$/.test(name) ? name : domainToASCII(name);
   if (ascii === '') throw new Error(`idna: invalid label ${goQuote(name)}`);
   for (const ch of ascii) {
@@ -309,17 +308,13 @@ function rfc3339Nano(ms: number): string {
  * `GenerateCreationBundle` for the `issue` path: the same checks, in the same order, with the same
  * refusals (each a `logical.ErrorResponse` → 400).
  */
-export function creationBundle(
-  role: ResolvedRole,
-  body: Record<string, unknown>,
-  issuer: IssuerLimits,
-  mount: MountTtls,
-  nowMs: number,
-): CreationBundle {
+export function creationBundle(role: ResolvedRole, body: Record<string, unknown>, issuer: IssuerLimits, mount: MountTtls, nowMs: number): CreationBundle {
   const warnings: string[] = [];
   const cn = body.common_name === undefined || body.common_name === null ? '' : String(body.common_name);
   if (cn === '' && role.requireCn) {
-    throw errorResponse('the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false');
+    throw errorResponse(
+      'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false',
+    );
   }
   const serialNumber = body.serial_number === undefined ? '' : String(body.serial_number);
   const dnsNames: string[] = [];
@@ -341,7 +336,14 @@ export function creationBundle(
 
   if (body.alt_names !== undefined && body.alt_names !== null) {
     // strutil.ParseDedupAndSortStrings
-    const alts = [...new Set(String(body.alt_names).split(',').map((s) => s.trim()).filter((s) => s !== ''))].sort();
+    const alts = [
+      ...new Set(
+        String(body.alt_names)
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+      ),
+    ].sort();
     for (const v of alts) {
       if (v.includes('@')) {
         emails.push(v);
@@ -405,8 +407,7 @@ export function creationBundle(
         throw errorResponse('URI Subject Alternative Names were provided via the API which are not valid for this role');
       }
       // Go's url.Parse fails on control characters and bad %-escapes.
-      // eslint-disable-next-line no-control-regex
-      if (/[\x00-\x1f\x7f]/.test(uri) || /%(?![0-9a-fA-F]{2})/.test(uri)) {
+          if (/[\x00-\x1f\x7f]/.test(uri) || /%(?![0-9a-fA-F]{2})/.test(uri)) {
         throw errorResponse(`the provided URI Subject Alternative Name ${goQuote(uri)} is not a valid URI`);
       }
     }
@@ -424,7 +425,7 @@ export function creationBundle(
     throw errorResponse('Either ttl or not_after should be provided. Both should not be provided in the same request.');
   }
   if (ttl === 0 && role.ttl > 0) ttl = role.ttl;
-  let maxTtl = role.maxTtl > 0 ? role.maxTtl : 0;
+  let maxTtl = Math.max(role.maxTtl, 0);
   if (ttl === 0) ttl = mount.defaultTtl;
   if (maxTtl === 0) maxTtl = mount.maxTtl;
   if (ttl > maxTtl) {
