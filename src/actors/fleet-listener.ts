@@ -9,12 +9,14 @@ import { AhError } from '../errors/ah-error.js';
 import type { ListenerCommand } from '../machines/access-point.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
 import type { HandshakeGate, ShedReason } from '../transport/handshake-gate.js';
+import type { SessionResumption } from '../transport/session-resumption.js';
 import { formatHostPort, type HostPort } from '../util/address.js';
 
 export interface FleetListenerDeps {
   readonly listen: HostPort;
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
   readonly gate: HandshakeGate;
+  readonly resumption?: SessionResumption;
   /** The TLS identity of a fingerprint's material (the engine also updates its policy to it). */
   readonly serverIdentity: (fingerprint: string) => ServerIdentity;
   /** The server, once made: the engine closes it and re-applies the identity on a CA rotation. */
@@ -29,7 +31,13 @@ export interface FleetListenerDeps {
 
 export function fleetListenerActor(deps: FleetListenerDeps) {
   return fromCallback<ListenerCommand, { fingerprint: string }>(({ input, sendBack, receive }) => {
-    const server = new FleetServer({ listen: deps.listen, identity: deps.serverIdentity(input.fingerprint), minVersion: deps.minVersion, gate: deps.gate });
+    const server = new FleetServer({
+      listen: deps.listen,
+      identity: deps.serverIdentity(input.fingerprint),
+      minVersion: deps.minVersion,
+      gate: deps.gate,
+      resumption: deps.resumption,
+    });
     deps.onServer(server);
     server.on('shed', deps.onShed);
     server.on('link', deps.onLink);

@@ -31,6 +31,7 @@ import type { FleetServer, ServerIdentity } from '../transport/fleet-server.js';
 import { HandshakeGate, type ShedReason } from '../transport/handshake-gate.js';
 import { HandshakeShedLog } from '../transport/handshake-shed-log.js';
 import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
+import { SessionResumption, type HandshakeCounts } from '../transport/session-resumption.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 import { formatRange, inRange } from '../util/duration.js';
 import { longClock } from '../util/long-timer.js';
@@ -73,6 +74,8 @@ export interface AccessPointOptions {
   readonly handshakeRate?: number;
   /** `--audit-required`: while the audit log cannot be written, refuse enrollments and report not ready. */
   readonly auditRequired?: boolean;
+  /** How often the TLS session key in the state dir rotates (default 24 h); sessions live at most that long. */
+  readonly sessionKeyRotationMs?: number;
 }
 
 export interface AccessPointStatus {
@@ -88,6 +91,8 @@ export interface AccessPointStatus {
   readonly lastError: { code: string; message: string } | null;
   /** `--audit-log`: whether records are being written (null without an audit log). */
   readonly audit: AuditHealth | null;
+  /** TLS handshakes since start: full, and resumed from a session (one kept across restarts). */
+  readonly handshakes: HandshakeCounts;
   readonly pid: number;
   readonly version: string;
 }
@@ -117,6 +122,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private rejections: RejectionCoalescer | null = null;
   private readonly gate: HandshakeGate;
   private shedLog: HandshakeShedLog | null = null;
+  private resumption: SessionResumption | null = null;
   private bound: HostPort | null = null;
   private stopping: Promise<void> | null = null;
   private readonly devMode: boolean;
@@ -176,6 +182,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       links: this.links.size,
       lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
       audit: this.audit?.health() ?? null,
+      handshakes: { ...(this.resumption?.counts ?? { full: 0, resumed: 0 }) },
       pid: process.pid,
       version: VERSION,
     };
@@ -243,6 +250,11 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     }
     this.rejections = new RejectionCoalescer(this.audit, log);
     this.shedLog = new HandshakeShedLog(this.logging.get('ah_transport'), this.gate);
+    this.resumption = SessionResumption.open({
+      keyFile: paths.sessionKeys(options.stateDir),
+      storeFile: paths.sessions(options.stateDir),
+      keyRotationMs: options.sessionKeyRotationMs,
+    });
     const provider = identityProviderFor(
       options,
       { role: 'access-point', name: 'access-point', devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'), hosts: [this.listenAt.host] },
@@ -305,6 +317,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       listen: this.listenAt,
       minVersion: this.options.tlsMinVersion,
       gate: this.gate,
+      resumption: this.resumption ?? undefined,
       serverIdentity,
       onServer: (server) => (this.server = server),
       onLink: (link) => {
@@ -390,6 +403,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.actor?.stop();
       await this.provider?.stop();
       this.shedLog?.flush();
+      this.resumption?.close();
       this.rejections?.flush();
       if (this.bound) this.audit?.stopped({ links });
       this.audit?.close();

@@ -81,6 +81,8 @@ export async function checkStateDir(stateDir: string): Promise<void> {
     return;
   }
   await check(join(stateDir, 'run'), 'directory');
+  // Whoever reads the session keys can resume an executor's session as the access point.
+  await check(join(stateDir, 'tls-session-keys.json'), 'private key');
   const known = join(stateDir, 'known-access-points');
   if (await check(known, 'directory')) {
     for (const name of await entries(known)) await check(join(known, name), 'file');

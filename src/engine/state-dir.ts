@@ -23,6 +23,9 @@ export const paths = {
   devIdentity: (stateDir: string, role: 'executor' | 'access-point', name: string) =>
     role === 'executor' ? join(stateDir, 'dev', `executor.${name}`) : join(stateDir, 'dev', 'access-point'),
   knownAccessPoints: (stateDir: string) => join(stateDir, 'known-access-points'),
+  /** The access point's TLS session keys (0600) and its sealed sessions, so they survive a restart. */
+  sessionKeys: (stateDir: string) => join(stateDir, 'tls-session-keys.json'),
+  sessions: (stateDir: string) => join(stateDir, 'tls-sessions'),
 };
 
 /** Executor names with a status socket in the state dir. */

@@ -14,6 +14,8 @@
  *   ah_access_point_heartbeat_lag_seconds           how late each heartbeat came, against the interval asked for
  *   ah_access_point_handshakes_shed_total{reason}   connections closed before TLS: capacity (--max-handshakes)
  *                                                   | rate (--handshake-rate, per source address)
+ *   ah_access_point_tls_handshakes_total{kind}     TLS handshakes completed: full | resumed (a session kept
+ *                                                   in the state dir, so also across a restart)
  *   ah_audit_log_writable                           1 when the last audit record was written (only with --audit-log)
  *   ah_audit_records_total{event}                   audit records written, by event
  *   ah_audit_write_failures_total                   audit records that could not be written (they are in the log)
@@ -55,6 +57,7 @@ export interface MeteredAccessPoint {
     readonly executors: number;
     readonly links: number;
     readonly audit: AuditHealth | null;
+    readonly handshakes: { readonly full: number; readonly resumed: number };
   };
   on(event: 'admitted', fn: (e: { id: string; lastHeartbeat: string; relinked: boolean; duplicate?: boolean }) => void): unknown;
   on(event: 'rejected', fn: (e: { error: { code: string } }) => void): unknown;
@@ -138,6 +141,18 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
     help: 'Connections closed at accept, before TLS: capacity (--max-handshakes in flight) or rate (--handshake-rate per source address).',
     labelNames: ['reason'],
     registers: [registry],
+  });
+  new Counter({
+    name: 'ah_access_point_tls_handshakes_total',
+    help: 'TLS handshakes completed since start: full, or resumed from a session the access point kept (also across a restart).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const { full, resumed } = current().handshakes;
+      this.reset();
+      this.inc({ kind: 'full' }, full);
+      this.inc({ kind: 'resumed' }, resumed);
+    },
   });
   for (const c of [attempts, rotations, duplicates, heartbeats]) c.inc(0);
   for (const reason of SHED_REASONS) shed.inc({ reason }, 0);

@@ -12,6 +12,7 @@ import { peerChainDer } from './access-point-trust.js';
 import type { ClientHandshake } from './executor-policy.js';
 import type { HandshakeGate, Release, ShedReason } from './handshake-gate.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
+import type { SessionResumption } from './session-resumption.js';
 
 export interface ServerIdentity {
   readonly certPem: string;
@@ -28,6 +29,8 @@ export interface FleetServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** Admission at TCP accept (handshakes in flight, per-source rate); none admits every connection. */
   readonly gate?: HandshakeGate;
+  /** TLS 1.3 session resumption that survives a restart (session-resumption.ts); none: full handshakes only. */
+  readonly resumption?: SessionResumption;
 }
 
 interface FleetServerEvents {
@@ -53,7 +56,10 @@ export class ServerLink extends EventEmitter<{
   private closed = false;
   private peer: ClientHandshake | null = null;
 
-  constructor(readonly socket: TLSSocket) {
+  constructor(
+    readonly socket: TLSSocket,
+    private readonly resumption?: SessionResumption,
+  ) {
     super();
     this.remoteAddress = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
     this.sourceAddress = socket.remoteAddress ?? '?';
@@ -64,7 +70,8 @@ export class ServerLink extends EventEmitter<{
 
   /** The client's certificate and OpenSSL's verdict on it, parsed once for the policy and the logs. */
   get handshake(): ClientHandshake {
-    this.peer ??= {
+    // A resumed session skipped OpenSSL's chain check: it is checked against the bundle of now.
+    this.peer ??= this.resumption?.handshake(this.socket) ?? {
       // The chain first: Node's quirk (access-point-trust.ts, peerChain) is harmless on this side,
       // but the order costs nothing.
       chain: peerChainDer(this.socket),
@@ -125,7 +132,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
   constructor(private readonly options: FleetServerOptions) {
     super();
     this.server = createServer({
-      ...FleetServer.secureContextOptions(options.identity),
+      ...FleetServer.secureContextOptions(options.identity, options.resumption),
       requestCert: true,
       // We verify the client certificate ourselves after the handshake (executor-policy.ts).
       rejectUnauthorized: false,
@@ -133,6 +140,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
       minVersion: options.minVersion ?? 'TLSv1.3',
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     });
+    options.resumption?.attach(this.server);
     this.tcp = createTcpServer((socket) => this.onTcpConnection(socket));
     this.server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
@@ -145,8 +153,10 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     });
   }
 
-  static secureContextOptions(identity: ServerIdentity): SecureContextOptions {
-    return { cert: identity.certPem, key: identity.keyPem, ...(identity.clientCaPem ? { ca: identity.clientCaPem } : {}) };
+  static secureContextOptions(identity: ServerIdentity, resumption?: SessionResumption): SecureContextOptions {
+    resumption?.trust(identity.clientCaPem);
+    // setSecureContext() resets the session options it is not given: they go with every context.
+    return { cert: identity.certPem, key: identity.keyPem, ...(identity.clientCaPem ? { ca: identity.clientCaPem } : {}), ...resumption?.tlsOptions() };
   }
 
   listen(): Promise<HostPort> {
@@ -163,7 +173,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
 
   /** New connections use this identity; established links keep theirs. */
   useIdentity(identity: ServerIdentity): void {
-    this.server.setSecureContext(FleetServer.secureContextOptions(identity));
+    this.server.setSecureContext(FleetServer.secureContextOptions(identity, this.options.resumption));
   }
 
   /** Stop accepting; existing sockets are the caller's to close. */
@@ -188,7 +198,9 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
         if (this.handshaking.get(key) === verdict) this.handshaking.delete(key);
       });
     }
-    this.server.emit('connection', socket);
+    const handOver = () => this.server.emit('connection', socket);
+    if (this.options.resumption) this.options.resumption.peek(socket, handOver);
+    else handOver();
   }
 
   /** The TLS socket of a connection has the raw socket's address and port. */
@@ -209,6 +221,6 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
       socket.destroy();
       return;
     }
-    this.emit('link', new ServerLink(socket));
+    this.emit('link', new ServerLink(socket, this.options.resumption));
   }
 }

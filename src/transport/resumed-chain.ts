@@ -1,0 +1,62 @@
+/**
+ * A resumed TLS session skips OpenSSL's verification of the client chain: the session carries the
+ * verdict of the handshake that made it, against the bundle of that day. The access point checks
+ * a resumed link's chain against the bundle in force now, and says what is wrong in OpenSSL's words
+ * (`authorizationError`), so that executor-policy.ts decides on it exactly as on a full handshake.
+ */
+import { X509Certificate } from 'node:crypto';
+
+export interface ChainCheck {
+  /** The chain that was followed, leaf first, up to the bundle certificate that vouches for it. */
+  readonly chain: Buffer[];
+  /** null when the chain verifies; else OpenSSL's name for the first problem. */
+  readonly error: string | null;
+}
+
+/** At most this many issuers between a leaf and its trust anchor. */
+const MAX_DEPTH = 8;
+
+/**
+ * Follows leaf → issuers (from `sent`, then the bundle) until a certificate of the bundle; each
+ * link must be issued by and signed with the next, and each certificate valid at `now`.
+ */
+export function checkChainAgainstBundle(leaf: X509Certificate, sent: readonly Buffer[], bundle: readonly X509Certificate[], now: number): ChainCheck {
+  const candidates = sent.map((der) => new X509Certificate(der));
+  const chain: Buffer[] = [leaf.raw];
+  let current = leaf;
+  for (let depth = 0; depth <= MAX_DEPTH; depth++) {
+    const validity = validityError(current, now);
+    if (validity) return { chain, error: validity };
+    if (bundle.some((b) => b.raw.equals(current.raw))) return { chain, error: null };
+    const anchor = bundle.find((b) => issues(b, current));
+    if (anchor) {
+      chain.push(anchor.raw);
+      return { chain, error: validityError(anchor, now) };
+    }
+    const next = candidates.find((c) => !c.raw.equals(current.raw) && issues(c, current));
+    if (!next) return { chain, error: unknownIssuer(current, depth) };
+    chain.push(next.raw);
+    current = next;
+  }
+  return { chain, error: 'CERT_CHAIN_TOO_LONG' };
+}
+
+function issues(issuer: X509Certificate, subject: X509Certificate): boolean {
+  try {
+    return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function validityError(cert: X509Certificate, now: number): string | null {
+  if (now < Date.parse(cert.validFrom)) return 'CERT_NOT_YET_VALID';
+  if (now > Date.parse(cert.validTo)) return 'CERT_HAS_EXPIRED';
+  return null;
+}
+
+/** The names OpenSSL gives the same situations in a full handshake. */
+function unknownIssuer(cert: X509Certificate, depth: number): string {
+  if (cert.checkIssued(cert)) return depth === 0 ? 'DEPTH_ZERO_SELF_SIGNED_CERT' : 'SELF_SIGNED_CERT_IN_CHAIN';
+  return depth === 0 ? 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' : 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY';
+}

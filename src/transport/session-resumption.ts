@@ -1,0 +1,226 @@
+/**
+ * TLS 1.3 session resumption at the access point, stateful so that it survives a restart: OpenSSL
+ * issues tickets that carry a session ID (SSL_OP_NO_TICKET), Node hands the session to
+ * `newSession`, and we keep it sealed in the state dir (session-store.ts, session-keys.ts). A
+ * resuming client is matched to its record through its ClientHello (client-hello.ts).
+ *
+ * A session is never resumed past its executor certificate's notAfter (nor past the maximum age),
+ * and a resumed link's chain is verified again, against the bundle in force now (resumed-chain.ts),
+ * before the policy decides on it like on any other link.
+ */
+import { constants, type X509Certificate } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Server, TlsOptions, TLSSocket } from 'node:tls';
+import type { ClientHandshake } from '../model/admission.js';
+import { parseCertificates } from '../x509/chain.js';
+import { missingBytes, parseClientHello } from './client-hello.js';
+import { checkChainAgainstBundle } from './resumed-chain.js';
+import { DEFAULT_SESSION_KEY_ROTATION_MS, SessionKeys } from './session-keys.js';
+import { sessionPeer } from './session-peer.js';
+import { SessionStore, type SessionRecord } from './session-store.js';
+
+export interface SessionResumptionOptions {
+  /** The session keys (0600), in the state dir. */
+  readonly keyFile: string;
+  /** The sealed session records, in the state dir. */
+  readonly storeFile: string;
+  /** How often the session key rotates (the previous one still opens what it sealed). */
+  readonly keyRotationMs?: number;
+  /** A session is not resumed after this age (default: the key rotation period). */
+  readonly maxAgeMs?: number;
+  /** How long to wait for a ClientHello before handing the connection to TLS anyway. */
+  readonly helloTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+/** Handshakes since start, by kind. */
+export interface HandshakeCounts {
+  full: number;
+  resumed: number;
+}
+
+const SESSION_ID_CONTEXT = 'ah-fleet/1';
+/** Issuers remembered between a full handshake and the sessions OpenSSL issues for it. */
+const MAX_PENDING_CHAINS = 4096;
+/** More than this before a complete ClientHello: not one we can read; TLS will say what it is. */
+const MAX_HELLO_BYTES = 65_536;
+const peerKey = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+
+export class SessionResumption {
+  readonly counts: HandshakeCounts = { full: 0, resumed: 0 };
+  private bundle: X509Certificate[] | null = null;
+  /** From a ClientHello until Node asks for its session: legacy session ID → who, and the PSK identities. */
+  private readonly hellos = new Map<string, { peer: string; psk: readonly string[] }>();
+  /** From `resumeSession` until the handshake is over, by peer address. */
+  private readonly resuming = new Map<string, SessionRecord>();
+  private readonly resumed = new WeakMap<TLSSocket, SessionRecord>();
+  /** The issuers an executor sent (beyond the leaf and the bundle), by leaf fingerprint, until its sessions come. */
+  private readonly chains = new Map<string, Buffer[]>();
+  private readonly rotation: NodeJS.Timeout;
+  private readonly now: () => number;
+  private readonly maxAgeMs: number;
+
+  private constructor(
+    private readonly keys: SessionKeys,
+    private readonly store: SessionStore,
+    private readonly options: SessionResumptionOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    const rotationMs = options.keyRotationMs ?? DEFAULT_SESSION_KEY_ROTATION_MS;
+    this.maxAgeMs = Math.min(options.maxAgeMs ?? rotationMs, rotationMs);
+    this.rotation = setInterval(() => this.keys.rotateIfDue(this.now()), Math.min(rotationMs, 3_600_000));
+    this.rotation.unref();
+  }
+
+  /** Opens (or creates) the keys and loads the sessions that can still be resumed. */
+  static open(options: SessionResumptionOptions): SessionResumption {
+    const now = (options.now ?? Date.now)();
+    const keys = SessionKeys.open(options.keyFile, { rotationMs: options.keyRotationMs, now });
+    const store = new SessionStore(options.storeFile, keys);
+    store.load(now);
+    return new SessionResumption(keys, store, options);
+  }
+
+  /** Sessions that can be resumed now. */
+  get sessions(): number {
+    return this.store.size;
+  }
+
+  /** For the TLS server: tickets that name a session we keep, and one ID context across restarts. */
+  tlsOptions(): Pick<TlsOptions, 'secureOptions' | 'sessionIdContext' | 'sessionTimeout'> {
+    return {
+      secureOptions: constants.SSL_OP_NO_TICKET,
+      // Node's default context is a hash of the command line: a restart with other flags would
+      // never resume. Whether the link is still admitted is the policy's to say, not OpenSSL's.
+      sessionIdContext: SESSION_ID_CONTEXT,
+      sessionTimeout: Math.ceil(this.maxAgeMs / 1000),
+    };
+  }
+
+  /** The executor CA bundle in force now (null: none, dev mode). */
+  trust(bundlePem: string | null): void {
+    this.bundle = bundlePem ? parseCertificates(bundlePem) : null;
+  }
+
+  attach(server: Server): void {
+    server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+      this.keep(id, data);
+      done();
+    });
+    server.on('resumeSession', (legacyId: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
+      done(null, this.find(legacyId.toString('hex')));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => this.handshakeDone(socket));
+  }
+
+  /**
+   * Reads the ClientHello off a new connection, then hands the connection (bytes put back) to TLS.
+   * A connection that closes meanwhile is never handed over.
+   */
+  peek(socket: Socket, handOver: () => void): void {
+    let buffered: Buffer = Buffer.alloc(0);
+    let done = false;
+    const ignore = () => {};
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', ignore);
+      if (socket.destroyed) return;
+      socket.pause();
+      if (buffered.length) socket.unshift(buffered);
+      this.noteHello(socket, buffered);
+      handOver();
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      if (missingBytes(buffered) === 0 || buffered.length > MAX_HELLO_BYTES) finish();
+    };
+    const timer = setTimeout(finish, this.options.helloTimeoutMs ?? 10_000);
+    socket.on('data', onData);
+    socket.on('error', ignore);
+    socket.once('close', () => {
+      done = true;
+      clearTimeout(timer);
+    });
+  }
+
+  /**
+   * What the policy reads of a resumed link: its chain checked against the bundle in force now,
+   * with OpenSSL's words for what is wrong. null for a full handshake (OpenSSL verified it).
+   */
+  handshake(socket: TLSSocket): ClientHandshake | null {
+    if (!socket.isSessionReused()) return null;
+    const certificate = socket.getPeerX509Certificate();
+    if (!certificate || !this.bundle) return null;
+    const check = checkChainAgainstBundle(certificate, this.resumed.get(socket)?.chain ?? [], this.bundle, this.now());
+    return { certificate, chain: check.chain, authorized: check.error === null, authorizationError: check.error };
+  }
+
+  /** Writes what is pending and stops the rotation timer. */
+  close(): void {
+    clearInterval(this.rotation);
+    this.store.flush();
+  }
+
+  private noteHello(socket: Socket, bytes: Buffer): void {
+    const hello = parseClientHello(bytes);
+    if (!hello?.pskIdentities.length || !hello.legacySessionId) return;
+    const id = hello.legacySessionId;
+    this.hellos.set(id, { peer: peerKey(socket), psk: hello.pskIdentities });
+    socket.once('close', () => this.hellos.delete(id));
+  }
+
+  private find(legacyId: string): Buffer | null {
+    const hello = this.hellos.get(legacyId);
+    this.hellos.delete(legacyId);
+    if (!hello) return null;
+    const now = this.now();
+    for (const id of hello.psk) {
+      const record = this.store.get(id, now);
+      if (!record) continue;
+      this.resuming.set(hello.peer, record);
+      return record.data;
+    }
+    return null;
+  }
+
+  private handshakeDone(socket: TLSSocket): void {
+    const key = peerKey(socket);
+    const record = this.resuming.get(key);
+    this.resuming.delete(key);
+    if (socket.isSessionReused()) {
+      this.counts.resumed++;
+      if (record) this.resumed.set(socket, record);
+      return;
+    }
+    this.counts.full++;
+    this.rememberChain(socket);
+  }
+
+  /** The issuers the executor sent that the bundle does not hold: a resumed link will need them. */
+  private rememberChain(socket: TLSSocket): void {
+    const leaf = socket.getPeerCertificate(true);
+    if (!leaf?.raw) return;
+    const extra: Buffer[] = [];
+    const seen = new Set<string>([leaf.fingerprint256]);
+    for (let c = leaf.issuerCertificate; c?.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+      seen.add(c.fingerprint256);
+      if (!this.bundle?.some((b) => b.raw.equals(c!.raw))) extra.push(c.raw);
+    }
+    if (!extra.length) return;
+    this.chains.set(leaf.fingerprint256, extra);
+    if (this.chains.size > MAX_PENDING_CHAINS) this.chains.delete(this.chains.keys().next().value!);
+  }
+
+  /** Stores a new session until its certificate's notAfter (or the maximum age, if sooner). */
+  private keep(id: Buffer, data: Buffer): void {
+    const peer = sessionPeer(data);
+    if (!peer) return;
+    const now = this.now();
+    const expiresAt = Math.min(Date.parse(peer.validTo), now + this.maxAgeMs);
+    if (expiresAt <= now) return;
+    this.store.put({ id: id.toString('hex'), data, chain: this.chains.get(peer.fingerprint256) ?? [], expiresAt });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The access point's TLS session records, sealed with the state dir's session keys and appended to
+ * one file, so an executor's session survives a restart of the access point (even `kill -9`: an
+ * append reaches the kernel at the end of the event-loop turn that made it). The file is rewritten
+ * (compacted) from the live records when it holds mostly dead ones. Records expire; the store
+ * holds a bounded number, forgetting the oldest first.
+ */
+import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { SessionKeys } from './session-keys.js';
+
+export interface SessionRecord {
+  /** The session ID, hex: the PSK identity a resuming client sends. */
+  readonly id: string;
+  /** OpenSSL's serialized session. */
+  readonly data: Buffer;
+  /** Issuers the executor sent beyond its leaf (DER): a resumed link's chain is rebuilt from them. */
+  readonly chain: readonly Buffer[];
+  /** Never resumed after this (ms): the certificate's notAfter, or the maximum age if sooner. */
+  readonly expiresAt: number;
+}
+
+interface Plain {
+  i: string;
+  d: string;
+  c: string[];
+  e: number;
+}
+
+export const DEFAULT_MAX_SESSIONS = 100_000;
+
+export class SessionStore {
+  private readonly records = new Map<string, SessionRecord>();
+  private pending: string[] = [];
+  private flushQueued = false;
+  /** Records in the file, live or not. */
+  private lines = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly keys: SessionKeys,
+    private readonly maxEntries = DEFAULT_MAX_SESSIONS,
+  ) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** Reads what the file holds that can still be opened and has not expired, then compacts it. */
+  load(now: number): number {
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      // No file yet (or unreadable: it is rewritten below).
+    }
+    for (const line of text.split('\n')) {
+      const record = line ? this.unseal(line) : null;
+      if (record && record.expiresAt > now) this.remember(record);
+    }
+    this.compact(now);
+    return this.records.size;
+  }
+
+  put(record: SessionRecord): void {
+    this.remember(record);
+    this.pending.push(this.seal(record));
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** The record for a session ID, unless it expired (then it is forgotten). */
+  get(id: string, now: number): SessionRecord | null {
+    const record = this.records.get(id);
+    if (!record) return null;
+    if (record.expiresAt <= now) {
+      this.records.delete(id);
+      return null;
+    }
+    return record;
+  }
+
+  /** Appends what was put since the last flush; compacts when the file is mostly dead records. */
+  flush(): void {
+    this.flushQueued = false;
+    if (!this.pending.length) return;
+    const lines = this.pending;
+    this.pending = [];
+    appendFileSync(this.file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    this.lines += lines.length;
+    if (this.lines > 2 * this.records.size + 4096) this.compact(Date.now());
+  }
+
+  /** Rewrites the file from the live records, sealed with the current key. */
+  compact(now: number): void {
+    this.pending = [];
+    const lines: string[] = [];
+    for (const record of this.records.values()) {
+      if (record.expiresAt > now) lines.push(this.seal(record));
+      else this.records.delete(record.id);
+    }
+    const tmp = `${this.file}.tmp`;
+    rmSync(tmp, { force: true });
+    writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
+    renameSync(tmp, this.file);
+    this.lines = lines.length;
+  }
+
+  private remember(record: SessionRecord): void {
+    this.records.delete(record.id);
+    this.records.set(record.id, record);
+    if (this.records.size > this.maxEntries) this.records.delete(this.records.keys().next().value!);
+  }
+
+  private seal(r: SessionRecord): string {
+    const plain: Plain = { i: r.id, d: r.data.toString('base64'), c: r.chain.map((c) => c.toString('base64')), e: r.expiresAt };
+    return this.keys.seal(Buffer.from(JSON.stringify(plain)));
+  }
+
+  private unseal(line: string): SessionRecord | null {
+    const plain = this.keys.open(line);
+    if (!plain) return null;
+    try {
+      const p = JSON.parse(plain.toString('utf8')) as Plain;
+      return { id: p.i, data: Buffer.from(p.d, 'base64'), chain: p.c.map((c) => Buffer.from(c, 'base64')), expiresAt: p.e };
+    } catch {
+      return null;
+    }
+  }
+}
