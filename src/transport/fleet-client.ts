@@ -12,6 +12,7 @@ import { isErrorCode } from '../errors/catalog.js';
 import { verifyAccessPoint, type AccessPointTrust } from './access-point-trust.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
 import { ALPN_PROTOCOL, parseAccessPointMessage, type AccessPointMessage, type Hello, type Welcome } from './messages.js';
+import { DialSession } from './session-cache.js';
 import { dialErrorToCatalog } from './tls-errors.js';
 
 export interface DialOptions {
@@ -42,9 +43,12 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   private phase: Phase = 'connecting';
   private readonly decoder = new FrameDecoder();
   private executorId: string | null = null;
+  /** TLS session resumption (session-cache.ts): offered when kept, kept once the access point is verified. */
+  private readonly resumption: DialSession;
 
   constructor(private readonly options: DialOptions) {
     super();
+    this.resumption = new DialSession(options);
   }
 
   get state(): Phase {
@@ -67,7 +71,9 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
+      ...this.resumption.connectOptions(),
     });
+    this.resumption.watch(socket);
     this.socket = socket;
     socket.setNoDelay(true);
     socket.once('secureConnect', () => void this.onSecureConnect());
@@ -110,7 +116,9 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       return this.fail(new AhError('ENROLL_PROTOCOL_ERROR', { detail: `the server did not select ALPN ${ALPN_PROTOCOL}` }));
     }
     try {
-      await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now());
+      // A resumed session carries no certificate to check: it was checked when the session was made.
+      if (!this.resumption.resumed(socket)) await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now());
+      this.resumption.trusted();
     } catch (err) {
       return this.fail(err instanceof AhError ? err : new AhError('ENROLL_INTERNAL', { detail: String(err) }));
     }
@@ -139,6 +147,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
           this.executorId = m.executorId;
           this.emit('welcome', m);
         } else if (m.type === 'reject') {
+          this.resumption.forget();
           // Render with our own catalog when we know the code, so the wording is the guide's.
           const error = isErrorCode(m.code)
             ? new AhError(m.code, m.params ?? {})

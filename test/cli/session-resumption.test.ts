@@ -6,7 +6,7 @@
  * full handshake would; a session of a certificate that has expired is not resumed. The client is a
  * raw node:tls client speaking the fleet protocol, so the test sees isSessionReused() and the frames.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -191,5 +191,25 @@ describe('access point: TLS session resumption across a restart', () => {
     const again = await dial(port, leaf, 'e4', session);
     expect(again).toMatchObject({ reused: false, answer: { type: 'reject', code: 'ENROLL_CERT_NOT_VALID_NOW' } });
     await handshakesReach(stateDir, { full: 1, resumed: 0 });
+  });
+
+  it('an executor resumes its in-memory session when it reconnects to the restarted access point, and writes none to disk', async () => {
+    const apDir = tempStateDir('ah-res-');
+    const exDir = tempStateDir('ah-res-');
+    const id = await accessPointIdentity('ap-a5', rootA);
+    const ex = writeIdentity(join(base, 'e5'), await executorIdentity('e5'), rootA.pem);
+    const port = await freePort();
+    let ap = startAccessPoint(id, apDir, port);
+    await listening(ap);
+    const enroll = ['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'e5', '--cert', ex.cert, '--key', ex.key, '--ca', ex.ca];
+    startAh([...enroll, '--backoff-base', '200ms', '--backoff-max', '400ms', '--state-dir', exDir], {}, 'executor');
+    await handshakesReach(apDir, { full: 1, resumed: 0 });
+    await ap.stop('SIGKILL');
+
+    ap = startAccessPoint(id, apDir, port);
+    await listening(ap);
+    await handshakesReach(apDir, { full: 0, resumed: 1 });
+    await ap.waitForLine((l) => l.event === 'executor_enrolled' && l.executorId === 'spiffe://example.org/ah/agent/e5', 'the executor back');
+    expect(readdirSync(exDir).filter((f) => f.includes('session'))).toEqual([]);
   });
 });

@@ -1,0 +1,85 @@
+/**
+ * The executor's TLS sessions, in memory only: the last one per access point address, offered on
+ * the next dial so that a reconnect (after the access point restarts, say) is a resumption rather
+ * than a full handshake. A session belongs to the certificate and trust it was made with: another
+ * certificate (after a rotation) or another trust bundle never resumes it. It is kept only once the
+ * access point behind it was verified, and forgotten when the access point refuses the link.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+
+interface Kept {
+  readonly identity: string;
+  readonly session: Buffer;
+  /** The executor's certificate's notAfter: the session is not offered after it. */
+  readonly until: number;
+}
+
+const sessions = new Map<string, Kept>();
+
+export interface SessionSource {
+  readonly address: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly trust: unknown;
+}
+
+/** One dial's view of the cache: what to offer, and what to keep of the sessions it gets. */
+export class DialSession {
+  private readonly identity: string;
+  private pending: Buffer | null = null;
+  private verified = false;
+
+  constructor(private readonly source: SessionSource) {
+    this.identity = createHash('sha256').update(source.certPem).update('\0').update(JSON.stringify(source.trust)).digest('base64');
+  }
+
+  /** `tls.connect` options: the session to resume, if one is kept for this address and identity. */
+  connectOptions(now = Date.now()): { session?: Buffer } {
+    const kept = sessions.get(this.source.address);
+    if (!kept || kept.identity !== this.identity || kept.until <= now) return {};
+    return { session: kept.session };
+  }
+
+  /** Collect the tickets the access point sends on this socket. */
+  watch(socket: TLSSocket): void {
+    socket.on('session', (session: Buffer) => {
+      this.pending = session;
+      if (this.verified) this.keep();
+    });
+  }
+
+  /**
+   * True when the socket resumed a kept session: the access point was verified when the session
+   * was made, and proves it is the same one by holding the session's secret.
+   */
+  resumed(socket: TLSSocket): boolean {
+    return socket.isSessionReused() && this.connectOptions().session !== undefined;
+  }
+
+  /** The access point was verified: its sessions may be offered next time. */
+  trusted(): void {
+    this.verified = true;
+    this.keep();
+  }
+
+  /** The access point refused this link: do not offer its session again. */
+  forget(): void {
+    this.verified = false;
+    if (sessions.get(this.source.address)?.identity === this.identity) sessions.delete(this.source.address);
+  }
+
+  private keep(): void {
+    if (!this.pending || !this.source.certPem) return;
+    sessions.set(this.source.address, { identity: this.identity, session: this.pending, until: notAfter(this.source.certPem) });
+    this.pending = null;
+  }
+}
+
+function notAfter(certPem: string): number {
+  try {
+    return Date.parse(new X509Certificate(certPem).validTo);
+  } catch {
+    return 0;
+  }
+}
