@@ -1,5 +1,6 @@
 /**
- * The executor's TLS sessions, in memory only: the last one per access point address, offered on
+ * The executor's TLS sessions, in memory only: the last one per access point address and identity
+ * (a process may run several executors), offered on
  * the next dial so that a reconnect (after the access point restarts, say) is a resumption rather
  * than a full handshake. A session belongs to the certificate and trust it was made with: another
  * certificate (after a rotation) or another trust bundle never resumes it. It is kept only once the
@@ -9,13 +10,14 @@ import { createHash, X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
 interface Kept {
-  readonly identity: string;
   readonly session: Buffer;
   /** The executor's certificate's notAfter: the session is not offered after it. */
   readonly until: number;
 }
 
+/** By access point address and identity; the least recently kept forgotten first past the bound. */
 const sessions = new Map<string, Kept>();
+const MAX_SESSIONS = 16_384;
 
 export interface SessionSource {
   readonly address: string;
@@ -26,18 +28,20 @@ export interface SessionSource {
 
 /** One dial's view of the cache: what to offer, and what to keep of the sessions it gets. */
 export class DialSession {
-  private readonly identity: string;
+  /** Address and identity: sessions of another certificate or trust are never offered. */
+  private readonly key: string;
   private pending: Buffer | null = null;
   private verified = false;
 
   constructor(private readonly source: SessionSource) {
-    this.identity = createHash('sha256').update(source.certPem).update('\0').update(JSON.stringify(source.trust)).digest('base64');
+    const identity = createHash('sha256').update(source.certPem).update('\0').update(JSON.stringify(source.trust)).digest('base64');
+    this.key = `${source.address} ${identity}`;
   }
 
   /** `tls.connect` options: the session to resume, if one is kept for this address and identity. */
   connectOptions(now = Date.now()): { session?: Buffer } {
-    const kept = sessions.get(this.source.address);
-    if (!kept || kept.identity !== this.identity || kept.until <= now) return {};
+    const kept = sessions.get(this.key);
+    if (!kept || kept.until <= now) return {};
     return { session: kept.session };
   }
 
@@ -66,12 +70,14 @@ export class DialSession {
   /** The access point refused this link: do not offer its session again. */
   forget(): void {
     this.verified = false;
-    if (sessions.get(this.source.address)?.identity === this.identity) sessions.delete(this.source.address);
+    sessions.delete(this.key);
   }
 
   private keep(): void {
     if (!this.pending || !this.source.certPem) return;
-    sessions.set(this.source.address, { identity: this.identity, session: this.pending, until: notAfter(this.source.certPem) });
+    sessions.delete(this.key);
+    sessions.set(this.key, { session: this.pending, until: notAfter(this.source.certPem) });
+    if (sessions.size > MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
     this.pending = null;
   }
 }
