@@ -11,6 +11,8 @@ export interface ChainCheck {
   readonly chain: Buffer[];
   /** null when the chain verifies; else OpenSSL's name for the first problem. */
   readonly error: string | null;
+  /** When every certificate of the chain is valid (ms): the latest notBefore, the earliest notAfter. */
+  readonly validity: { readonly from: number; readonly to: number };
 }
 
 /** At most this many issuers between a leaf and its trust anchor. */
@@ -22,23 +24,29 @@ const MAX_DEPTH = 8;
  */
 export function checkChainAgainstBundle(leaf: X509Certificate, sent: readonly Buffer[], bundle: readonly X509Certificate[], now: number): ChainCheck {
   const candidates = sent.map((der) => new X509Certificate(der));
-  const chain: Buffer[] = [leaf.raw];
+  const chain: Buffer[] = [];
+  const validity = { from: -Infinity, to: Infinity };
+  const result = (error: string | null): ChainCheck => ({ chain, error, validity });
+  const add = (cert: X509Certificate): string | null => {
+    chain.push(cert.raw);
+    validity.from = Math.max(validity.from, Date.parse(cert.validFrom));
+    validity.to = Math.min(validity.to, Date.parse(cert.validTo));
+    return validityError(cert, now);
+  };
   let current = leaf;
+  const leafError = add(leaf);
+  if (leafError) return result(leafError);
   for (let depth = 0; depth <= MAX_DEPTH; depth++) {
-    const validity = validityError(current, now);
-    if (validity) return { chain, error: validity };
-    if (bundle.some((b) => b.raw.equals(current.raw))) return { chain, error: null };
+    if (bundle.some((b) => b.raw.equals(current.raw))) return result(null);
     const anchor = bundle.find((b) => issues(b, current));
-    if (anchor) {
-      chain.push(anchor.raw);
-      return { chain, error: validityError(anchor, now) };
-    }
+    if (anchor) return result(add(anchor));
     const next = candidates.find((c) => !c.raw.equals(current.raw) && issues(c, current));
-    if (!next) return { chain, error: unknownIssuer(current, depth) };
-    chain.push(next.raw);
+    if (!next) return result(unknownIssuer(current, depth));
+    const error = add(next);
+    if (error) return result(error);
     current = next;
   }
-  return { chain, error: 'CERT_CHAIN_TOO_LONG' };
+  return result('CERT_CHAIN_TOO_LONG');
 }
 
 function issues(issuer: X509Certificate, subject: X509Certificate): boolean {

@@ -8,15 +8,22 @@ import { X509Certificate } from 'node:crypto';
 const SEQUENCE = 0x30;
 const PEER_TAG = 0xa3;
 
-/** The executor's certificate in a serialized session, or null (none, or not a session). */
-export function sessionPeer(session: Buffer): X509Certificate | null {
+/**
+ * The executor's certificate in a serialized session, or null (none, or not a session). `last`: a
+ * certificate read before, returned as is when the session holds the same one (no parse).
+ */
+export function sessionPeer(session: Buffer, last: X509Certificate | null = null): X509Certificate | null {
   try {
     const outer = element(session, 0);
     if (session[0] !== SEQUENCE) return null;
     for (let at = outer.contentStart; at < outer.end; ) {
       const e = element(session, at);
-      if (session[at] === PEER_TAG) return new X509Certificate(session.subarray(e.contentStart, e.end));
-      at = e.end;
+      if (session[at] !== PEER_TAG) {
+        at = e.end;
+        continue;
+      }
+      const der = session.subarray(e.contentStart, e.end);
+      return last?.raw.equals(der) ? last : new X509Certificate(der);
     }
   } catch {
     // Not DER we can read: no peer.

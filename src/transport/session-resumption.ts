@@ -14,7 +14,7 @@ import type { Server, TlsOptions, TLSSocket } from 'node:tls';
 import type { ClientHandshake } from '../model/admission.js';
 import { parseCertificates } from '../x509/chain.js';
 import { missingBytes, parseClientHello } from './client-hello.js';
-import { checkChainAgainstBundle } from './resumed-chain.js';
+import { type ChainCheck, checkChainAgainstBundle } from './resumed-chain.js';
 import { DEFAULT_SESSION_KEY_ROTATION_MS, SessionKeys } from './session-keys.js';
 import { sessionPeer } from './session-peer.js';
 import { SessionStore, type SessionRecord } from './session-store.js';
@@ -40,8 +40,8 @@ export interface HandshakeCounts {
 }
 
 const SESSION_ID_CONTEXT = 'ah-fleet/1';
-/** Issuers remembered between a full handshake and the sessions OpenSSL issues for it. */
-const MAX_PENDING_CHAINS = 4096;
+/** Chains remembered (issuers between a full handshake and its sessions; verified chains). */
+const MAX_REMEMBERED_CHAINS = 65_536;
 /** More than this before a complete ClientHello: not one we can read; TLS will say what it is. */
 const MAX_HELLO_BYTES = 65_536;
 const peerKey = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
@@ -56,6 +56,13 @@ export class SessionResumption {
   private readonly resumed = new WeakMap<TLSSocket, SessionRecord>();
   /** The issuers an executor sent (beyond the leaf and the bundle), by leaf fingerprint, until its sessions come. */
   private readonly chains = new Map<string, Buffer[]>();
+  /**
+   * Chains already verified against the bundle in force (by leaf fingerprint): a signature does not
+   * change, so only validity is checked again. Emptied whenever the bundle changes.
+   */
+  private readonly verified = new Map<string, ChainCheck>();
+  /** OpenSSL issues two tickets per handshake: the second reads the same peer again. */
+  private lastPeer: X509Certificate | null = null;
   private readonly rotation: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly maxAgeMs: number;
@@ -100,6 +107,7 @@ export class SessionResumption {
   /** The executor CA bundle in force now (null: none, dev mode). */
   trust(bundlePem: string | null): void {
     this.bundle = bundlePem ? parseCertificates(bundlePem) : null;
+    this.verified.clear();
   }
 
   attach(server: Server): void {
@@ -154,7 +162,13 @@ export class SessionResumption {
     if (!socket.isSessionReused()) return null;
     const certificate = socket.getPeerX509Certificate();
     if (!certificate || !this.bundle) return null;
-    const check = checkChainAgainstBundle(certificate, this.resumed.get(socket)?.chain ?? [], this.bundle, this.now());
+    const now = this.now();
+    const known = this.verified.get(certificate.fingerprint256);
+    const check =
+      known && now >= known.validity.from && now <= known.validity.to
+        ? known
+        : checkChainAgainstBundle(certificate, this.resumed.get(socket)?.chain ?? [], this.bundle, now);
+    if (check.error === null && check !== known) this.remember(this.verified, certificate.fingerprint256, check);
     return { certificate, chain: check.chain, authorized: check.error === null, authorizationError: check.error };
   }
 
@@ -162,6 +176,7 @@ export class SessionResumption {
   close(): void {
     clearInterval(this.rotation);
     this.store.flush();
+    this.store.close();
   }
 
   private noteHello(socket: Socket, bytes: Buffer): void {
@@ -210,14 +225,19 @@ export class SessionResumption {
       if (!this.bundle?.some((b) => b.raw.equals(c!.raw))) extra.push(c.raw);
     }
     if (!extra.length) return;
-    this.chains.set(leaf.fingerprint256, extra);
-    if (this.chains.size > MAX_PENDING_CHAINS) this.chains.delete(this.chains.keys().next().value!);
+    this.remember(this.chains, leaf.fingerprint256, extra);
+  }
+
+  private remember<T>(map: Map<string, T>, key: string, value: T): void {
+    map.set(key, value);
+    if (map.size > MAX_REMEMBERED_CHAINS) map.delete(map.keys().next().value!);
   }
 
   /** Stores a new session until its certificate's notAfter (or the maximum age, if sooner). */
   private keep(id: Buffer, data: Buffer): void {
-    const peer = sessionPeer(data);
+    const peer = sessionPeer(data, this.lastPeer);
     if (!peer) return;
+    this.lastPeer = peer;
     const now = this.now();
     const expiresAt = Math.min(Date.parse(peer.validTo), now + this.maxAgeMs);
     if (expiresAt <= now) return;

@@ -5,7 +5,7 @@
  * (compacted) from the live records when it holds mostly dead ones. Records expire; the store
  * holds a bounded number, forgetting the oldest first.
  */
-import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { SessionKeys } from './session-keys.js';
 
 export interface SessionRecord {
@@ -34,6 +34,8 @@ export class SessionStore {
   private flushQueued = false;
   /** Records in the file, live or not. */
   private lines = 0;
+  /** The file, open for appending (opened on the first append after a load or a compaction). */
+  private fd: number | null = null;
 
   constructor(
     private readonly file: string,
@@ -86,7 +88,8 @@ export class SessionStore {
     if (!this.pending.length) return;
     const lines = this.pending;
     this.pending = [];
-    appendFileSync(this.file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    this.fd ??= openSync(this.file, 'a', 0o600);
+    writeSync(this.fd, `${lines.join('\n')}\n`);
     this.lines += lines.length;
     if (this.lines > 2 * this.records.size + 4096) this.compact(Date.now());
   }
@@ -99,11 +102,19 @@ export class SessionStore {
       if (record.expiresAt > now) lines.push(this.seal(record));
       else this.records.delete(record.id);
     }
+    this.close();
     const tmp = `${this.file}.tmp`;
     rmSync(tmp, { force: true });
     writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
     renameSync(tmp, this.file);
     this.lines = lines.length;
+  }
+
+  /** Writes what is pending and closes the file. */
+  close(): void {
+    if (this.pending.length) this.flush();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 
   private remember(record: SessionRecord): void {
