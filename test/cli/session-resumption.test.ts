@@ -6,14 +6,14 @@
  * full handshake would; a session of a certificate that has expired is not resumed. The client is a
  * raw node:tls client speaking the fleet protocol, so the test sees isSessionReused() and the frames.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paths } from '../../src/engine/state-dir.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { queryStatus } from '../../src/transport/status-server.js';
-import { type Daemon, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
+import { type Daemon, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 import { freePort, metricsUrl, scrape } from '../helpers/metrics.js';
 import { createRoot, issueLeaf, type Issuer, writeIdentity } from '../helpers/pki.js';
 
@@ -211,5 +211,20 @@ describe('access point: TLS session resumption across a restart', () => {
     await handshakesReach(apDir, { full: 0, resumed: 1 });
     await ap.waitForLine((l) => l.event === 'executor_enrolled' && l.executorId === 'spiffe://example.org/ah/agent/e5', 'the executor back');
     expect(readdirSync(exDir).filter((f) => f.includes('session'))).toEqual([]);
+  });
+
+  it('refuses to start when the session keys are readable by others (whoever reads them can resume as the access point)', async () => {
+    const stateDir = tempStateDir('ah-res-');
+    const id = await accessPointIdentity('ap-a6', rootA);
+    const port = await freePort();
+    const ap = startAccessPoint(id, stateDir, port);
+    await listening(ap);
+    await ap.stop();
+    const keys = join(stateDir, 'tls-session-keys.json');
+    chmodSync(keys, 0o644);
+    const args = ['agent', 'access-point', '--fleet-listen', `127.0.0.1:${port}`, '--cert', id.cert, '--key', id.key, '--ca', id.ca, '--state-dir', stateDir];
+    const r = await runAh(args, {}, 30_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe(`error: private key ${keys} is readable or writable by group or others (mode 0644): chmod 600 ${keys}`);
   });
 });
