@@ -181,10 +181,15 @@ export class SessionResumption {
 
   private noteHello(socket: Socket, bytes: Buffer): void {
     const hello = parseClientHello(bytes);
-    if (!hello?.pskIdentities.length || !hello.legacySessionId) return;
+    if (!hello?.legacySessionId) return;
     const id = hello.legacySessionId;
-    this.hellos.set(id, { peer: peerKey(socket), psk: hello.pskIdentities });
-    socket.once('close', () => this.hellos.delete(id));
+    const peer = peerKey(socket);
+    // TLS 1.3 names the session in its PSK identity; TLS 1.2 in the session ID itself.
+    this.hellos.set(id, { peer, psk: hello.pskIdentities.length ? hello.pskIdentities : [id] });
+    socket.once('close', () => {
+      this.hellos.delete(id);
+      this.resuming.delete(peer);
+    });
   }
 
   private find(legacyId: string): Buffer | null {
