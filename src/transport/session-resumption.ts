@@ -63,6 +63,11 @@ export class SessionResumption {
   private readonly verified = new Map<string, ChainCheck>();
   /** OpenSSL issues two tickets per handshake: the second reads the same peer again. */
   private lastPeer: X509Certificate | null = null;
+  /**
+   * The ticket issued just before, in this event-loop turn: when the next one is for the same
+   * certificate it comes from the same handshake, and the client keeps the last one it gets.
+   */
+  private previousTicket: { id: string; peer: X509Certificate } | null = null;
   private readonly rotation: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly maxAgeMs: number;
@@ -246,6 +251,11 @@ export class SessionResumption {
     const now = this.now();
     const expiresAt = Math.min(Date.parse(peer.validTo), now + this.maxAgeMs);
     if (expiresAt <= now) return;
-    this.store.put({ id: id.toString('hex'), data, chain: this.chains.get(peer.fingerprint256) ?? [], expiresAt });
+    const record = { id: id.toString('hex'), data, chain: this.chains.get(peer.fingerprint256) ?? [], expiresAt };
+    // Keep one session per handshake: half the records, on disk and in memory.
+    if (this.previousTicket?.peer === peer) this.store.drop(this.previousTicket.id);
+    else if (!this.previousTicket) setImmediate(() => (this.previousTicket = null));
+    this.previousTicket = { id: record.id, peer };
+    this.store.put(record);
   }
 }

@@ -30,7 +30,8 @@ export const DEFAULT_MAX_SESSIONS = 100_000;
 
 export class SessionStore {
   private readonly records = new Map<string, SessionRecord>();
-  private pending: string[] = [];
+  /** Put since the last flush: sealed when written, so that one dropped meanwhile never is. */
+  private pending: SessionRecord[] = [];
   private flushQueued = false;
   /** Records in the file, live or not. */
   private lines = 0;
@@ -47,7 +48,7 @@ export class SessionStore {
     return this.records.size;
   }
 
-  /** Reads what the file holds that can still be opened and has not expired, then compacts it. */
+  /** Reads what the file holds that can still be opened and has not expired (compacting it when mostly dead). */
   load(now: number): number {
     let text = '';
     try {
@@ -55,20 +56,28 @@ export class SessionStore {
     } catch {
       // No file yet (or unreadable: it is rewritten below).
     }
-    for (const line of text.split('\n')) {
-      const record = line ? this.unseal(line) : null;
+    const lines = text.split('\n').filter(Boolean);
+    for (const line of lines) {
+      const record = this.unseal(line);
       if (record && record.expiresAt > now) this.remember(record);
     }
-    this.compact(now);
+    this.lines = lines.length;
+    if (this.mostlyDead()) this.compact(now);
     return this.records.size;
   }
 
   put(record: SessionRecord): void {
     this.remember(record);
-    this.pending.push(this.seal(record));
+    this.pending.push(record);
     if (this.flushQueued) return;
     this.flushQueued = true;
     setImmediate(() => this.flush());
+  }
+
+  /** Forgets a record (one put in this event-loop turn is never written). */
+  drop(id: string): void {
+    this.records.delete(id);
+    this.pending = this.pending.filter((r) => r.id !== id);
   }
 
   /** The record for a session ID, unless it expired (then it is forgotten). */
@@ -86,12 +95,12 @@ export class SessionStore {
   flush(): void {
     this.flushQueued = false;
     if (!this.pending.length) return;
-    const lines = this.pending;
+    const lines = this.pending.map((r) => this.seal(r));
     this.pending = [];
     this.fd ??= openSync(this.file, 'a', 0o600);
     writeSync(this.fd, `${lines.join('\n')}\n`);
     this.lines += lines.length;
-    if (this.lines > 2 * this.records.size + 4096) this.compact(Date.now());
+    if (this.mostlyDead()) this.compact(Date.now());
   }
 
   /** Rewrites the file from the live records, sealed with the current key. */
@@ -108,6 +117,10 @@ export class SessionStore {
     writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
     renameSync(tmp, this.file);
     this.lines = lines.length;
+  }
+
+  private mostlyDead(): boolean {
+    return this.lines > 2 * this.records.size + 4096;
   }
 
   /** Writes what is pending and closes the file. */
