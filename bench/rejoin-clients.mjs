@@ -22,6 +22,8 @@ const stateDir = mkdtempSync(join(tmpdir(), 'ah-bench-rejoin-'));
 /** Per link: up now, and whether it went down since the last mark. */
 const links = [];
 const counters = { resumed: 0, full: 0 };
+/** Dial failures by catalog code (ah), to tell a slow access point from a failing one. */
+const errors = {};
 
 function plainLink(e, link) {
   let session = null;
@@ -78,6 +80,7 @@ async function ahLink(e, link) {
     backoff,
   });
   executor.on('enrolled', () => (link.up = true));
+  executor.on('error', (err) => (errors[err.code] = (errors[err.code] ?? 0) + 1));
   executor.on('disconnected', () => {
     if (link.up) link.dropped = true;
     link.up = false;
@@ -90,6 +93,7 @@ async function ahLink(e, link) {
 
 serveIpc({
   /** Links up; links that dropped since `mark` and are up again. */
+  errors: () => errors,
   counters: () => ({ ...counters, up: links.filter((l) => l.up).length, back: links.filter((l) => l.up && l.dropped).length }),
   open: async () => {
     const started = performance.now();

@@ -88,6 +88,7 @@ async function run(mode) {
   log(
     `${mode}: ${back}/${N} back in ${ms.toFixed(0)} ms (listening again after ${restartMs.toFixed(0)} ms); server handshakes ${JSON.stringify(serverCounters)}; server CPU ${cpuMs.toFixed(0)} ms, load CPU ${loadMs.toFixed(0)} ms`,
   );
+  if (mode === 'ah') log(`ah: executor errors by code ${JSON.stringify(await Promise.all(clients.map((c) => c.call('errors'))))}`);
   await Promise.all(clients.map((c) => c.call('close').catch(() => {})));
   await Promise.all([server, ...clients].map((c) => c.kill()));
   const handshakes = serverCounters.full + serverCounters.resumed;

@@ -254,6 +254,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       keyFile: paths.sessionKeys(options.stateDir),
       storeFile: paths.sessions(options.stateDir),
       keyRotationMs: options.sessionKeyRotationMs,
+      onError: (err) =>
+        this.logging
+          .get('ah_transport')
+          .warn(
+            { event: 'tls_sessions_unwritable', detail: err.message },
+            `TLS sessions cannot be saved in the state dir (${err.message}): after a restart executors make full handshakes`,
+          ),
     });
     const provider = identityProviderFor(
       options,

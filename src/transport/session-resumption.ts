@@ -11,6 +11,7 @@
 import { constants, type X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Server, TlsOptions, TLSSocket } from 'node:tls';
+import { AhError } from '../errors/ah-error.js';
 import type { ClientHandshake } from '../model/admission.js';
 import { parseCertificates } from '../x509/chain.js';
 import { missingBytes, parseClientHello } from './client-hello.js';
@@ -31,6 +32,8 @@ export interface SessionResumptionOptions {
   /** How long to wait for a ClientHello before handing the connection to TLS anyway. */
   readonly helloTimeoutMs?: number;
   readonly now?: () => number;
+  /** Sessions or keys could not be written (the access point keeps serving; resumption after a restart suffers). */
+  readonly onError?: (err: Error) => void;
 }
 
 /** Handshakes since start, by kind. */
@@ -80,17 +83,32 @@ export class SessionResumption {
     this.now = options.now ?? Date.now;
     const rotationMs = options.keyRotationMs ?? DEFAULT_SESSION_KEY_ROTATION_MS;
     this.maxAgeMs = Math.min(options.maxAgeMs ?? rotationMs, rotationMs);
-    this.rotation = setInterval(() => this.keys.rotateIfDue(this.now()), Math.min(rotationMs, 3_600_000));
+    this.rotation = setInterval(
+      () => {
+        try {
+          this.keys.rotateIfDue(this.now());
+        } catch (err) {
+          options.onError?.(err as Error);
+        }
+      },
+      Math.min(rotationMs, 3_600_000),
+    );
     this.rotation.unref();
   }
 
-  /** Opens (or creates) the keys and loads the sessions that can still be resumed. */
+  /** Opens (or creates) the keys and loads the sessions that can still be resumed. Throws the catalog's state dir error. */
   static open(options: SessionResumptionOptions): SessionResumption {
     const now = (options.now ?? Date.now)();
-    const keys = SessionKeys.open(options.keyFile, { rotationMs: options.keyRotationMs, now });
-    const store = new SessionStore(options.storeFile, keys);
-    store.load(now);
-    return new SessionResumption(keys, store, options);
+    let path = options.keyFile;
+    try {
+      const keys = SessionKeys.open(options.keyFile, { rotationMs: options.keyRotationMs, now });
+      path = options.storeFile;
+      const store = new SessionStore(options.storeFile, keys, undefined, options.onError);
+      store.load(now);
+      return new SessionResumption(keys, store, options);
+    } catch (err) {
+      throw new AhError('ENROLL_STATE_DIR_UNUSABLE', { path, detail: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+    }
   }
 
   /** Sessions that can be resumed now. */
@@ -180,8 +198,11 @@ export class SessionResumption {
   /** Writes what is pending and stops the rotation timer. */
   close(): void {
     clearInterval(this.rotation);
-    this.store.flush();
-    this.store.close();
+    try {
+      this.store.close();
+    } catch (err) {
+      this.options.onError?.(err as Error);
+    }
   }
 
   private noteHello(socket: Socket, bytes: Buffer): void {

@@ -42,6 +42,8 @@ export class SessionStore {
     private readonly file: string,
     private readonly keys: SessionKeys,
     private readonly maxEntries = DEFAULT_MAX_SESSIONS,
+    /** A write failed (disk full, say): the sessions stay in memory; after a restart, full handshakes. */
+    private readonly onError: (err: Error) => void = () => {},
   ) {}
 
   get size(): number {
@@ -71,7 +73,13 @@ export class SessionStore {
     this.pending.push(record);
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => {
+      try {
+        this.flush();
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    });
   }
 
   /** Forgets a record (one put in this event-loop turn is never written). */
