@@ -78,7 +78,13 @@ async function run(mode) {
   const loadCpu = async () => (await Promise.all(clients.map((c) => c.call('stats')))).reduce((a, c) => a + c.cpuMs, 0);
   const loadBefore = await loadCpu();
   let back = 0;
-  while ((back = await sum('back')) < N && performance.now() - killedAt < 120_000) await sleep(20);
+  let said = killedAt;
+  while ((back = await sum('back')) < N && performance.now() - killedAt < 120_000) {
+    await sleep(20);
+    if (performance.now() - said < 5_000) continue;
+    said = performance.now();
+    log(`${mode}: ${back}/${N} back after ${((said - killedAt) / 1000).toFixed(0)} s; server ${JSON.stringify(await server.call('counters'))}`);
+  }
   const ms = performance.now() - killedAt;
   const fromListening = performance.now() - listeningAt;
   const restartMs = listeningAt - killedAt;
