@@ -5,7 +5,7 @@
  * what the machines emit. The executor's counterpart is ./fleet-link.ts.
  */
 import { EventEmitter } from 'eventemitter3';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromCallback, fromPromise, type Actor, type AnyActorRef } from 'xstate';
 import type { AccessPointAudit, AuditedExecutor } from '../audit/access-point-audit.js';
 import type { RejectionCoalescer } from '../audit/rejection-coalescer.js';
 import { AhError, type ErrorInfo } from '../errors/ah-error.js';
@@ -65,10 +65,29 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
   private readonly duplicates = new DuplicateIdentities();
   /** One provided connection machine serves every link; its effects find their socket by link id. */
   private readonly logic: ReturnType<typeof connectionMachine.provide>;
+  /**
+   * The links' actor system: each link's machine is started as a child of this one actor, so ten
+   * thousand links share one clock, scheduler and inspector instead of each carrying its own
+   * (about 2 KB less per link, and less to create). It does nothing itself.
+   */
+  private readonly system: AnyActorRef;
 
   constructor(private readonly deps: ExecutorLinksDeps) {
     super();
     this.logic = this.provideConnection();
+    this.system = createActor(
+      fromCallback(() => () => {}),
+      {
+        id: 'links',
+        // Three heartbeat intervals of a configured length: any length must wait that long.
+        clock: longClock,
+        inspect: machineInspector(deps.logging.get('ah_machine'), 'links', (r) => this.emit('machine', r), {
+          childrenByOwnId: true,
+          observing: deps.wantsMachineRecords,
+        }),
+      },
+    );
+    this.system.start();
   }
 
   /** Open links (two for an executor in the middle of a rotation). */
@@ -87,6 +106,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         }),
     );
     await Promise.all(closing);
+    this.system.stop();
     return closing.length;
   }
 
@@ -95,10 +115,8 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     const { deps } = this;
     const actor = createActor(this.logic, {
       id: link.id,
-      // Three heartbeat intervals of a configured length: any length must wait that long.
-      clock: longClock,
+      parent: this.system,
       input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
-      inspect: machineInspector(deps.logging.get('ah_machine'), link.id, deps.wantsMachineRecords() ? (r) => this.emit('machine', r) : undefined),
     });
     this.links.set(link.id, { link, actor });
     actor.on('admitted', (e: Admitted) => this.onAdmitted(e));

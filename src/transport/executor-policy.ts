@@ -37,7 +37,8 @@ const PURPOSE_ERRORS = new Set(['INVALID_PURPOSE', 'UNSUPPORTED_CERTIFICATE_PURP
 export function verifyExecutor(socket: ClientHandshake, policy: ExecutorPolicy, now: number, claim: ExecutorClaim): PeerVerdict {
   const cert = socket.certificate;
   if (!cert) throw new AhError('ENROLL_CLIENT_CERT_REQUIRED');
-  const checked = checkPeerChain(socket.chain.length ? socket.chain : [cert.raw], 'executor');
+  const chain = socket.chain();
+  const checked = checkPeerChain(chain.length ? chain : [cert.raw], 'executor');
   if (policy.requireCa && !socket.authorized) {
     const reason = String(socket.authorizationError ?? '');
     if (VALIDITY_ERRORS.has(reason)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
