@@ -12,7 +12,7 @@ import { formatDuration } from '../util/duration.js';
 import { issuedBy } from '../x509/chain.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check } from './types.js';
-import { RENEWAL_JITTER } from './verify.js';
+import { latestRenewalFraction, RENEWAL_JITTER } from '../model/renewal-policy.js';
 
 const HOUR = 3_600_000;
 /** "Hours, not days": a day at most, with room for an issuer's backdating (Vault: 30 s). */
@@ -70,21 +70,21 @@ export const productionRotationCheck: Check<DoctorContext> = {
   title: 'rotation threshold',
   async run(ctx) {
     const t = ctx.config.renewalThreshold;
-    const latest = Math.min(0.99, t + RENEWAL_JITTER);
+    const latest = latestRenewalFraction(t);
     const pct = (f: number) => `${Math.round(f * 100)}%`;
     const bad = (detail: string) => fail(new AhError('ENROLL_PRODUCTION_ROTATION_THRESHOLD', { threshold: String(t), detail }), detail);
     if (t > THRESHOLD_RANGE.max) return bad(`renewing at up to ${pct(latest)} of the lifetime leaves little time before expiry (keep it at or below ${THRESHOLD_RANGE.max})`);
     if (t < THRESHOLD_RANGE.min) return bad(`renewing after ${pct(t)} of the lifetime renews far more often than needed (keep it at or above ${THRESHOLD_RANGE.min})`);
     const id = await ctx.identity();
     const leaf = id.chain?.[0];
-    if (!leaf) return pass(`renews at ${pct(t)} ±5% of the lifetime`);
+    if (!leaf) return pass(`renews at ${pct(t)} ±${pct(RENEWAL_JITTER)} of the lifetime`);
     const lifetime = Date.parse(leaf.validTo) - Date.parse(leaf.validFrom);
     const margin = lifetime * (1 - latest);
     if (margin < MIN_RENEWAL_MARGIN_MS) {
       return bad(`with a ${formatDuration(lifetime)} certificate, the latest renewal leaves ${formatDuration(margin)} before expiry: too little to retry a failed renewal`);
     }
     const files = id.kind === 'files' ? '; the files provider cannot renew by itself: your PKI must write new files before then' : '';
-    return pass(`renews at ${pct(t)} ±5% of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`);
+    return pass(`renews at ${pct(t)} ±${pct(RENEWAL_JITTER)} of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`);
   },
 };
 

@@ -8,8 +8,7 @@ import { uriUnderPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 import { formatDuration } from '../util/duration.js';
 import { describe, fingerprintOf, notAfterOf, notBeforeOf, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, chainBreak, issuedBy } from '../x509/chain.js';
-
-export const RENEWAL_JITTER = 0.05;
+import { latestRenewalFraction } from '../model/renewal-policy.js';
 
 export type ChainVerdict =
   | { readonly ok: true; readonly path: X509Certificate[]; readonly anchor: X509Certificate }
@@ -81,7 +80,7 @@ export function lifetimeOf(cert: X509Certificate, now: number, threshold: number
   const notAfter = notAfterOf(cert);
   const lifetimeMs = notAfter - notBefore;
   const renewAt = notBefore + lifetimeMs * threshold;
-  const renewLatest = notBefore + lifetimeMs * Math.min(0.99, threshold + RENEWAL_JITTER);
+  const renewLatest = notBefore + lifetimeMs * latestRenewalFraction(threshold);
   const state = now < notBefore ? 'not-yet-valid' : now > notAfter ? 'expired' : 'valid';
   return { notBefore, notAfter, lifetimeMs, leftMs: notAfter - now, state, renewAt, renewLatest, overdue: state === 'valid' && now > renewLatest };
 }

@@ -22,6 +22,7 @@ import { rotationMachine } from '../machines/rotation.js';
 
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
 import { parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
@@ -43,7 +44,7 @@ export interface ExecutorOptions {
   readonly maxAttempts?: number;
   readonly labels?: Readonly<Record<string, string>>;
   readonly backoff?: BackoffPolicy;
-  /** Fraction of the certificate lifetime after which to renew (0.7). */
+  /** Fraction of the certificate lifetime after which to renew (DEFAULT_RENEWAL_THRESHOLD, 0.7). */
   readonly renewalThreshold?: number;
   /** A ready logging setup; or just `logLevel` ('info', 'ah_transport=debug', ...). Silent by default. */
   readonly logging?: Logging;
@@ -81,8 +82,6 @@ export interface ExecutorEvents {
 export type ExecutorOutcome = { readonly state: 'stopped' } | { readonly state: 'failed'; readonly error: AhError };
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-export const DEFAULT_RENEWAL_THRESHOLD = 0.7;
-export const RENEWAL_JITTER = 0.05;
 
 const toAhError = (e: ErrorInfo): AhError => AhError.fromInfo(e);
 

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress, parseRemoteServer } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../util/backoff.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER, RENEWAL_THRESHOLD_RANGE } from '../../model/renewal-policy.js';
 import { countOption, defaultName, durationOption, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stateDirOption, stopOnSignals, UsageError } from '../common.js';
 import { COUNT_RANGES, FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } from './identity-options.js';
@@ -38,6 +39,8 @@ export function registerEnroll(agent: Command): void {
     .action(async (flags: EnrollFlags & { metricsListen?: string }) => runEnroll(flags));
 }
 
+const THRESHOLDS = `[${RENEWAL_THRESHOLD_RANGE.min}..${RENEWAL_THRESHOLD_RANGE.max}, exclusive]`;
+
 /** Every flag of `ah agent enroll` (identity flags included); `ah agent doctor` takes the same. */
 export function addEnrollOptions(command: Command): Command {
   command
@@ -46,8 +49,8 @@ export function addEnrollOptions(command: Command): Command {
     .addOption(durationOption('--connect-timeout <duration>', 'give up on a connection attempt after this long', FLAG_RANGES.connectTimeout, { value: 30_000, shown: '30s' }))
     .addOption(countOption('--max-attempts <n>', 'exit 1 after this many failed attempts in a row (0 = retry for ever)', COUNT_RANGES.maxAttempts, { value: 0, shown: '0' }, 'for ever'))
     .option('--labels <k=v,...>', 'labels sent to the access point', parsers.labels)
-    .addOption(option('--renewal-threshold <fraction>', 'renew after this fraction of the certificate lifetime (±0.05 jitter) [0.05..0.95, exclusive]', parsers.fraction, { value: 0.7, shown: '0.7' }))
-    .option('--vault-renewal-threshold <fraction>', 'the same as --renewal-threshold, as the guide spells it for Vault [0.05..0.95, exclusive]', parsers.fraction)
+    .addOption(option('--renewal-threshold <fraction>', `renew after this fraction of the certificate lifetime (±${RENEWAL_JITTER} jitter) ${THRESHOLDS}`, parsers.fraction, { value: DEFAULT_RENEWAL_THRESHOLD, shown: String(DEFAULT_RENEWAL_THRESHOLD) }))
+    .option('--vault-renewal-threshold <fraction>', `the same as --renewal-threshold, as the guide spells it for Vault ${THRESHOLDS}`, parsers.fraction)
     .addOption(durationOption('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', FLAG_RANGES.backoffBase, { value: DEFAULT_BACKOFF.baseMs, shown: '1s' }))
     .addOption(durationOption('--backoff-max <duration>', 'cap of the retry delay', FLAG_RANGES.backoffMax, { value: DEFAULT_BACKOFF.capMs, shown: '60s' }))
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
