@@ -15,6 +15,7 @@
  * The machine owns one `rotation` child for its identity.
  */
 import { and, assign, enqueueActions, fromCallback, raise, setup, type EventObject } from 'xstate';
+import { topLevelState as topLevel } from '../util/state-value.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
 import { nextRandom } from './random.js';
 import { MAX_TIMER_MS, rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
@@ -451,9 +452,9 @@ export const enrollmentMachine = setup({
 
 export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed';
 
-/** The top-level state name of a snapshot value. */
+/** The enrollment's top-level state of a snapshot value: its states are exactly these names. */
 export function topLevelState(value: unknown): EnrollmentState {
-  return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as EnrollmentState;
+  return topLevel(value) as EnrollmentState;
 }
 
 export type { EventObject };

@@ -18,7 +18,8 @@
  */
 import { formatDuration } from '../util/duration.js';
 import type { ActorRebuild, PathStep } from './actor-rebuild.js';
-import { formatValue, topLevel } from './state-value.js';
+import { formatValue } from './state-value.js';
+import { topLevelState } from '../util/state-value.js';
 
 export const STORM_ATTEMPTS = 3;
 const GRACE_FRACTION = 0.1;
@@ -136,7 +137,7 @@ function streakSince(steps: readonly PathStep[]): number {
 function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | null {
   if (a.steps.length === 0 || a.value === null) return null;
   const value = a.value;
-  const top = topLevel(value);
+  const top = topLevelState(value);
   const state = formatValue(value);
   const since = topSince(a.steps);
   const stayed = formatDuration(Math.max(0, now - since));
