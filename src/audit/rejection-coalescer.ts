@@ -17,6 +17,7 @@ import type { ErrorInfo } from '../errors/ah-error.js';
 import type { ClientHandshake } from '../transport/executor-policy.js';
 import { VALIDITY_ERRORS } from '../transport/tls-errors.js';
 import { WindowCoalescer, type WindowSummary } from '../util/window-coalescer.js';
+import { distinguishedName } from '../x509/certificate.js';
 import type { AccessPointAudit } from './access-point-audit.js';
 
 export const REJECTION_WINDOW_MS = 10_000;
@@ -73,7 +74,7 @@ export class RejectionCoalescer {
     // On disk before the client hears why.
     this.audit?.rejected({ error: r.error, remoteAddress: r.remoteAddress, name: r.name, link: r.link, certificate: cert });
     this.logger.warn(
-      { event: 'executor_rejected', code: r.error.code, remoteAddress: r.remoteAddress, subject: cert?.subject.replace(/\n/g, ', ') ?? null, sans: cert?.subjectAltName ?? null, link: r.link },
+      { event: 'executor_rejected', code: r.error.code, remoteAddress: r.remoteAddress, subject: cert ? distinguishedName(cert.subject) : null, sans: cert?.subjectAltName ?? null, link: r.link },
       `executor from ${r.remoteAddress} rejected: ${messageOf(r.error)}`,
     );
   }

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
 import { formatHostPort, parseListenAddress } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
+import { distinguishedName } from '../x509/certificate.js';
 import { issuedBy } from '../x509/chain.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check } from './types.js';
@@ -39,9 +40,9 @@ export const productionCaCheck: Check<DoctorContext> = {
     const leaf = id.chain?.[0];
     if (!leaf) return skip('no certificate to check (see the identity checks)');
     if (issuedBy(leaf, leaf)) {
-      return fail(new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: `the certificate ${id.origin} is self-signed` }), `self-signed certificate (${leaf.subject.replace(/\n/g, ', ')})`);
+      return fail(new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: `the certificate ${id.origin} is self-signed` }), `self-signed certificate (${distinguishedName(leaf.subject)})`);
     }
-    return pass(`issued by ${leaf.issuer.replace(/\n/g, ', ')} (${config.identity.kind} identity)`);
+    return pass(`issued by ${distinguishedName(leaf.issuer)} (${config.identity.kind} identity)`);
   },
 };
 

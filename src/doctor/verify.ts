@@ -6,7 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { uriUnderPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 import { formatDuration } from '../util/duration.js';
-import { describe, fingerprintOf, notAfterOf, notBeforeOf, subjectAltNames } from '../x509/certificate.js';
+import { describe, distinguishedName, fingerprintOf, notAfterOf, notBeforeOf, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, chainBreak, issuedBy } from '../x509/chain.js';
 import { latestRenewalFraction } from '../model/renewal-policy.js';
 
@@ -15,7 +15,6 @@ export type ChainVerdict =
   /** broken: the file's own order; incomplete: the bundle holds part of the chain; unknown: nothing related. */
   | { readonly ok: false; readonly reason: 'broken' | 'incomplete' | 'unknown' | 'ca-not-valid'; readonly detail: string };
 
-const subjectOf = (c: X509Certificate) => c.subject.replace(/\n/g, ', ');
 const selfSigned = (c: X509Certificate) => issuedBy(c, c);
 
 /**
@@ -48,15 +47,15 @@ export function verifyChainTo(chain: X509Certificate[], bundle: X509Certificate[
   }
   const top = path[path.length - 1]!;
   if (bundleTouchesChain(path, bundle)) {
-    return { ok: false, reason: 'incomplete', detail: `the CA bundle holds part of the chain but not the root above ${subjectOf(top)} (issuer ${top.issuer.replace(/\n/g, ', ')})` };
+    return { ok: false, reason: 'incomplete', detail: `the CA bundle holds part of the chain but not the root above ${distinguishedName(top.subject)} (issuer ${distinguishedName(top.issuer)})` };
   }
-  return { ok: false, reason: 'unknown', detail: `issued by ${top.issuer.replace(/\n/g, ', ')}, which the CA bundle does not hold` };
+  return { ok: false, reason: 'unknown', detail: `issued by ${distinguishedName(top.issuer)}, which the CA bundle does not hold` };
 }
 
 function finish(path: X509Certificate[], anchor: X509Certificate, now: number): ChainVerdict {
   for (const ca of path.slice(1)) {
     if (now < notBeforeOf(ca) || now > notAfterOf(ca)) {
-      return { ok: false, reason: 'ca-not-valid', detail: `CA ${subjectOf(ca)} is valid ${new Date(notBeforeOf(ca)).toISOString()} to ${new Date(notAfterOf(ca)).toISOString()}` };
+      return { ok: false, reason: 'ca-not-valid', detail: `CA ${distinguishedName(ca.subject)} is valid ${new Date(notBeforeOf(ca)).toISOString()} to ${new Date(notAfterOf(ca)).toISOString()}` };
     }
   }
   return { ok: true, path, anchor };
