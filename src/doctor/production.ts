@@ -7,7 +7,7 @@ import { access, constants } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
-import { formatHostPort, parseListenAddress } from '../util/address.js';
+import { DEFAULT_FLEET_PORT, formatHostPort, parseListenAddress } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { distinguishedName } from '../x509/certificate.js';
 import { issuedBy } from '../x509/chain.js';
@@ -22,7 +22,6 @@ export const MAX_PRODUCTION_TTL_MS = 24 * HOUR + 5 * 60_000;
 export const THRESHOLD_RANGE = { min: 0.3, max: 0.8 } as const;
 /** The least time between the latest renewal point and expiry for a failed renewal to be retried. */
 export const MIN_RENEWAL_MARGIN_MS = 60_000;
-export const DEFAULT_FLEET_PORT = 4433;
 
 export const productionCaCheck: Check<DoctorContext> = {
   name: 'production.ca',

@@ -23,7 +23,7 @@ import { rotationMachine } from '../machines/rotation.js';
 import { createProvider, type IdentityConfig, type IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
-import { parseRemoteServer } from '../util/address.js';
+import { formatHostPort, parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
@@ -143,7 +143,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   async start(): Promise<void> {
     const { options } = this;
     const log = this.logging.get('ah_executor');
-    const address = `${this.remote.host.includes(':') ? `[${this.remote.host}]` : this.remote.host}:${this.remote.port}`;
+    const address = formatHostPort(this.remote);
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const identity = options.identity ?? { kind: 'dev' };
 
