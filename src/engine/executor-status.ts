@@ -49,7 +49,7 @@ export function executorStatus(
 ): ExecutorStatus {
   const linked = state === 'enrolled' || state === 'renewing';
   return {
-    name: ctx.name,
+    name: ctx.config.name,
     state,
     detail: value,
     remoteServer: extra.remoteServer,

@@ -355,11 +355,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const err = ctx.lastError;
     const code = err?.code;
     if (to === 'handshaking' && from !== 'handshaking') {
-      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.remoteServer} (attempt ${ctx.attempts + 1})`);
+      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.config.remoteServer} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
         { executorId: ctx.executorId, serial: ctx.linkIdentity?.serial, notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString() },
-        `enrolled with access point ${ctx.remoteServer} as ${ctx.executorId}`,
+        `enrolled with access point ${ctx.config.remoteServer} as ${ctx.executorId}`,
       );
     } else if (to === 'renewing' && from === 'enrolled') {
       log.info({ serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
