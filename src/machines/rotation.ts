@@ -17,7 +17,7 @@ import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } 
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
 import { nextRandom } from './random.js';
 import type { IdentitySummary } from '../model/identity.js';
-import type { ErrorInfo } from '../errors/ah-error.js';
+import { codeAsReceived, type ErrorInfo, type WireErrorInfo } from '../errors/ah-error.js';
 
 /** setTimeout cannot wait longer than this; longer waits are taken in steps. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -85,9 +85,9 @@ export function renewalPoint(identity: IdentitySummary, threshold: number, jitte
 
 /** Whatever a renew actor rejected with, as plain data (Error objects do not survive a log). */
 export function toMachineError(thrown: unknown): ErrorInfo {
-  const e = thrown as Partial<ErrorInfo> & { message?: string };
+  const e = thrown as Partial<WireErrorInfo> & { message?: string };
   if (e && typeof e === 'object' && typeof e.code === 'string') {
-    return { code: e.code, params: { ...(e.params ?? {}) }, retryable: e.retryable ?? true };
+    return { code: codeAsReceived(e.code), params: { ...(e.params ?? {}) }, retryable: e.retryable ?? true };
   }
   return { code: 'ENROLL_INTERNAL', params: { detail: String(e?.message ?? thrown) }, retryable: true };
 }

@@ -16,6 +16,7 @@
  * for a renewal on a loaded machine, short enough to be seen in the log of a short-lived
  * certificate.
  */
+import type { ErrorCode } from '../errors/catalog.js';
 import { formatDuration } from '../util/duration.js';
 import type { ActorRebuild, PathStep } from './actor-rebuild.js';
 import { formatValue } from './state-value.js';
@@ -35,10 +36,14 @@ export type StuckKind =
   | 'expired'
   | 'rejected';
 
+/** An error as a log line carries it: its code may be one this build does not know. */
 export interface ErrorRef {
   readonly code: string;
   readonly params: Readonly<Record<string, string>>;
 }
+
+/** An error this diagnosis names itself, not read from the log: its code is the catalog's. */
+const diagnosed = (code: ErrorCode, params: Record<string, string> = {}): ErrorRef => ({ code, params });
 
 export interface Diagnosis {
   readonly actor: string;
@@ -98,17 +103,14 @@ function loggedAttempts(steps: readonly PathStep[]): { attempts: number; error: 
 }
 
 function overdue(identity: Identity, renewAt: number | null, now: number): ErrorRef {
-  return {
-    code: 'ENROLL_RENEWAL_OVERDUE',
-    params: {
-      serial: identity.serial,
-      renewAt: renewAt !== null ? iso(renewAt) : 'unknown',
-      left: identity.notAfter > now ? formatDuration(identity.notAfter - now) : 'nothing',
-    },
-  };
+  return diagnosed('ENROLL_RENEWAL_OVERDUE', {
+    serial: identity.serial,
+    renewAt: renewAt !== null ? iso(renewAt) : 'unknown',
+    left: identity.notAfter > now ? formatDuration(identity.notAfter - now) : 'nothing',
+  });
 }
 
-const EXPIRED: ErrorRef = { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {} };
+const EXPIRED = diagnosed('ENROLL_CERT_NOT_VALID_NOW');
 
 /** What a diagnosis looks at: an actor's path and, when rebuilt, its context at the end. */
 export type ActorView = Pick<ActorRebuild, 'actor' | 'machine' | 'steps' | 'value' | 'context'>;
@@ -155,7 +157,7 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
           ...base,
           kind: 'failed',
           summary: `gave up after ${attempts} failed attempt${attempts === 1 ? '' : 's'} (--max-attempts)`,
-          error: error ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' } },
+          error: error ?? diagnosed('ENROLL_INTERNAL', { detail: 'failed without an error' }),
           lastError: null,
         };
       }
@@ -245,7 +247,7 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
       return null;
     }
     case 'access-point': {
-      if (top === 'failed') return { ...base, kind: 'failed', summary: 'the access point stopped', error: lastError ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' } }, lastError: null };
+      if (top === 'failed') return { ...base, kind: 'failed', summary: 'the access point stopped', error: lastError ?? diagnosed('ENROLL_INTERNAL', { detail: 'failed without an error' }), lastError: null };
       if (top === 'starting' && lastError) return { ...base, kind: 'waiting-for-identity', summary: `no identity material for ${stayed}`, error: lastError, lastError: null };
       return null;
     }
