@@ -78,7 +78,12 @@ export class AccessPointAudit {
       event: previous ? 'rotated' : 'enrolled',
       ...this.executor(executor),
       ...(previous
-        ? { previousSerial: previous.serial, previousNotAfter: iso(previous.notAfter), previousLink: previous.link, previousRemoteAddress: previous.remoteAddress }
+        ? {
+            previousSerial: previous.serial,
+            previousNotAfter: iso(previous.notAfter),
+            previousLink: previous.link,
+            previousRemoteAddress: previous.remoteAddress,
+          }
         : {}),
     });
   }

@@ -159,9 +159,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         paths.executorSocket(options.stateDir, options.name),
         (cmd) => (cmd === 'status-cert' ? { ...this.status(), certificate: this.certificate() } : this.status()),
         {
-        role: 'executor',
-        name: options.name,
-      });
+          role: 'executor',
+          name: options.name,
+        },
+      );
       await this.statusServer.listen().catch(async (err: unknown) => {
         await this.metricsServer?.close();
         throw err;
@@ -177,7 +178,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
         onEvent: (level, message, fields) => this.logging.get('ah_identity_provider')[level](fields ?? {}, message),
         onReconnect: ({ attempt, inMs, reason, code }) =>
-          this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
+          this.logging
+            .get('ah_identity_provider')
+            .warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
       });
     provider.on('material', () => (this.identityUpdatedAt = Date.now()));
     this.store.on('bundleChanged', (m) =>

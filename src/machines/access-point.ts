@@ -32,10 +32,7 @@ export interface AccessPointContext {
 
 export type ListenerCommand = { type: 'USE_IDENTITY'; fingerprint: string };
 
-export type AccessPointEvent =
-  | RotationNotice
-  | { type: 'LISTENING'; address: string }
-  | { type: 'LISTEN_FAILED'; error: ErrorInfo };
+export type AccessPointEvent = RotationNotice | { type: 'LISTENING'; address: string } | { type: 'LISTEN_FAILED'; error: ErrorInfo };
 
 type IdentityNews = Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
 

@@ -127,7 +127,10 @@ const requestLoop = {
             'notifyRenewed',
           ],
         },
-        onError: { target: 'backoff', actions: { type: 'recordRenewalFailure', params: ({ event }: { event: { error: unknown } }) => ({ thrown: event.error }) } },
+        onError: {
+          target: 'backoff',
+          actions: { type: 'recordRenewalFailure', params: ({ event }: { event: { error: unknown } }) => ({ thrown: event.error }) },
+        },
       },
     },
     backoff: { after: { retryDelay: 'requesting' } },
@@ -165,12 +168,10 @@ export const rotationMachine = setup({
       event.type === 'MATERIAL' &&
       event.identity.fingerprint !== context.identity?.fingerprint &&
       (context.identity === null || event.identity.notAfter >= context.identity.notAfter),
-    isDifferentButNotNewer: ({ context, event }) =>
-      event.type === 'MATERIAL' && event.identity.fingerprint !== context.identity?.fingerprint,
+    isDifferentButNotNewer: ({ context, event }) => event.type === 'MATERIAL' && event.identity.fingerprint !== context.identity?.fingerprint,
     isExpiredOnArrival: ({ event }) => event.type === 'MATERIAL' && event.identity.notAfter <= event.observedAt,
     renewalBeyondOneTimer: ({ context }) => (context.renewAt ?? 0) - context.observedAt > MAX_TIMER_MS,
-    expiryStillAhead: ({ context, event }) =>
-      event.type === 'EXPIRY_REACHED' && context.identity !== null && event.at < context.identity.notAfter,
+    expiryStillAhead: ({ context, event }) => event.type === 'EXPIRY_REACHED' && context.identity !== null && event.at < context.identity.notAfter,
     canIssue: ({ context }) => context.canIssue,
   },
   actions: {
@@ -286,10 +287,7 @@ export const rotationMachine = setup({
     valid: {
       on: { MATERIAL: onPushedMaterial },
       after: {
-        untilRenewal: [
-          { guard: 'renewalBeyondOneTimer', target: 'valid', reenter: true, actions: 'advanceObservedByOneTimer' },
-          { target: 'renew-due' },
-        ],
+        untilRenewal: [{ guard: 'renewalBeyondOneTimer', target: 'valid', reenter: true, actions: 'advanceObservedByOneTimer' }, { target: 'renew-due' }],
       },
     },
     'renew-due': {

@@ -11,7 +11,6 @@ export type { IdentityMaterial };
 
 export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault';
 
-
 export interface ProviderEvents {
   /** New material the provider has (pushed, or reloaded). */
   material: [IdentityMaterial];

@@ -16,7 +16,14 @@ afterAll(stopAll);
 type Audit = Record<string, any> & { event: string; seq: number; time: string };
 
 const readAudit = (...files: string[]): Audit[] =>
-  files.flatMap((f) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Audit) : []));
+  files.flatMap((f) =>
+    existsSync(f)
+      ? readFileSync(f, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Audit)
+      : [],
+  );
 
 const msg = (l: LogLine) => (typeof l.msg === 'string' ? l.msg : '');
 const rotationDone = (l: LogLine) => msg(l).startsWith('rotation complete');
@@ -46,7 +53,13 @@ describe('audit log', () => {
     const ap = await accessPoint(dir, ['--audit-log', file, '--executor-san-uri-prefix', 'spiffe://dev.local/ah/agent/good', '--dev-cert-ttl', '5s']);
     expect(readAudit(file).map((r) => r.event)).toEqual(['started']);
     const [started] = readAudit(file);
-    expect(started).toMatchObject({ seq: 1, accessPoint: `127.0.0.1:${ap.port}`, provider: 'dev', devMode: true, spiffeId: 'spiffe://dev.local/ah/access-point' });
+    expect(started).toMatchObject({
+      seq: 1,
+      accessPoint: `127.0.0.1:${ap.port}`,
+      provider: 'dev',
+      devMode: true,
+      spiffeId: 'spiffe://dev.local/ah/access-point',
+    });
     expect(started!.serial).toMatch(/^[0-9A-F]+$/);
 
     // Enrolled: by the time the executor says it is in, the line is in the file.
@@ -88,7 +101,12 @@ describe('audit log', () => {
     // Reloaded: the access point's own certificate renewed.
     await ap.daemon.waitForLine((l) => eventOfLogLine(l) === 'reloaded', 'its own renewal', 30_000);
     const reloaded = readAudit(file).filter((r) => r.event === 'reloaded');
-    expect(reloaded[0]).toMatchObject({ reason: 'identity renewed', provider: 'dev', previousSerial: started!.serial, spiffeId: 'spiffe://dev.local/ah/access-point' });
+    expect(reloaded[0]).toMatchObject({
+      reason: 'identity renewed',
+      provider: 'dev',
+      previousSerial: started!.serial,
+      spiffeId: 'spiffe://dev.local/ah/access-point',
+    });
 
     // Departed, then stopped.
     expect(await good.stop('SIGTERM')).toBe(0);
@@ -155,7 +173,10 @@ describe('audit log', () => {
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'w', '--state-dir', dir]);
     await ex.waitForLine((l) => msg(l).startsWith('enrolled with access point'), 'enrolled');
     // The record is kept in the access point's log instead.
-    const kept = await ap.daemon.waitForLine((l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled', 'the enrolled record');
+    const kept = await ap.daemon.waitForLine(
+      (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled',
+      'the enrolled record',
+    );
     expect(kept.audit).toMatchObject({ event: 'enrolled', executorId: 'spiffe://dev.local/ah/agent/w', name: 'w' });
 
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
@@ -164,7 +185,11 @@ describe('audit log', () => {
     expect(fleet.audit.failed).toBeGreaterThanOrEqual(2); // started, enrolled
     const human = await runAh(['agent', 'fleet', '--state-dir', dir]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(new RegExp(`\\nwarning: audit log ${file} is not being written: ENOTDIR: not a directory.*; \\d+ records kept in the access point log instead \\(code ENROLL_AUDIT_LOG_FAILED\\)\\n$`));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `\\nwarning: audit log ${file} is not being written: ENOTDIR: not a directory.*; \\d+ records kept in the access point log instead \\(code ENROLL_AUDIT_LOG_FAILED\\)\\n$`,
+      ),
+    );
     const m = await scrapeUntil(url, (s) => s.sample('ah_audit_log_writable') === 0, 'the audit log failing');
     expect(m.sample('ah_audit_write_failures_total')).toBe(fleet.audit.failed);
     expect(m.sample('ah_access_point_enrolled_executors')).toBe(1);
@@ -187,7 +212,10 @@ describe('audit log', () => {
     const ap = await accessPoint(dir, ['--audit-log', '/dev/full']);
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'full', '--state-dir', dir]);
     await ex.waitForLine((l) => msg(l).startsWith('enrolled with access point'), 'enrolled');
-    const kept = await ap.daemon.waitForLine((l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled', 'the enrolled record');
+    const kept = await ap.daemon.waitForLine(
+      (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled',
+      'the enrolled record',
+    );
     expect(kept.errno).toBe('ENOSPC');
     expect(kept.msg).toMatch(/^cannot write audit log \/dev\/full: ENOSPC: no space left on device/);
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);

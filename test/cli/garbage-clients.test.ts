@@ -27,11 +27,21 @@ beforeAll(async () => {
   executor = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'steady', '--state-dir', stateDir]);
   await executor.waitForLine((l) => l.msg.startsWith('enrolled with access point'), 'enrolled');
   const now = Date.now();
-  clientCert = await createSelfSigned({ commonName: 'mallory', uris: ['spiffe://dev.local/ah/agent/mallory'], notBefore: now - 60_000, notAfter: now + 3_600_000, usage: 'client' });
+  clientCert = await createSelfSigned({
+    commonName: 'mallory',
+    uris: ['spiffe://dev.local/ah/agent/mallory'],
+    notBefore: now - 60_000,
+    notAfter: now + 3_600_000,
+    usage: 'client',
+  });
 });
 
 /** Resolves with what the server sent before it closed the connection. */
-function untilClosed(socket: { on(e: 'data', f: (b: Buffer) => void): unknown; on(e: 'close', f: () => void): unknown; on(e: 'error', f: (e: Error) => void): unknown }): Promise<Buffer> {
+function untilClosed(socket: {
+  on(e: 'data', f: (b: Buffer) => void): unknown;
+  on(e: 'close', f: () => void): unknown;
+  on(e: 'error', f: (e: Error) => void): unknown;
+}): Promise<Buffer> {
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the access point did not close the link within 15 s')), 15_000);
@@ -83,7 +93,10 @@ describe('garbage clients', () => {
     socket.write(header);
     socket.write(randomBytes(1024));
     expect((await closed).length).toBe(0);
-    await accessPoint.waitForLine((l) => l.level === 40 && String(l.msg).includes('frame of 1048576 bytes exceeds the 65536-byte limit'), 'about the oversized frame');
+    await accessPoint.waitForLine(
+      (l) => l.level === 40 && String(l.msg).includes('frame of 1048576 bytes exceeds the 65536-byte limit'),
+      'about the oversized frame',
+    );
   });
 
   it('a heartbeat before hello', async () => {
@@ -114,9 +127,7 @@ describe('garbage clients', () => {
     const closed = untilClosed(socket);
     socket.write(encodeFrame({ type: 'hello', name: 'nocert', version: '0', labels: {} }));
     const messages = new FrameDecoder().push(await closed);
-    expect(messages).toEqual([
-      { type: 'reject', code: 'ENROLL_CLIENT_CERT_REQUIRED', message: 'client certificate required', params: {} },
-    ]);
+    expect(messages).toEqual([{ type: 'reject', code: 'ENROLL_CLIENT_CERT_REQUIRED', message: 'client certificate required', params: {} }]);
     await accessPoint.waitForLine((l) => l.code === 'ENROLL_CLIENT_CERT_REQUIRED' && l.level === 40, 'about the rejection');
   });
 

@@ -25,9 +25,20 @@ describe('rotation', () => {
   it('rotates a 4s dev certificate repeatedly with no missed heartbeat and no roster gap', async () => {
     const dir = tempStateDir();
     const ap = await accessPoint(dir);
-    const ex = startAh(
-      ['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'rot', '--dev-cert-ttl', '4s', '--state-dir', dir, '--log-level', 'info,ah_machine=debug'],
-    );
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'rot',
+      '--dev-cert-ttl',
+      '4s',
+      '--state-dir',
+      dir,
+      '--log-level',
+      'info,ah_machine=debug',
+    ]);
     await ex.waitForLine((l) => l.msg.startsWith('enrolled with access point'), 'enrolled');
     await ex.waitForLine((l) => rotationDone(l) && (l.rotations as number) >= 2, 'two rotations', 30_000);
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', dir])).stdout);
@@ -53,7 +64,15 @@ describe('rotation', () => {
 
     // The access point never reported the executor absent; it saw each new link replace the old.
     const apLines = ap.daemon.lines;
-    expect(apLines.filter((l) => typeof l.msg === 'string' && l.msg.includes(' left: ') && l.executorId === 'spiffe://dev.local/ah/agent/rot' && (l.time as number) < (rotations.at(-1)!.time as number))).toEqual([]);
+    expect(
+      apLines.filter(
+        (l) =>
+          typeof l.msg === 'string' &&
+          l.msg.includes(' left: ') &&
+          l.executorId === 'spiffe://dev.local/ah/agent/rot' &&
+          (l.time as number) < (rotations.at(-1)!.time as number),
+      ),
+    ).toEqual([]);
     expect(apLines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('executor rot rotated')).length).toBeGreaterThanOrEqual(2);
   });
 
@@ -63,14 +82,30 @@ describe('rotation', () => {
     const proxy = await ModeProxy.start({ forward: ap.port });
     try {
       const ex = startAh([
-        'agent', 'enroll', '--remote-server', `https://127.0.0.1:${proxy.port}`, '--name', 'stubborn',
-        '--dev-cert-ttl', '12s', '--renewal-threshold', '0.3', '--backoff-base', '300ms', '--backoff-max', '600ms', '--state-dir', dir,
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${proxy.port}`,
+        '--name',
+        'stubborn',
+        '--dev-cert-ttl',
+        '12s',
+        '--renewal-threshold',
+        '0.3',
+        '--backoff-base',
+        '300ms',
+        '--backoff-max',
+        '600ms',
+        '--state-dir',
+        dir,
       ]);
       await ex.waitForLine((l) => l.msg.startsWith('enrolled with access point'), 'enrolled');
       // From now on the network refuses new connections; the established link keeps flowing.
       await proxy.setMode('refuse');
       const refused = await ex.waitForLine((l) => l.level === 40 && String(l.msg).startsWith('rotation: new link failed'), 'the failed rotation', 20_000);
-      expect(refused.msg).toMatch(new RegExp(`^rotation: new link failed: connection refused to 127\\.0\\.0\\.1:${proxy.port}; keeping the current link, retrying in \\d+ms$`));
+      expect(refused.msg).toMatch(
+        new RegExp(`^rotation: new link failed: connection refused to 127\\.0\\.0\\.1:${proxy.port}; keeping the current link, retrying in \\d+ms$`),
+      );
       expect(refused.code).toBe('ENROLL_CONNECTION_REFUSED');
 
       const during = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', dir])).stdout);
@@ -79,7 +114,11 @@ describe('rotation', () => {
       // The old link still heartbeats: the roster's last heartbeat moves on.
       const fleet = async () => JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout).executors[0];
       const before = Date.parse((await fleet()).lastHeartbeat);
-      await ex.waitForNewLine(ex.lines.indexOf(refused) + 1, (l) => l.level === 40 && String(l.msg).startsWith('rotation: new link failed'), 'a second failed try');
+      await ex.waitForNewLine(
+        ex.lines.indexOf(refused) + 1,
+        (l) => l.level === 40 && String(l.msg).startsWith('rotation: new link failed'),
+        'a second failed try',
+      );
       let after = before;
       for (const deadline = Date.now() + 10_000; after <= before && Date.now() < deadline; ) after = Date.parse((await fleet()).lastHeartbeat);
       expect(after).toBeGreaterThan(before);

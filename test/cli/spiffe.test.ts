@@ -27,7 +27,20 @@ beforeAll(async () => {
   spireEx = await startFakeSpire({ socketPath: dir.path('ex.sock'), trustDomain: td });
   await spireAp.register(AP_ID);
   await spireEx.register(EXECUTOR_ID);
-  ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'spiffe', '--spiffe-socket', spireAp.socketPath, '--heartbeat-interval', `${HEARTBEAT_MS}ms`, '--state-dir', tempStateDir()]);
+  ap = startAh([
+    'agent',
+    'access-point',
+    '--fleet-listen',
+    '127.0.0.1:0',
+    '--identity',
+    'spiffe',
+    '--spiffe-socket',
+    spireAp.socketPath,
+    '--heartbeat-interval',
+    `${HEARTBEAT_MS}ms`,
+    '--state-dir',
+    tempStateDir(),
+  ]);
   const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
   expect(line.executorSanUriPrefix).toBe('spiffe://example.org/ah/agent/');
   port = Number(String(line.address).split(':').pop());
@@ -42,8 +55,23 @@ afterAll(async () => {
 
 function enroll(extra: string[] = [], socket = spireEx.target, stateDir = tempStateDir()): Daemon {
   return startAh([
-    'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'executor-1', '--identity', 'spiffe',
-    '--spiffe-socket', socket, '--expected-server-id', AP_ID, '--state-dir', stateDir, '--log-level', 'info,ah_machine=debug', ...extra,
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${port}`,
+    '--name',
+    'executor-1',
+    '--identity',
+    'spiffe',
+    '--spiffe-socket',
+    socket,
+    '--expected-server-id',
+    AP_ID,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'info,ah_machine=debug',
+    ...extra,
   ]);
 }
 
@@ -77,7 +105,10 @@ describe('SPIFFE identity', () => {
       await ex.waitForLine(rotationTo(next!.serial.toUpperCase()), `rotation ${i + 1}`);
     }
     const [apNext] = await spireAp.rotate(AP_ID);
-    await ap.waitForLine((l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === apNext!.serial.toUpperCase(), 'the access point renewal');
+    await ap.waitForLine(
+      (l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === apNext!.serial.toUpperCase(),
+      'the access point renewal',
+    );
     // Another rotation after the access point's: its new SVID is accepted by the executor.
     const [third] = await spireEx.rotate(EXECUTOR_ID);
     await ex.waitForLine(rotationTo(third!.serial.toUpperCase()), 'rotation 3');
@@ -108,7 +139,11 @@ describe('SPIFFE identity', () => {
     await ex.waitForLine(enrolledLine, 'enrolled');
     const mark = ex.lines.length;
     await spireEx.stop();
-    await ex.waitForNewLine(mark, (l) => String(l.msg).includes('reconnecting to the Workload API in') && String(l.msg).includes('(the current SVID stays in use)'), 'a reconnect');
+    await ex.waitForNewLine(
+      mark,
+      (l) => String(l.msg).includes('reconnecting to the Workload API in') && String(l.msg).includes('(the current SVID stays in use)'),
+      'a reconnect',
+    );
     // The link carries on meanwhile.
     const beat = ex.lines.length;
     await ex.waitForNewLine(beat, (l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED', 'a heartbeat while the agent is away');
@@ -125,7 +160,9 @@ describe('SPIFFE identity', () => {
     const enrolled = await ex.waitForLine(enrolledLine, 'enrolled');
     await spireEx.pushGarbage();
     const refused = await ex.waitForLine((l) => l.code === 'ENROLL_INVALID_SVID', 'the refusal');
-    expect(String(refused.msg)).toMatch(new RegExp(`^new identity material refused, keeping the current one \\(serial ${enrolled.serial}\\): invalid X\\.509-SVID from the Workload API: `));
+    expect(String(refused.msg)).toMatch(
+      new RegExp(`^new identity material refused, keeping the current one \\(serial ${enrolled.serial}\\): invalid X\\.509-SVID from the Workload API: `),
+    );
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
     expect(status).toMatchObject({ state: 'enrolled', identity: { serial: enrolled.serial }, lastError: { code: 'ENROLL_INVALID_SVID' } });
     await ex.stop();
@@ -133,13 +170,28 @@ describe('SPIFFE identity', () => {
   });
 });
 
-describe('SPIFFE errors, with the guide\'s first lines', () => {
+describe("SPIFFE errors, with the guide's first lines", () => {
   const firstLine = (s: string) => s.split('\n')[0];
 
   it('no registration entry: no identity issued (and, without --max-attempts, it retries until one appears)', async () => {
     const spire = await startFakeSpire({ socketPath: dir.path('none.sock'), trustDomain: td });
     try {
-      const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', spire.target, '--max-attempts', '1', '--state-dir', tempStateDir()]);
+      const r = await runAh([
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'x',
+        '--identity',
+        'spiffe',
+        '--spiffe-socket',
+        spire.target,
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
+      ]);
       expect(r.code).toBe(1);
       expect(firstLine(r.stderr)).toBe('error: no identity issued');
       expect(r.stderr).toContain('spire-server entry create -socketPath /run/spire/server.sock');
@@ -155,18 +207,63 @@ describe('SPIFFE errors, with the guide\'s first lines', () => {
 
   it('socket missing: failed to connect to Workload API: PATH: no such file', async () => {
     const missing = dir.path('missing.sock');
-    const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', missing, '--max-attempts', '1', '--state-dir', tempStateDir()]);
+    const r = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'x',
+      '--identity',
+      'spiffe',
+      '--spiffe-socket',
+      missing,
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe(`error: failed to connect to Workload API: ${missing}: no such file`);
     // The same through SPIFFE_ENDPOINT_SOCKET.
-    const viaEnv = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--max-attempts', '1', '--state-dir', tempStateDir()], { SPIFFE_ENDPOINT_SOCKET: `unix://${missing}` });
+    const viaEnv = await runAh(
+      [
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'x',
+        '--identity',
+        'spiffe',
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
+      ],
+      { SPIFFE_ENDPOINT_SOCKET: `unix://${missing}` },
+    );
     expect(firstLine(viaEnv.stderr)).toBe(`error: failed to connect to Workload API: ${missing}: no such file`);
   });
 
   it("access point's SPIFFE ID differs from --expected-server-id", async () => {
     const r = await runAh([
-      'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', spireEx.target,
-      '--expected-server-id', 'spiffe://example.org/ah/other', '--max-attempts', '1', '--state-dir', tempStateDir(),
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'x',
+      '--identity',
+      'spiffe',
+      '--spiffe-socket',
+      spireEx.target,
+      '--expected-server-id',
+      'spiffe://example.org/ah/other',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      tempStateDir(),
     ]);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe(`error: server SPIFFE ID mismatch: expected spiffe://example.org/ah/other, got ${AP_ID}`);
@@ -177,12 +274,28 @@ describe('SPIFFE errors, with the guide\'s first lines', () => {
     await other.register('spiffe://other.org/ah/agent/executor-1');
     try {
       const r = await runAh([
-        'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', other.target,
-        '--expected-server-id', AP_ID, '--max-attempts', '1', '--state-dir', tempStateDir(),
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'x',
+        '--identity',
+        'spiffe',
+        '--spiffe-socket',
+        other.target,
+        '--expected-server-id',
+        AP_ID,
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
       ]);
       expect(r.code).toBe(1);
       // Its own bundle does not know our access point either; whichever side speaks first, it is refused.
-      expect(firstLine(r.stderr)).toMatch(/^error: (x509: certificate signed by unknown authority|client certificate rejected: certificate signed by unknown authority)$/);
+      expect(firstLine(r.stderr)).toMatch(
+        /^error: (x509: certificate signed by unknown authority|client certificate rejected: certificate signed by unknown authority)$/,
+      );
     } finally {
       await other.close();
     }

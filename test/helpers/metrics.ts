@@ -13,7 +13,10 @@ export interface Sample {
 }
 
 export class Scrape {
-  constructor(readonly samples: Sample[], readonly text: string) {}
+  constructor(
+    readonly samples: Sample[],
+    readonly text: string,
+  ) {}
 
   /** Every series of `name` whose labels include `labels`. */
   all(name: string, labels: Record<string, string> = {}): Sample[] {
@@ -49,7 +52,8 @@ export function parsePrometheusText(text: string): Scrape {
 export async function scrape(base: string): Promise<Scrape> {
   const res = await fetch(`${base}/metrics`);
   if (res.status !== 200) throw new Error(`${base}/metrics answered ${res.status}`);
-  if (!/^text\/plain; version=0\.0\.4/.test(res.headers.get('content-type') ?? '')) throw new Error(`unexpected content type ${res.headers.get('content-type')}`);
+  if (!/^text\/plain; version=0\.0\.4/.test(res.headers.get('content-type') ?? ''))
+    throw new Error(`unexpected content type ${res.headers.get('content-type')}`);
   return parsePrometheusText(await res.text());
 }
 
@@ -68,7 +72,12 @@ export async function scrapeUntil(base: string, test: (s: Scrape) => boolean, wh
     if (test(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`metrics never showed ${what} within ${timeoutMs} ms; last scrape:\n${last?.text.split('\n').filter((l) => l.startsWith('ah_')).join('\n')}`);
+  throw new Error(
+    `metrics never showed ${what} within ${timeoutMs} ms; last scrape:\n${last?.text
+      .split('\n')
+      .filter((l) => l.startsWith('ah_'))
+      .join('\n')}`,
+  );
 }
 
 /** Poll `/readyz` until it answers `status`. */

@@ -13,7 +13,11 @@ import { tempStateDir } from '../helpers/cli.js';
 
 afterEach(() => vi.restoreAllMocks());
 
-const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('audit log, flushed before the acknowledgement', () => {
   it('has the enrolled, rotated and rejected lines on disk when the welcome or reject frame is written', async () => {
@@ -26,9 +30,21 @@ describe('audit log, flushed before the acknowledgement', () => {
       return send.call(this, message);
     });
 
-    const accessPoint = createAccessPoint({ listen: '127.0.0.1:0', stateDir, auditLog: file, statusSocket: false, executorSanUriPrefix: 'spiffe://dev.local/ah/agent/good' });
+    const accessPoint = createAccessPoint({
+      listen: '127.0.0.1:0',
+      stateDir,
+      auditLog: file,
+      statusSocket: false,
+      executorSanUriPrefix: 'spiffe://dev.local/ah/agent/good',
+    });
     const { port } = await accessPoint.start();
-    const good = createExecutor({ name: 'good', remoteServer: `https://127.0.0.1:${port}`, stateDir, statusSocket: false, identity: { kind: 'dev', certTtlMs: 3_000 } });
+    const good = createExecutor({
+      name: 'good',
+      remoteServer: `https://127.0.0.1:${port}`,
+      stateDir,
+      statusSocket: false,
+      identity: { kind: 'dev', certTtlMs: 3_000 },
+    });
     await good.start();
     await good.waitFor('enrolled');
     await new Promise((resolve) => good.once('rotated', resolve));
