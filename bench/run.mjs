@@ -17,6 +17,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '32' },
     heartbeat: { type: 'string', default: '2000' },
+    'skip-storm': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.n);
@@ -56,6 +57,8 @@ async function phase(mode, heartbeatMs = 60_000) {
   );
   // Half, then all: memory is read at both points, so the growth per link between them (the
   // marginal cost) is free of fixed costs such as V8's young generation growing under load.
+  const profiling = process.env.AH_BENCH_PROFILE_ENROLL && heartbeatMs === 60_000;
+  if (profiling) await server.call('profileStart');
   const cpu0 = (await server.call('stats')).cpuMs;
   const started = performance.now();
   await Promise.all(clients.map((c) => c.call('open', { fraction: 0.5 })));
@@ -68,6 +71,10 @@ async function phase(mode, heartbeatMs = 60_000) {
   await Promise.all(clients.map((c) => c.call('open', { fraction: 1 })));
   const elapsed = paused - started + (performance.now() - resumed);
   const cpu1 = (await server.call('stats')).cpuMs;
+  if (profiling)
+    log(
+      `# profile of the ${mode} enrollments: ${await server.call('profileStop', { file: join(process.env.AH_BENCH_PROFILE_ENROLL, `${mode}-enroll.cpuprofile`) })}`,
+    );
   const counts = await Promise.all(clients.map((c) => c.call('counters')));
   const opened = counts.reduce((a, c) => a + c.open, 0);
   const failed = counts.reduce((a, c) => a + c.failed, 0);

@@ -9,7 +9,7 @@ import { AhError, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
 import type { IdentitySummary } from '../model/identity.js';
 import { messageOf } from '../errors/ah-error.js';
-import { notAfterOf, serialOf, spiffeIdOf, subjectAltNames } from '../x509/certificate.js';
+import { distinguishedName, notAfterOf, serialOf, spiffeIdOf, subjectAltNames } from '../x509/certificate.js';
 import { AuditLog, type AuditFailure, type AuditHealth, type AuditRecord } from './audit-log.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -118,7 +118,7 @@ export class AccessPointAudit {
       remoteAddress: e.remoteAddress,
       serial: cert ? serialOf(cert) : null,
       notAfter: cert ? iso(notAfterOf(cert)) : null,
-      subject: cert ? cert.subject.replace(/\n/g, ', ') : null,
+      subject: cert ? distinguishedName(cert.subject) : null,
       sans: sans ? [...sans.uris.map((u) => `URI:${u}`), ...sans.dns.map((d) => `DNS:${d}`), ...sans.ips.map((i) => `IP:${i}`)] : [],
       link: e.link,
     });

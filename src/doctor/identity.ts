@@ -13,7 +13,7 @@ import { AhError } from '../errors/ah-error.js';
 import { DevIdentityProvider, devSpiffeId } from '../providers/dev.js';
 import type { ProviderKind } from '../providers/identity-provider.js';
 import { formatDuration } from '../util/duration.js';
-import { keyMatchesCertificate, spkiPin, subjectAltNames } from '../x509/certificate.js';
+import { distinguishedName, keyMatchesCertificate, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { parseCertificates } from '../x509/chain.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
@@ -320,7 +320,7 @@ export const identityParseCheck: Check<DoctorContext> = {
     }
     const chain = id.chain!;
     const parts = [
-      `certificate ${chain[0]!.subject.replace(/\n/g, ', ')}${chain.length > 1 ? ` + ${chain.length - 1} intermediate${chain.length > 2 ? 's' : ''}` : ''}`,
+      `certificate ${distinguishedName(chain[0]!.subject)}${chain.length > 1 ? ` + ${chain.length - 1} intermediate${chain.length > 2 ? 's' : ''}` : ''}`,
       `key ${keyDescription(id.key!)}`,
     ];
     if (id.bundle) parts.push(`CA bundle ${id.bundle.length} certificate${id.bundle.length === 1 ? '' : 's'}`);
@@ -367,7 +367,7 @@ export const identityChainCheck: Check<DoctorContext> = {
     const verdict = verifyChainTo(id.chain!, id.bundle, ctx.now());
     const certPath = id.files.find((f) => f.role === 'cert')?.path ?? id.origin;
     if (verdict.ok) {
-      const names = verdict.path.map((c) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', '));
+      const names = verdict.path.map((c) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? distinguishedName(c.subject));
       return pass(`${names.join(' → ')} (root in ${id.bundleOrigin})`);
     }
     switch (verdict.reason) {

@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { connect, isIP } from 'node:net';
 import { AhError } from '../errors/ah-error.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
+import { formatHostPort } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, type Check } from './types.js';
@@ -41,7 +42,7 @@ export function tcpConnect(target: { host: string; port: number; address: string
     }, timeoutMs);
     socket.once('connect', () => {
       clearLongTimeout(timer);
-      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      const peer = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
       socket.destroy();
       resolve({ ok: true, ms: performance.now() - started, peer });
     });

@@ -7,12 +7,13 @@ import { access, constants } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
-import { formatHostPort, parseListenAddress } from '../util/address.js';
+import { DEFAULT_FLEET_PORT, formatHostPort, parseListenAddress } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
+import { distinguishedName } from '../x509/certificate.js';
 import { issuedBy } from '../x509/chain.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check } from './types.js';
-import { RENEWAL_JITTER } from './verify.js';
+import { latestRenewalFraction, RENEWAL_JITTER } from '../model/renewal-policy.js';
 
 const HOUR = 3_600_000;
 /** "Hours, not days": a day at most, with room for an issuer's backdating (Vault: 30 s). */
@@ -21,7 +22,6 @@ export const MAX_PRODUCTION_TTL_MS = 24 * HOUR + 5 * 60_000;
 export const THRESHOLD_RANGE = { min: 0.3, max: 0.8 } as const;
 /** The least time between the latest renewal point and expiry for a failed renewal to be retried. */
 export const MIN_RENEWAL_MARGIN_MS = 60_000;
-export const DEFAULT_FLEET_PORT = 4433;
 
 export const productionCaCheck: Check<DoctorContext> = {
   name: 'production.ca',
@@ -47,10 +47,10 @@ export const productionCaCheck: Check<DoctorContext> = {
     if (issuedBy(leaf, leaf)) {
       return fail(
         new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: `the certificate ${id.origin} is self-signed` }),
-        `self-signed certificate (${leaf.subject.replace(/\n/g, ', ')})`,
+        `self-signed certificate (${distinguishedName(leaf.subject)})`,
       );
     }
-    return pass(`issued by ${leaf.issuer.replace(/\n/g, ', ')} (${config.identity.kind} identity)`);
+    return pass(`issued by ${distinguishedName(leaf.issuer)} (${config.identity.kind} identity)`);
   },
 };
 
@@ -79,7 +79,7 @@ export const productionRotationCheck: Check<DoctorContext> = {
   title: 'rotation threshold',
   async run(ctx) {
     const t = ctx.config.renewalThreshold;
-    const latest = Math.min(0.99, t + RENEWAL_JITTER);
+    const latest = latestRenewalFraction(t);
     const pct = (f: number) => `${Math.round(f * 100)}%`;
     const bad = (detail: string) => fail(new AhError('ENROLL_PRODUCTION_ROTATION_THRESHOLD', { threshold: String(t), detail }), detail);
     if (t > THRESHOLD_RANGE.max)
@@ -88,7 +88,7 @@ export const productionRotationCheck: Check<DoctorContext> = {
       return bad(`renewing after ${pct(t)} of the lifetime renews far more often than needed (keep it at or above ${THRESHOLD_RANGE.min})`);
     const id = await ctx.identity();
     const leaf = id.chain?.[0];
-    if (!leaf) return pass(`renews at ${pct(t)} ±5% of the lifetime`);
+    if (!leaf) return pass(`renews at ${pct(t)} ±${pct(RENEWAL_JITTER)} of the lifetime`);
     const lifetime = Date.parse(leaf.validTo) - Date.parse(leaf.validFrom);
     const margin = lifetime * (1 - latest);
     if (margin < MIN_RENEWAL_MARGIN_MS) {
@@ -97,7 +97,9 @@ export const productionRotationCheck: Check<DoctorContext> = {
       );
     }
     const files = id.kind === 'files' ? '; the files provider cannot renew by itself: your PKI must write new files before then' : '';
-    return pass(`renews at ${pct(t)} ±5% of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`);
+    return pass(
+      `renews at ${pct(t)} ±${pct(RENEWAL_JITTER)} of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`,
+    );
   },
 };
 

@@ -14,7 +14,7 @@ import { peerChain, verifyAccessPoint } from '../transport/access-point-trust.js
 import { ALPN_PROTOCOL } from '../transport/messages.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatDuration } from '../util/duration.js';
-import { fingerprintOf, isValidAt, notAfterOf, notBeforeOf, serialOf, spkiPin, subjectAltNames } from '../x509/certificate.js';
+import { distinguishedName, fingerprintOf, isValidAt, notAfterOf, notBeforeOf, serialOf, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import type { DoctorContext, TrustPlan } from './context.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { parseCertificates } from '../x509/chain.js';
@@ -84,7 +84,7 @@ async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract
         why = `the access point's certificate is ${validityNote(isValidAt(leaf, now) ? (chain.find((c) => !isValidAt(c, now)) ?? leaf) : leaf, now)}`;
         break;
       case 'ENROLL_SERVER_UNKNOWN_AUTHORITY':
-        why = `nothing in ${trust.origin} issued the chain (top issuer ${chain[chain.length - 1]!.issuer.replace(/\n/g, ', ')})`;
+        why = `nothing in ${trust.origin} issued the chain (top issuer ${distinguishedName(chain[chain.length - 1]!.issuer)})`;
         break;
       case 'ENROLL_CHAIN_INCOMPLETE':
         why = `${trust.origin} holds part of the chain but not its root`;

@@ -12,7 +12,7 @@ import type { VaultIdentityConfig } from '../providers/index.js';
 import { verifyIssueResponse } from '../providers/vault/issue-response.js';
 import { vaultErrorToCatalog } from '../providers/vault/vault-errors.js';
 import { formatDuration } from '../util/duration.js';
-import { serialOf, subjectAltNames } from '../x509/certificate.js';
+import { distinguishedName, serialOf, subjectAltNames } from '../x509/certificate.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check } from './types.js';
 
@@ -188,7 +188,7 @@ export const vaultIssueCheck: Check<DoctorContext> = {
     if (!probe.issue.ok) return fail(probe.issue.error, probe.issue.error.message);
     const leaf = probe.issue.value.leaf;
     const san = subjectAltNames(leaf);
-    const names = [...san.uris, ...san.dns].join(', ') || leaf.subject.replace(/\n/g, ', ');
+    const names = [...san.uris, ...san.dns].join(', ') || distinguishedName(leaf.subject);
     return pass(`${probe.path} issued serial ${serialOf(leaf)} for ${names} (valid until ${new Date(leaf.validTo).toISOString()}); key and chain verified`);
   },
 };

@@ -25,6 +25,7 @@ import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
 import type { Readiness } from '../metrics/http-server.js';
 import type { IdentitySummary } from '../model/identity.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
 import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
 import type { ExecutorPolicy } from '../transport/executor-policy.js';
 import type { FleetServer, ServerIdentity } from '../transport/fleet-server.js';
@@ -346,7 +347,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       input: {
         listen: formatHostPort(this.listenAt),
         seed: randomInt(2 ** 31),
-        rotation: { provider: provider.kind, canIssue: provider.canIssue, threshold: 0.7, jitter: 0.05 },
+        rotation: { provider: provider.kind, canIssue: provider.canIssue, threshold: DEFAULT_RENEWAL_THRESHOLD, jitter: RENEWAL_JITTER },
       },
       inspect: machineInspector(this.logging.get('ah_machine'), 'access-point'),
     });

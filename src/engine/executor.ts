@@ -20,7 +20,8 @@ import { rotationMachine } from '../machines/rotation.js';
 
 import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
-import { parseRemoteServer } from '../util/address.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
+import { formatHostPort, parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
@@ -42,7 +43,7 @@ export interface ExecutorOptions {
   readonly maxAttempts?: number;
   readonly labels?: Readonly<Record<string, string>>;
   readonly backoff?: BackoffPolicy;
-  /** Fraction of the certificate lifetime after which to renew (0.7). */
+  /** Fraction of the certificate lifetime after which to renew (DEFAULT_RENEWAL_THRESHOLD, 0.7). */
   readonly renewalThreshold?: number;
   /** A ready logging setup; or just `logLevel` ('info', 'ah_transport=debug', ...). Silent by default. */
   readonly logging?: Logging;
@@ -80,8 +81,6 @@ export interface ExecutorEvents {
 export type ExecutorOutcome = { readonly state: 'stopped' } | { readonly state: 'failed'; readonly error: AhError };
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-export const DEFAULT_RENEWAL_THRESHOLD = 0.7;
-export const RENEWAL_JITTER = 0.05;
 
 const toAhError = (e: ErrorInfo): AhError => AhError.fromInfo(e);
 
@@ -142,7 +141,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   async start(): Promise<void> {
     const { options } = this;
     const log = this.logging.get('ah_executor');
-    const address = `${this.remote.host.includes(':') ? `[${this.remote.host}]` : this.remote.host}:${this.remote.port}`;
+    const address = formatHostPort(this.remote);
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const identity = options.identity ?? { kind: 'dev' };
 
@@ -352,11 +351,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const err = ctx.lastError;
     const code = err?.code;
     if (to === 'handshaking' && from !== 'handshaking') {
-      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.remoteServer} (attempt ${ctx.attempts + 1})`);
+      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.config.remoteServer} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
         { executorId: ctx.executorId, serial: ctx.linkIdentity?.serial, notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString() },
-        `enrolled with access point ${ctx.remoteServer} as ${ctx.executorId}`,
+        `enrolled with access point ${ctx.config.remoteServer} as ${ctx.executorId}`,
       );
     } else if (to === 'renewing' && from === 'enrolled') {
       log.info({ serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);

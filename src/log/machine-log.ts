@@ -11,16 +11,13 @@
  */
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Logger } from './logger.js';
+import { topLevelState } from '../util/state-value.js';
 
 type Inspector = (event: InspectionEvent) => void;
 
 function machineIdOf(actor: AnyActorRef): string | null {
   const logic = (actor as unknown as { logic?: { id?: string; root?: unknown } }).logic;
   return logic?.root ? (logic.id ?? null) : null;
-}
-
-function topLevel(value: unknown): string {
-  return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
 }
 
 /** One line of this log as data, with its time: what a live observer (the debug view) receives. */
@@ -83,7 +80,7 @@ export function machineInspector(
       const serialized = JSON.stringify(value);
       if (lastValue.get(actorRef) === serialized) return;
       lastValue.set(actorRef, serialized);
-      const record = { kind: 'state' as const, actor: nameOf(actorRef, ev.rootId), machine, state: topLevel(value), value, event: ev.event.type };
+      const record = { kind: 'state' as const, actor: nameOf(actorRef, ev.rootId), machine, state: topLevelState(value), value, event: ev.event.type };
       if (debug) logger.debug(record, `${machine} → ${serialized}`);
       if (!observe || observe()) observer?.({ ...record, time: Date.now() });
     }

@@ -10,6 +10,7 @@ import type { DoctorConfig } from '../../doctor/types.js';
 import { formatHostPort, parseListenAddress, parseRemoteServer, type HostPort } from '../../util/address.js';
 import { durationOption, EXIT_FAILURE, EXIT_OK, parsers, printError, stateDirFrom, UsageError } from '../common.js';
 import { FLAG_RANGES } from '../flag-ranges.js';
+import { DEFAULT_RENEWAL_THRESHOLD } from '../../model/renewal-policy.js';
 import { addEnrollOptions, type EnrollFlags } from './enroll.js';
 import { identityConfig } from './identity-options.js';
 
@@ -30,7 +31,6 @@ interface DoctorFlags extends Partial<EnrollFlags> {
 
 export const DEFAULT_CLOCK_SKEW_THRESHOLD_MS = 5_000;
 /** The access point renews its own certificate at this fraction (it has no flag for it). */
-const ACCESS_POINT_RENEWAL_THRESHOLD = 0.7;
 
 /**
  * Add an option unless the command has it already: the daemons' flags (`--audit-log`,
@@ -144,7 +144,7 @@ export function doctorConfig(flags: DoctorFlags): DoctorConfig {
     serverSan: flags.serverSan,
     executorSanUriPrefix: flags.executorSanUriPrefix,
     connectTimeoutMs: flags.connectTimeout,
-    renewalThreshold: role === 'executor' ? (flags.vaultRenewalThreshold ?? flags.renewalThreshold) : ACCESS_POINT_RENEWAL_THRESHOLD,
+    renewalThreshold: role === 'executor' ? (flags.vaultRenewalThreshold ?? flags.renewalThreshold) : DEFAULT_RENEWAL_THRESHOLD,
     tlsMinVersion: flags.tlsMin,
     labels: flags.labels,
     clockSkewThresholdMs: flags.clockSkewThreshold,
