@@ -52,7 +52,7 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     if (material.certPem && (now < material.summary.notBefore || now > material.summary.notAfter)) {
       const error = new AhError('ENROLL_CERT_NOT_VALID_NOW');
       log.warn(
-        { code: error.code, serial: material.summary.serial, notBefore: new Date(material.summary.notBefore).toISOString(), notAfter: new Date(material.summary.notAfter).toISOString() },
+        { event: 'own_certificate_invalid', code: error.code, serial: material.summary.serial, notBefore: new Date(material.summary.notBefore).toISOString(), notAfter: new Date(material.summary.notAfter).toISOString() },
         `own certificate ${material.summary.serial} ${now < material.summary.notBefore ? 'is not yet valid (clock skew?)' : 'has expired'}`,
       );
       queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: now }));
@@ -65,7 +65,7 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     open.add(link);
 
     link.on('welcome', (w) => {
-      log.debug({ executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
+      log.debug({ event: 'welcomed', executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
       report({
         type: 'LINK_WELCOMED',
         linkId,
@@ -77,12 +77,12 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       });
     });
     link.on('failed', (error) => {
-      log.debug({ code: error.code, params: error.params }, `link failed: ${error.message}`);
+      log.debug({ event: 'link_failed', code: error.code, params: error.params }, `link failed: ${error.message}`);
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
     link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
     link.on('closed', (reason, error) => {
-      log.debug({ reason }, 'link closed');
+      log.debug({ event: 'link_closed', reason }, 'link closed');
       report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });
     });
 
