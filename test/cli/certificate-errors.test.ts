@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
 import { skipWithout } from '../helpers/tools.js';
 import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
@@ -62,7 +62,7 @@ async function accessPoint(paths: { cert: string; key: string; ca: string }, ext
     'access point',
     { wrap },
   );
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
@@ -83,7 +83,7 @@ describe('files identity on both sides', () => {
   it('enrolls with certificates from the operator\'s CA (aliases --cert-file --key-file --ca-file too)', async () => {
     const p = await executorIdentity('ok');
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', '--identity', 'files', '--cert-file', p.cert, '--key-file', p.key, '--ca-file', p.ca, '--state-dir', tempStateDir()]);
-    const line = await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    const line = await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     expect(line.executorId).toBe(`${PREFIX}executor-1`);
     await ex.stop();
   });
@@ -163,7 +163,7 @@ describe('files identity on both sides', () => {
     const r = await enroll(ap.port, [...filesArgs(p), '--server-san', 'dns=ap.example.com,uri=spiffe://example.org/other']);
     expect(firstLine(r)).toBe('error: certificate SAN does not match expected pattern');
     const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', ...filesArgs(p), '--server-san', `dns=ap.example.com,uri=${AP_ID}`, '--state-dir', tempStateDir()]);
-    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled with a matching --server-san');
+    await ok.waitForLine(isEvent('enrolled'), 'enrolled with a matching --server-san');
     await ok.stop();
   });
 
@@ -211,23 +211,24 @@ describe('errors that need their own access point', () => {
   it('the access point\'s certificate expired: it keeps listening, says so, executors read the expiry message, and renewed files fix it', async () => {
     const apPaths = await apIdentity('ap-expired', { notBefore: Date.now() - 3 * DAY, notAfter: Date.now() - DAY });
     const ap = await accessPoint(apPaths);
-    const startLine = await ap.daemon.waitForLine((l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && l.level === 50, 'an error about its own certificate');
-    expect(String(startLine.msg)).toContain('access point certificate has expired or is not yet valid');
+    const startLine = await ap.daemon.waitForLine(isEvent('access_point_certificate_invalid'), 'an error about its own certificate');
+    expect(startLine).toMatchObject({ level: 50, code: 'ENROLL_CERT_NOT_VALID_NOW', serial: expect.any(String) });
+    expect(Date.parse(String(startLine.notAfter))).toBeLessThan(Date.now());
     const p = await executorIdentity('vs-expired-ap');
     const mark = ap.daemon.lines.length;
     const r = await enroll(ap.port, filesArgs(p));
     expect(r.code).toBe(1);
     expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
-    await ap.daemon.waitForNewLine(mark, (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && String(l.msg).includes('handshake from'), 'the per-handshake error');
+    await ap.daemon.waitForNewLine(mark, isEvent('access_point_certificate_invalid', (l) => l.level === 50), 'the per-handshake error');
     // Renewed files are picked up without a restart, and executors enroll.
     const renewed = await issueLeaf(root, { cn: 'access point', uris: [AP_ID], dns: ['localhost'], ips: ['127.0.0.1'], notAfter: Date.now() + 10 * DAY, usage: 'server' });
     writeFileSync(`${apPaths.key}.tmp`, renewed.keyPem);
     writeFileSync(`${apPaths.cert}.tmp`, renewed.certPem);
     renameSync(`${apPaths.key}.tmp`, apPaths.key);
     renameSync(`${apPaths.cert}.tmp`, apPaths.cert);
-    await ap.daemon.waitForLine((l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === renewed.serial, 'the renewed certificate');
+    await ap.daemon.waitForLine(isEvent('access_point_certificate_renewed', (l) => l.serial === renewed.serial), 'the renewed certificate');
     const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', ...filesArgs(p), '--state-dir', tempStateDir()]);
-    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled once the access point renewed');
+    await ok.waitForLine(isEvent('enrolled'), 'enrolled once the access point renewed');
     await ok.stop();
     await ap.daemon.stop();
   });
@@ -240,8 +241,10 @@ describe('errors that need their own access point', () => {
     const r = await enroll(ap.port, filesArgs(p));
     expect(r.code).toBe(1);
     expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
-    const refused = await ap.daemon.waitForNewLine(mark, (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && l.level === 40, 'the rejection');
-    expect(String(refused.msg)).toMatch(/^executor from 127\.0\.0\.1:\d+ rejected: certificate has expired or is not yet valid$/);
+    const refused = await ap.daemon.waitForNewLine(mark, isEvent('executor_rejected', (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW'), 'the rejection');
+    expect(refused).toMatchObject({ level: 40, remoteAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    // The catalog's message for the code ends the line.
+    expect(refused.msg).toMatch(/: certificate has expired or is not yet valid$/);
     await ap.daemon.stop();
   });
 
@@ -260,7 +263,7 @@ describe('errors that need their own access point', () => {
     const { execSync } = await import('node:child_process');
     execSync('cat intermediate-ca.pem root-ca.pem > ca-chain.pem', { cwd: dir });
     const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', '--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', join(dir, 'ca-chain.pem'), '--state-dir', tempStateDir()]);
-    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled with the complete chain');
+    await ok.waitForLine(isEvent('enrolled'), 'enrolled with the complete chain');
     await ok.stop();
     await ap.daemon.stop();
   });

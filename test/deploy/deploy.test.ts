@@ -12,7 +12,7 @@ import { createAccessPoint, createExecutor } from '../../src/index.js';
 import { accessPointMetrics } from '../../src/metrics/access-point-metrics.js';
 import { createRegistry } from '../../src/metrics/common.js';
 import { executorMetrics } from '../../src/metrics/executor-metrics.js';
-import { AH, ROOT, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
+import { AH, isEvent, ROOT, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 import { freePort, metricsUrl, readyzUntil } from '../helpers/metrics.js';
 import { requireTool, skipWithout } from '../helpers/tools.js';
 
@@ -100,7 +100,7 @@ describe('systemd units', () => {
     const args = (opts: string) => opts.replaceAll(':4433', `:${fleet}`).replace(/127\.0\.0\.1:946\d/, '127.0.0.1:0').split(/\s+/);
     // As ExecStart has it: `ah agent access-point --audit-log … $AH_ACCESS_POINT_OPTS`, AH_STATE_DIR from the unit.
     const ap = startAh(['agent', 'access-point', '--audit-log', join(dir, 'audit.log'), ...args(env.AH_ACCESS_POINT_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
-    await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const ex = startAh(['agent', 'enroll', ...args(env.AH_EXECUTOR_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
     expect((await readyzUntil(await metricsUrl(ex), 200)).body).toBe('ok: enrolled\n');
     expect((await readyzUntil(await metricsUrl(ap), 200)).body).toBe('ok: serving\n');
