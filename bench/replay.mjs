@@ -22,7 +22,9 @@ import { FrozenClock } from '../dist/replay/frozen-clock.js';
 import { replayableMachine } from '../dist/replay/replay-machines.js';
 import { replayFile } from '../dist/replay/replay-log.js';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } },
+});
 const EVENTS = Number(values.events);
 const RUNS = Number(values.runs);
 const LIFETIME_MS = 600_000;
@@ -31,7 +33,11 @@ const DROP_EVERY = 20_000; // heartbeats between link drops
 const log = (s) => process.stderr.write(`${s}\n`);
 
 log(`# ah replay bench: ${EVENTS.toLocaleString('en')} events, best of ${RUNS} runs each`);
-log(`# node ${process.version}, ${cpus().length} cpu (${cpus()[0]?.model?.trim()}), load ${loadavg().map((x) => x.toFixed(2)).join('/')}`);
+log(
+  `# node ${process.version}, ${cpus().length} cpu (${cpus()[0]?.model?.trim()}), load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join('/')}`,
+);
 
 // --- 1. Record the log ---------------------------------------------------------------------------
 async function record(file) {
@@ -40,7 +46,12 @@ async function record(file) {
   const now = () => base + clock.now();
   const dest = pino.destination({ dest: file, sync: false, minLength: 8192 });
   const logger = pino(
-    { level: 'debug', base: { pid: 4242 }, timestamp: () => `,"time":${now()}`, formatters: { level: (label, number) => ({ level: number, levelName: label }) } },
+    {
+      level: 'debug',
+      base: { pid: 4242 },
+      timestamp: () => `,"time":${now()}`,
+      formatters: { level: (label, number) => ({ level: number, levelName: label }) },
+    },
     dest,
   ).child({ component: 'ah_machine' });
   let events = 0;
@@ -54,12 +65,26 @@ async function record(file) {
   const material = () => {
     serial++;
     const s = serial.toString(16).toUpperCase().padStart(8, '0');
-    return { provider: 'dev', serial: s, fingerprint: `fp${s}`, spiffeId: 'spiffe://dev.local/ah/agent/bench', notBefore: now(), notAfter: now() + LIFETIME_MS };
+    return {
+      provider: 'dev',
+      serial: s,
+      fingerprint: `fp${s}`,
+      spiffeId: 'spiffe://dev.local/ah/agent/bench',
+      notBefore: now(),
+      notAfter: now() + LIFETIME_MS,
+    };
   };
   let current = null; // the newest link's sendBack
   const fleetLink = fromCallback(({ input, sendBack, receive }) => {
     current = { linkId: input.linkId, sendBack };
-    sendBack({ type: 'LINK_WELCOMED', linkId: input.linkId, executorId: 'spiffe://dev.local/ah/agent/bench', heartbeatIntervalMs: HEARTBEAT_MS, serverTime: now(), at: now() });
+    sendBack({
+      type: 'LINK_WELCOMED',
+      linkId: input.linkId,
+      executorId: 'spiffe://dev.local/ah/agent/bench',
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      serverTime: now(),
+      at: now(),
+    });
     receive((cmd) => {
       if (cmd.type === 'SEND_HEARTBEAT') sendBack({ type: 'HEARTBEAT_ACKED', linkId: input.linkId, seq: cmd.seq, at: now() });
     });
@@ -89,7 +114,8 @@ async function record(file) {
     // Renewals resolve on promises.
     await null;
     await null;
-    if (beat % DROP_EVERY === 0 && current) current.sendBack({ type: 'LINK_CLOSED', linkId: current.linkId, reason: 'socket closed: ECONNRESET', error: null, at: now() });
+    if (beat % DROP_EVERY === 0 && current)
+      current.sendBack({ type: 'LINK_CLOSED', linkId: current.linkId, reason: 'socket closed: ECONNRESET', error: null, at: now() });
   }
   actor.send({ type: 'SHUTDOWN' });
   actor.stop();
@@ -117,7 +143,10 @@ function raw(byActor) {
   const started = performance.now();
   for (const [name, { machine, init, events }] of byActor) {
     const clock = new FrozenClock();
-    const parent = createActor(fromCallback(() => {}), { clock }).start();
+    const parent = createActor(
+      fromCallback(() => {}),
+      { clock },
+    ).start();
     const actor = createActor(replayableMachine(machine), { input: init.input, clock, parent, id: name.split('/').pop() });
     actor.start();
     for (const e of events) actor.send(e);
@@ -188,14 +217,36 @@ const rows = [
   ['XState raw (same machines, events in memory)', `${Math.round(rawRate).toLocaleString('en')} events/s`, `${(r.ms / 1000).toFixed(2)} s`],
   ['ah agent replay (read, parse, rebuild, check)', `${Math.round(replayRate).toLocaleString('en')} events/s`, `${(p.ms / 1000).toFixed(2)} s`],
   ['ratio replay / raw (goal >= 0.5)', `${ratio.toFixed(2)}x`, ratio >= 0.5 ? 'met' : 'NOT met'],
-  ['for scale: XState raw, minimal 2-state machine', `${Math.round(minimalRate).toLocaleString('en')} events/s`, `replay ${(replayRate / minimalRate).toFixed(2)}x of it`],
+  [
+    'for scale: XState raw, minimal 2-state machine',
+    `${Math.round(minimalRate).toLocaleString('en')} events/s`,
+    `replay ${(replayRate / minimalRate).toFixed(2)}x of it`,
+  ],
 ];
 const w = rows.map((row) => row.map((c) => c.length)).reduce((a, b) => a.map((x, i) => Math.max(x, b[i])));
 process.stdout.write(`${rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('   ')).join('\n')}\n`);
 
 mkdirSync('.bench-results', { recursive: true });
 const out = join('.bench-results', `replay-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(out, JSON.stringify({ events: p.events, lines: p.lines, bytes: size, rawEventsPerSecond: rawRate, replayEventsPerSecond: replayRate, ratio, minimalMachineEventsPerSecond: minimalRate, runs: { raw: rawRuns, replay: replayRuns, minimal: minimalRuns }, node: process.version, cpus: cpus().length }, null, 2));
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      events: p.events,
+      lines: p.lines,
+      bytes: size,
+      rawEventsPerSecond: rawRate,
+      replayEventsPerSecond: replayRate,
+      ratio,
+      minimalMachineEventsPerSecond: minimalRate,
+      runs: { raw: rawRuns, replay: replayRuns, minimal: minimalRuns },
+      node: process.version,
+      cpus: cpus().length,
+    },
+    null,
+    2,
+  ),
+);
 log(`# saved ${out}`);
 if (!values.keep) rmSync(dir, { recursive: true, force: true });
 else log(`# log kept at ${file}`);

@@ -27,7 +27,11 @@ const KB = 1024;
 
 const log = (s) => process.stderr.write(`${s}\n`);
 log(`# ah bench: N=${N} executors from ${CLIENTS} load processes, ${CONCURRENCY} handshakes in flight each, heartbeat ${HEARTBEAT_MS} ms`);
-log(`# node ${process.version}, OpenSSL ${process.versions.openssl}, ${cpus().length} cpu (${cpus()[0]?.model?.trim()}), load ${loadavg().map((x) => x.toFixed(2)).join('/')}`);
+log(
+  `# node ${process.version}, OpenSSL ${process.versions.openssl}, ${cpus().length} cpu (${cpus()[0]?.model?.trim()}), load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join('/')}`,
+);
 
 const t0 = Date.now();
 const material = await generateMaterial({ n: N, notBefore: t0 - 60_000, firstLifetimeMs: 3_600_000, secondLifetimeMs: 7_200_000 });
@@ -47,7 +51,9 @@ async function phase(mode, heartbeatMs = 60_000) {
   const baseMem = (await server.call('gc')).mem;
   const base = baseMem.rss;
   const slices = Array.from({ length: CLIENTS }, (_, i) => [Math.floor((i * N) / CLIENTS), Math.floor(((i + 1) * N) / CLIENTS)]);
-  const clients = await Promise.all(slices.map(([a, b]) => startChild('clients.mjs', [mode, materialFile, String(port), String(a), String(b), String(CONCURRENCY)])));
+  const clients = await Promise.all(
+    slices.map(([a, b]) => startChild('clients.mjs', [mode, materialFile, String(port), String(a), String(b), String(CONCURRENCY)])),
+  );
   // Half, then all: memory is read at both points, so the growth per link between them (the
   // marginal cost) is free of fixed costs such as V8's young generation growing under load.
   const cpu0 = (await server.call('stats')).cpuMs;
@@ -79,7 +85,9 @@ async function phase(mode, heartbeatMs = 60_000) {
     externalKBPer: (memAll.external - baseMem.external) / opened / KB,
     heapTotalKBPer: (memAll.heapTotal - baseMem.heapTotal) / opened / KB,
   };
-  log(`# ${mode}: ${opened} open (${failed} failed) in ${(elapsed / 1000).toFixed(1)} s; per link: RSS ${result.rssKBPer.toFixed(1)} KB (marginal ${result.rssKBMarginal.toFixed(1)} KB), V8 heap ${result.heapKBPer.toFixed(1)} KB used / ${result.heapTotalKBPer.toFixed(1)} KB committed, external ${result.externalKBPer.toFixed(1)} KB`);
+  log(
+    `# ${mode}: ${opened} open (${failed} failed) in ${(elapsed / 1000).toFixed(1)} s; per link: RSS ${result.rssKBPer.toFixed(1)} KB (marginal ${result.rssKBMarginal.toFixed(1)} KB), V8 heap ${result.heapKBPer.toFixed(1)} KB used / ${result.heapTotalKBPer.toFixed(1)} KB committed, external ${result.externalKBPer.toFixed(1)} KB`,
+  );
   return { result, server, clients };
 }
 

@@ -47,10 +47,16 @@ const apt = (args) =>
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 20 * 60_000,
   });
-for (const args of [['update', '-qq'], ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', ...packages]]) {
+for (const args of [
+  ['update', '-qq'],
+  ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', ...packages],
+]) {
   const r = apt(args);
   if (r.status !== 0) {
-    const lines = `${r.stderr ?? ''}\n${r.stdout ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = `${r.stderr ?? ''}\n${r.stdout ?? ''}`
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     const why = lines.find((l) => l.startsWith('E:')) ?? lines.at(-1) ?? r.error?.message ?? `exit ${r.status}`;
     cannot(`apt-get ${args[0]} failed: ${why}`);
   }

@@ -52,7 +52,13 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     if (material.certPem && (now < material.summary.notBefore || now > material.summary.notAfter)) {
       const error = new AhError('ENROLL_CERT_NOT_VALID_NOW');
       log.warn(
-        { event: 'own_certificate_invalid', code: error.code, serial: material.summary.serial, notBefore: new Date(material.summary.notBefore).toISOString(), notAfter: new Date(material.summary.notAfter).toISOString() },
+        {
+          event: 'own_certificate_invalid',
+          code: error.code,
+          serial: material.summary.serial,
+          notBefore: new Date(material.summary.notBefore).toISOString(),
+          notAfter: new Date(material.summary.notAfter).toISOString(),
+        },
         `own certificate ${material.summary.serial} ${now < material.summary.notBefore ? 'is not yet valid (clock skew?)' : 'has expired'}`,
       );
       queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: now }));
@@ -107,7 +113,10 @@ function continuityProof(deps: FleetLinkDeps, continues: { fingerprint: string; 
     if (!previous.keyPem || !certPem) return undefined;
     return signContinuity(previous.keyPem, new X509Certificate(certPem), continues.nonce);
   } catch (err) {
-    log.warn({ event: 'continuity_proof_unavailable', detail: (err as Error).message }, 'rotation: cannot prove continuity with the previous certificate; the access point will see a new holder');
+    log.warn(
+      { event: 'continuity_proof_unavailable', detail: (err as Error).message },
+      'rotation: cannot prove continuity with the previous certificate; the access point will see a new holder',
+    );
     return undefined;
   }
 }

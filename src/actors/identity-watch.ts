@@ -36,7 +36,10 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
         verifyMaterial(material);
       } catch (err) {
         const error = asAhError(err);
-        log.warn({ event: 'identity_refused', code: error.code, serial: kept(), refusedSerial: material.summary.serial }, `new identity material refused, keeping the current one: ${error.message}`);
+        log.warn(
+          { event: 'identity_refused', code: error.code, serial: kept(), refusedSerial: material.summary.serial },
+          `new identity material refused, keeping the current one: ${error.message}`,
+        );
         sendBack({ type: 'MATERIAL_REJECTED', error: error.toInfo(), observedAt });
         return;
       }
@@ -53,7 +56,10 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
     const onError = (err: AhError, info = err.toInfo()) => {
       const current = store.current;
       if (current) {
-        log.warn({ event: 'identity_refused', code: err.code, serial: current.summary.serial }, `new identity material refused, keeping the current one (serial ${current.summary.serial}): ${err.message}`);
+        log.warn(
+          { event: 'identity_refused', code: err.code, serial: current.summary.serial },
+          `new identity material refused, keeping the current one (serial ${current.summary.serial}): ${err.message}`,
+        );
       } else {
         log.warn({ event: 'identity_unavailable', code: err.code }, err.message);
       }
@@ -67,7 +73,14 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       }
       const { identity: refused, kept: current, error } = command;
       log.warn(
-        { event: 'identity_refused', code: error.code, serial: current.serial, refusedSerial: refused.serial, notAfter: new Date(current.notAfter).toISOString(), refusedNotAfter: new Date(refused.notAfter).toISOString() },
+        {
+          event: 'identity_refused',
+          code: error.code,
+          serial: current.serial,
+          refusedSerial: refused.serial,
+          notAfter: new Date(current.notAfter).toISOString(),
+          refusedNotAfter: new Date(refused.notAfter).toISOString(),
+        },
         `new identity material refused, keeping the current one (serial ${current.serial}): ${messageOf(error)}`,
       );
     });

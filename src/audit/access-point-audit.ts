@@ -78,7 +78,12 @@ export class AccessPointAudit {
       event: previous ? 'rotated' : 'enrolled',
       ...this.executor(executor),
       ...(previous
-        ? { previousSerial: previous.serial, previousNotAfter: iso(previous.notAfter), previousLink: previous.link, previousRemoteAddress: previous.remoteAddress }
+        ? {
+            previousSerial: previous.serial,
+            previousNotAfter: iso(previous.notAfter),
+            previousLink: previous.link,
+            previousRemoteAddress: previous.remoteAddress,
+          }
         : {}),
     });
   }
@@ -190,6 +195,9 @@ export class AccessPointAudit {
     } catch {
       // keep the text
     }
-    this.logger.error({ event: 'audit_record_kept', code: error.code, path: this.path, errno: failure.code, audit }, `${error.message}; audit record kept here instead`);
+    this.logger.error(
+      { event: 'audit_record_kept', code: error.code, path: this.path, errno: failure.code, audit },
+      `${error.message}; audit record kept here instead`,
+    );
   }
 }

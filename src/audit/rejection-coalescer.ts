@@ -68,12 +68,20 @@ export class RejectionCoalescer {
 
   /** Called once per rejection, before the reject frame is sent. */
   report(r: Rejection): void {
-    if (isUnauthenticated(r) && !this.windows.offer(`${r.sourceAddress} ${r.error.code}`, { error: r.error, sourceAddress: r.sourceAddress, name: r.name })) return;
+    if (isUnauthenticated(r) && !this.windows.offer(`${r.sourceAddress} ${r.error.code}`, { error: r.error, sourceAddress: r.sourceAddress, name: r.name }))
+      return;
     const cert = r.handshake?.certificate;
     // On disk before the client hears why.
     this.audit?.rejected({ error: r.error, remoteAddress: r.remoteAddress, name: r.name, link: r.link, certificate: cert });
     this.logger.warn(
-      { event: 'executor_rejected', code: r.error.code, remoteAddress: r.remoteAddress, subject: cert?.subject.replace(/\n/g, ', ') ?? null, sans: cert?.subjectAltName ?? null, link: r.link },
+      {
+        event: 'executor_rejected',
+        code: r.error.code,
+        remoteAddress: r.remoteAddress,
+        subject: cert?.subject.replace(/\n/g, ', ') ?? null,
+        sans: cert?.subjectAltName ?? null,
+        link: r.link,
+      },
       `executor from ${r.remoteAddress} rejected: ${messageOf(r.error)}`,
     );
   }
@@ -88,7 +96,14 @@ export class RejectionCoalescer {
     const names = [...new Set(s.samples.map((c) => c.name).filter((n): n is string => n !== null))];
     this.audit?.rejectedRepeatedly({ error: error, sourceAddress, count: s.count, firstAt: s.firstAt, lastAt: s.lastAt, names });
     this.logger.warn(
-      { event: 'rejections_coalesced', code: error.code, sourceAddress, count: s.count, firstTime: new Date(s.firstAt).toISOString(), lastTime: new Date(s.lastAt).toISOString() },
+      {
+        event: 'rejections_coalesced',
+        code: error.code,
+        sourceAddress,
+        count: s.count,
+        firstTime: new Date(s.firstAt).toISOString(),
+        lastTime: new Date(s.lastAt).toISOString(),
+      },
       `${s.count} more unauthenticated client${s.count === 1 ? '' : 's'} from ${sourceAddress} rejected: ${messageOf(error)}`,
     );
   }

@@ -20,27 +20,32 @@ export class UsageError extends Error {}
 
 export const parsers = {
   /** A duration within `range`; the error names the range. */
-  duration: (range: DurationRange) => (value: string): number => {
-    let ms: number;
-    try {
-      ms = parseDuration(value);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-    if (!inRange(ms, range)) throw new InvalidArgumentError(`out of range: use ${formatRange(range)}`);
-    return ms;
-  },
+  duration:
+    (range: DurationRange) =>
+    (value: string): number => {
+      let ms: number;
+      try {
+        ms = parseDuration(value);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+      if (!inRange(ms, range)) throw new InvalidArgumentError(`out of range: use ${formatRange(range)}`);
+      return ms;
+    },
   /** A whole number within `range`; the error names the range. */
-  count: (range: CountRange, zeroMeans?: string) => (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
-      throw new InvalidArgumentError(`expected a whole number from ${range.min}${zeroMeans ? ` (${zeroMeans})` : ''} to ${range.max}`);
-    }
-    return n;
-  },
+  count:
+    (range: CountRange, zeroMeans?: string) =>
+    (value: string): number => {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
+        throw new InvalidArgumentError(`expected a whole number from ${range.min}${zeroMeans ? ` (${zeroMeans})` : ''} to ${range.max}`);
+      }
+      return n;
+    },
   fraction: (value: string): number => {
     const n = Number(value);
-    if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95)) throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
+    if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95))
+      throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
     return n;
   },
   /** `--expected-server-id`: a workload SPIFFE ID, by the specification (x509/spiffe-id.ts). */
@@ -57,7 +62,9 @@ export const parsers = {
     try {
       parseSpiffeIdPrefix(value);
     } catch (err) {
-      throw new InvalidArgumentError(`not a SPIFFE ID prefix (e.g. spiffe://example.org/ah/agent/): ${(err as RangeError & { rule?: string }).rule ?? (err as Error).message}`);
+      throw new InvalidArgumentError(
+        `not a SPIFFE ID prefix (e.g. spiffe://example.org/ah/agent/): ${(err as RangeError & { rule?: string }).rule ?? (err as Error).message}`,
+      );
     }
     return value;
   },
@@ -85,7 +92,6 @@ export const parsers = {
     throw new InvalidArgumentError('expected 1.2 or 1.3');
   },
 };
-
 
 export function defaultName(): string {
   const h = hostname().split('.')[0] ?? 'executor';

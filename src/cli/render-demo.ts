@@ -35,7 +35,11 @@ export function renderDemoTable(rows: DemoExecutorRow[], elapsedMs: number): str
     r.serial.slice(0, 12),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [`t+${formatDuration(elapsedMs)}`, line(header), ...cells.map(line)].join('\n');
 }
 
@@ -46,7 +50,9 @@ export function heartbeatLate(s: DemoSummary): boolean {
 
 export function demoSummary(s: DemoSummary): string {
   const total = Object.values(s.rotations).reduce((a, b) => a + b, 0);
-  const per = Object.entries(s.rotations).map(([n, r]) => `${n}: ${r}`).join(', ');
+  const per = Object.entries(s.rotations)
+    .map(([n, r]) => `${n}: ${r}`)
+    .join(', ');
   const gap = `${formatDuration(s.longestGapMs)} (interval ${formatDuration(s.heartbeatIntervalMs)}): ${heartbeatLate(s) ? 'a heartbeat was missed' : 'no heartbeat missed'}`;
   return [
     `summary after ${formatDuration(s.durationMs)}:`,

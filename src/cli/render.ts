@@ -26,7 +26,10 @@ export function renderExecutorStatus(s: ExecutorStatus & { certificate?: Certifi
     ['connected since', s.connectedSince ? `${s.connectedSince} (${relative(s.connectedSince)})` : '-'],
     ['last heartbeat', s.lastHeartbeat ? `${s.lastHeartbeat} (${relative(s.lastHeartbeat)})` : '-'],
     ['identity', s.identity ? `${s.identity.provider} ${s.identity.spiffeId ?? ''}`.trim() : '-'],
-    ['certificate', s.identity ? `serial ${s.identity.serial}, valid ${s.identity.notBefore} to ${s.identity.notAfter} (${relative(s.identity.notAfter)})` : '-'],
+    [
+      'certificate',
+      s.identity ? `serial ${s.identity.serial}, valid ${s.identity.notBefore} to ${s.identity.notAfter} (${relative(s.identity.notAfter)})` : '-',
+    ],
     ['identity updated', s.identityUpdatedAt ? `${s.identityUpdatedAt} (${relative(s.identityUpdatedAt)})` : '-'],
     ['next rotation', s.nextRotationAt ? `${s.nextRotationAt} (${relative(s.nextRotationAt)})${s.renewalDue ? ', due now' : ''}` : '-'],
     ['rotations', String(s.rotations)],
@@ -55,7 +58,11 @@ export function renderFleet(executors: FleetEntryJson[]): string {
   const header = ['NAME', 'ID', 'ADDRESS', 'SINCE', 'LAST HEARTBEAT', 'CERT EXPIRES'];
   const table = executors.map((e) => [e.name, e.id, e.remoteAddress, relative(e.since), relative(e.lastHeartbeat), relative(e.certNotAfter)]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...table.map(line)].join('\n');
 }
 

@@ -79,7 +79,9 @@ export class DoctorContext {
       if (config.role === 'access-point') return { kind: 'none', reason: 'access point mode' };
       const id = await this.identity();
       if (config.extraCaPath) {
-        return id.extraCaPem ? { kind: 'ca', bundlePem: id.extraCaPem, origin: `--ca ${config.extraCaPath}` } : { kind: 'none', reason: `--ca ${config.extraCaPath} could not be read (see identity files)` };
+        return id.extraCaPem
+          ? { kind: 'ca', bundlePem: id.extraCaPem, origin: `--ca ${config.extraCaPath}` }
+          : { kind: 'none', reason: `--ca ${config.extraCaPath} could not be read (see identity files)` };
       }
       if (id.bundlePem) return { kind: 'ca', bundlePem: id.bundlePem, origin: id.bundleOrigin ?? 'the CA bundle' };
       if (id.kind === 'dev') return { kind: 'first-use', file: knownAccessPointFile(paths.knownAccessPoints(config.stateDir), formatHostPort(config.target)) };
@@ -92,6 +94,8 @@ export class DoctorContext {
     const listen = this.config.listen;
     if (this.config.role !== 'access-point' || !listen) return '';
     const all = listen.host === '0.0.0.0' || listen.host === '::';
-    return all ? ` (it listens on ${formatHostPort(listen)}, all interfaces: checking ${this.config.target.address})` : ` (--fleet-listen ${formatHostPort(listen)})`;
+    return all
+      ? ` (it listens on ${formatHostPort(listen)}, all interfaces: checking ${this.config.target.address})`
+      : ` (--fleet-listen ${formatHostPort(listen)})`;
   }
 }

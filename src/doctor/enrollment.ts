@@ -31,7 +31,10 @@ export const DOCTOR_GOODBYE = 'doctor check done';
 /** A running executor of that name already holds this identity's link: do not take it over. */
 async function runningExecutor(ctx: DoctorContext): Promise<string | null> {
   try {
-    const status = (await queryStatus(paths.executorSocket(ctx.config.stateDir, ctx.config.name), 'status', 2_000)) as { state?: string; remoteServer?: string } | null;
+    const status = (await queryStatus(paths.executorSocket(ctx.config.stateDir, ctx.config.name), 'status', 2_000)) as {
+      state?: string;
+      remoteServer?: string;
+    } | null;
     if (status && (status.state === 'enrolled' || status.state === 'renewing')) return `${status.state} with ${status.remoteServer ?? 'its access point'}`;
   } catch {
     // No answer: nothing running that we could disturb.
@@ -89,15 +92,18 @@ function matches(leaf: X509Certificate, key: KeyObject): boolean {
 
 export async function probeEnrollment(ctx: DoctorContext): Promise<EnrollProbe> {
   const { config } = ctx;
-  if (config.role === 'access-point') return { kind: 'skipped', reason: 'access point mode: run ah agent doctor --remote-server ... on an executor to try an enrollment' };
+  if (config.role === 'access-point')
+    return { kind: 'skipped', reason: 'access point mode: run ah agent doctor --remote-server ... on an executor to try an enrollment' };
   const tcp = await ctx.tcp();
   if (!tcp.ok) return { kind: 'skipped', reason: 'no TCP connection (see tcp connect)' };
   const tls = await ctx.tls();
   if (!tls.ok) return { kind: 'skipped', reason: 'no TLS handshake (see tls handshake)' };
   const id = await ctx.identity();
   if (id.unavailable) return { kind: 'skipped', reason: id.unavailable.reason };
-  if (!id.anonymous && (!id.certPem || !id.keyPem || !id.chain || !id.key)) return { kind: 'skipped', reason: 'no usable certificate and key (see the identity checks)' };
-  if (!id.anonymous && !matches(id.chain![0]!, id.key!)) return { kind: 'skipped', reason: 'the key is not the certificate\'s (see key matches certificate): enroll would not dial with it' };
+  if (!id.anonymous && (!id.certPem || !id.keyPem || !id.chain || !id.key))
+    return { kind: 'skipped', reason: 'no usable certificate and key (see the identity checks)' };
+  if (!id.anonymous && !matches(id.chain![0]!, id.key!))
+    return { kind: 'skipped', reason: "the key is not the certificate's (see key matches certificate): enroll would not dial with it" };
   const running = await runningExecutor(ctx);
   if (running) {
     return {
@@ -139,7 +145,10 @@ export const enrollCheck: Check<DoctorContext> = {
     if (probe.kind === 'skipped') return skip(probe.reason);
     if (probe.kind === 'failed') {
       const e = probe.error;
-      const from = ['ENROLL_CLIENT_CERT_REQUIRED', 'ENROLL_CLIENT_CERT_REJECTED'].includes(e.code) || (e.code === 'ENROLL_SAN_MISMATCH' && !ctx.config.serverSan) ? 'the access point refused us: ' : '';
+      const from =
+        ['ENROLL_CLIENT_CERT_REQUIRED', 'ENROLL_CLIENT_CERT_REJECTED'].includes(e.code) || (e.code === 'ENROLL_SAN_MISMATCH' && !ctx.config.serverSan)
+          ? 'the access point refused us: '
+          : '';
       return fail(e, `${from}${e.message}`);
     }
     const w = probe.welcome;
@@ -159,18 +168,39 @@ export const clockCheck: Check<DoctorContext> = {
     if (probe.kind !== 'welcomed') {
       const tls = (await ctx.tcp()).ok ? await ctx.tls() : null;
       const leaf = tls?.chain[0];
-      const hint = leaf && ctx.now() < Date.parse(leaf.validFrom) ? `; its certificate is not valid until ${new Date(leaf.validFrom).toISOString()}: one of the clocks may be off` : '';
+      const hint =
+        leaf && ctx.now() < Date.parse(leaf.validFrom)
+          ? `; its certificate is not valid until ${new Date(leaf.validFrom).toISOString()}: one of the clocks may be off`
+          : '';
       return skip(`no welcome from the access point to read its time from (see mTLS enrollment)${hint}`);
     }
     const skew = probe.welcome.serverTime - probe.receivedAt;
     const uncertainty = probe.receivedAt - probe.startedAt;
     const direction = skew >= 0 ? 'ahead of' : 'behind';
     const amount = formatDuration(Math.abs(skew));
-    const details = { skewMs: skew, uncertaintyMs: uncertainty, thresholdMs: config.clockSkewThresholdMs, serverTime: new Date(probe.welcome.serverTime).toISOString(), localTime: new Date(probe.receivedAt).toISOString() };
+    const details = {
+      skewMs: skew,
+      uncertaintyMs: uncertainty,
+      thresholdMs: config.clockSkewThresholdMs,
+      serverTime: new Date(probe.welcome.serverTime).toISOString(),
+      localTime: new Date(probe.receivedAt).toISOString(),
+    };
     if (Math.abs(skew) > config.clockSkewThresholdMs) {
-      const error = new AhError('ENROLL_CLOCK_SKEW', { address: config.target.address, skew: amount, direction, threshold: formatDuration(config.clockSkewThresholdMs) });
-      return fail(error, `the access point's clock is ${amount} ${direction} this machine's (its welcome said ${details.serverTime}, here it was ${details.localTime})`, { details });
+      const error = new AhError('ENROLL_CLOCK_SKEW', {
+        address: config.target.address,
+        skew: amount,
+        direction,
+        threshold: formatDuration(config.clockSkewThresholdMs),
+      });
+      return fail(
+        error,
+        `the access point's clock is ${amount} ${direction} this machine's (its welcome said ${details.serverTime}, here it was ${details.localTime})`,
+        { details },
+      );
     }
-    return pass(`the access point's clock is ${amount} ${direction} this machine's (±${formatDuration(uncertainty)}; threshold ${formatDuration(config.clockSkewThresholdMs)})`, { details });
+    return pass(
+      `the access point's clock is ${amount} ${direction} this machine's (±${formatDuration(uncertainty)}; threshold ${formatDuration(config.clockSkewThresholdMs)})`,
+      { details },
+    );
   },
 };

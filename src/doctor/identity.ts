@@ -139,7 +139,13 @@ export async function loadIdentity(ctx: DoctorContext): Promise<IdentityProbe> {
 
   if (identity.kind === 'files') {
     const reads = await Promise.all(
-      ([['cert', identity.certPath], ['key', identity.keyPath], ['ca', identity.caPath]] as const)
+      (
+        [
+          ['cert', identity.certPath],
+          ['key', identity.keyPath],
+          ['ca', identity.caPath],
+        ] as const
+      )
         .filter((e): e is readonly ['cert' | 'key' | 'ca', string] => Boolean(e[1]))
         .map(([role, path]) => readIdentityFile(role, path)),
     );
@@ -170,7 +176,10 @@ export async function loadIdentity(ctx: DoctorContext): Promise<IdentityProbe> {
     let keyPem: string | undefined;
     let origin: string;
     // The access point keeps its dev key across restarts (executors trust it by key): check that one.
-    const kept = config.role === 'access-point' ? await Promise.all([readIdentityFile('cert', join(devDir, 'cert.pem')), readIdentityFile('key', join(devDir, 'key.pem'))]) : null;
+    const kept =
+      config.role === 'access-point'
+        ? await Promise.all([readIdentityFile('cert', join(devDir, 'cert.pem')), readIdentityFile('key', join(devDir, 'key.pem'))])
+        : null;
     if (kept && kept.every((r) => r.error?.code !== 'ENROLL_FILE_NOT_FOUND')) {
       files.push(...kept);
       certPem = kept[0].text;
@@ -180,13 +189,34 @@ export async function loadIdentity(ctx: DoctorContext): Promise<IdentityProbe> {
       try {
         ({ certPem, keyPem } = await freshDev(config.role, config.name, identity.certTtlMs));
       } catch (err) {
-        return { kind: 'dev', origin: 'dev identity', files, parseErrors, anonymous: false, unavailable: { reason: `cannot make a dev certificate: ${(err as Error).message}` }, extraCaPem };
+        return {
+          kind: 'dev',
+          origin: 'dev identity',
+          files,
+          parseErrors,
+          anonymous: false,
+          unavailable: { reason: `cannot make a dev certificate: ${(err as Error).message}` },
+          extraCaPem,
+        };
       }
       origin = `dev identity (self-signed, made at each start${config.role === 'access-point' ? ' once, then its key is kept' : ''}; checked on a fresh one)`;
     }
     const chain = certPem !== undefined ? parseCerts({ role: 'cert', path: join(devDir, 'cert.pem'), text: certPem }, parseErrors) : undefined;
     const key = parseKey(keyPem, join(devDir, 'key.pem'), parseErrors);
-    return { kind: 'dev', origin, files, certPem, keyPem, chain, key, parseErrors, anonymous: false, devDir, devDirProblem: await writableProblem(config.stateDir), extraCaPem };
+    return {
+      kind: 'dev',
+      origin,
+      files,
+      certPem,
+      keyPem,
+      chain,
+      key,
+      parseErrors,
+      anonymous: false,
+      devDir,
+      devDirProblem: await writableProblem(config.stateDir),
+      extraCaPem,
+    };
   }
 
   // spiffe and vault: the material their checks obtained.
@@ -200,7 +230,10 @@ export async function loadIdentity(ctx: DoctorContext): Promise<IdentityProbe> {
       parseErrors,
       anonymous: false,
       extraCaPem,
-      unavailable: { reason: `no ${identity.kind === 'spiffe' ? 'SVID from the Workload API' : 'certificate from Vault'} (see the ${identity.kind} checks)`, error: probe.materialError },
+      unavailable: {
+        reason: `no ${identity.kind === 'spiffe' ? 'SVID from the Workload API' : 'certificate from Vault'} (see the ${identity.kind} checks)`,
+        error: probe.materialError,
+      },
     };
   }
   const chain = parseCerts({ role: 'cert', path: probe.origin, text: material.certPem }, parseErrors);
@@ -235,11 +268,15 @@ export const identityFilesCheck: Check<DoctorContext> = {
     if (broken) return fail(broken.error!, `${broken.role} file: ${broken.error!.message}`);
     const loose = id.files.find((f) => f.role === 'key' && f.mode !== undefined && keyModeTooOpen(f.mode));
     if (loose) {
-      return fail(new AhError('ENROLL_KEY_FILE_MODE', { path: loose.path, mode: formatMode(loose.mode!) }), `key ${loose.path} is mode ${formatMode(loose.mode!)}: group or others may read it (ssh would refuse it; use 0600)`);
+      return fail(
+        new AhError('ENROLL_KEY_FILE_MODE', { path: loose.path, mode: formatMode(loose.mode!) }),
+        `key ${loose.path} is mode ${formatMode(loose.mode!)}: group or others may read it (ssh would refuse it; use 0600)`,
+      );
     }
     const listed = id.files.map(fileSummary).join(', ');
     if (id.kind === 'dev') {
-      if (id.devDirProblem) return fail(id.devDirProblem, `dev identity: cannot write the state dir (${id.devDirProblem.params.path}: ${id.devDirProblem.params.detail})`);
+      if (id.devDirProblem)
+        return fail(id.devDirProblem, `dev identity: cannot write the state dir (${id.devDirProblem.params.path}: ${id.devDirProblem.params.detail})`);
       return pass(`${id.origin}; state dir ${ctx.config.stateDir} is writable${listed ? `; ${listed} readable` : ''}`);
     }
     if (id.kind === 'spiffe' || id.kind === 'vault') {
@@ -276,7 +313,10 @@ export const identityParseCheck: Check<DoctorContext> = {
     if (id.files.some((f) => f.error)) return skip('a file could not be read (see identity files)');
     if (id.parseErrors.length) return fail(id.parseErrors[0]!, id.parseErrors.map((e) => e.message).join('; '));
     if (id.anonymous) {
-      return fail(new AhError('ENROLL_CLIENT_CERT_REQUIRED'), `no --cert/--key: the executor would connect without a client certificate, which the access point refuses${id.bundle ? ` (CA bundle: ${id.bundle.length} certificate${id.bundle.length === 1 ? '' : 's'})` : ''}`);
+      return fail(
+        new AhError('ENROLL_CLIENT_CERT_REQUIRED'),
+        `no --cert/--key: the executor would connect without a client certificate, which the access point refuses${id.bundle ? ` (CA bundle: ${id.bundle.length} certificate${id.bundle.length === 1 ? '' : 's'})` : ''}`,
+      );
     }
     const chain = id.chain!;
     const parts = [
@@ -318,7 +358,11 @@ export const identityChainCheck: Check<DoctorContext> = {
     if (none) return none;
     if (id.kind === 'dev') return skip('dev identity: self-signed, admitted without CA verification (dev mode)');
     if (!id.bundle) {
-      return skip(ctx.config.role === 'access-point' ? 'no --ca: the access point has no CA to verify executors with (it admits any certificate)' : 'no CA bundle to verify against');
+      return skip(
+        ctx.config.role === 'access-point'
+          ? 'no --ca: the access point has no CA to verify executors with (it admits any certificate)'
+          : 'no CA bundle to verify against',
+      );
     }
     const verdict = verifyChainTo(id.chain!, id.bundle, ctx.now());
     const certPath = id.files.find((f) => f.role === 'cert')?.path ?? id.origin;
@@ -362,7 +406,9 @@ export const identitySanCheck: Check<DoctorContext> = {
     if (config.role === 'access-point') {
       return pass(`names ${[...san.uris.map((u) => `URI:${u}`), ...san.dns.map((d) => `DNS:${d}`), ...san.ips.map((i) => `IP:${i}`)].join(', ')}`);
     }
-    const under = config.executorSanUriPrefix ? ` (under --executor-san-uri-prefix ${config.executorSanUriPrefix})` : ' (one URI SAN, as the access point requires)';
+    const under = config.executorSanUriPrefix
+      ? ` (under --executor-san-uri-prefix ${config.executorSanUriPrefix})`
+      : ' (one URI SAN, as the access point requires)';
     return pass(`executor ID ${san.uris[0]}${under}`);
   },
 };
@@ -379,16 +425,31 @@ export const identityValidityCheck: Check<DoctorContext> = {
     const threshold = ctx.config.renewalThreshold;
     const life = lifetimeOf(leaf, now, threshold);
     const iso = (ms: number) => new Date(ms).toISOString();
-    const details = { notBefore: iso(life.notBefore), notAfter: iso(life.notAfter), lifetime: formatDuration(life.lifetimeMs), renewAt: iso(life.renewAt), threshold };
+    const details = {
+      notBefore: iso(life.notBefore),
+      notAfter: iso(life.notAfter),
+      lifetime: formatDuration(life.lifetimeMs),
+      renewAt: iso(life.renewAt),
+      threshold,
+    };
     if (id.kind === 'dev' && (life.state !== 'valid' || life.overdue)) {
       // The access point's kept dev certificate is made anew (same key) whenever it starts or renews.
-      return pass(`dev certificate valid ${iso(life.notBefore)} to ${iso(life.notAfter)}; the access point makes a new one at start and at ${Math.round(threshold * 100)}% of its lifetime`, { details });
+      return pass(
+        `dev certificate valid ${iso(life.notBefore)} to ${iso(life.notAfter)}; the access point makes a new one at start and at ${Math.round(threshold * 100)}% of its lifetime`,
+        { details },
+      );
     }
     if (life.state === 'expired') {
-      return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `expired ${iso(life.notAfter)} (${relativeTo(life.notAfter, now)}); compare with date -u`, { details });
+      return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `expired ${iso(life.notAfter)} (${relativeTo(life.notAfter, now)}); compare with date -u`, {
+        details,
+      });
     }
     if (life.state === 'not-yet-valid') {
-      return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `not valid until ${iso(life.notBefore)} (${relativeTo(life.notBefore, now)}): is this machine's clock behind?`, { details });
+      return fail(
+        new AhError('ENROLL_CERT_NOT_VALID_NOW'),
+        `not valid until ${iso(life.notBefore)} (${relativeTo(life.notBefore, now)}): is this machine's clock behind?`,
+        { details },
+      );
     }
     const lifetime = `${formatDuration(life.leftMs)} left of ${formatDuration(life.lifetimeMs)}, until ${iso(life.notAfter)}`;
     if (life.overdue) {

@@ -11,9 +11,7 @@ import type { DoctorContext } from './context.js';
 import { fail, pass, type Check } from './types.js';
 import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
 
-export type ResolveProbe =
-  | { readonly ok: true; readonly literal: boolean; readonly addresses: string[] }
-  | { readonly ok: false; readonly error: AhError };
+export type ResolveProbe = { readonly ok: true; readonly literal: boolean; readonly addresses: string[] } | { readonly ok: false; readonly error: AhError };
 
 export type TcpProbe = { readonly ok: true; readonly ms: number; readonly peer: string } | { readonly ok: false; readonly error: AhError };
 

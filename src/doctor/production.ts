@@ -30,16 +30,25 @@ export const productionCaCheck: Check<DoctorContext> = {
     const { config } = ctx;
     const id = await ctx.identity();
     if (id.kind === 'dev') {
-      return fail(new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: 'the dev identity is self-signed and trusts the access point on first use' }), 'the dev identity is in use (self-signed; no CA on either side)');
+      return fail(
+        new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: 'the dev identity is self-signed and trusts the access point on first use' }),
+        'the dev identity is in use (self-signed; no CA on either side)',
+      );
     }
     if (config.role === 'access-point' && config.identity.kind === 'files' && !id.bundle) {
-      return fail(new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: 'no --ca: executors are admitted without verifying who issued their certificates' }), 'no --ca: the access point admits executors without CA verification');
+      return fail(
+        new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: 'no --ca: executors are admitted without verifying who issued their certificates' }),
+        'no --ca: the access point admits executors without CA verification',
+      );
     }
     if (id.unavailable) return skip(id.unavailable.reason);
     const leaf = id.chain?.[0];
     if (!leaf) return skip('no certificate to check (see the identity checks)');
     if (issuedBy(leaf, leaf)) {
-      return fail(new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: `the certificate ${id.origin} is self-signed` }), `self-signed certificate (${leaf.subject.replace(/\n/g, ', ')})`);
+      return fail(
+        new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: `the certificate ${id.origin} is self-signed` }),
+        `self-signed certificate (${leaf.subject.replace(/\n/g, ', ')})`,
+      );
     }
     return pass(`issued by ${leaf.issuer.replace(/\n/g, ', ')} (${config.identity.kind} identity)`);
   },
@@ -73,15 +82,19 @@ export const productionRotationCheck: Check<DoctorContext> = {
     const latest = Math.min(0.99, t + RENEWAL_JITTER);
     const pct = (f: number) => `${Math.round(f * 100)}%`;
     const bad = (detail: string) => fail(new AhError('ENROLL_PRODUCTION_ROTATION_THRESHOLD', { threshold: String(t), detail }), detail);
-    if (t > THRESHOLD_RANGE.max) return bad(`renewing at up to ${pct(latest)} of the lifetime leaves little time before expiry (keep it at or below ${THRESHOLD_RANGE.max})`);
-    if (t < THRESHOLD_RANGE.min) return bad(`renewing after ${pct(t)} of the lifetime renews far more often than needed (keep it at or above ${THRESHOLD_RANGE.min})`);
+    if (t > THRESHOLD_RANGE.max)
+      return bad(`renewing at up to ${pct(latest)} of the lifetime leaves little time before expiry (keep it at or below ${THRESHOLD_RANGE.max})`);
+    if (t < THRESHOLD_RANGE.min)
+      return bad(`renewing after ${pct(t)} of the lifetime renews far more often than needed (keep it at or above ${THRESHOLD_RANGE.min})`);
     const id = await ctx.identity();
     const leaf = id.chain?.[0];
     if (!leaf) return pass(`renews at ${pct(t)} ±5% of the lifetime`);
     const lifetime = Date.parse(leaf.validTo) - Date.parse(leaf.validFrom);
     const margin = lifetime * (1 - latest);
     if (margin < MIN_RENEWAL_MARGIN_MS) {
-      return bad(`with a ${formatDuration(lifetime)} certificate, the latest renewal leaves ${formatDuration(margin)} before expiry: too little to retry a failed renewal`);
+      return bad(
+        `with a ${formatDuration(lifetime)} certificate, the latest renewal leaves ${formatDuration(margin)} before expiry: too little to retry a failed renewal`,
+      );
     }
     const files = id.kind === 'files' ? '; the files provider cannot renew by itself: your PKI must write new files before then' : '';
     return pass(`renews at ${pct(t)} ±5% of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`);
@@ -115,9 +128,16 @@ export const productionAuditLogCheck: Check<DoctorContext> = {
     if (!file && ctx.config.role === 'executor') {
       return skip('the access point keeps the audit trail of enrollments: run ah agent doctor --access-point --production with its flags there');
     }
-    if (!file) return fail(new AhError('ENROLL_PRODUCTION_NO_AUDIT_LOG', { detail: 'no --audit-log FILE' }), 'no --audit-log FILE: enrollments and rejections leave no audit trail');
+    if (!file)
+      return fail(
+        new AhError('ENROLL_PRODUCTION_NO_AUDIT_LOG', { detail: 'no --audit-log FILE' }),
+        'no --audit-log FILE: enrollments and rejections leave no audit trail',
+      );
     const abs = resolve(file);
-    for (const [path, mode] of [[abs, constants.W_OK], [dirname(abs), constants.W_OK | constants.X_OK]] as const) {
+    for (const [path, mode] of [
+      [abs, constants.W_OK],
+      [dirname(abs), constants.W_OK | constants.X_OK],
+    ] as const) {
       try {
         await access(path, mode);
         return pass(`${abs} ${path === abs ? 'is writable' : 'can be created'}`);

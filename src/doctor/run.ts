@@ -7,14 +7,7 @@ import { renderMessage } from '../errors/catalog.js';
 import { VERSION } from '../version.js';
 import { DoctorContext } from './context.js';
 import { clockCheck, enrollCheck } from './enrollment.js';
-import {
-  identityChainCheck,
-  identityFilesCheck,
-  identityKeyCheck,
-  identityParseCheck,
-  identitySanCheck,
-  identityValidityCheck,
-} from './identity.js';
+import { identityChainCheck, identityFilesCheck, identityKeyCheck, identityParseCheck, identitySanCheck, identityValidityCheck } from './identity.js';
 import { dnsCheck, tcpCheck } from './network.js';
 import {
   productionAuditLogCheck,

@@ -83,13 +83,21 @@ export async function probeSpiffe(socketFlag: string | undefined, timeoutMs: num
   }
   if (!isSocket) {
     const error = new AhError('ENROLL_WORKLOAD_API_ERROR', { path, detail: 'not a unix socket' });
-    return { path, origin, socket: { ok: false, error, finding: `${path} exists but is not a unix socket` }, answer: { kind: 'none', reason: 'no socket' }, material: null, materialError: error };
+    return {
+      path,
+      origin,
+      socket: { ok: false, error, finding: `${path} exists but is not a unix socket` },
+      answer: { kind: 'none', reason: 'no socket' },
+      material: null,
+      materialError: error,
+    };
   }
   const refused = await socketAccepts(path, timeoutMs);
   if (refused) {
     // A socket file with nobody behind it: an agent that was killed.
     const error = refused.code === 'ECONNREFUSED' ? unavailable : new AhError('ENROLL_WORKLOAD_API_ERROR', { path, detail: refused.code ?? refused.message });
-    const finding = refused.code === 'ECONNREFUSED' ? `${path} is a socket nobody listens on (a SPIRE agent that died?)` : `${path}: ${refused.code ?? refused.message}`;
+    const finding =
+      refused.code === 'ECONNREFUSED' ? `${path} is a socket nobody listens on (a SPIRE agent that died?)` : `${path}: ${refused.code ?? refused.message}`;
     return { path, origin, socket: { ok: false, error, finding }, answer: { kind: 'none', reason: 'no socket' }, material: null, materialError: error };
   }
   const answer = await firstDelivery(socketFlag, timeoutMs);
@@ -109,7 +117,9 @@ const notSpiffe = (ctx: DoctorContext) => skip(`the identity is ${ctx.config.ide
  * What the header and SVID checks both start from: the agent's answer, or the outcome that ends
  * the check before it (not spiffe, no socket, no answer at all).
  */
-async function agentAnswer(ctx: DoctorContext): Promise<{ probe: SpiffeProbe; answer: Exclude<SpiffeProbe['answer'], { kind: 'none' }> } | { outcome: CheckOutcome }> {
+async function agentAnswer(
+  ctx: DoctorContext,
+): Promise<{ probe: SpiffeProbe; answer: Exclude<SpiffeProbe['answer'], { kind: 'none' }> } | { outcome: CheckOutcome }> {
   if (ctx.config.identity.kind !== 'spiffe') return { outcome: notSpiffe(ctx) };
   const probe = await ctx.spiffe();
   if (!probe.socket.ok) return { outcome: skip('no Workload API to ask (see SPIFFE socket)') };
@@ -141,7 +151,9 @@ export const spiffeHeaderCheck: Check<DoctorContext> = {
       return fail(error, `the agent refused the call: ${error.params.detail}`);
     }
     if (error.code === 'ENROLL_NO_IDENTITY_ISSUED' || error.code === 'ENROLL_INVALID_SVID') {
-      return pass(`FetchX509SVID with the workload.spiffe.io header: accepted (the agent answered ${error.code === 'ENROLL_NO_IDENTITY_ISSUED' ? 'PERMISSION_DENIED: no identity for this workload' : 'with an SVID'})`);
+      return pass(
+        `FetchX509SVID with the workload.spiffe.io header: accepted (the agent answered ${error.code === 'ENROLL_NO_IDENTITY_ISSUED' ? 'PERMISSION_DENIED: no identity for this workload' : 'with an SVID'})`,
+      );
     }
     return fail(error, `the agent did not answer the call: ${error.message}`);
   },
@@ -168,7 +180,10 @@ export const spiffeSvidCheck: Check<DoctorContext> = {
     const notAfter = notAfterOf(leaf!);
     const what = `${id}, serial ${serialOf(leaf!)}`;
     if (now < notBefore || now > notAfter) {
-      return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `${what} is valid ${new Date(notBefore).toISOString()} to ${new Date(notAfter).toISOString()} (${now > notAfter ? `expired ${relativeTo(notAfter, now)}` : `starts ${relativeTo(notBefore, now)}`})`);
+      return fail(
+        new AhError('ENROLL_CERT_NOT_VALID_NOW'),
+        `${what} is valid ${new Date(notBefore).toISOString()} to ${new Date(notAfter).toISOString()} (${now > notAfter ? `expired ${relativeTo(notAfter, now)}` : `starts ${relativeTo(notBefore, now)}`})`,
+      );
     }
     return pass(`${what}: X.509-SVID rules, chain to its bundle and key all verified; ${formatDuration(notAfter - now)} left`);
   },

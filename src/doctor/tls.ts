@@ -81,7 +81,7 @@ async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract
     let why: string;
     switch (error.code) {
       case 'ENROLL_CERT_NOT_VALID_NOW':
-        why = `the access point's certificate is ${validityNote(isValidAt(leaf, now) ? chain.find((c) => !isValidAt(c, now)) ?? leaf : leaf, now)}`;
+        why = `the access point's certificate is ${validityNote(isValidAt(leaf, now) ? (chain.find((c) => !isValidAt(c, now)) ?? leaf) : leaf, now)}`;
         break;
       case 'ENROLL_SERVER_UNKNOWN_AUTHORITY':
         why = `nothing in ${trust.origin} issued the chain (top issuer ${chain[chain.length - 1]!.issuer.replace(/\n/g, ', ')})`;
@@ -127,13 +127,17 @@ async function verdictByFirstUse(ctx: DoctorContext, trust: Extract<TrustPlan, {
 
 async function verdictForAccessPoint(ctx: DoctorContext, leaf: X509Certificate): Promise<CheckOutcome> {
   const now = ctx.now();
-  if (!isValidAt(leaf, now)) return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `it serves a certificate that is ${validityNote(leaf, now)}: executors refuse it`);
+  if (!isValidAt(leaf, now))
+    return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `it serves a certificate that is ${validityNote(leaf, now)}: executors refuse it`);
   const id = await ctx.identity();
   const configured = id.chain?.[0];
   if (!configured) return pass('it serves a certificate valid now (the configured identity could not be read to compare)');
   if (fingerprintOf(configured) === fingerprintOf(leaf)) return pass('it serves the configured certificate, valid now');
-  if (spkiPin(configured) === spkiPin(leaf)) return pass(`it serves serial ${serialOf(leaf)} with the configured key (the configured certificate is serial ${serialOf(configured)})`);
-  return pass(`it serves serial ${serialOf(leaf)}, not the configured certificate (serial ${serialOf(configured)}): another access point, or one started with other flags`);
+  if (spkiPin(configured) === spkiPin(leaf))
+    return pass(`it serves serial ${serialOf(leaf)} with the configured key (the configured certificate is serial ${serialOf(configured)})`);
+  return pass(
+    `it serves serial ${serialOf(leaf)}, not the configured certificate (serial ${serialOf(configured)}): another access point, or one started with other flags`,
+  );
 }
 
 export async function probeTls(ctx: DoctorContext): Promise<TlsProbe> {
@@ -148,7 +152,13 @@ export async function probeTls(ctx: DoctorContext): Promise<TlsProbe> {
     const base = { ok: true, protocol: socket.getProtocol(), alpn: socket.alpnProtocol, chain };
     if (chain.length === 0) return { ...base, verdict: fail(new AhError('ENROLL_TLS_VERIFY_FAILED'), 'the server presented no certificate') };
     if (socket.alpnProtocol !== ALPN_PROTOCOL) {
-      return { ...base, verdict: fail(new AhError('ENROLL_PROTOCOL_ERROR', { detail: `the server did not select ALPN ${ALPN_PROTOCOL}` }), `not an ah access point: no ALPN ${ALPN_PROTOCOL}`) };
+      return {
+        ...base,
+        verdict: fail(
+          new AhError('ENROLL_PROTOCOL_ERROR', { detail: `the server did not select ALPN ${ALPN_PROTOCOL}` }),
+          `not an ah access point: no ALPN ${ALPN_PROTOCOL}`,
+        ),
+      };
     }
     let verdict: CheckOutcome;
     if (trust.kind === 'ca') verdict = await verdictByCa(ctx, socket, trust, chain);

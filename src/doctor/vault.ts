@@ -69,7 +69,11 @@ export async function probeVault(config: VaultIdentityConfig, commonName: string
   try {
     const s = (await client.status()) as { sealed?: unknown; version?: unknown } | string;
     if (!s || typeof s !== 'object' || typeof s.sealed !== 'boolean') {
-      throw new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr, path: 'sys/seal-status', detail: typeof s === 'string' ? `not JSON (${s.trim().slice(0, 60).replace(/\s+/g, ' ')}…)` : 'no seal status' });
+      throw new AhError('ENROLL_VAULT_BAD_RESPONSE', {
+        addr,
+        path: 'sys/seal-status',
+        detail: typeof s === 'string' ? `not JSON (${s.trim().slice(0, 60).replace(/\s+/g, ' ')}…)` : 'no seal status',
+      });
     }
     reach = { ok: true, value: { sealed: s.sealed, version: typeof s.version === 'string' ? s.version : null } };
   } catch (err) {
@@ -82,8 +86,11 @@ export async function probeVault(config: VaultIdentityConfig, commonName: string
   try {
     let how: string;
     if (creds.kind === 'approle') {
-      const res = (await client.approleLogin({ role_id: creds.roleId, secret_id: creds.secretId, mount_point: creds.mount })) as { auth?: { client_token?: string } };
-      if (!res?.auth?.client_token) throw new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr, path: `auth/${creds.mount}/login`, detail: 'the login response has no auth' });
+      const res = (await client.approleLogin({ role_id: creds.roleId, secret_id: creds.secretId, mount_point: creds.mount })) as {
+        auth?: { client_token?: string };
+      };
+      if (!res?.auth?.client_token)
+        throw new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr, path: `auth/${creds.mount}/login`, detail: 'the login response has no auth' });
       how = `AppRole login (auth/${creds.mount})`;
     } else {
       how = 'VAULT_TOKEN';
@@ -94,9 +101,15 @@ export async function probeVault(config: VaultIdentityConfig, commonName: string
     } catch (err) {
       throw vaultErrorToCatalog(err, 'token', { addr, path: 'auth/token/lookup-self' });
     }
-    token = { ok: true, value: { how, ttlSeconds: Number(lookup?.data?.ttl ?? 0), renewable: Boolean(lookup?.data?.renewable), policies: lookup?.data?.policies ?? [] } };
+    token = {
+      ok: true,
+      value: { how, ttlSeconds: Number(lookup?.data?.ttl ?? 0), renewable: Boolean(lookup?.data?.renewable), policies: lookup?.data?.policies ?? [] },
+    };
   } catch (err) {
-    token = { ok: false, error: err instanceof AhError ? err : vaultErrorToCatalog(err, 'login', { addr, path: `auth/${creds.kind === 'approle' ? creds.mount : 'token'}` }) };
+    token = {
+      ok: false,
+      error: err instanceof AhError ? err : vaultErrorToCatalog(err, 'login', { addr, path: `auth/${creds.kind === 'approle' ? creds.mount : 'token'}` }),
+    };
   }
   if (!token.ok) return result(reach, token, { ok: null, reason: 'no Vault token' });
 
@@ -156,9 +169,12 @@ export const vaultTokenCheck: Check<DoctorContext> = {
     if (!probe.token.ok) return fail(probe.token.error, probe.token.error.message);
     const t = probe.token.value;
     const ttl = t.ttlSeconds > 0 ? `TTL ${formatDuration(t.ttlSeconds * 1000)}` : 'no TTL (does not expire)';
-    return pass(`${t.how}: token valid, ${ttl}, ${t.renewable ? 'renewable' : 'not renewable'}${t.policies.length ? `, policies ${t.policies.join(', ')}` : ''}`, {
-      details: { ttlSeconds: t.ttlSeconds, renewable: t.renewable, policies: t.policies },
-    });
+    return pass(
+      `${t.how}: token valid, ${ttl}, ${t.renewable ? 'renewable' : 'not renewable'}${t.policies.length ? `, policies ${t.policies.join(', ')}` : ''}`,
+      {
+        details: { ttlSeconds: t.ttlSeconds, renewable: t.renewable, policies: t.policies },
+      },
+    );
   },
 };
 

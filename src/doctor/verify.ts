@@ -49,7 +49,11 @@ export function verifyChainTo(chain: X509Certificate[], bundle: X509Certificate[
   }
   const top = path[path.length - 1]!;
   if (bundleTouchesChain(path, bundle)) {
-    return { ok: false, reason: 'incomplete', detail: `the CA bundle holds part of the chain but not the root above ${subjectOf(top)} (issuer ${top.issuer.replace(/\n/g, ', ')})` };
+    return {
+      ok: false,
+      reason: 'incomplete',
+      detail: `the CA bundle holds part of the chain but not the root above ${subjectOf(top)} (issuer ${top.issuer.replace(/\n/g, ', ')})`,
+    };
   }
   return { ok: false, reason: 'unknown', detail: `issued by ${top.issuer.replace(/\n/g, ', ')}, which the CA bundle does not hold` };
 }
@@ -57,7 +61,11 @@ export function verifyChainTo(chain: X509Certificate[], bundle: X509Certificate[
 function finish(path: X509Certificate[], anchor: X509Certificate, now: number): ChainVerdict {
   for (const ca of path.slice(1)) {
     if (now < notBeforeOf(ca) || now > notAfterOf(ca)) {
-      return { ok: false, reason: 'ca-not-valid', detail: `CA ${subjectOf(ca)} is valid ${new Date(notBeforeOf(ca)).toISOString()} to ${new Date(notAfterOf(ca)).toISOString()}` };
+      return {
+        ok: false,
+        reason: 'ca-not-valid',
+        detail: `CA ${subjectOf(ca)} is valid ${new Date(notBeforeOf(ca)).toISOString()} to ${new Date(notAfterOf(ca)).toISOString()}`,
+      };
     }
   }
   return { ok: true, path, anchor };
@@ -100,7 +108,8 @@ export function sanProblem(leaf: X509Certificate, policy: SanPolicy): string | n
   if (policy.role === 'access-point') {
     return san.uris.length + san.dns.length + san.ips.length === 0 ? 'the certificate has no SAN (no DNS name, IP or URI executors could check)' : null;
   }
-  if (san.uris.length === 0) return 'the certificate has no URI SAN; the access point needs exactly one (the executor ID, e.g. spiffe://example.org/ah/agent/executor-1)';
+  if (san.uris.length === 0)
+    return 'the certificate has no URI SAN; the access point needs exactly one (the executor ID, e.g. spiffe://example.org/ah/agent/executor-1)';
   if (san.uris.length > 1) return `the certificate has ${san.uris.length} URI SANs (${san.uris.join(', ')}); the access point needs exactly one`;
   const uri = san.uris[0]!;
   const idProblem = workloadIdProblem(uri);

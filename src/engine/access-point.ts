@@ -246,7 +246,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ reason }, 'identity files re-checked: unchanged'),
         onEvent: (level, message, fields) => this.logging.get('ah_identity_provider')[level](fields ?? {}, message),
         onReconnect: ({ attempt, inMs, reason, code }) =>
-          this.logging.get('ah_identity_provider').warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
+          this.logging
+            .get('ah_identity_provider')
+            .warn({ attempt, code }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
       });
     this.provider = provider;
     const store = new MaterialStore();
@@ -360,7 +362,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.warnIfServingInvalid('start');
     this.audit?.started({ listen: formatHostPort(bound), provider: provider.kind, devMode: this.devMode, identity: this.serving, version: VERSION });
     log.info(
-      { address: formatHostPort(bound), executorSanUriPrefix: this.policy.sanUriPrefix?.text ?? null, provider: provider.kind, version: VERSION, heartbeatIntervalMs: this.heartbeatIntervalMs },
+      {
+        address: formatHostPort(bound),
+        executorSanUriPrefix: this.policy.sanUriPrefix?.text ?? null,
+        provider: provider.kind,
+        version: VERSION,
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+      },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
     );
     this.emit('listening', bound);
@@ -404,10 +412,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const s = this.serving;
     const now = Date.now();
     if (!s || (now >= s.notBefore && now <= s.notAfter)) return;
-    this.logging.get('ah_access_point').error(
-      { code: 'ENROLL_CERT_NOT_VALID_NOW', serial: s.serial, notBefore: new Date(s.notBefore).toISOString(), notAfter: new Date(s.notAfter).toISOString() },
-      `access point certificate has expired or is not yet valid (${when}): executors will refuse it; renew the certificate files (they are reloaded automatically)`,
-    );
+    this.logging
+      .get('ah_access_point')
+      .error(
+        { code: 'ENROLL_CERT_NOT_VALID_NOW', serial: s.serial, notBefore: new Date(s.notBefore).toISOString(), notAfter: new Date(s.notAfter).toISOString() },
+        `access point certificate has expired or is not yet valid (${when}): executors will refuse it; renew the certificate files (they are reloaded automatically)`,
+      );
   }
 
   /** `--audit-required` and the audit log's last write (or open) failed: enrollments fail closed. */
@@ -448,14 +458,28 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
           if (this.audit && context.peer!.admission === 'duplicate') {
             const previous = this.roster.get(context.peer!.executorId);
             this.audit.duplicate(
-              { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
+              {
+                executorId: context.peer!.executorId,
+                name: context.name ?? '',
+                remoteAddress: context.remoteAddress,
+                serial: context.peer!.serial,
+                notAfter: context.peer!.certNotAfter,
+                link: context.linkId,
+              },
               previous ? auditedEntry(previous) : null,
               'superseded',
             );
           } else if (this.audit) {
             const previous = this.roster.get(context.peer!.executorId);
             this.audit.admitted(
-              { executorId: context.peer!.executorId, name: context.name ?? '', remoteAddress: context.remoteAddress, serial: context.peer!.serial, notAfter: context.peer!.certNotAfter, link: context.linkId },
+              {
+                executorId: context.peer!.executorId,
+                name: context.name ?? '',
+                remoteAddress: context.remoteAddress,
+                serial: context.peer!.serial,
+                notAfter: context.peer!.certNotAfter,
+                link: context.linkId,
+              },
               previous ? auditedEntry(previous) : null,
             );
           }
@@ -503,11 +527,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
    */
   private admissionOf(executorId: string, claim: VerifyPeerInput, link: ServerLink): Pick<PeerVerdict, 'admission' | 'supersedes'> {
     const entry = this.roster.get(executorId);
-    const holders = [...(entry?.open.keys() ?? [])].filter((id) => id !== link.id).flatMap((id) => {
-      const slot = this.links.get(id);
-      const cert = slot?.link.handshake.certificate;
-      return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
-    });
+    const holders = [...(entry?.open.keys() ?? [])]
+      .filter((id) => id !== link.id)
+      .flatMap((id) => {
+        const slot = this.links.get(id);
+        const cert = slot?.link.handshake.certificate;
+        return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
+      });
     if (holders.length === 0) return { admission: 'joined' };
     const cert = link.handshake.certificate!;
     const proof = claim.continuity;
@@ -526,15 +552,39 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     const log = this.logging.get('ah_access_point');
     const previousRemoteAddress = previous?.remoteAddress ?? '?';
     log.warn(
-      { event: 'duplicate_identity', executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? null, link: e.linkId },
+      {
+        event: 'duplicate_identity',
+        executorId: e.executorId,
+        remoteAddress: e.remoteAddress,
+        previousRemoteAddress,
+        serial: e.serial,
+        previousSerial: previous?.serial ?? null,
+        link: e.linkId,
+      },
       `duplicate identity ${e.executorId}: a new holder at ${e.remoteAddress} (serial ${e.serial}) supersedes the link from ${previousRemoteAddress} (serial ${previous?.serial ?? '?'}) without proving it is the same executor`,
     );
     for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
-    this.emit('duplicate', { id: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? '?' });
+    this.emit('duplicate', {
+      id: e.executorId,
+      remoteAddress: e.remoteAddress,
+      previousRemoteAddress,
+      serial: e.serial,
+      previousSerial: previous?.serial ?? '?',
+    });
     const flapping = this.duplicates.takeover(e.executorId, previousRemoteAddress, e.remoteAddress, e.at);
     if (flapping) {
       const error = new AhError('ENROLL_DUPLICATE_IDENTITY_FLAPPING', { executorId: flapping.executorId, first: flapping.first, second: flapping.second });
-      log.error({ event: 'duplicate_identity_flapping', code: error.code, executorId: e.executorId, first: flapping.first, second: flapping.second, takeovers: flapping.takeovers }, error.message);
+      log.error(
+        {
+          event: 'duplicate_identity_flapping',
+          code: error.code,
+          executorId: e.executorId,
+          first: flapping.first,
+          second: flapping.second,
+          takeovers: flapping.takeovers,
+        },
+        error.message,
+      );
     }
   }
 
@@ -566,9 +616,15 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       }
       const entry = this.roster.entryJson(e.executorId)!;
       if (outcome === 'joined') {
-        log.info({ executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
+        log.info(
+          { executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId },
+          `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`,
+        );
       } else {
-        log.info({ executorId: e.executorId, serial: e.serial, link: e.linkId }, `executor ${e.name} rotated: new link with certificate serial ${e.serial} replaces the old one`);
+        log.info(
+          { executorId: e.executorId, serial: e.serial, link: e.linkId },
+          `executor ${e.name} rotated: new link with certificate serial ${e.serial} replaces the old one`,
+        );
       }
       this.emit('admitted', { ...entry, relinked: outcome === 'relinked' });
     });
@@ -594,7 +650,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
-      if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
+      if (m.type === 'hello')
+        actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
       else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
       else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });

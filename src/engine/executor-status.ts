@@ -36,9 +36,7 @@ export interface ExecutorStatus {
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 export function identityStatus(id: IdentitySummary | null): IdentityStatus | null {
-  return id
-    ? { provider: id.provider, spiffeId: id.spiffeId, notBefore: iso(id.notBefore)!, notAfter: iso(id.notAfter)!, serial: id.serial }
-    : null;
+  return id ? { provider: id.provider, spiffeId: id.spiffeId, notBefore: iso(id.notBefore)!, notAfter: iso(id.notAfter)!, serial: id.serial } : null;
 }
 
 export function executorStatus(

@@ -160,9 +160,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         paths.executorSocket(options.stateDir, options.name),
         (cmd) => (cmd === 'status-cert' ? { ...this.status(), certificate: this.certificate() } : this.status()),
         {
-        role: 'executor',
-        name: options.name,
-      });
+          role: 'executor',
+          name: options.name,
+        },
+      );
       await this.statusServer.listen().catch(async (err: unknown) => {
         await this.metricsServer?.close();
         throw err;
@@ -175,14 +176,22 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         role: 'executor',
         name: options.name,
         devDir: paths.devIdentity(options.stateDir, 'executor', options.name),
-        onUnchanged: (reason) => this.logging.get('ah_identity_provider').info({ event: 'identity_files_unchanged', reason }, 'identity files re-checked: unchanged'),
+        onUnchanged: (reason) =>
+          this.logging.get('ah_identity_provider').info({ event: 'identity_files_unchanged', reason }, 'identity files re-checked: unchanged'),
         onEvent: (level, message, fields) => this.logging.get('ah_identity_provider')[level](fields, message),
         onReconnect: ({ attempt, inMs, reason, code }) =>
-          this.logging.get('ah_identity_provider').warn({ event: 'workload_api_reconnecting', attempt, code, inMs }, `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`),
+          this.logging
+            .get('ah_identity_provider')
+            .warn(
+              { event: 'workload_api_reconnecting', attempt, code, inMs },
+              `${reason}; reconnecting to the Workload API in ${inMs} ms (the current SVID stays in use)`,
+            ),
       });
     provider.on('material', () => (this.identityUpdatedAt = Date.now()));
     this.store.on('bundleChanged', (m) =>
-      this.logging.get('ah_identity_provider').info({ event: 'trust_bundle_updated', serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
+      this.logging
+        .get('ah_identity_provider')
+        .info({ event: 'trust_bundle_updated', serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
     );
     this.provider = provider;
     const store = this.store;
@@ -318,7 +327,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         if (ctx.rotations !== previousRotations) {
           const serial = ctx.linkIdentity?.serial ?? '';
           log.info(
-            { event: 'rotation_complete', rotations: ctx.rotations, serial, previousSerial, nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString() },
+            {
+              event: 'rotation_complete',
+              rotations: ctx.rotations,
+              serial,
+              previousSerial,
+              nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString(),
+            },
             `rotation complete: now using certificate serial ${serial} (rotation ${ctx.rotations}); old link closed with goodbye "rotated"`,
           );
           this.emit('rotated', { serial, previousSerial, rotations: ctx.rotations });
@@ -359,17 +374,31 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       log.debug({ event: 'connecting', attempt: ctx.attempts + 1 }, `connecting to ${ctx.remoteServer} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
-        { event: 'enrolled', executorId: ctx.executorId, serial: ctx.linkIdentity?.serial, notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString() },
+        {
+          event: 'enrolled',
+          executorId: ctx.executorId,
+          serial: ctx.linkIdentity?.serial,
+          notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString(),
+        },
         `enrolled with access point ${ctx.remoteServer} as ${ctx.executorId}`,
       );
     } else if (to === 'renewing' && from === 'enrolled') {
       log.info({ event: 'renewal_due', serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
     } else if (detail === '{"renewing":"retryWait"}' && err) {
-      log.warn({ event: 'rotation_link_failed', code, retryInMs: ctx.retryDelayMs }, `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`);
+      log.warn(
+        { event: 'rotation_link_failed', code, retryInMs: ctx.retryDelayMs },
+        `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`,
+      );
     } else if (detail === '{"disconnected":"backingOff"}' && err) {
-      log.warn({ event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retryDelayMs }, `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`);
+      log.warn(
+        { event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retryDelayMs },
+        `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`,
+      );
     } else if (to === 'failed' && err) {
-      log.error({ event: 'gave_up', code, attempts: ctx.attempts }, `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`);
+      log.error(
+        { event: 'gave_up', code, attempts: ctx.attempts },
+        `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`,
+      );
     } else if (detail === '{"disconnected":"waitingForIdentity"}' && err) {
       log.warn({ event: 'waiting_for_identity', code }, `${messageOf(err)}; waiting for usable identity material`);
     }

@@ -90,9 +90,7 @@ export class Roster {
 
   toJSON(): { executors: FleetEntryJson[] } {
     return {
-      executors: [...this.byId.values()]
-        .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
-        .map(entryJson),
+      executors: [...this.byId.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)).map(entryJson),
     };
   }
 

@@ -40,7 +40,12 @@ async function check(path: string, what: Kind): Promise<Stats | null> {
     refuse(what, path, 'is not a directory', `move it away: mv ${path} ${path}.bad`);
   }
   if (st.uid !== uid() && st.uid !== 0) {
-    refuse(what, path, `is owned by uid ${st.uid}, not by this user (uid ${uid()}) or root`, `check what it holds, then ${uid() === 0 ? '' : 'sudo '}chown ${uid()} ${path}`);
+    refuse(
+      what,
+      path,
+      `is owned by uid ${st.uid}, not by this user (uid ${uid()}) or root`,
+      `check what it holds, then ${uid() === 0 ? '' : 'sudo '}chown ${uid()} ${path}`,
+    );
   }
   const others = (st.mode & 0o002) !== 0;
   const group = (st.mode & 0o020) !== 0;

@@ -55,20 +55,14 @@ export const catalog = {
     message: 'cannot resolve host {host}: {detail}',
     guideSection: 'Connection Errors / Connection Timeout',
     causes: ['DNS resolution problems', 'Incorrect address'],
-    solutions: [
-      'dig {host}          # Test DNS resolution',
-      'ah agent enroll --remote-server https://192.168.1.100:4433 ...   # Try connecting by IP',
-    ],
+    solutions: ['dig {host}          # Test DNS resolution', 'ah agent enroll --remote-server https://192.168.1.100:4433 ...   # Try connecting by IP'],
     retryable: true,
   },
   ENROLL_CONNECTION_FAILED: {
     message: 'connection to {address} failed: {detail}',
     guideSection: 'Connection Errors',
     causes: ['Network routing issues', 'Access point restarting', 'Intermediate firewall resetting connections'],
-    solutions: [
-      'nc -zv {address}          # Test network connectivity to the access point',
-      'traceroute HOST           # Test routing',
-    ],
+    solutions: ['nc -zv {address}          # Test network connectivity to the access point', 'traceroute HOST           # Test routing'],
     retryable: true,
   },
   ENROLL_TLS_VERIFY_FAILED: {
@@ -88,10 +82,7 @@ export const catalog = {
       'access point {address} presented a key that differs from the one trusted on first use ' +
       '(trusted {expected}, presented {actual}); if the access point was re-created on purpose, delete {file}',
     guideSection: 'Common Patterns / Development Setup',
-    causes: [
-      'The access point was re-created with a new dev identity (its state dir was removed)',
-      'Another process answers at this address',
-    ],
+    causes: ['The access point was re-created with a new dev identity (its state dir was removed)', 'Another process answers at this address'],
     solutions: ['rm {file}      # Trust the access point again on the next attempt', 'ah agent status --show-cert'],
     retryable: true,
   },
@@ -162,11 +153,7 @@ export const catalog = {
     message: 'permission denied reading {path}',
     guideSection: 'Identity Provider Errors / Files Provider',
     causes: ['The file or a directory above it is not readable by the executor user'],
-    solutions: [
-      'sudo chown agent-harbor:agent-harbor /etc/ah/*.pem',
-      'sudo chmod 600 /etc/ah/*-key.pem',
-      'sudo chmod 644 /etc/ah/cert.pem /etc/ah/ca.pem',
-    ],
+    solutions: ['sudo chown agent-harbor:agent-harbor /etc/ah/*.pem', 'sudo chmod 600 /etc/ah/*-key.pem', 'sudo chmod 644 /etc/ah/cert.pem /etc/ah/ca.pem'],
     retryable: false,
   },
   ENROLL_FILE_NOT_FOUND: {
@@ -204,20 +191,14 @@ export const catalog = {
     message: 'Workload API at {path} failed: {detail}',
     guideSection: 'Identity Provider Errors / SPIFFE Provider',
     causes: ['The SPIRE agent restarted or dropped the stream', 'The agent refused the request'],
-    solutions: [
-      'spire-agent healthcheck -socketPath /run/spire/agent.sock     # agent health',
-      'systemctl status spire-agent',
-    ],
+    solutions: ['spire-agent healthcheck -socketPath /run/spire/agent.sock     # agent health', 'systemctl status spire-agent'],
     retryable: true,
   },
   ENROLL_INVALID_SVID: {
     message: 'invalid X.509-SVID from the Workload API: {detail}',
     guideSection: 'SPIRE Debugging',
     causes: ['The SPIRE agent sent a certificate that breaks the X.509-SVID rules', 'A damaged response'],
-    solutions: [
-      'spire-agent api fetch x509 -socketPath /run/spire/agent.sock -write /tmp/svid',
-      'openssl x509 -in /tmp/svid.0.pem -noout -text',
-    ],
+    solutions: ['spire-agent api fetch x509 -socketPath /run/spire/agent.sock -write /tmp/svid', 'openssl x509 -in /tmp/svid.0.pem -noout -text'],
     retryable: true,
   },
   ENROLL_SERVER_ID_MISMATCH: {
@@ -425,10 +406,7 @@ export const catalog = {
   ENROLL_AUDIT_LOG_FAILED: {
     message: 'cannot write audit log {path}: {detail}',
     guideSection: 'Common Patterns / Production Checklist',
-    causes: [
-      'The disk holding the audit log is full',
-      'The file or its directory is not writable by the service user, or the directory does not exist',
-    ],
+    causes: ['The disk holding the audit log is full', 'The file or its directory is not writable by the service user, or the directory does not exist'],
     solutions: [
       'df -h $(dirname {path})                # Check free space',
       'ls -la {path}                          # Check owner and mode (the service user must write it)',
@@ -441,17 +419,17 @@ export const catalog = {
     message: 'private key {path} is readable by group or others (mode {mode})',
     guideSection: 'Identity Provider Errors / Files Provider',
     causes: ['The key was written with a permissive umask, or copied without its mode', 'Anyone who can read the key can enroll as this executor'],
-    solutions: [
-      'sudo chown agent-harbor:agent-harbor /etc/ah/*.pem',
-      'sudo chmod 600 /etc/ah/*-key.pem',
-      'sudo chmod 644 /etc/ah/cert.pem /etc/ah/ca.pem',
-    ],
+    solutions: ['sudo chown agent-harbor:agent-harbor /etc/ah/*.pem', 'sudo chmod 600 /etc/ah/*-key.pem', 'sudo chmod 644 /etc/ah/cert.pem /etc/ah/ca.pem'],
     retryable: false,
   },
   ENROLL_RENEWAL_OVERDUE: {
     message: 'certificate serial {serial} is past its renewal point ({renewAt}): {left} left',
     guideSection: 'Rotation Issues / Rotation Not Happening',
-    causes: ['Files provider: nothing wrote renewed certificate files', 'SPIFFE provider: the SPIRE agent does not rotate the SVID', 'Vault provider: the Vault token is not valid'],
+    causes: [
+      'Files provider: nothing wrote renewed certificate files',
+      'SPIFFE provider: the SPIRE agent does not rotate the SVID',
+      'Vault provider: the Vault token is not valid',
+    ],
     solutions: [
       'ah agent status --show-cert                              # Check certificate expiry',
       'journalctl -u ah-executor | grep -i "rotat\\|renew"',
@@ -549,9 +527,7 @@ export const catalog = {
   ENROLL_AUDIT_UNAVAILABLE: {
     message: 'enrollment refused: the audit log cannot be written (--audit-required)',
     guideSection: 'Common Patterns / Production Checklist',
-    causes: [
-      'The access point runs with --audit-required and its audit log cannot be written: the disk is full, or the file or its directory is not writable',
-    ],
+    causes: ['The access point runs with --audit-required and its audit log cannot be written: the disk is full, or the file or its directory is not writable'],
     solutions: [
       'ah agent fleet --json        # On the access point host: audit.path and audit.lastError say which file fails and why',
       'df -h /var/log/ah            # Free space where the audit log is; enrollments resume by themselves once a record is written',
@@ -567,10 +543,7 @@ export const catalog = {
       'The access point runs with a heartbeat interval outside {range} (an embedding or a version of ah that does not check it)',
       'The peer is not an ah access point',
     ],
-    solutions: [
-      'ah agent access-point --heartbeat-interval 5s ...   # An interval within {range}',
-      'ah --version     # Compare versions on both sides',
-    ],
+    solutions: ['ah agent access-point --heartbeat-interval 5s ...   # An interval within {range}', 'ah --version     # Compare versions on both sides'],
     retryable: true,
   },
   // --- The state dir and the status sockets ----------------------------------------------------

@@ -24,7 +24,22 @@ export interface LoggingOptions {
 }
 
 const REDACT = {
-  paths: ['key', 'keyPem', 'privateKey', 'token', 'secretId', 'secret_id', 'clientToken', '*.key', '*.keyPem', '*.privateKey', '*.token', '*.secretId', '*.secret_id', '*.client_token'],
+  paths: [
+    'key',
+    'keyPem',
+    'privateKey',
+    'token',
+    'secretId',
+    'secret_id',
+    'clientToken',
+    '*.key',
+    '*.keyPem',
+    '*.privateKey',
+    '*.token',
+    '*.secretId',
+    '*.secret_id',
+    '*.client_token',
+  ],
   censor: '[redacted]',
 };
 

@@ -20,7 +20,7 @@ function machineIdOf(actor: AnyActorRef): string | null {
 }
 
 function topLevel(value: unknown): string {
-  return typeof value === 'string' ? value : Object.keys(value as object)[0] ?? '';
+  return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
 }
 
 /** One line of this log as data, with its time: what a live observer (the debug view) receives. */

@@ -32,10 +32,7 @@ export interface AccessPointContext {
 
 export type ListenerCommand = { type: 'USE_IDENTITY'; fingerprint: string };
 
-export type AccessPointEvent =
-  | RotationNotice
-  | { type: 'LISTENING'; address: string }
-  | { type: 'LISTEN_FAILED'; error: ErrorInfo };
+export type AccessPointEvent = RotationNotice | { type: 'LISTENING'; address: string } | { type: 'LISTEN_FAILED'; error: ErrorInfo };
 
 export const accessPointMachine = setup({
   types: {

@@ -161,11 +161,9 @@ export const enrollmentMachine = setup({
     fromActive: ({ context, event }) => 'linkId' in event && event.linkId === context.activeLink,
     attemptsExhausted: ({ context }) => context.maxAttempts > 0 && context.attempts + 1 >= context.maxAttempts,
     acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
-    linkIdentityExpired: ({ context, event }) =>
-      event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
+    linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
-    linkCertStillValid: ({ context, event }) =>
-      event.type === 'LINK_CERT_EXPIRED' && context.linkIdentity !== null && event.at < context.linkIdentity.notAfter,
+    linkCertStillValid: ({ context, event }) => event.type === 'LINK_CERT_EXPIRED' && context.linkIdentity !== null && event.at < context.linkIdentity.notAfter,
     /** Newer material than the link's is at hand and still valid: reconnect with it. */
     fresherIdentityAtHand: ({ context, event }) =>
       event.type === 'LINK_CERT_EXPIRED' &&
@@ -336,10 +334,7 @@ export const enrollmentMachine = setup({
           on: {
             IDENTITY_READY: { target: '#enrollment.handshaking', actions: 'takeIdentity' },
             IDENTITY_RENEWED: { target: '#enrollment.handshaking', actions: 'takeIdentity' },
-            IDENTITY_ERROR: [
-              { guard: 'attemptsExhausted', target: '#enrollment.failed', actions: 'recordFailure' },
-              { actions: 'recordFailure' },
-            ],
+            IDENTITY_ERROR: [{ guard: 'attemptsExhausted', target: '#enrollment.failed', actions: 'recordFailure' }, { actions: 'recordFailure' }],
           },
         },
         backingOff: {
@@ -375,10 +370,7 @@ export const enrollmentMachine = setup({
     },
     enrolled: {
       on: {
-        HEARTBEAT_DUE: [
-          { guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] },
-          { actions: 'sendHeartbeat' },
-        ],
+        HEARTBEAT_DUE: [{ guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] }, { actions: 'sendHeartbeat' }],
         HEARTBEAT_ACKED: { guard: 'fromActive', actions: 'recordAck' },
         LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] },
         IDENTITY_EXPIRED: {

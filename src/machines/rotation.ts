@@ -165,12 +165,10 @@ export const rotationMachine = setup({
       event.type === 'MATERIAL' &&
       event.identity.fingerprint !== context.identity?.fingerprint &&
       (context.identity === null || event.identity.notAfter >= context.identity.notAfter),
-    isDifferentButNotNewer: ({ context, event }) =>
-      event.type === 'MATERIAL' && event.identity.fingerprint !== context.identity?.fingerprint,
+    isDifferentButNotNewer: ({ context, event }) => event.type === 'MATERIAL' && event.identity.fingerprint !== context.identity?.fingerprint,
     isExpiredOnArrival: ({ event }) => event.type === 'MATERIAL' && event.identity.notAfter <= event.observedAt,
     renewalBeyondOneTimer: ({ context }) => (context.renewAt ?? 0) - context.observedAt > MAX_TIMER_MS,
-    expiryStillAhead: ({ context, event }) =>
-      event.type === 'EXPIRY_REACHED' && context.identity !== null && event.at < context.identity.notAfter,
+    expiryStillAhead: ({ context, event }) => event.type === 'EXPIRY_REACHED' && context.identity !== null && event.at < context.identity.notAfter,
     canIssue: ({ context }) => context.canIssue,
   },
   actions: {
@@ -232,14 +230,18 @@ export const rotationMachine = setup({
       }),
     ),
     notifyExpired: sendParent(({ context }): RotationNotice => ({ type: 'IDENTITY_EXPIRED', identity: context.identity! })),
-    notifyError: sendParent(({ event }): RotationNotice => ({
-      type: 'IDENTITY_ERROR',
-      error: (event as { error: ErrorInfo }).error,
-    })),
-    notifyRefused: sendParent(({ event }): RotationNotice => ({
-      type: 'IDENTITY_REFUSED',
-      error: (event as { error: ErrorInfo }).error,
-    })),
+    notifyError: sendParent(
+      ({ event }): RotationNotice => ({
+        type: 'IDENTITY_ERROR',
+        error: (event as { error: ErrorInfo }).error,
+      }),
+    ),
+    notifyRefused: sendParent(
+      ({ event }): RotationNotice => ({
+        type: 'IDENTITY_REFUSED',
+        error: (event as { error: ErrorInfo }).error,
+      }),
+    ),
     refuseOlderMaterial: enqueueActions(({ context, event, enqueue }) => {
       const incoming = (event as { identity: IdentitySummary }).identity;
       const error: ErrorInfo = {
@@ -294,10 +296,7 @@ export const rotationMachine = setup({
     valid: {
       on: { MATERIAL: onPushedMaterial },
       after: {
-        untilRenewal: [
-          { guard: 'renewalBeyondOneTimer', target: 'valid', reenter: true, actions: 'advanceObservedByOneTimer' },
-          { target: 'renew-due' },
-        ],
+        untilRenewal: [{ guard: 'renewalBeyondOneTimer', target: 'valid', reenter: true, actions: 'advanceObservedByOneTimer' }, { target: 'renew-due' }],
       },
     },
     'renew-due': {

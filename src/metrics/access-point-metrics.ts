@@ -45,7 +45,7 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
 
   new Gauge({
     name: 'ah_access_point_state',
-    help: 'The access-point machine\'s state: 1 for the current one.',
+    help: "The access-point machine's state: 1 for the current one.",
     labelNames: ['state'],
     registers: [registry],
     collect() {
@@ -104,7 +104,7 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
   });
   const lag = new Histogram({
     name: 'ah_access_point_heartbeat_lag_seconds',
-    help: 'How late each heartbeat arrived: the time since the same executor\'s previous heartbeat, minus the interval it was asked for.',
+    help: "How late each heartbeat arrived: the time since the same executor's previous heartbeat, minus the interval it was asked for.",
     buckets: LAG_BUCKETS,
     registers: [registry],
   });
@@ -145,7 +145,7 @@ export function accessPointMetrics(accessPoint: AccessPoint, registry: Registry,
     });
     new Counter({
       name: 'ah_audit_write_failures_total',
-      help: 'Audit records that could not be written (full disk, unwritable file); each is in the daemon\'s log instead.',
+      help: "Audit records that could not be written (full disk, unwritable file); each is in the daemon's log instead.",
       registers: [registry],
       collect() {
         this.reset();

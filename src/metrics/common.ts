@@ -69,7 +69,11 @@ export class CertificateMetrics {
     gauge('ah_certificate_renewal_timestamp_seconds', 'When the certificate in use is due for rotation, as a Unix timestamp.', (v) =>
       v.nextRotationAt ? seconds(v.nextRotationAt) : null,
     );
-    gauge('ah_certificate_ttl_seconds', 'Seconds until the certificate in use expires (negative once expired).', (v) => seconds(v.identity.notAfter) - Date.now() / 1000);
+    gauge(
+      'ah_certificate_ttl_seconds',
+      'Seconds until the certificate in use expires (negative once expired).',
+      (v) => seconds(v.identity.notAfter) - Date.now() / 1000,
+    );
     this.rotations = new Counter({
       name: 'ah_certificate_rotations_total',
       help: 'Certificate rotations by result: success (the new certificate is in use), failure (by catalog code; the current one stays).',

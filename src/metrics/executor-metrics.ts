@@ -38,7 +38,7 @@ export function executorMetrics(executor: Executor, registry: Registry): void {
 
   new Gauge({
     name: 'ah_executor_state',
-    help: 'The enrollment machine\'s top-level state: 1 for the current one.',
+    help: "The enrollment machine's top-level state: 1 for the current one.",
     labelNames: ['name', 'state'],
     registers: [registry],
     collect() {
@@ -59,8 +59,10 @@ export function executorMetrics(executor: Executor, registry: Registry): void {
         if (v !== null) this.set({ name }, v);
       },
     });
-  linkGauge('ah_executor_heartbeat_last_ack_timestamp_seconds', 'When the access point last acknowledged a heartbeat, as a Unix timestamp (while enrolled).', (s) =>
-    s.lastHeartbeat ? Date.parse(s.lastHeartbeat) / 1000 : null,
+  linkGauge(
+    'ah_executor_heartbeat_last_ack_timestamp_seconds',
+    'When the access point last acknowledged a heartbeat, as a Unix timestamp (while enrolled).',
+    (s) => (s.lastHeartbeat ? Date.parse(s.lastHeartbeat) / 1000 : null),
   );
   linkGauge('ah_executor_heartbeat_lag_seconds', 'Seconds since the access point last acknowledged a heartbeat (while enrolled).', (s) =>
     s.lastHeartbeat ? Math.max(0, (Date.now() - Date.parse(s.lastHeartbeat)) / 1000) : null,

@@ -58,7 +58,10 @@ export class DevIdentityProvider extends EventEmitter<ProviderEvents> implements
     try {
       this.emit('material', await this.issue());
     } catch (err) {
-      this.emit('error', err instanceof AhError ? err : new AhError('ENROLL_STATE_DIR_UNUSABLE', { path: this.options.dir, detail: String((err as Error).message) }));
+      this.emit(
+        'error',
+        err instanceof AhError ? err : new AhError('ENROLL_STATE_DIR_UNUSABLE', { path: this.options.dir, detail: String((err as Error).message) }),
+      );
     }
   }
 

@@ -92,7 +92,8 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
   }
 
   private async reloadNow(reason: string): Promise<void> {
-    if (reason !== 'start' && reason !== 'poll') this.options.onEvent?.('info', `identity files changed (${reason}): re-reading them`, { event: 'identity_files_changed', reason });
+    if (reason !== 'start' && reason !== 'poll')
+      this.options.onEvent?.('info', `identity files changed (${reason}): re-reading them`, { event: 'identity_files_changed', reason });
     const { cert, key, ca } = this.paths;
     const [certRead, keyRead, caRead] = await Promise.all([
       cert ? readIdentityFile(cert, 'a certificate') : null,
@@ -122,7 +123,9 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
     let bundlePem: string | null = null;
     if (ca) {
       try {
-        bundlePem = parseCertificates(text(caRead)!).map((c) => c.toString()).join('');
+        bundlePem = parseCertificates(text(caRead)!)
+          .map((c) => c.toString())
+          .join('');
       } catch (err) {
         throw new AhError('ENROLL_UNREADABLE_PEM', { what: 'CA certificates', path: ca, detail: (err as Error).message });
       }
@@ -132,7 +135,15 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
         certPem: '',
         keyPem: '',
         bundlePem,
-        summary: { provider: 'files', serial: '-', fingerprint: `anonymous:${createHash('sha256').update(bundlePem ?? '').digest('hex')}`, spiffeId: null, ...ANONYMOUS_LIFETIME },
+        summary: {
+          provider: 'files',
+          serial: '-',
+          fingerprint: `anonymous:${createHash('sha256')
+            .update(bundlePem ?? '')
+            .digest('hex')}`,
+          spiffeId: null,
+          ...ANONYMOUS_LIFETIME,
+        },
       };
     }
     if (!cert || !key) throw new AhError('ENROLL_FILE_NOT_FOUND', { path: cert ? '--key' : '--cert', dir: '.' });
@@ -183,7 +194,11 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
     });
     this.watcher.on('error', (err) => {
       // inotify trouble (ENOSPC, EMFILE, an overlay mount): the periodic poll still sees changes.
-      this.options.onEvent?.('warn', `watching the identity files failed (${(err as Error).message}); relying on the ${Math.round((this.options.pollIntervalMs ?? 30_000) / 1000)} s poll`, { event: 'identity_files_watch_failed' });
+      this.options.onEvent?.(
+        'warn',
+        `watching the identity files failed (${(err as Error).message}); relying on the ${Math.round((this.options.pollIntervalMs ?? 30_000) / 1000)} s poll`,
+        { event: 'identity_files_watch_failed' },
+      );
     });
   }
 

@@ -17,7 +17,6 @@ export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault';
  */
 export type ProviderLogHook = (level: 'info' | 'warn', message: string, fields: { readonly event: string; readonly [field: string]: unknown }) => void;
 
-
 export interface ProviderEvents {
   /** New material the provider has (pushed, or reloaded). */
   material: [IdentityMaterial];

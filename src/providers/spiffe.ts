@@ -142,7 +142,9 @@ export class SpiffeIdentityProvider extends EventEmitter<ProviderEvents> impleme
     const federatedBundles: Record<string, string> = {};
     for (const [td, der] of Object.entries(response.federated_bundles ?? {})) {
       try {
-        federatedBundles[td] = splitDerSequence(der).map((d) => derToPem(d)).join('');
+        federatedBundles[td] = splitDerSequence(der)
+          .map((d) => derToPem(d))
+          .join('');
       } catch {
         // A broken federated bundle does not invalidate our own identity.
       }

@@ -152,7 +152,12 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
         const res = (await this.client.approleLogin({ role_id: creds.roleId, secret_id: creds.secretId, mount_point: creds.mount })) as {
           auth?: { lease_duration?: number; renewable?: boolean };
         };
-        if (!res?.auth) throw new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr: this.options.addr, path: `auth/${creds.mount}/login`, detail: 'the login response has no auth' });
+        if (!res?.auth)
+          throw new AhError('ENROLL_VAULT_BAD_RESPONSE', {
+            addr: this.options.addr,
+            path: `auth/${creds.mount}/login`,
+            detail: 'the login response has no auth',
+          });
         this.setToken(res.auth.lease_duration ?? 0, Boolean(res.auth.renewable));
         this.options.onEvent?.('info', 'vault: logged in with AppRole', { event: 'vault_logged_in', ttlSeconds: res.auth.lease_duration });
       } else {
@@ -180,7 +185,9 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
     const creds = this.options.credentials;
     try {
       if (this.token.renewable) {
-        const res = (await this.client.tokenRenewSelf({ increment: `${Math.round(this.token.ttlMs / 1000)}s` })) as { auth?: { lease_duration?: number; renewable?: boolean } };
+        const res = (await this.client.tokenRenewSelf({ increment: `${Math.round(this.token.ttlMs / 1000)}s` })) as {
+          auth?: { lease_duration?: number; renewable?: boolean };
+        };
         const granted = res?.auth?.lease_duration ?? 0;
         // Renewal stops helping near the token's max TTL: the grant shrinks. Then log in instead.
         if (granted * 1000 >= this.token.ttlMs / 3 || creds.kind !== 'approle') {
@@ -197,7 +204,9 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
         this.watchSeal();
         return;
       }
-      this.options.onEvent?.('warn', `vault: token renewal failed (${(err as Error).message}); logging in again at the next use`, { event: 'vault_token_renewal_failed' });
+      this.options.onEvent?.('warn', `vault: token renewal failed (${(err as Error).message}); logging in again at the next use`, {
+        event: 'vault_token_renewal_failed',
+      });
       this.token = null;
     }
   }

@@ -41,10 +41,7 @@ export type StateValue = string | { readonly [key: string]: StateValue };
 
 export type MachineRecord = MachineEventRecord | MachineStateRecord;
 
-export type Classified =
-  | { readonly kind: 'machine'; readonly record: MachineRecord }
-  | { readonly kind: 'other' }
-  | { readonly kind: 'foreign' };
+export type Classified = { readonly kind: 'machine'; readonly record: MachineRecord } | { readonly kind: 'other' } | { readonly kind: 'foreign' };
 
 /** A line that looks like ours but cannot be read; `line` is 1-based. */
 export class LogLineError extends Error {

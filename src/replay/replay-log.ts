@@ -130,7 +130,12 @@ export class ReplaySession {
     // An actor that was replaced by a later run of the same name ended with its process; only the
     // current run of each actor can be stuck.
     const current = new Set(this.runs.values());
-    const diagnoses = dedupe(this.order.filter((a) => current.has(a)).map((a) => diagnose(a, now)).filter((d): d is Diagnosis => d !== null));
+    const diagnoses = dedupe(
+      this.order
+        .filter((a) => current.has(a))
+        .map((a) => diagnose(a, now))
+        .filter((d): d is Diagnosis => d !== null),
+    );
     for (const run of this.order) run.dispose();
     return {
       lines: count.lines,

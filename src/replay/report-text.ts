@@ -97,10 +97,14 @@ export function renderText(r: ReplayResult, name: string): string {
   const end = r.to ?? 0;
   const origin = r.from ?? 0;
   for (const a of r.actors) {
-    out.push('', `${actorLabel(a)} (${a.machine}): ${a.steps.length} state${a.steps.length === 1 ? '' : 's'}, ${a.events} event${a.events === 1 ? '' : 's'}; ${verdict(a)}`);
+    out.push(
+      '',
+      `${actorLabel(a)} (${a.machine}): ${a.steps.length} state${a.steps.length === 1 ? '' : 's'}, ${a.events} event${a.events === 1 ? '' : 's'}; ${verdict(a)}`,
+    );
     out.push(`  ${'#'.padStart(4)}  ${'time'.padEnd(12)}  ${'offset'.padEnd(8)}  state, for how long, and what led there`);
     out.push(...pathRows(a, end, origin));
-    for (const u of a.unconfirmed) out.push(`  (line ${u.line}: the log ends before the state line of ${u.event}; shown as rebuilt: ${formatValue(u.rebuilt)})`);
+    for (const u of a.unconfirmed)
+      out.push(`  (line ${u.line}: the log ends before the state line of ${u.event}; shown as rebuilt: ${formatValue(u.rebuilt)})`);
     for (const m of a.mismatches) out.push(`  ✗ line ${m.line}: ${m.detail}`);
     if (a.mismatchCount > a.mismatches.length) out.push(`  ✗ … and ${a.mismatchCount - a.mismatches.length} more`);
   }
@@ -113,7 +117,9 @@ function renderVerdicts(r: ReplayResult): string[] {
   const out: string[] = [];
   if (r.mismatches) {
     const first = r.actors.flatMap((a) => a.mismatches.map((m) => ({ a, m }))).sort((x, y) => x.m.line - y.m.line)[0]!;
-    out.push(`MISMATCH: the rebuilt path differs from the log in ${r.mismatches} place${r.mismatches === 1 ? '' : 's'}; first at line ${first.m.line} (${actorLabel(first.a)}): ${first.m.detail}`);
+    out.push(
+      `MISMATCH: the rebuilt path differs from the log in ${r.mismatches} place${r.mismatches === 1 ? '' : 's'}; first at line ${first.m.line} (${actorLabel(first.a)}): ${first.m.detail}`,
+    );
   } else if (r.actors.some((a) => a.rebuilt)) {
     out.push('every rebuilt state matches the log');
   }
@@ -136,13 +142,18 @@ function renderVerdicts(r: ReplayResult): string[] {
 
 function renderAt(r: ReplayResult): string[] {
   const at = r.at!;
-  const out = ['', `states at ${new Date(at).toISOString()} (${r.from !== null ? `+${formatDuration(Math.max(0, at - r.from))} into the log` : 'no machine line before it'}):`];
-  if (r.from !== null && at < r.from) out.push('  (before the log\'s first machine line)');
+  const out = [
+    '',
+    `states at ${new Date(at).toISOString()} (${r.from !== null ? `+${formatDuration(Math.max(0, at - r.from))} into the log` : 'no machine line before it'}):`,
+  ];
+  if (r.from !== null && at < r.from) out.push("  (before the log's first machine line)");
   const width = Math.max(8, ...r.actors.map((a) => actorLabel(a).length));
   for (const a of r.actors) {
     const last = a.steps[a.steps.length - 1];
     if (!last) continue;
-    out.push(`  ${actorLabel(a).padEnd(width)}  ${a.machine.padEnd(12)}  ${formatValue(last.value).padEnd(32)}  since ${clockTime(last.time)} (${formatDuration(at - last.time)})`);
+    out.push(
+      `  ${actorLabel(a).padEnd(width)}  ${a.machine.padEnd(12)}  ${formatValue(last.value).padEnd(32)}  since ${clockTime(last.time)} (${formatDuration(at - last.time)})`,
+    );
   }
   out.push('');
   out.push(...renderVerdicts(r));

@@ -25,14 +25,7 @@ const GRACE_FRACTION = 0.1;
 const GRACE_MIN_MS = 5_000;
 const GRACE_MAX_MS = 60_000;
 
-export type StuckKind =
-  | 'retry-storm'
-  | 'failed'
-  | 'waiting-for-identity'
-  | 'renew-due-without-material'
-  | 'renewing-too-long'
-  | 'expired'
-  | 'rejected';
+export type StuckKind = 'retry-storm' | 'failed' | 'waiting-for-identity' | 'renew-due-without-material' | 'renewing-too-long' | 'expired' | 'rejected';
 
 export interface ErrorRef {
   readonly code: string;
@@ -235,17 +228,34 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
       return null;
     }
     case 'connection': {
-      const rejection = asError(ctx?.rejection) ?? (ctx ? null : a.steps.map((s) => s.error).filter(Boolean).pop() ?? null);
+      const rejection =
+        asError(ctx?.rejection) ??
+        (ctx
+          ? null
+          : (a.steps
+              .map((s) => s.error)
+              .filter(Boolean)
+              .pop() ?? null));
       if (top === 'closed' || top === 'draining') {
         if (!rejection) return null;
-        const who = [ctx?.name ? `executor ${String(ctx.name)}` : 'an executor', ctx?.remoteAddress ? `from ${String(ctx.remoteAddress)}` : ''].filter(Boolean).join(' ');
+        const who = [ctx?.name ? `executor ${String(ctx.name)}` : 'an executor', ctx?.remoteAddress ? `from ${String(ctx.remoteAddress)}` : '']
+          .filter(Boolean)
+          .join(' ');
         return { ...base, kind: 'rejected', summary: `${who} was rejected`, error: rejection, lastError: null };
       }
       return null;
     }
     case 'access-point': {
-      if (top === 'failed') return { ...base, kind: 'failed', summary: 'the access point stopped', error: lastError ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' } }, lastError: null };
-      if (top === 'starting' && lastError) return { ...base, kind: 'waiting-for-identity', summary: `no identity material for ${stayed}`, error: lastError, lastError: null };
+      if (top === 'failed')
+        return {
+          ...base,
+          kind: 'failed',
+          summary: 'the access point stopped',
+          error: lastError ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' } },
+          lastError: null,
+        };
+      if (top === 'starting' && lastError)
+        return { ...base, kind: 'waiting-for-identity', summary: `no identity material for ${stayed}`, error: lastError, lastError: null };
       return null;
     }
   }
@@ -260,7 +270,8 @@ export function dedupe(list: readonly Diagnosis[]): Diagnosis[] {
   return list.filter(
     (d) =>
       !list.some(
-        (p) => p !== d && d.actor.startsWith(`${p.actor}/`) && p.error.code === d.error.code && JSON.stringify(p.error.params) === JSON.stringify(d.error.params),
+        (p) =>
+          p !== d && d.actor.startsWith(`${p.actor}/`) && p.error.code === d.error.code && JSON.stringify(p.error.params) === JSON.stringify(d.error.params),
       ),
   );
 }

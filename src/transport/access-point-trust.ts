@@ -45,7 +45,10 @@ export type AccessPointTrust = FirstUseTrust | CaTrust;
 /** Parse `--server-san`; throws RangeError on an entry it cannot read. */
 export function parseServerSan(text: string): ServerSanPolicy {
   const policy = { dns: [] as string[], uris: [] as string[], pins: [] as string[] };
-  for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf('=');
     const kind = entry.slice(0, eq);
     const value = entry.slice(eq + 1);
@@ -138,9 +141,7 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
   if (trust.serverSan) {
     const p = trust.serverSan;
     const ok =
-      san.dns.some((d) => p.dns.includes(d.toLowerCase())) ||
-      san.uris.some((u) => p.uris.includes(u)) ||
-      (p.pins.length > 0 && p.pins.includes(spkiPin(leaf)));
+      san.dns.some((d) => p.dns.includes(d.toLowerCase())) || san.uris.some((u) => p.uris.includes(u)) || (p.pins.length > 0 && p.pins.includes(spkiPin(leaf)));
     if (!ok) throw new AhError('ENROLL_SAN_MISMATCH');
     return;
   }

@@ -55,7 +55,9 @@ export function verifyExecutor(socket: ClientHandshake, policy: ExecutorPolicy, 
   }
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
   if (isChainProblem(checked)) {
-    throw checked.kind === 'san' ? new AhError('ENROLL_SAN_MISMATCH', { reason: checked.rule }) : new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: checked.rule });
+    throw checked.kind === 'san'
+      ? new AhError('ENROLL_SAN_MISMATCH', { reason: checked.rule })
+      : new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: checked.rule });
   }
   const executorId = checked.spiffeId!;
   if (policy.sanUriPrefix && !spiffeIdUnder(parseSpiffeId(executorId), policy.sanUriPrefix)) {

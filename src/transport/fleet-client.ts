@@ -153,10 +153,11 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
         if (m.type === 'ack') this.emit('ack', m.seq);
         else if (m.type === 'goodbye') {
           // Another link took our identity: say so, rather than "link lost".
-          const superseded = m.reason === 'superseded' ? new AhError('ENROLL_SUPERSEDED', { executorId: this.executorId ?? '?', address: this.options.address }) : null;
+          const superseded =
+            m.reason === 'superseded' ? new AhError('ENROLL_SUPERSEDED', { executorId: this.executorId ?? '?', address: this.options.address }) : null;
           return this.end(`access point said goodbye: ${m.reason}`, superseded);
-        }
-        else return this.end(`protocol error: unexpected ${m.type}`, new AhError('ENROLL_PROTOCOL_ERROR', { detail: `unexpected ${m.type} on an open link` }));
+        } else
+          return this.end(`protocol error: unexpected ${m.type}`, new AhError('ENROLL_PROTOCOL_ERROR', { detail: `unexpected ${m.type} on an open link` }));
       }
     }
   }

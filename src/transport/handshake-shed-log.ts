@@ -41,7 +41,15 @@ export class HandshakeShedLog {
     const reason = s.samples[0]!.reason;
     const sources = [...new Set(s.samples.map((x) => x.sourceAddress))];
     this.logger.warn(
-      { event: 'handshakes_shed_coalesced', reason, count: s.count, sourceAddresses: sources, firstTime: new Date(s.firstAt).toISOString(), lastTime: new Date(s.lastAt).toISOString(), ...this.limits() },
+      {
+        event: 'handshakes_shed_coalesced',
+        reason,
+        count: s.count,
+        sourceAddresses: sources,
+        firstTime: new Date(s.firstAt).toISOString(),
+        lastTime: new Date(s.lastAt).toISOString(),
+        ...this.limits(),
+      },
       `${s.count} more connection${s.count === 1 ? '' : 's'} closed before TLS: ${this.why(reason, sources.join(', '))}`,
     );
   }

@@ -29,7 +29,10 @@ export type AccessPointMessage = Welcome | Ack | Reject | Goodbye;
 const isString = (v: unknown, max = 1024): v is string => typeof v === 'string' && v.length <= max;
 const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isStringMap = (v: unknown): v is Record<string, string> =>
-  !!v && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).length <= 64 &&
+  !!v &&
+  typeof v === 'object' &&
+  !Array.isArray(v) &&
+  Object.entries(v).length <= 64 &&
   Object.entries(v).every(([k, val]) => isString(k, 128) && isString(val, 1024));
 
 const isContinuity = (v: unknown): v is ContinuityProof =>

@@ -22,7 +22,9 @@ export function parseRemoteServer(text: string): HostPort & { url: string } {
   const withScheme = text.includes('://') ? text : `https://${text}`;
   if (/^[^/?#]*:\/\/[^/?#]*@/.test(withScheme)) {
     const redacted = text.replace(/^([^/?#]*:\/\/)?[^/?#]*@/, '$1***@');
-    throw new RangeError(`invalid --remote-server '${redacted}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
+    throw new RangeError(
+      `invalid --remote-server '${redacted}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`,
+    );
   }
   let url: URL;
   try {

@@ -91,11 +91,14 @@ export class WindowCoalescer<T> {
     if (this.timer) return;
     const oldest = this.windows.values().next().value;
     if (!oldest) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.closeExpired(this.now());
-      this.arm();
-    }, Math.max(0, oldest.openedAt + this.options.windowMs - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.closeExpired(this.now());
+        this.arm();
+      },
+      Math.max(0, oldest.openedAt + this.options.windowMs - this.now()),
+    );
     // A pending summary must not keep a stopping process alive; stop() flushes it.
     this.timer.unref();
   }

@@ -144,7 +144,9 @@ export async function actorSection(v: ActorView): Promise<string> {
     );
   }
   if (v.check?.mismatches.length) {
-    parts.push(`<ul class="mismatches">${v.check.mismatches.map((m) => `<li data-line="${m.line}">line ${m.line}: ${escapeHtml(m.detail)}</li>`).join('')}</ul>`);
+    parts.push(
+      `<ul class="mismatches">${v.check.mismatches.map((m) => `<li data-line="${m.line}">line ${m.line}: ${escapeHtml(m.detail)}</li>`).join('')}</ul>`,
+    );
   }
   if (machine) {
     const chart = statechart(machine);

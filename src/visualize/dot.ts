@@ -55,8 +55,12 @@ export function toDot(chart: Statechart, overlay: PathOverlay | null = null, tit
   const out: string[] = [];
   const indent = (depth: number) => '  '.repeat(depth);
   out.push(`digraph ${q(chart.machine)} {`);
-  out.push(`  graph ${attrs({ rankdir: 'LR', compound: 'true', fontname: 'Helvetica', fontsize: 12, nodesep: 0.3, ranksep: 0.45, label: title, labelloc: 't', id: `${idPrefix}chart:${chart.machine}`, class: 'statechart', bgcolor: 'transparent' })};`);
-  out.push(`  node ${attrs({ shape: 'box', style: 'rounded,filled', fillcolor: 'white', color: COLORS.line, fontname: 'Helvetica', fontsize: 11, fontcolor: COLORS.text, margin: '0.12,0.04' })};`);
+  out.push(
+    `  graph ${attrs({ rankdir: 'LR', compound: 'true', fontname: 'Helvetica', fontsize: 12, nodesep: 0.3, ranksep: 0.45, label: title, labelloc: 't', id: `${idPrefix}chart:${chart.machine}`, class: 'statechart', bgcolor: 'transparent' })};`,
+  );
+  out.push(
+    `  node ${attrs({ shape: 'box', style: 'rounded,filled', fillcolor: 'white', color: COLORS.line, fontname: 'Helvetica', fontsize: 11, fontcolor: COLORS.text, margin: '0.12,0.04' })};`,
+  );
   out.push(`  edge ${attrs({ fontname: 'Helvetica', fontsize: 9, color: COLORS.line, fontcolor: '#546e7a', arrowsize: 0.7 })};`);
 
   const isCompound = (n: ChartNode) => n.children.length > 0;
@@ -80,9 +84,14 @@ export function toDot(chart: Statechart, overlay: PathOverlay | null = null, tit
           labeljust: 'l',
         })};`,
       );
-      out.push(`${pad}  ${q(anchorOf(n.id))} ${attrs({ shape: 'point', width: 0.09, label: '', color: COLORS.text, id: `${idPrefix}init:${n.id}`, class: 'initial' })};`);
+      out.push(
+        `${pad}  ${q(anchorOf(n.id))} ${attrs({ shape: 'point', width: 0.09, label: '', color: COLORS.text, id: `${idPrefix}init:${n.id}`, class: 'initial' })};`,
+      );
       for (const c of n.children) emitNode(chart.nodes.get(c)!, depth + 1);
-      if (n.initial) out.push(`${pad}  ${q(anchorOf(n.id))} -> ${q(endpoint(n.initial).node)} ${attrs({ ...endpoint(n.initial).head, id: `${idPrefix}initial:${n.id}`, class: 'initial' })};`);
+      if (n.initial)
+        out.push(
+          `${pad}  ${q(anchorOf(n.id))} -> ${q(endpoint(n.initial).node)} ${attrs({ ...endpoint(n.initial).head, id: `${idPrefix}initial:${n.id}`, class: 'initial' })};`,
+        );
       out.push(`${pad}}`);
       return;
     }
@@ -109,7 +118,9 @@ export function toDot(chart: Statechart, overlay: PathOverlay | null = null, tit
   }
 
   const root = chart.nodes.get(chart.root)!;
-  out.push(`  ${q(anchorOf(root.id))} ${attrs({ shape: 'point', width: 0.12, label: '', color: COLORS.text, id: `${idPrefix}init:${root.id}`, class: 'initial' })};`);
+  out.push(
+    `  ${q(anchorOf(root.id))} ${attrs({ shape: 'point', width: 0.12, label: '', color: COLORS.text, id: `${idPrefix}init:${root.id}`, class: 'initial' })};`,
+  );
   for (const c of root.children) emitNode(chart.nodes.get(c)!, 1);
   if (root.initial) {
     const to = endpoint(root.initial);
@@ -127,7 +138,9 @@ export function toDot(chart: Statechart, overlay: PathOverlay | null = null, tit
     );
   }
   if (chart.edges.some((e) => e.source === chart.root)) {
-    out.push(`  ${q(ANY)} ${attrs({ shape: 'plaintext', label: 'any state', style: '', fontcolor: '#78909c', id: `${idPrefix}any:${chart.root}`, class: 'any' })};`);
+    out.push(
+      `  ${q(ANY)} ${attrs({ shape: 'plaintext', label: 'any state', style: '', fontcolor: '#78909c', id: `${idPrefix}any:${chart.root}`, class: 'any' })};`,
+    );
   }
   for (const e of chart.edges) out.push(`  ${edgeLine(e)}`);
   out.push('}');

@@ -71,19 +71,31 @@ export async function replayPage(result: ReplayResult, logPath: string): Promise
   const summary = [
     `${result.lines} lines, ${result.machineLines} machine lines`,
     result.skippedLines ? `${result.skippedLines} lines not from ah skipped (first: line ${result.firstSkipped!.line})` : null,
-    result.from !== null && result.to !== null ? `${new Date(result.from).toISOString()} to ${new Date(result.to).toISOString()} (${formatDuration(result.to - result.from)})` : null,
+    result.from !== null && result.to !== null
+      ? `${new Date(result.from).toISOString()} to ${new Date(result.to).toISOString()} (${formatDuration(result.to - result.from)})`
+      : null,
     result.at !== null ? `states as of ${new Date(result.at).toISOString()}` : null,
-    result.mismatches ? `the rebuilt path differs from the log in ${result.mismatches} place${result.mismatches === 1 ? '' : 's'}` : 'every rebuilt state matches the log',
+    result.mismatches
+      ? `the rebuilt path differs from the log in ${result.mismatches} place${result.mismatches === 1 ? '' : 's'}`
+      : 'every rebuilt state matches the log',
   ].filter(Boolean);
   const stuck = result.diagnoses.length
     ? `<section class="diagnoses"><h2>Stuck</h2><ul>${result.diagnoses
-        .map((d) => `<li><a href="#actor-${escapeHtml(d.actor)}">${escapeHtml(d.actor)}</a> in <code>${escapeHtml(d.state)}</code>: ${escapeHtml(d.summary)} — <strong>${escapeHtml(messageOf(d.error))}</strong> (${escapeHtml(d.error.code)})</li>`)
+        .map(
+          (d) =>
+            `<li><a href="#actor-${escapeHtml(d.actor)}">${escapeHtml(d.actor)}</a> in <code>${escapeHtml(d.state)}</code>: ${escapeHtml(d.summary)} — <strong>${escapeHtml(messageOf(d.error))}</strong> (${escapeHtml(d.error.code)})</li>`,
+        )
         .join('')}</ul></section>`
     : '<p class="final">No actor is stuck.</p>';
   const nav = `<nav class="actors">${views.map((v) => `<a href="#actor-${escapeHtml(v.id)}">${escapeHtml(v.label)}</a>`).join('')}</nav>`;
   const more =
     result.actors.length > drawn.length
-      ? `<p class="final">${result.actors.length - drawn.length} more actors not drawn: pick one with --actor (${escapeHtml(result.actors.slice(drawn.length, drawn.length + 5).map(actorLabel).join(', '))}, …).</p>`
+      ? `<p class="final">${result.actors.length - drawn.length} more actors not drawn: pick one with --actor (${escapeHtml(
+          result.actors
+            .slice(drawn.length, drawn.length + 5)
+            .map(actorLabel)
+            .join(', '),
+        )}, …).</p>`
       : '';
   return page(`ah replay: ${basename(logPath)}`, summary.join(' · '), `${nav}\n${stuck}\n${LEGEND}\n${sections.join('\n')}\n${more}`);
 }

@@ -83,7 +83,10 @@ function guardName(guard: unknown): string | null {
 /** What people call an event: timers by their delay, invoked actors by what they run. */
 export function eventLabel(event: string, invokeSrc: ReadonlyMap<string, string> = new Map()): string {
   if (event.startsWith('xstate.after.')) return `after ${event.split('.')[2]}`;
-  for (const [prefix, word] of [['xstate.done.actor.', 'done'], ['xstate.error.actor.', 'failed']] as const) {
+  for (const [prefix, word] of [
+    ['xstate.done.actor.', 'done'],
+    ['xstate.error.actor.', 'failed'],
+  ] as const) {
     if (event.startsWith(prefix)) {
       const id = event.slice(prefix.length);
       return `${invokeSrc.get(id) ?? id} ${word}`;

@@ -9,5 +9,8 @@ let viz: Promise<Viz> | null = null;
 export async function renderSvg(dot: string): Promise<string> {
   viz ??= instance();
   const svg = (await viz).renderString(dot, { format: 'svg', engine: 'dot' });
-  return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/<!DOCTYPE[^>]*>\s*/, '').replace(/<!--[\s\S]*?-->\s*/g, '');
+  return svg
+    .replace(/^<\?xml[^>]*>\s*/, '')
+    .replace(/<!DOCTYPE[^>]*>\s*/, '')
+    .replace(/<!--[\s\S]*?-->\s*/g, '');
 }

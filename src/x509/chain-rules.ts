@@ -53,7 +53,8 @@ function leafUsageProblem(p: CertificateProfile, role: PeerRole): string | null 
 function leafSanProblem(p: CertificateProfile, role: PeerRole): { problem: string | null; spiffeId: string | null } {
   if (p.uris.length > 1) return { problem: `certificate contains more than one URI SAN (${p.uris.join(', ')})`, spiffeId: null };
   const uri = p.uris[0];
-  if (uri === undefined) return { problem: role === 'executor' ? 'certificate contains no URI SAN (an executor is named by its SPIFFE ID)' : null, spiffeId: null };
+  if (uri === undefined)
+    return { problem: role === 'executor' ? 'certificate contains no URI SAN (an executor is named by its SPIFFE ID)' : null, spiffeId: null };
   if (role === 'access-point' && !/^spiffe:/i.test(uri)) return { problem: null, spiffeId: null };
   const problem = workloadIdProblem(uri);
   return problem ? { problem: `URI SAN ${JSON.stringify(uri)} is not a valid SPIFFE ID: ${problem}`, spiffeId: null } : { problem: null, spiffeId: uri };

@@ -55,9 +55,7 @@ export async function createSelfSigned(req: SelfSignedRequest): Promise<PemPair>
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([
-        req.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-      ]),
+      new x509.ExtendedKeyUsageExtension([req.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
       ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],

@@ -28,7 +28,10 @@ function importGraph(): Map<string, string[]> {
       .map((i) => i.fileName)
       .filter((spec) => spec.startsWith('.'))
       .map((spec) => resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-    graph.set(relative(SRC, file), targets.map((t) => relative(SRC, t)));
+    graph.set(
+      relative(SRC, file),
+      targets.map((t) => relative(SRC, t)),
+    );
   }
   return graph;
 }

@@ -33,13 +33,24 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
 };
 
 export const LAYER_OF: Record<string, number> = {
-  '.': 0, util: 0, errors: 0, log: 0, model: 0,
-  machines: 1, x509: 1,
-  providers: 2, transport: 2, audit: 2, metrics: 2,
+  '.': 0,
+  util: 0,
+  errors: 0,
+  log: 0,
+  model: 0,
+  machines: 1,
+  x509: 1,
+  providers: 2,
+  transport: 2,
+  audit: 2,
+  metrics: 2,
   actors: 3,
   engine: 4,
-  replay: 5, visualize: 5, doctor: 5,
-  cli: 6, index: 6,
+  replay: 5,
+  visualize: 5,
+  doctor: 5,
+  cli: 6,
+  index: 6,
 };
 
 export function ALLOWED(from: string, to: string, _targetFile: string): boolean {

@@ -26,11 +26,26 @@ beforeAll(async () => {
 const apLeaf = (notAfter: number) => issueLeaf(root, { cn: 'ap', uris: ['spiffe://example.org/ah/serve'], ips: ['127.0.0.1'], usage: 'server', notAfter });
 
 const apArgs = (p: { cert: string; key: string; ca: string }, stateDir = tempStateDir()) => [
-  'agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--cert', p.cert, '--key', p.key, '--ca', p.ca, '--state-dir', stateDir,
+  'agent',
+  'access-point',
+  '--fleet-listen',
+  '127.0.0.1:0',
+  '--cert',
+  p.cert,
+  '--key',
+  p.key,
+  '--ca',
+  p.ca,
+  '--state-dir',
+  stateDir,
 ];
 
 const firstLine = (r: RunResult) => r.stderr.split('\n')[0];
-const logLines = (r: RunResult): LogLine[] => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+const logLines = (r: RunResult): LogLine[] =>
+  r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogLine);
 
 /** Exited by itself with 1, said why in the log, and never got as far as listening. */
 function expectGaveUpBeforeListening(r: RunResult, code: string) {
@@ -108,7 +123,11 @@ describe('access point: identity files changed while running', () => {
     writeFileSync(`${paths.cert}.tmp`, older.certPem);
     renameSync(`${paths.key}.tmp`, paths.key);
     renameSync(`${paths.cert}.tmp`, paths.cert);
-    const refused = await ap.waitForNewLine(mark, (l) => l.event === 'identity_refused' && l.code === 'ENROLL_RENEWED_NOT_NEWER', 'the older certificate refused');
+    const refused = await ap.waitForNewLine(
+      mark,
+      (l) => l.event === 'identity_refused' && l.code === 'ENROLL_RENEWED_NOT_NEWER',
+      'the older certificate refused',
+    );
     expect(refused).toMatchObject({ level: 40, serial: current, refusedSerial: older.serial });
     expect(await servedSerial(port)).toBe(current);
   });

@@ -16,7 +16,14 @@ afterAll(stopAll);
 type Audit = Record<string, any> & { event: string; seq: number; time: string };
 
 const readAudit = (...files: string[]): Audit[] =>
-  files.flatMap((f) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Audit) : []));
+  files.flatMap((f) =>
+    existsSync(f)
+      ? readFileSync(f, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Audit)
+      : [],
+  );
 
 const rotationDone = isEvent('rotation_complete');
 
@@ -44,7 +51,13 @@ describe('audit log', () => {
     const ap = await accessPoint(dir, ['--audit-log', file, '--executor-san-uri-prefix', 'spiffe://dev.local/ah/agent/good', '--dev-cert-ttl', '5s']);
     expect(readAudit(file).map((r) => r.event)).toEqual(['started']);
     const [started] = readAudit(file);
-    expect(started).toMatchObject({ seq: 1, accessPoint: `127.0.0.1:${ap.port}`, provider: 'dev', devMode: true, spiffeId: 'spiffe://dev.local/ah/access-point' });
+    expect(started).toMatchObject({
+      seq: 1,
+      accessPoint: `127.0.0.1:${ap.port}`,
+      provider: 'dev',
+      devMode: true,
+      spiffeId: 'spiffe://dev.local/ah/access-point',
+    });
     expect(started!.serial).toMatch(/^[0-9A-F]+$/);
 
     // Enrolled: by the time the executor says it is in, the line is in the file.
@@ -86,7 +99,12 @@ describe('audit log', () => {
     // Reloaded: the access point's own certificate renewed.
     await ap.daemon.waitForLine((l) => eventOfLogLine(l) === 'reloaded', 'its own renewal', 30_000);
     const reloaded = readAudit(file).filter((r) => r.event === 'reloaded');
-    expect(reloaded[0]).toMatchObject({ reason: 'identity renewed', provider: 'dev', previousSerial: started!.serial, spiffeId: 'spiffe://dev.local/ah/access-point' });
+    expect(reloaded[0]).toMatchObject({
+      reason: 'identity renewed',
+      provider: 'dev',
+      previousSerial: started!.serial,
+      spiffeId: 'spiffe://dev.local/ah/access-point',
+    });
 
     // Departed, then stopped.
     expect(await good.stop('SIGTERM')).toBe(0);
@@ -119,7 +137,11 @@ describe('audit log', () => {
     renameSync(file, `${file}.1`);
     const mark = ap.daemon.lines.length;
     ap.daemon.child.kill('SIGHUP');
-    await ap.daemon.waitForNewLine(mark, isEvent('audit_log_reopened', (l) => l.path === file), 'the reopen');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('audit_log_reopened', (l) => l.path === file),
+      'the reopen',
+    );
     const after = ex.lines.filter(rotationDone).length;
     await ex.waitForLine((l) => rotationDone(l) && (l.rotations as number) >= after + 2, 'two more rotations', 30_000);
     expect(await ex.stop()).toBe(0);
@@ -154,7 +176,10 @@ describe('audit log', () => {
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'w', '--state-dir', dir]);
     await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     // The record is kept in the access point's log instead.
-    const kept = await ap.daemon.waitForLine(isEvent('audit_record_kept', (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled'), 'the enrolled record');
+    const kept = await ap.daemon.waitForLine(
+      isEvent('audit_record_kept', (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled'),
+      'the enrolled record',
+    );
     expect(kept.audit).toMatchObject({ event: 'enrolled', executorId: 'spiffe://dev.local/ah/agent/w', name: 'w' });
 
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
@@ -163,7 +188,11 @@ describe('audit log', () => {
     expect(fleet.audit.failed).toBeGreaterThanOrEqual(2); // started, enrolled
     const human = await runAh(['agent', 'fleet', '--state-dir', dir]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(new RegExp(`\\nwarning: audit log ${file} is not being written: ENOTDIR: not a directory.*; \\d+ records kept in the access point log instead \\(code ENROLL_AUDIT_LOG_FAILED\\)\\n$`));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `\\nwarning: audit log ${file} is not being written: ENOTDIR: not a directory.*; \\d+ records kept in the access point log instead \\(code ENROLL_AUDIT_LOG_FAILED\\)\\n$`,
+      ),
+    );
     const m = await scrapeUntil(url, (s) => s.sample('ah_audit_log_writable') === 0, 'the audit log failing');
     expect(m.sample('ah_audit_write_failures_total')).toBe(fleet.audit.failed);
     expect(m.sample('ah_access_point_enrolled_executors')).toBe(1);
@@ -173,7 +202,11 @@ describe('audit log', () => {
     mkdirSync(notADir);
     const mark = ap.daemon.lines.length;
     expect(await ex.stop()).toBe(0);
-    await ap.daemon.waitForNewLine(mark, isEvent('audit_log_writable_again', (l) => l.path === file), 'the recovery');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('audit_log_writable_again', (l) => l.path === file),
+      'the recovery',
+    );
     expect(readAudit(file)).toEqual([expect.objectContaining({ event: 'departed', executorId: 'spiffe://dev.local/ah/agent/w' })]);
     const healed = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
     expect(healed.audit.writable).toBe(true);
@@ -186,7 +219,10 @@ describe('audit log', () => {
     const ap = await accessPoint(dir, ['--audit-log', '/dev/full']);
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'full', '--state-dir', dir]);
     await ex.waitForLine(isEvent('enrolled'), 'enrolled');
-    const kept = await ap.daemon.waitForLine(isEvent('audit_record_kept', (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled'), 'the enrolled record');
+    const kept = await ap.daemon.waitForLine(
+      isEvent('audit_record_kept', (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled'),
+      'the enrolled record',
+    );
     expect(kept.errno).toBe('ENOSPC');
     // The catalog's message leads the line.
     expect(kept.msg).toMatch(/^cannot write audit log \/dev\/full: ENOSPC: no space left on device/);

@@ -30,7 +30,10 @@ beforeAll(async () => {
   intermediate = await createIntermediate(root, 'Example Intermediate CA');
 });
 
-async function apIdentity(dir: string, opts: { notBefore?: number; notAfter?: number; dns?: string[]; ips?: string[]; uris?: string[]; viaIntermediate?: boolean } = {}) {
+async function apIdentity(
+  dir: string,
+  opts: { notBefore?: number; notAfter?: number; dns?: string[]; ips?: string[]; uris?: string[]; viaIntermediate?: boolean } = {},
+) {
   const issuer = opts.viaIntermediate ? intermediate : root;
   const leaf = await issueLeaf(issuer, {
     cn: 'access point',
@@ -57,7 +60,23 @@ async function executorIdentity(dir: string, opts: { uri?: string; notBefore?: n
 
 async function accessPoint(paths: { cert: string; key: string; ca: string }, extra: string[] = [], wrap?: string[]): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(
-    ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--executor-san-uri-prefix', PREFIX, '--state-dir', tempStateDir(), ...extra],
+    [
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      '127.0.0.1:0',
+      '--cert',
+      paths.cert,
+      '--key',
+      paths.key,
+      '--ca',
+      paths.ca,
+      '--executor-san-uri-prefix',
+      PREFIX,
+      '--state-dir',
+      tempStateDir(),
+      ...extra,
+    ],
     {},
     'access point',
     { wrap },
@@ -67,7 +86,12 @@ async function accessPoint(paths: { cert: string; key: string; ca: string }, ext
 }
 
 function enroll(port: number, args: string[], extras: Parameters<typeof runAh>[3] = {}, stateDir = tempStateDir()): Promise<RunResult> {
-  return runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'executor-1', '--max-attempts', '1', '--state-dir', stateDir, ...args], {}, 60_000, extras);
+  return runAh(
+    ['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'executor-1', '--max-attempts', '1', '--state-dir', stateDir, ...args],
+    {},
+    60_000,
+    extras,
+  );
 }
 
 const filesArgs = (p: { cert: string; key: string; ca: string }) => ['--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', p.ca];
@@ -80,9 +104,26 @@ describe('files identity on both sides', () => {
   });
   afterAll(() => ap.daemon.stop());
 
-  it('enrolls with certificates from the operator\'s CA (aliases --cert-file --key-file --ca-file too)', async () => {
+  it("enrolls with certificates from the operator's CA (aliases --cert-file --key-file --ca-file too)", async () => {
     const p = await executorIdentity('ok');
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', '--identity', 'files', '--cert-file', p.cert, '--key-file', p.key, '--ca-file', p.ca, '--state-dir', tempStateDir()]);
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'executor-1',
+      '--identity',
+      'files',
+      '--cert-file',
+      p.cert,
+      '--key-file',
+      p.key,
+      '--ca-file',
+      p.ca,
+      '--state-dir',
+      tempStateDir(),
+    ]);
     const line = await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     expect(line.executorId).toBe(`${PREFIX}executor-1`);
     await ex.stop();
@@ -162,7 +203,19 @@ describe('files identity on both sides', () => {
     const p = await executorIdentity('server-san');
     const r = await enroll(ap.port, [...filesArgs(p), '--server-san', 'dns=ap.example.com,uri=spiffe://example.org/other']);
     expect(firstLine(r)).toBe('error: certificate SAN does not match expected pattern');
-    const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', ...filesArgs(p), '--server-san', `dns=ap.example.com,uri=${AP_ID}`, '--state-dir', tempStateDir()]);
+    const ok = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'executor-1',
+      ...filesArgs(p),
+      '--server-san',
+      `dns=ap.example.com,uri=${AP_ID}`,
+      '--state-dir',
+      tempStateDir(),
+    ]);
     await ok.waitForLine(isEvent('enrolled'), 'enrolled with a matching --server-san');
     await ok.stop();
   });
@@ -185,7 +238,19 @@ describe('files identity on both sides', () => {
   it('the status shows lastError with the code while the executor retries', async () => {
     const p = await executorIdentity('retrying', { uri: 'spiffe://example.org/ah/agent-evil/x' });
     const stateDir = tempStateDir();
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'retrying', ...filesArgs(p), '--backoff-base', '200ms', '--state-dir', stateDir]);
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'retrying',
+      ...filesArgs(p),
+      '--backoff-base',
+      '200ms',
+      '--state-dir',
+      stateDir,
+    ]);
     await ex.waitForLine((l) => l.code === 'ENROLL_SAN_MISMATCH' && l.level === 40, 'a retry');
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
     expect(status.state).toMatch(/^(disconnected|handshaking)$/);
@@ -196,7 +261,7 @@ describe('files identity on both sides', () => {
 });
 
 describe('errors that need their own access point', () => {
-  it('access point does not trust the executor\'s CA: client certificate rejected: certificate signed by unknown authority', async () => {
+  it("access point does not trust the executor's CA: client certificate rejected: certificate signed by unknown authority", async () => {
     const apPaths = await apIdentity('ap-other-ca');
     writeFileSync(apPaths.ca, otherRoot.pem); // it trusts another CA for executors
     const ap = await accessPoint(apPaths);
@@ -208,7 +273,7 @@ describe('errors that need their own access point', () => {
     await ap.daemon.stop();
   });
 
-  it('the access point\'s certificate expired: it keeps listening, says so, executors read the expiry message, and renewed files fix it', async () => {
+  it("the access point's certificate expired: it keeps listening, says so, executors read the expiry message, and renewed files fix it", async () => {
     const apPaths = await apIdentity('ap-expired', { notBefore: Date.now() - 3 * DAY, notAfter: Date.now() - DAY });
     const ap = await accessPoint(apPaths);
     const startLine = await ap.daemon.waitForLine(isEvent('access_point_certificate_invalid'), 'an error about its own certificate');
@@ -219,36 +284,67 @@ describe('errors that need their own access point', () => {
     const r = await enroll(ap.port, filesArgs(p));
     expect(r.code).toBe(1);
     expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
-    await ap.daemon.waitForNewLine(mark, isEvent('access_point_certificate_invalid', (l) => l.level === 50), 'the per-handshake error');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('access_point_certificate_invalid', (l) => l.level === 50),
+      'the per-handshake error',
+    );
     // Renewed files are picked up without a restart, and executors enroll.
-    const renewed = await issueLeaf(root, { cn: 'access point', uris: [AP_ID], dns: ['localhost'], ips: ['127.0.0.1'], notAfter: Date.now() + 10 * DAY, usage: 'server' });
+    const renewed = await issueLeaf(root, {
+      cn: 'access point',
+      uris: [AP_ID],
+      dns: ['localhost'],
+      ips: ['127.0.0.1'],
+      notAfter: Date.now() + 10 * DAY,
+      usage: 'server',
+    });
     writeFileSync(`${apPaths.key}.tmp`, renewed.keyPem);
     writeFileSync(`${apPaths.cert}.tmp`, renewed.certPem);
     renameSync(`${apPaths.key}.tmp`, apPaths.key);
     renameSync(`${apPaths.cert}.tmp`, apPaths.cert);
-    await ap.daemon.waitForLine(isEvent('access_point_certificate_renewed', (l) => l.serial === renewed.serial), 'the renewed certificate');
-    const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', ...filesArgs(p), '--state-dir', tempStateDir()]);
+    await ap.daemon.waitForLine(
+      isEvent('access_point_certificate_renewed', (l) => l.serial === renewed.serial),
+      'the renewed certificate',
+    );
+    const ok = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'executor-1',
+      ...filesArgs(p),
+      '--state-dir',
+      tempStateDir(),
+    ]);
     await ok.waitForLine(isEvent('enrolled'), 'enrolled once the access point renewed');
     await ok.stop();
     await ap.daemon.stop();
   });
 
-  it.skipIf(skipWithout('faketime'))("the executor's certificate expired as the access point judges it (its clock two days ahead): the reject carries the guide's message", async () => {
-    const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
-    const ap = await accessPoint(apPaths, [], ['faketime', '-f', '+2d']);
-    const p = await executorIdentity('judged', { notAfter: Date.now() + DAY });
-    const mark = ap.daemon.lines.length;
-    const r = await enroll(ap.port, filesArgs(p));
-    expect(r.code).toBe(1);
-    expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
-    const refused = await ap.daemon.waitForNewLine(mark, isEvent('executor_rejected', (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW'), 'the rejection');
-    expect(refused).toMatchObject({ level: 40, remoteAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
-    // The catalog's message for the code ends the line.
-    expect(refused.msg).toMatch(/: certificate has expired or is not yet valid$/);
-    await ap.daemon.stop();
-  });
+  it.skipIf(skipWithout('faketime'))(
+    "the executor's certificate expired as the access point judges it (its clock two days ahead): the reject carries the guide's message",
+    async () => {
+      const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
+      const ap = await accessPoint(apPaths, [], ['faketime', '-f', '+2d']);
+      const p = await executorIdentity('judged', { notAfter: Date.now() + DAY });
+      const mark = ap.daemon.lines.length;
+      const r = await enroll(ap.port, filesArgs(p));
+      expect(r.code).toBe(1);
+      expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
+      const refused = await ap.daemon.waitForNewLine(
+        mark,
+        isEvent('executor_rejected', (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW'),
+        'the rejection',
+      );
+      expect(refused).toMatchObject({ level: 40, remoteAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+      // The catalog's message for the code ends the line.
+      expect(refused.msg).toMatch(/: certificate has expired or is not yet valid$/);
+      await ap.daemon.stop();
+    },
+  );
 
-  it('--ca with only the intermediate: unable to get local issuer certificate; the guide\'s ca-chain.pem fixes it', async () => {
+  it("--ca with only the intermediate: unable to get local issuer certificate; the guide's ca-chain.pem fixes it", async () => {
     const ap = await accessPoint(await apIdentity('ap-chain', { viaIntermediate: true }));
     const p = await executorIdentity('chain');
     writeFileSync(p.ca, intermediate.pem);
@@ -262,7 +358,24 @@ describe('errors that need their own access point', () => {
     writeFileSync(join(dir, 'root-ca.pem'), root.pem);
     const { execSync } = await import('node:child_process');
     execSync('cat intermediate-ca.pem root-ca.pem > ca-chain.pem', { cwd: dir });
-    const ok = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', '--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', join(dir, 'ca-chain.pem'), '--state-dir', tempStateDir()]);
+    const ok = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'executor-1',
+      '--identity',
+      'files',
+      '--cert',
+      p.cert,
+      '--key',
+      p.key,
+      '--ca',
+      join(dir, 'ca-chain.pem'),
+      '--state-dir',
+      tempStateDir(),
+    ]);
     await ok.waitForLine(isEvent('enrolled'), 'enrolled with the complete chain');
     await ok.stop();
     await ap.daemon.stop();
@@ -278,4 +391,3 @@ describe('errors that need their own access point', () => {
     await ap.daemon.stop();
   });
 });
-

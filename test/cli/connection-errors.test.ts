@@ -30,7 +30,18 @@ const firstLine = (text: string) => text.split('\n')[0];
 describe('connection errors', () => {
   it('says "connection refused to HOST:PORT" as given, and exits 1 after --max-attempts 1', async () => {
     const port = await deadPort();
-    const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'a', '--max-attempts', '1', '--state-dir', tempStateDir()]);
+    const r = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'a',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe(`error: connection refused to 127.0.0.1:${port}`);
     // Then the guide's causes and fixes, indented.
@@ -41,7 +52,18 @@ describe('connection errors', () => {
 
   it('names the host as the operator wrote it', async () => {
     const port = await deadPort();
-    const r = await runAh(['agent', 'enroll', '--remote-server', `https://localhost:${port}`, '--name', 'a', '--max-attempts', '1', '--state-dir', tempStateDir()]);
+    const r = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://localhost:${port}`,
+      '--name',
+      'a',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe(`error: connection refused to localhost:${port}`);
   });
@@ -49,9 +71,25 @@ describe('connection errors', () => {
   it('says "connection timed out after <the configured value>" when nothing answers the TLS hello', async () => {
     const silent = await silentServer();
     try {
-      for (const [flag, shown] of [['2s', '2s'], ['1500ms', '1.5s']] as const) {
+      for (const [flag, shown] of [
+        ['2s', '2s'],
+        ['1500ms', '1.5s'],
+      ] as const) {
         const started = Date.now();
-        const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${silent.port}`, '--name', 'a', '--connect-timeout', flag, '--max-attempts', '1', '--state-dir', tempStateDir()]);
+        const r = await runAh([
+          'agent',
+          'enroll',
+          '--remote-server',
+          `https://127.0.0.1:${silent.port}`,
+          '--name',
+          'a',
+          '--connect-timeout',
+          flag,
+          '--max-attempts',
+          '1',
+          '--state-dir',
+          tempStateDir(),
+        ]);
         expect(r.code).toBe(1);
         expect(firstLine(r.stderr)).toBe(`error: connection timed out after ${shown}`);
         expect(r.stderr).toContain('    1. Network routing issues');
@@ -66,9 +104,25 @@ describe('connection errors', () => {
 
   it('retries with jittered backoff between attempts, logging each, then gives up with exit 1', async () => {
     const port = await deadPort();
-    const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'a', '--max-attempts', '4', '--backoff-base', '200ms', '--state-dir', tempStateDir()]);
+    const r = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'a',
+      '--max-attempts',
+      '4',
+      '--backoff-base',
+      '200ms',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     expect(r.code).toBe(1);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const retries = lines.filter((l) => l.event === 'retrying');
     expect(retries.map((l) => l.attempt)).toEqual([1, 2, 3]);
     for (const l of retries) {
@@ -88,11 +142,23 @@ describe('usage errors: one line, exit 2', () => {
     [['agent', 'enroll', '--remote-server', 'https://x', '--bogus'], "error: unknown option '--bogus'"],
     [['agent', 'enroll'], "error: required option '--remote-server <url>' not specified"],
     [['agent', 'enroll', '--remote-server', 'ftp://x'], "error: invalid --remote-server 'ftp://x': the fleet link is TLS, use https://HOST[:PORT]"],
-    [['agent', 'enroll', '--remote-server', 'https://x', '--connect-timeout', 'soon'], "error: option '--connect-timeout <duration>' argument 'soon' is invalid. invalid duration 'soon' (use e.g. 500ms, 30s, 5m, 1h)"],
-    [['agent', 'enroll', '--remote-server', 'https://x', '--max-attempts', '-1'], "error: option '--max-attempts <n>' argument '-1' is invalid. expected a whole number from 0 (for ever) to 1000000"],
-    [['agent', 'enroll', '--remote-server', 'https://x', '--name', 'a/b'], "error: option '--name <name>' argument 'a/b' is invalid. use 1-63 letters, digits, dots, dashes or underscores"],
+    [
+      ['agent', 'enroll', '--remote-server', 'https://x', '--connect-timeout', 'soon'],
+      "error: option '--connect-timeout <duration>' argument 'soon' is invalid. invalid duration 'soon' (use e.g. 500ms, 30s, 5m, 1h)",
+    ],
+    [
+      ['agent', 'enroll', '--remote-server', 'https://x', '--max-attempts', '-1'],
+      "error: option '--max-attempts <n>' argument '-1' is invalid. expected a whole number from 0 (for ever) to 1000000",
+    ],
+    [
+      ['agent', 'enroll', '--remote-server', 'https://x', '--name', 'a/b'],
+      "error: option '--name <name>' argument 'a/b' is invalid. use 1-63 letters, digits, dots, dashes or underscores",
+    ],
     [['agent', 'access-point', '--fleet-listen', 'nowhere'], "error: invalid listen address 'nowhere' (expected HOST:PORT, e.g. 127.0.0.1:4433)"],
-    [['agent', 'access-point', '--log-level', 'ah_cli=loud'], "error: invalid log level in directive 'ah_cli=loud' (use trace, debug, info, warn, error or off)"],
+    [
+      ['agent', 'access-point', '--log-level', 'ah_cli=loud'],
+      "error: invalid log level in directive 'ah_cli=loud' (use trace, debug, info, warn, error or off)",
+    ],
     [['agent', 'statsu'], "error: unknown command 'statsu' (Did you mean status?)"],
   ];
   it.each(cases)('ah %j', async (args, line) => {
@@ -103,7 +169,14 @@ describe('usage errors: one line, exit 2', () => {
   });
 
   it('prints --help at every level and the version', async () => {
-    for (const args of [['--help'], ['agent', '--help'], ['agent', 'enroll', '--help'], ['agent', 'access-point', '--help'], ['agent', 'status', '--help'], ['agent', 'fleet', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['agent', '--help'],
+      ['agent', 'enroll', '--help'],
+      ['agent', 'access-point', '--help'],
+      ['agent', 'status', '--help'],
+      ['agent', 'fleet', '--help'],
+    ]) {
       const r = await runAh(args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/^Usage: ah/);

@@ -58,7 +58,18 @@ describe('--debug-listen', () => {
     expect(await page.locator('tr.executor').count()).toBe(0);
 
     // Started after the page: the row arrives over the event stream.
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'live', '--dev-cert-ttl', '4s', '--state-dir', tempStateDir()]);
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'live',
+      '--dev-cert-ttl',
+      '4s',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     const row = page.locator(`tr.executor[data-id="${EXECUTOR_ID}"]`);
     await row.and(page.locator('[data-state="active.live"]')).waitFor(WAIT);
     expect(await row.locator('td.name').textContent()).toBe('live');
@@ -122,7 +133,16 @@ describe('--debug-listen', () => {
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     const port = (taken.address() as { port: number }).port;
     try {
-      const busy = await runAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--debug-listen', `127.0.0.1:${port}`, '--state-dir', tempStateDir()]);
+      const busy = await runAh([
+        'agent',
+        'access-point',
+        '--fleet-listen',
+        '127.0.0.1:0',
+        '--debug-listen',
+        `127.0.0.1:${port}`,
+        '--state-dir',
+        tempStateDir(),
+      ]);
       expect(busy.code).toBe(1);
       expect(busy.stderr.split('\n')[0]).toBe(`error: cannot listen on 127.0.0.1:${port}: address already in use`);
     } finally {

@@ -79,7 +79,11 @@ describe('guide development setup', () => {
     // SIGTERM: the executor says goodbye and exits 0; the access point sees it leave.
     const seen = again.lines.length;
     expect(await executor.stop('SIGTERM')).toBe(0);
-    const left = await again.waitForNewLine(seen, isEvent('executor_left', (l) => l.reason === 'goodbye: shutdown'), 'about the executor leaving');
+    const left = await again.waitForNewLine(
+      seen,
+      isEvent('executor_left', (l) => l.reason === 'goodbye: shutdown'),
+      'about the executor leaving',
+    );
     expect(left.executorId).toBe('spiffe://dev.local/ah/agent/test');
     expect(existsSync(join(stateDir, 'run', 'executor.test.sock'))).toBe(false);
 

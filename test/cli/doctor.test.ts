@@ -50,18 +50,47 @@ beforeAll(async () => {
 type Paths = { cert: string; key: string; ca: string };
 
 async function apIdentity(dir: string, opts: { notBefore?: number; notAfter?: number } = {}): Promise<Paths> {
-  const leaf = await issueLeaf(root, { cn: 'access point', uris: [AP_ID], dns: ['localhost'], ips: ['127.0.0.1'], notBefore: opts.notBefore, notAfter: opts.notAfter ?? Date.now() + 10 * DAY, usage: 'server' });
+  const leaf = await issueLeaf(root, {
+    cn: 'access point',
+    uris: [AP_ID],
+    dns: ['localhost'],
+    ips: ['127.0.0.1'],
+    notBefore: opts.notBefore,
+    notAfter: opts.notAfter ?? Date.now() + 10 * DAY,
+    usage: 'server',
+  });
   return writeIdentity(join(base, dir), leaf, root.pem);
 }
 
 async function executorIdentity(dir: string, opts: { notBefore?: number; notAfter?: number; issuer?: Issuer; uri?: string } = {}): Promise<Paths> {
-  const leaf = await issueLeaf(opts.issuer ?? root, { cn: 'executor-1', uris: [opts.uri ?? EXECUTOR_ID], notBefore: opts.notBefore, notAfter: opts.notAfter, usage: 'client' });
+  const leaf = await issueLeaf(opts.issuer ?? root, {
+    cn: 'executor-1',
+    uris: [opts.uri ?? EXECUTOR_ID],
+    notBefore: opts.notBefore,
+    notAfter: opts.notAfter,
+    usage: 'client',
+  });
   return writeIdentity(join(base, dir), leaf, root.pem);
 }
 
 async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(
-    ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--executor-san-uri-prefix', PREFIX, '--state-dir', tempStateDir()],
+    [
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      '127.0.0.1:0',
+      '--cert',
+      paths.cert,
+      '--key',
+      paths.key,
+      '--ca',
+      paths.ca,
+      '--executor-san-uri-prefix',
+      PREFIX,
+      '--state-dir',
+      tempStateDir(),
+    ],
     {},
     'access point',
     { wrap },
@@ -73,7 +102,10 @@ async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon
 const filesArgs = (p: Paths) => ['--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', p.ca];
 
 function doctor(port: number, args: string[], env: Record<string, string> = {}, stateDir = tempStateDir()): Promise<RunResult> {
-  return runAh(['agent', 'doctor', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'executor-1', '--connect-timeout', '10s', '--state-dir', stateDir, ...args], env);
+  return runAh(
+    ['agent', 'doctor', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'executor-1', '--connect-timeout', '10s', '--state-dir', stateDir, ...args],
+    env,
+  );
 }
 
 async function doctorJson(port: number, args: string[], env: Record<string, string> = {}, stateDir?: string): Promise<{ code: number | null; report: Report }> {
@@ -117,8 +149,19 @@ describe('ah agent doctor, files identity', () => {
     expect(code).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => c.name)).toEqual([
-      'dns', 'tcp', 'tls', ...IDENTITY_CHECKS, 'spiffe.socket', 'spiffe.header', 'spiffe.svid',
-      'vault.reachable', 'vault.seal', 'vault.token', 'vault.issue', 'enroll', 'clock',
+      'dns',
+      'tcp',
+      'tls',
+      ...IDENTITY_CHECKS,
+      'spiffe.socket',
+      'spiffe.header',
+      'spiffe.svid',
+      'vault.reachable',
+      'vault.seal',
+      'vault.token',
+      'vault.issue',
+      'enroll',
+      'clock',
     ]);
     expect(statuses(report, ['dns', 'tcp', 'tls', ...IDENTITY_CHECKS, 'enroll', 'clock'])).toEqual(
       Object.fromEntries(['dns', 'tcp', 'tls', ...IDENTITY_CHECKS, 'enroll', 'clock'].map((n) => [n, 'pass'])),
@@ -126,7 +169,11 @@ describe('ah agent doctor, files identity', () => {
     expect(statuses(report, ['spiffe.socket', 'vault.issue'])).toEqual({ 'spiffe.socket': 'skip', 'vault.issue': 'skip' });
     const tls = check(report, 'tls');
     expect(tls.finding).toMatch(/^TLSv1\.3, ALPN ah-fleet\/1, chain of 2; verified: chains to --ca .*ca\.pem; names 127\.0\.0\.1$/);
-    expect(tls.details!.chain[0]).toMatchObject({ subject: 'CN=access point', issuer: 'CN=Example Root CA', sans: [`URI:${AP_ID}`, 'DNS:localhost', 'IP:127.0.0.1'] });
+    expect(tls.details!.chain[0]).toMatchObject({
+      subject: 'CN=access point',
+      issuer: 'CN=Example Root CA',
+      sans: [`URI:${AP_ID}`, 'DNS:localhost', 'IP:127.0.0.1'],
+    });
     expect(tls.details!.chain[0].spkiSha256).toMatch(/^sha256:[A-Za-z0-9+/]{43}=$/);
     // Completed with the root from --ca.
     expect(tls.details!.chain[1]).toMatchObject({ subject: 'CN=Example Root CA', issuer: 'CN=Example Root CA' });
@@ -136,8 +183,16 @@ describe('ah agent doctor, files identity', () => {
     expect(check(report, 'enroll').finding).toBe(`welcomed as ${EXECUTOR_ID} (heartbeat interval 5s); left with a goodbye`);
     expect(Math.abs(check(report, 'clock').details!.skewMs)).toBeLessThan(5_000);
     // The access point saw an enrollment that ended with the doctor's goodbye.
-    await ap.daemon.waitForNewLine(mark, isEvent('executor_enrolled', (l) => l.name === 'executor-1' && l.executorId === EXECUTOR_ID), 'the enrollment');
-    await ap.daemon.waitForNewLine(mark, isEvent('executor_left', (l) => l.executorId === EXECUTOR_ID && l.reason === 'goodbye: doctor check done'), 'the goodbye');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('executor_enrolled', (l) => l.name === 'executor-1' && l.executorId === EXECUTOR_ID),
+      'the enrollment',
+    );
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('executor_left', (l) => l.executorId === EXECUTOR_ID && l.reason === 'goodbye: doctor check done'),
+      'the goodbye',
+    );
   });
 
   it('prints one line per check with its mark, the chain under the TLS check, and exits 0', async () => {
@@ -154,7 +209,7 @@ describe('ah agent doctor, files identity', () => {
     expect(r.stdout).toMatch(/18 checks: 11 passed, 0 failed, 7 skipped: all checks passed\n$/);
   });
 
-  it('expired certificate: validity fails with the guide\'s message, and the access point refuses it too', async () => {
+  it("expired certificate: validity fails with the guide's message, and the access point refuses it too", async () => {
     const p = await executorIdentity('expired', { notBefore: Date.now() - 3 * DAY, notAfter: Date.now() - DAY });
     const { code, report } = await doctorJson(ap.port, filesArgs(p));
     expect(code).toBe(1);
@@ -163,7 +218,12 @@ describe('ah agent doctor, files identity', () => {
     expect(validity.finding).toMatch(/^expired .* \(1d(\d+s)? ago\); compare with date -u$/);
     expect(check(report, 'enroll')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CERT_NOT_VALID_NOW' } });
     // The rest still ran and passed.
-    expect(statuses(report, ['tls', 'identity.files', 'identity.key', 'identity.chain'])).toEqual({ tls: 'pass', 'identity.files': 'pass', 'identity.key': 'pass', 'identity.chain': 'pass' });
+    expect(statuses(report, ['tls', 'identity.files', 'identity.key', 'identity.chain'])).toEqual({
+      tls: 'pass',
+      'identity.files': 'pass',
+      'identity.key': 'pass',
+      'identity.chain': 'pass',
+    });
     const human = await doctor(ap.port, filesArgs(p));
     expect(human.stdout).toMatch(/^\[FAIL\] validity and renewal +expired /m);
     expect(human.stdout).toMatch(/^ +error: certificate has expired or is not yet valid$/m);
@@ -182,12 +242,15 @@ describe('ah agent doctor, files identity', () => {
     expect(human.stdout).toContain('journalctl -u ah-executor | grep -i "rotat\\|renew"');
   });
 
-  it('wrong key: the key check fails with the guide\'s message; no enrollment is attempted with it', async () => {
+  it("wrong key: the key check fails with the guide's message; no enrollment is attempted with it", async () => {
     const p = await executorIdentity('wrong-key');
     const other = await executorIdentity('wrong-key-other');
     const { code, report } = await doctorJson(ap.port, ['--identity', 'files', '--cert', p.cert, '--key', other.key, '--ca', p.ca]);
     expect(code).toBe(1);
-    expect(check(report, 'identity.key')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_KEY_MISMATCH', message: 'private key does not match certificate' } });
+    expect(check(report, 'identity.key')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_KEY_MISMATCH', message: 'private key does not match certificate' },
+    });
     expect(check(report, 'enroll').status).toBe('skip');
     const human = await doctor(ap.port, ['--identity', 'files', '--cert', p.cert, '--key', other.key, '--ca', p.ca]);
     expect(human.stdout).toContain('openssl x509 -in cert.pem -noout -modulus | md5sum');
@@ -219,13 +282,16 @@ describe('ah agent doctor, files identity', () => {
     });
   });
 
-  it('loose key mode (0644): the files check fails as ssh would, with the guide\'s chmod fix', async () => {
+  it("loose key mode (0644): the files check fails as ssh would, with the guide's chmod fix", async () => {
     const p = await executorIdentity('loose');
     chmodSync(p.key, 0o644);
     const { code, report } = await doctorJson(ap.port, filesArgs(p));
     expect(code).toBe(1);
     const files = check(report, 'identity.files');
-    expect(files).toMatchObject({ status: 'fail', error: { code: 'ENROLL_KEY_FILE_MODE', message: `private key ${p.key} is readable by group or others (mode 0644)` } });
+    expect(files).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_KEY_FILE_MODE', message: `private key ${p.key} is readable by group or others (mode 0644)` },
+    });
     expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.name)).toEqual(['identity.files']);
     const human = await doctor(ap.port, filesArgs(p));
     expect(human.stdout).toContain('sudo chmod 600 /etc/ah/*-key.pem');
@@ -246,7 +312,10 @@ describe('ah agent doctor, files identity', () => {
     );
     const report = JSON.parse(r.stdout) as Report;
     expect(r.code).toBe(1);
-    expect(check(report, 'identity.files')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_PERMISSION_DENIED', message: `permission denied reading ${p.key}` } });
+    expect(check(report, 'identity.files')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_PERMISSION_DENIED', message: `permission denied reading ${p.key}` },
+    });
     expect(statuses(report, ['identity.parse', 'identity.key', 'enroll'])).toEqual({ 'identity.parse': 'skip', 'identity.key': 'skip', enroll: 'skip' });
   });
 
@@ -264,11 +333,25 @@ describe('ah agent doctor, files identity', () => {
   it('does not take the link of an enrolled executor of the same name from the same state dir', async () => {
     const stateDir = tempStateDir();
     const apStart = ap.daemon.lines.length;
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'executor-1', ...filesArgs(healthy), '--state-dir', stateDir]);
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'executor-1',
+      ...filesArgs(healthy),
+      '--state-dir',
+      stateDir,
+    ]);
     try {
       await ex.waitForLine(isEvent('enrolled'), 'enrolled');
       // The access point logs the admission a moment after the executor hears its welcome.
-      const admitted = await ap.daemon.waitForNewLine(apStart, isEvent('executor_enrolled', (l) => l.executorId === `${PREFIX}executor-1`), 'the admission');
+      const admitted = await ap.daemon.waitForNewLine(
+        apStart,
+        isEvent('executor_enrolled', (l) => l.executorId === `${PREFIX}executor-1`),
+        'the admission',
+      );
       const mark = ap.daemon.lines.indexOf(admitted) + 1;
       const { code, report } = await doctorJson(ap.port, filesArgs(healthy), {}, stateDir);
       expect(code).toBe(0);
@@ -286,7 +369,10 @@ describe('ah agent doctor, files identity', () => {
     const { code, report } = await doctorJson(port, filesArgs(healthy));
     expect(code).toBe(1);
     expect(check(report, 'dns').status).toBe('pass');
-    expect(check(report, 'tcp')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CONNECTION_REFUSED', message: `connection refused to 127.0.0.1:${port}` } });
+    expect(check(report, 'tcp')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_CONNECTION_REFUSED', message: `connection refused to 127.0.0.1:${port}` },
+    });
     expect(statuses(report, ['tls', 'enroll', 'clock'])).toEqual({ tls: 'skip', enroll: 'skip', clock: 'skip' });
     expect(statuses(report, IDENTITY_CHECKS)).toEqual(Object.fromEntries(IDENTITY_CHECKS.map((n) => [n, 'pass'])));
     const human = await doctor(port, filesArgs(healthy));
@@ -295,7 +381,18 @@ describe('ah agent doctor, files identity', () => {
   });
 
   it('a name that does not resolve fails name resolution', async () => {
-    const r = await runAh(['agent', 'doctor', '--remote-server', 'https://no-such-host.invalid:4433', ...filesArgs(healthy), '--connect-timeout', '10s', '--state-dir', tempStateDir(), '--json']);
+    const r = await runAh([
+      'agent',
+      'doctor',
+      '--remote-server',
+      'https://no-such-host.invalid:4433',
+      ...filesArgs(healthy),
+      '--connect-timeout',
+      '10s',
+      '--state-dir',
+      tempStateDir(),
+      '--json',
+    ]);
     const report = JSON.parse(r.stdout) as Report;
     expect(r.code).toBe(1);
     expect(check(report, 'dns')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_NAME_NOT_RESOLVED' } });
@@ -312,11 +409,25 @@ describe('ah agent doctor, files identity', () => {
     const metricsPort = (metrics.address() as { port: number }).port;
     try {
       const audit = join(base, 'prod', 'audit.log');
-      const { code, report } = await doctorJson(ap.port, [...filesArgs(p), '--production', '--audit-log', audit, '--metrics-listen', `127.0.0.1:${metricsPort}`]);
+      const { code, report } = await doctorJson(ap.port, [
+        ...filesArgs(p),
+        '--production',
+        '--audit-log',
+        audit,
+        '--metrics-listen',
+        `127.0.0.1:${metricsPort}`,
+      ]);
       expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
       expect(code).toBe(0);
-      expect(statuses(report, ['production.ca', 'production.ttl', 'production.rotation', 'production.audit-log', 'production.metrics', 'production.port'])).toEqual({
-        'production.ca': 'pass', 'production.ttl': 'pass', 'production.rotation': 'pass', 'production.audit-log': 'pass', 'production.metrics': 'pass', 'production.port': 'pass',
+      expect(
+        statuses(report, ['production.ca', 'production.ttl', 'production.rotation', 'production.audit-log', 'production.metrics', 'production.port']),
+      ).toEqual({
+        'production.ca': 'pass',
+        'production.ttl': 'pass',
+        'production.rotation': 'pass',
+        'production.audit-log': 'pass',
+        'production.metrics': 'pass',
+        'production.port': 'pass',
       });
       expect(check(report, 'production.san-validation').status).toBe('skip');
       expect(check(report, 'production.metrics').finding).toBe(`http://127.0.0.1:${metricsPort}/metrics serves metrics (1 metric family)`);
@@ -337,11 +448,26 @@ describe('ah agent doctor, files identity', () => {
     }
   });
 
-  it('--access-point: checks the access point\'s own identity and what it serves; --production flags days-long certificates and a missing SAN prefix', async () => {
+  it("--access-point: checks the access point's own identity and what it serves; --production flags days-long certificates and a missing SAN prefix", async () => {
     const paths = await apIdentity('ap-self');
     const own = await filesAccessPoint(paths);
     try {
-      const args = ['agent', 'doctor', '--access-point', '--fleet-listen', `127.0.0.1:${own.port}`, '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--state-dir', tempStateDir(), '--json'];
+      const args = [
+        'agent',
+        'doctor',
+        '--access-point',
+        '--fleet-listen',
+        `127.0.0.1:${own.port}`,
+        '--cert',
+        paths.cert,
+        '--key',
+        paths.key,
+        '--ca',
+        paths.ca,
+        '--state-dir',
+        tempStateDir(),
+        '--json',
+      ];
       const ok = await runAh([...args, '--executor-san-uri-prefix', PREFIX]);
       const report = JSON.parse(ok.stdout) as Report;
       expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
@@ -355,7 +481,10 @@ describe('ah agent doctor, files identity', () => {
       expect(check(prod, 'production.ttl').error!.message).toMatch(/^certificate lifetime is 2\d{2}h.*: production certificates should live hours, not days$/);
       expect(check(prod, 'production.san-validation')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_PRODUCTION_NO_SAN_VALIDATION' } });
       expect(check(prod, 'production.ca').status).toBe('pass');
-      expect(check(prod, 'production.audit-log')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_PRODUCTION_NO_AUDIT_LOG', message: 'audit logging is not enabled: no --audit-log FILE' } });
+      expect(check(prod, 'production.audit-log')).toMatchObject({
+        status: 'fail',
+        error: { code: 'ENROLL_PRODUCTION_NO_AUDIT_LOG', message: 'audit logging is not enabled: no --audit-log FILE' },
+      });
       expect(check(prod, 'production.port').status).toBe('pass');
       const audit = join(base, 'ap-self', 'audit.log');
       const withPrefix = JSON.parse((await runAh([...args, '--production', '--executor-san-uri-prefix', PREFIX, '--audit-log', audit])).stdout) as Report;
@@ -380,7 +509,9 @@ describe('ah agent doctor, clock skew', () => {
       const clock = check(report, 'clock');
       expect(clock.status).toBe('fail');
       expect(clock.error!.code).toBe('ENROLL_CLOCK_SKEW');
-      expect(clock.error!.message).toMatch(new RegExp(`^clock skew: the access point at 127\\.0\\.0\\.1:${ap.port} is (1d23h59m5\\ds|2d(\\d+s)?) ahead of this machine \\(more than 5s\\)$`));
+      expect(clock.error!.message).toMatch(
+        new RegExp(`^clock skew: the access point at 127\\.0\\.0\\.1:${ap.port} is (1d23h59m5\\ds|2d(\\d+s)?) ahead of this machine \\(more than 5s\\)$`),
+      );
       expect(Math.abs(clock.details!.skewMs - 2 * DAY)).toBeLessThan(60_000);
       expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.name)).toEqual(['clock']);
       const human = await doctor(ap.port, filesArgs(p));
@@ -394,7 +525,7 @@ describe('ah agent doctor, clock skew', () => {
 });
 
 describe('ah agent doctor, dev identity', () => {
-  it('passes against a dev access point without trusting it on the operator\'s behalf', async () => {
+  it("passes against a dev access point without trusting it on the operator's behalf", async () => {
     const stateDir = tempStateDir();
     const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', tempStateDir()]);
     try {
@@ -429,7 +560,18 @@ describe('ah agent doctor, SPIFFE identity', () => {
     spireEx = await startFakeSpire({ socketPath: dir.path('ex.sock'), trustDomain: td });
     await spireAp.register(AP_ID);
     await spireEx.register(EXECUTOR_ID);
-    ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'spiffe', '--spiffe-socket', spireAp.socketPath, '--state-dir', tempStateDir()]);
+    ap = startAh([
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      '127.0.0.1:0',
+      '--identity',
+      'spiffe',
+      '--spiffe-socket',
+      spireAp.socketPath,
+      '--state-dir',
+      tempStateDir(),
+    ]);
     const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     port = Number(String(line.address).split(':').pop());
   });
@@ -446,9 +588,17 @@ describe('ah agent doctor, SPIFFE identity', () => {
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(code).toBe(0);
     expect(statuses(report, ['spiffe.socket', 'spiffe.header', 'spiffe.svid', 'identity.chain', 'identity.san', 'enroll', 'tls'])).toEqual({
-      'spiffe.socket': 'pass', 'spiffe.header': 'pass', 'spiffe.svid': 'pass', 'identity.chain': 'pass', 'identity.san': 'pass', enroll: 'pass', tls: 'pass',
+      'spiffe.socket': 'pass',
+      'spiffe.header': 'pass',
+      'spiffe.svid': 'pass',
+      'identity.chain': 'pass',
+      'identity.san': 'pass',
+      enroll: 'pass',
+      tls: 'pass',
     });
-    expect(check(report, 'spiffe.svid').finding).toMatch(new RegExp(`^${EXECUTOR_ID}, serial [0-9A-F]+: X\\.509-SVID rules, chain to its bundle and key all verified; `));
+    expect(check(report, 'spiffe.svid').finding).toMatch(
+      new RegExp(`^${EXECUTOR_ID}, serial [0-9A-F]+: X\\.509-SVID rules, chain to its bundle and key all verified; `),
+    );
     expect(check(report, 'tls').finding).toContain(`SPIFFE ID ${AP_ID} as --expected-server-id`);
     expect(check(report, 'identity.files').status).toBe('skip');
   });
@@ -457,8 +607,16 @@ describe('ah agent doctor, SPIFFE identity', () => {
     const missing = dir.path('missing.sock');
     const { code, report } = await doctorJson(port, ['--identity', 'spiffe', '--spiffe-socket', missing, '--expected-server-id', AP_ID]);
     expect(code).toBe(1);
-    expect(check(report, 'spiffe.socket')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_WORKLOAD_API_UNAVAILABLE', message: `failed to connect to Workload API: ${missing}: no such file` } });
-    expect(statuses(report, ['spiffe.header', 'spiffe.svid', 'identity.parse', 'enroll'])).toEqual({ 'spiffe.header': 'skip', 'spiffe.svid': 'skip', 'identity.parse': 'skip', enroll: 'skip' });
+    expect(check(report, 'spiffe.socket')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_WORKLOAD_API_UNAVAILABLE', message: `failed to connect to Workload API: ${missing}: no such file` },
+    });
+    expect(statuses(report, ['spiffe.header', 'spiffe.svid', 'identity.parse', 'enroll'])).toEqual({
+      'spiffe.header': 'skip',
+      'spiffe.svid': 'skip',
+      'identity.parse': 'skip',
+      enroll: 'skip',
+    });
     const human = await doctor(port, ['--identity', 'spiffe', '--spiffe-socket', missing, '--expected-server-id', AP_ID]);
     expect(human.stdout).toContain('systemctl status spire-agent     # Check SPIRE agent is running');
   });
@@ -481,7 +639,20 @@ describe('ah agent doctor, Vault identity', () => {
   let ap: Daemon;
   let port: number;
   const CREDS = { VAULT_ROLE_ID: 'executor-role-id', VAULT_SECRET_ID: 'executor-secret-id' };
-  const vaultArgs = () => ['--identity', 'vault', '--vault-addr', vault.url, '--vault-role', 'executor', '--vault-uri-san', EXECUTOR_ID, '--vault-ttl', '1h', '--expected-server-id', AP_ID];
+  const vaultArgs = () => [
+    '--identity',
+    'vault',
+    '--vault-addr',
+    vault.url,
+    '--vault-role',
+    'executor',
+    '--vault-uri-san',
+    EXECUTOR_ID,
+    '--vault-ttl',
+    '1h',
+    '--expected-server-id',
+    AP_ID,
+  ];
 
   beforeAll(async () => {
     vault = await startFakeVault({
@@ -496,7 +667,24 @@ describe('ah agent doctor, Vault identity', () => {
       },
     });
     ap = startAh(
-      ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'vault', '--vault-addr', vault.url, '--vault-role', 'access-point', '--vault-uri-san', AP_ID, '--executor-san-uri-prefix', PREFIX, '--state-dir', tempStateDir()],
+      [
+        'agent',
+        'access-point',
+        '--fleet-listen',
+        '127.0.0.1:0',
+        '--identity',
+        'vault',
+        '--vault-addr',
+        vault.url,
+        '--vault-role',
+        'access-point',
+        '--vault-uri-san',
+        AP_ID,
+        '--executor-san-uri-prefix',
+        PREFIX,
+        '--state-dir',
+        tempStateDir(),
+      ],
       { VAULT_ROLE_ID: 'ap-role-id', VAULT_SECRET_ID: 'ap-secret-id' },
     );
     const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
@@ -513,8 +701,17 @@ describe('ah agent doctor, Vault identity', () => {
     const { code, report } = await doctorJson(port, vaultArgs(), CREDS);
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(code).toBe(0);
-    expect(statuses(report, ['vault.reachable', 'vault.seal', 'vault.token', 'vault.issue', 'identity.key', 'identity.chain', 'identity.san', 'enroll'])).toEqual({
-      'vault.reachable': 'pass', 'vault.seal': 'pass', 'vault.token': 'pass', 'vault.issue': 'pass', 'identity.key': 'pass', 'identity.chain': 'pass', 'identity.san': 'pass', enroll: 'pass',
+    expect(
+      statuses(report, ['vault.reachable', 'vault.seal', 'vault.token', 'vault.issue', 'identity.key', 'identity.chain', 'identity.san', 'enroll']),
+    ).toEqual({
+      'vault.reachable': 'pass',
+      'vault.seal': 'pass',
+      'vault.token': 'pass',
+      'vault.issue': 'pass',
+      'identity.key': 'pass',
+      'identity.chain': 'pass',
+      'identity.san': 'pass',
+      enroll: 'pass',
     });
     expect(check(report, 'vault.token').finding).toMatch(/^AppRole login \(auth\/approle\): token valid, TTL (20m|19m5\ds), renewable/);
     expect(check(report, 'vault.issue').finding).toMatch(new RegExp(`^pki/issue/executor issued serial [0-9A-F]+ for ${EXECUTOR_ID}`));
@@ -530,7 +727,12 @@ describe('ah agent doctor, Vault identity', () => {
       expect(code).toBe(1);
       expect(check(report, 'vault.reachable').status).toBe('pass');
       expect(check(report, 'vault.seal')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_VAULT_SEALED', message: 'vault is sealed' } });
-      expect(statuses(report, ['vault.token', 'vault.issue', 'identity.parse', 'enroll'])).toEqual({ 'vault.token': 'skip', 'vault.issue': 'skip', 'identity.parse': 'skip', enroll: 'skip' });
+      expect(statuses(report, ['vault.token', 'vault.issue', 'identity.parse', 'enroll'])).toEqual({
+        'vault.token': 'skip',
+        'vault.issue': 'skip',
+        'identity.parse': 'skip',
+        enroll: 'skip',
+      });
       const human = await doctor(port, vaultArgs(), CREDS);
       expect(human.stdout).toContain('vault operator unseal <key1>');
     } finally {
@@ -538,10 +740,13 @@ describe('ah agent doctor, Vault identity', () => {
     }
   });
 
-  it('bad credentials: vault authentication failed, in Vault\'s words', async () => {
+  it("bad credentials: vault authentication failed, in Vault's words", async () => {
     const { code, report } = await doctorJson(port, vaultArgs(), { ...CREDS, VAULT_SECRET_ID: 'wrong' });
     expect(code).toBe(1);
-    expect(check(report, 'vault.token')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_VAULT_AUTH_FAILED', message: 'vault authentication failed: invalid role or secret ID' } });
+    expect(check(report, 'vault.token')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_VAULT_AUTH_FAILED', message: 'vault authentication failed: invalid role or secret ID' },
+    });
     expect(check(report, 'vault.issue').status).toBe('skip');
   });
 });
@@ -555,7 +760,18 @@ describe('ah agent doctor, usage', () => {
   });
 
   it('refuses flags that do not go together, as enroll does', async () => {
-    const r = await runAh(['agent', 'doctor', '--remote-server', 'https://127.0.0.1:4433', '--cert', 'x.pem', '--identity', 'dev', '--state-dir', tempStateDir()]);
+    const r = await runAh([
+      'agent',
+      'doctor',
+      '--remote-server',
+      'https://127.0.0.1:4433',
+      '--cert',
+      'x.pem',
+      '--identity',
+      'dev',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     expect(r.code).toBe(2);
     const bad = await runAh(['agent', 'doctor', '--remote-server', 'https://127.0.0.1:4433', '--clock-skew-threshold', 'soon']);
     expect(bad.code).toBe(2);

@@ -34,18 +34,48 @@ beforeAll(async () => {
   root = await createRoot();
   const apLeaf = await issueLeaf(root, { cn: 'ap', uris: ['spiffe://example.org/ah/serve'], ips: ['127.0.0.1'], usage: 'server' });
   apPaths = writeIdentity(join(base, 'ap'), apLeaf, root.pem);
-  ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', `${HEARTBEAT_MS}ms`, '--cert', apPaths.cert, '--key', apPaths.key, '--ca', apPaths.ca, '--state-dir', tempStateDir()]);
+  ap = startAh([
+    'agent',
+    'access-point',
+    '--fleet-listen',
+    '127.0.0.1:0',
+    '--heartbeat-interval',
+    `${HEARTBEAT_MS}ms`,
+    '--cert',
+    apPaths.cert,
+    '--key',
+    apPaths.key,
+    '--ca',
+    apPaths.ca,
+    '--state-dir',
+    tempStateDir(),
+  ]);
   const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
   port = Number(String(line.address).split(':').pop());
 });
 
 function enrollFrom(paths: { cert: string; key: string; ca: string }, stateDir = tempStateDir()): Daemon {
   return startAh([
-    'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'reloader',
-    '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--state-dir', stateDir, '--log-level', 'info,ah_machine=debug',
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${port}`,
+    '--name',
+    'reloader',
+    '--cert',
+    paths.cert,
+    '--key',
+    paths.key,
+    '--ca',
+    paths.ca,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'info,ah_machine=debug',
     // The watch sees each change within a second; the poll is the product's own safety net, made
     // shorter than the tests' waits so a loaded CI machine cannot turn a late event into a failure.
-    '--files-poll-interval', '5s',
+    '--files-poll-interval',
+    '5s',
   ]);
 }
 
@@ -85,7 +115,11 @@ describe('files identity hot reload', () => {
       // is written only once the torn set has been seen and refused.
       const mark = ex.lines.length;
       writeFileSync(paths.cert, next.certPem);
-      await ex.waitForNewLine(mark, isEvent('identity_refused', (l) => l.code === 'ENROLL_KEY_MISMATCH'), `the torn set refused (round ${round})`);
+      await ex.waitForNewLine(
+        mark,
+        isEvent('identity_refused', (l) => l.code === 'ENROLL_KEY_MISMATCH'),
+        `the torn set refused (round ${round})`,
+      );
       writeFileSync(paths.key, next.keyPem);
       await ex.waitForLine(rotationTo(next.serial), `rotation to ${next.serial}`);
     }
@@ -161,7 +195,10 @@ describe('files identity hot reload', () => {
     const stranger = await newExecutorLeaf();
     writeFileSync(`${paths.key}.tmp`, stranger.keyPem);
     renameSync(`${paths.key}.tmp`, paths.key);
-    const refused = await ex.waitForLine(isEvent('identity_refused', (l) => l.code === 'ENROLL_KEY_MISMATCH'), 'the refusal');
+    const refused = await ex.waitForLine(
+      isEvent('identity_refused', (l) => l.code === 'ENROLL_KEY_MISMATCH'),
+      'the refusal',
+    );
     // It names the identity kept, and ends with the catalog's message for the code.
     expect(refused).toMatchObject({ level: 40, component: 'ah_identity_provider', serial: enrolled.serial });
     expect(refused.msg).toMatch(/: private key does not match certificate$/);
@@ -170,17 +207,26 @@ describe('files identity hot reload', () => {
     await stopAndCheckNothingDropped(ex, apFrom);
   });
 
-  it("the access point swaps its own certificate for new connections and keeps the links it has", async () => {
+  it('the access point swaps its own certificate for new connections and keeps the links it has', async () => {
     const apFrom = ap.lines.length;
     const paths = writeIdentity(join(base, 'steady'), await newExecutorLeaf(), root.pem);
     const ex = enrollFrom(paths);
     await ex.waitForLine(isEvent('enrolled'), 'enrolled');
-    const next = await issueLeaf(root, { cn: 'ap', uris: ['spiffe://example.org/ah/serve'], ips: ['127.0.0.1'], usage: 'server', notAfter: Date.now() + 2 * 86_400_000 });
+    const next = await issueLeaf(root, {
+      cn: 'ap',
+      uris: ['spiffe://example.org/ah/serve'],
+      ips: ['127.0.0.1'],
+      usage: 'server',
+      notAfter: Date.now() + 2 * 86_400_000,
+    });
     writeFileSync(`${apPaths.key}.tmp`, next.keyPem);
     writeFileSync(`${apPaths.cert}.tmp`, next.certPem);
     renameSync(`${apPaths.key}.tmp`, apPaths.key);
     renameSync(`${apPaths.cert}.tmp`, apPaths.cert);
-    await ap.waitForLine(isEvent('access_point_certificate_renewed', (l) => l.serial === next.serial), 'the swap');
+    await ap.waitForLine(
+      isEvent('access_point_certificate_renewed', (l) => l.serial === next.serial),
+      'the swap',
+    );
     // A new connection is served the new certificate.
     const served = await new Promise<string>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['ah-fleet/1'] }, () => {

@@ -28,11 +28,21 @@ beforeAll(async () => {
   executor = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'steady', '--state-dir', stateDir]);
   await executor.waitForLine(isEvent('enrolled'), 'enrolled');
   const now = Date.now();
-  clientCert = await createSelfSigned({ commonName: 'mallory', uris: ['spiffe://dev.local/ah/agent/mallory'], notBefore: now - 60_000, notAfter: now + 3_600_000, usage: 'client' });
+  clientCert = await createSelfSigned({
+    commonName: 'mallory',
+    uris: ['spiffe://dev.local/ah/agent/mallory'],
+    notBefore: now - 60_000,
+    notAfter: now + 3_600_000,
+    usage: 'client',
+  });
 });
 
 /** Resolves with what the server sent before it closed the connection. */
-function untilClosed(socket: { on(e: 'data', f: (b: Buffer) => void): unknown; on(e: 'close', f: () => void): unknown; on(e: 'error', f: (e: Error) => void): unknown }): Promise<Buffer> {
+function untilClosed(socket: {
+  on(e: 'data', f: (b: Buffer) => void): unknown;
+  on(e: 'close', f: () => void): unknown;
+  on(e: 'error', f: (e: Error) => void): unknown;
+}): Promise<Buffer> {
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the access point did not close the link within 15 s')), 15_000);
@@ -76,7 +86,10 @@ describe('garbage clients', () => {
     socket.write(randomBytes(4096));
     await closed;
     // Refused in the TLS layer: logged with the TLS error, and nothing of the fleet protocol ran.
-    const refused = await accessPoint.waitForLine(isEvent('connection_refused_before_protocol', (l) => l.remoteAddress === from), 'about the refused connection');
+    const refused = await accessPoint.waitForLine(
+      isEvent('connection_refused_before_protocol', (l) => l.remoteAddress === from),
+      'about the refused connection',
+    );
     expect(refused).toMatchObject({ component: 'ah_transport', reason: expect.stringMatching(/^(ERR_SSL_|ECONNRESET)/) });
     expect(accessPoint.lines.filter((l) => l.remoteAddress === from && l.event !== 'connection_refused_before_protocol')).toEqual([]);
   });
@@ -91,7 +104,10 @@ describe('garbage clients', () => {
     socket.write(randomBytes(1024));
     const from = `127.0.0.1:${socket.localPort}`;
     expect((await closed).length).toBe(0);
-    const closing = await accessPoint.waitForLine(isEvent('closing_link_protocol_error', (l) => l.remoteAddress === from), 'about the oversized frame');
+    const closing = await accessPoint.waitForLine(
+      isEvent('closing_link_protocol_error', (l) => l.remoteAddress === from),
+      'about the oversized frame',
+    );
     expect(closing).toMatchObject({ level: 40, component: 'ah_transport' });
   });
 
@@ -118,7 +134,10 @@ describe('garbage clients', () => {
     const from = `127.0.0.1:${socket.localPort}`;
     // The handshake completed, but no frame comes: the link is closed before the fleet protocol.
     expect((await untilClosed(socket)).length).toBe(0);
-    const refused = await accessPoint.waitForLine(isEvent('connection_refused_before_protocol', (l) => l.remoteAddress === from), 'about the refused connection');
+    const refused = await accessPoint.waitForLine(
+      isEvent('connection_refused_before_protocol', (l) => l.remoteAddress === from),
+      'about the refused connection',
+    );
     expect(refused).toMatchObject({ component: 'ah_transport', reason: expect.stringContaining('ALPN') });
   });
 
@@ -127,9 +146,7 @@ describe('garbage clients', () => {
     const closed = untilClosed(socket);
     socket.write(encodeFrame({ type: 'hello', name: 'nocert', version: '0', labels: {} }));
     const messages = new FrameDecoder().push(await closed);
-    expect(messages).toEqual([
-      { type: 'reject', code: 'ENROLL_CLIENT_CERT_REQUIRED', message: 'client certificate required', params: {} },
-    ]);
+    expect(messages).toEqual([{ type: 'reject', code: 'ENROLL_CLIENT_CERT_REQUIRED', message: 'client certificate required', params: {} }]);
     await accessPoint.waitForLine((l) => l.code === 'ENROLL_CLIENT_CERT_REQUIRED' && l.level === 40, 'about the rejection');
   });
 
@@ -138,7 +155,10 @@ describe('garbage clients', () => {
     expect(executor.child.exitCode).toBeNull();
     const before = await fleetLastHeartbeat();
     // Heartbeats every 300 ms: the roster shows a newer one.
-    await eventually(fleetLastHeartbeat, (after) => after > before, 'a heartbeat newer than the one before', { timeoutMs: 10_000, show: (t) => new Date(t).toISOString() });
+    await eventually(fleetLastHeartbeat, (after) => after > before, 'a heartbeat newer than the one before', {
+      timeoutMs: 10_000,
+      show: (t) => new Date(t).toISOString(),
+    });
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
     expect(status).toMatchObject({ state: 'enrolled', attempts: 0, lastError: null });
   });

@@ -22,7 +22,12 @@ const PREFIX = 'spiffe://example.org/ah/agent/';
 type Audit = Record<string, any> & { event: string };
 
 const readAudit = (file: string): Audit[] =>
-  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Audit) : [];
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Audit)
+    : [];
 
 const isListening = isEvent('access_point_listening');
 
@@ -90,17 +95,38 @@ describe('unauthenticated clients cannot grow the audit log', () => {
   });
 
   it('coalesces 200 hellos without a certificate into a few records with counts; an authenticated executor keeps its own', async () => {
-    const apLeaf = await issueLeaf(root, { cn: 'access point', uris: ['spiffe://example.org/ah/serve'], dns: ['localhost'], ips: ['127.0.0.1'], usage: 'server' });
+    const apLeaf = await issueLeaf(root, {
+      cn: 'access point',
+      uris: ['spiffe://example.org/ah/serve'],
+      dns: ['localhost'],
+      ips: ['127.0.0.1'],
+      usage: 'server',
+    });
     const ap = writeIdentity(join(dir, 'ap'), apLeaf, root.pem);
     // Chains to the CA, but its SAN is outside the prefix: somebody, rejected for a reason of its own.
-    const outsider = writeIdentity(join(dir, 'outsider'), await issueLeaf(root, { cn: 'outsider', uris: ['spiffe://example.org/ah/other/outsider'], usage: 'client' }), root.pem);
+    const outsider = writeIdentity(
+      join(dir, 'outsider'),
+      await issueLeaf(root, { cn: 'outsider', uris: ['spiffe://example.org/ah/other/outsider'], usage: 'client' }),
+      root.pem,
+    );
     const file = join(dir, 'audit.log');
     const stateDir = tempStateDir();
     const { daemon, port } = await accessPoint(stateDir, [
-      '--identity', 'files', '--cert', ap.cert, '--key', ap.key, '--ca', ap.ca,
-      '--executor-san-uri-prefix', PREFIX, '--audit-log', file,
+      '--identity',
+      'files',
+      '--cert',
+      ap.cert,
+      '--key',
+      ap.key,
+      '--ca',
+      ap.ca,
+      '--executor-san-uri-prefix',
+      PREFIX,
+      '--audit-log',
+      file,
       // 200 handshakes from one address in a few seconds: above the default per-source rate.
-      '--handshake-rate', '1000',
+      '--handshake-rate',
+      '1000',
     ]);
 
     // Every client still reads why, in its reject frame; the first one's record is on disk by then.
@@ -115,8 +141,26 @@ describe('unauthenticated clients cannot grow the audit log', () => {
 
     // An authenticated executor: one record per rejection, each on disk before it hears why.
     for (let i = 0; i < 3; i++) {
-      const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'outsider', '--max-attempts', '1', '--state-dir', tempStateDir(),
-        '--identity', 'files', '--cert', outsider.cert, '--key', outsider.key, '--ca', outsider.ca]);
+      const r = await runAh([
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'outsider',
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
+        '--identity',
+        'files',
+        '--cert',
+        outsider.cert,
+        '--key',
+        outsider.key,
+        '--ca',
+        outsider.ca,
+      ]);
       expect(r.code).toBe(1);
       expect(firstLine(r)).toBe('error: certificate SAN does not match expected pattern');
       expect(readAudit(file).filter((x) => x.code === 'ENROLL_SAN_MISMATCH')).toHaveLength(i + 1);
@@ -124,7 +168,9 @@ describe('unauthenticated clients cannot grow the audit log', () => {
     expect(await daemon.stop()).toBe(0);
 
     const records = readAudit(file);
-    const fromLoopback = records.filter((r) => r.code === 'ENROLL_CLIENT_CERT_REQUIRED' && (r.sourceAddress === '127.0.0.1' || String(r.remoteAddress).startsWith('127.0.0.1:')));
+    const fromLoopback = records.filter(
+      (r) => r.code === 'ENROLL_CLIENT_CERT_REQUIRED' && (r.sourceAddress === '127.0.0.1' || String(r.remoteAddress).startsWith('127.0.0.1:')),
+    );
     expect(fromLoopback.reduce((sum, r) => sum + (r.count ?? 1), 0)).toBe(200);
     // The first of each 10-second window alone, the rest as one record each: a handful, not 200.
     expect(fromLoopback.length).toBeLessThanOrEqual(10);
@@ -149,7 +195,9 @@ describe('unauthenticated clients cannot grow the audit log', () => {
     expect(records.at(-1)).toMatchObject({ event: 'stopped' });
 
     // The log the same way: one warning per record, not one per rejection.
-    const warned = daemon.lines.filter((l) => l.event === 'executor_rejected' && l.code === 'ENROLL_CLIENT_CERT_REQUIRED' && String(l.remoteAddress).startsWith('127.0.0.1:'));
+    const warned = daemon.lines.filter(
+      (l) => l.event === 'executor_rejected' && l.code === 'ENROLL_CLIENT_CERT_REQUIRED' && String(l.remoteAddress).startsWith('127.0.0.1:'),
+    );
     const summaries = daemon.lines.filter((l) => l.event === 'rejections_coalesced' && l.sourceAddress === '127.0.0.1');
     expect(warned.length + summaries.reduce((sum, l) => sum + (l.count as number), 0)).toBe(200);
     expect(warned.length + summaries.length).toBe(fromLoopback.length);
@@ -203,7 +251,18 @@ describe('handshake limits', () => {
     expect(daemon.lines.find((l) => l.event === 'handshake_shed')).toMatchObject({ reason: 'rate', sourceAddress: '127.0.0.2', handshakeRate: 2 });
 
     // From 127.0.0.1, one attempt allowed: shed, it would exit 1.
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'neighbour', '--max-attempts', '1', '--state-dir', stateDir]);
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'neighbour',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      stateDir,
+    ]);
     await waitForFleetMember(stateDir, 'neighbour');
     expect(ex.child.exitCode).toBeNull();
     // The shed ones were closed without a byte (those admitted are still in their handshake).
@@ -232,13 +291,27 @@ describe('--audit-required', () => {
     const { daemon, port } = await accessPoint(stateDir, ['--audit-log', '/dev/full', '--audit-required', '--metrics-listen', '127.0.0.1:0']);
     const url = await metricsUrl(daemon);
     expect(await probe(url, '/readyz')).toEqual({ status: 503, body: 'not ready: audit log cannot be written (--audit-required)\n' });
-    const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'strict', '--max-attempts', '1', '--state-dir', stateDir]);
+    const r = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'strict',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      stateDir,
+    ]);
     expect(r.code).toBe(1);
     expect(firstLine(r)).toBe('error: enrollment refused: the audit log cannot be written (--audit-required)');
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', stateDir])).stdout);
     expect(fleet.executors).toEqual([]);
     // The refusal's own record could not be written either: it is in the log, as every such record.
-    await daemon.waitForLine((l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.code === 'ENROLL_AUDIT_UNAVAILABLE', 'the refusal kept in the log');
+    await daemon.waitForLine(
+      (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.code === 'ENROLL_AUDIT_UNAVAILABLE',
+      'the refusal kept in the log',
+    );
     expect(await daemon.stop()).toBe(0);
   });
 
@@ -247,7 +320,18 @@ describe('--audit-required', () => {
     const { daemon, port } = await accessPoint(stateDir, ['--audit-log', '/dev/full', '--metrics-listen', '127.0.0.1:0']);
     const url = await metricsUrl(daemon);
     expect(await probe(url, '/readyz')).toEqual({ status: 200, body: 'ok: serving\n' });
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'lenient', '--max-attempts', '1', '--state-dir', stateDir]);
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'lenient',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      stateDir,
+    ]);
     await waitForFleetMember(stateDir, 'lenient');
     expect(await ex.stop()).toBe(0);
     expect(await daemon.stop()).toBe(0);

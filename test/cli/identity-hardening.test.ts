@@ -34,8 +34,27 @@ async function startAccessPoint(extra: string[] = []): Promise<AccessPointRun> {
   const p = writeIdentity(join(base, `ap-${++serial}`), leaf, root.pem);
   const audit = join(base, `audit-${serial}.jsonl`);
   const daemon = startAh([
-    'agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', p.ca,
-    '--executor-san-uri-prefix', PREFIX, '--heartbeat-interval', '500ms', '--audit-log', audit, '--state-dir', tempStateDir(), ...extra,
+    'agent',
+    'access-point',
+    '--fleet-listen',
+    '127.0.0.1:0',
+    '--identity',
+    'files',
+    '--cert',
+    p.cert,
+    '--key',
+    p.key,
+    '--ca',
+    p.ca,
+    '--executor-san-uri-prefix',
+    PREFIX,
+    '--heartbeat-interval',
+    '500ms',
+    '--audit-log',
+    audit,
+    '--state-dir',
+    tempStateDir(),
+    ...extra,
   ]);
   const line = await daemon.waitForLine((l) => typeof l.address === 'string' && l.component === 'ah_access_point' && 'provider' in l, 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()), audit };
@@ -48,11 +67,27 @@ async function executorFiles(cn: string, uri = `${PREFIX}${cn}`, opts: Parameter
 
 const filesArgs = (p: { cert: string; key: string; ca: string }) => ['--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', p.ca];
 const enrollArgs = (port: number, name: string, p: { cert: string; key: string; ca: string }) => [
-  'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', name, ...filesArgs(p), '--expected-server-id', 'spiffe://example.org/ah/serve', '--state-dir', tempStateDir(),
+  'agent',
+  'enroll',
+  '--remote-server',
+  `https://127.0.0.1:${port}`,
+  '--name',
+  name,
+  ...filesArgs(p),
+  '--expected-server-id',
+  'spiffe://example.org/ah/serve',
+  '--state-dir',
+  tempStateDir(),
 ];
-const enrollOnce = (port: number, name: string, p: { cert: string; key: string; ca: string }): Promise<RunResult> => runAh([...enrollArgs(port, name, p), '--max-attempts', '1']);
+const enrollOnce = (port: number, name: string, p: { cert: string; key: string; ca: string }): Promise<RunResult> =>
+  runAh([...enrollArgs(port, name, p), '--max-attempts', '1']);
 const lines = (r: RunResult) => r.stderr.split('\n');
-const auditRecords = (path: string) => readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+const auditRecords = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 /** A raw fleet-protocol client: TLS with the given identity, frames in and out. */
 class RawClient {
@@ -74,7 +109,15 @@ class RawClient {
 
   static open(port: number, leaf: Leaf): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port, cert: leaf.certPem, key: leaf.keyPem, ca: root.pem, rejectUnauthorized: false, ALPNProtocols: ['ah-fleet/1'] });
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        cert: leaf.certPem,
+        key: leaf.keyPem,
+        ca: root.pem,
+        rejectUnauthorized: false,
+        ALPNProtocols: ['ah-fleet/1'],
+      });
       socket.once('secureConnect', () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
@@ -191,11 +234,29 @@ describe("the executor applies the same rules to the access point's chain", () =
       keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
     });
     const p = writeIdentity(join(base, `ap-ca-${++serial}`), leaf, root.pem);
-    const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'files', '--cert', p.cert, '--key', p.key, '--ca', p.ca, '--state-dir', tempStateDir()]);
+    const daemon = startAh([
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      '127.0.0.1:0',
+      '--identity',
+      'files',
+      '--cert',
+      p.cert,
+      '--key',
+      p.key,
+      '--ca',
+      p.ca,
+      '--state-dir',
+      tempStateDir(),
+    ]);
     const line = await daemon.waitForLine((l) => typeof l.address === 'string' && l.component === 'ah_access_point' && 'provider' in l, 'listening');
     const r = await enrollOnce(Number(String(line.address).split(':').pop()), 'good1', (await executorFiles('good1')).paths);
     expect(r.code).toBe(1);
-    expect(lines(r).slice(0, 2)).toEqual(['error: tls handshake failed: certificate verify failed', '  Reason: access point certificate: leaf certificate must not have CA flag set to true']);
+    expect(lines(r).slice(0, 2)).toEqual([
+      'error: tls handshake failed: certificate verify failed',
+      '  Reason: access point certificate: leaf certificate must not have CA flag set to true',
+    ]);
     await daemon.stop();
   });
 });
@@ -225,7 +286,9 @@ describe('a second holder of a connected identity', () => {
 
     const flapping = await ap.daemon.waitForLine((l) => l.event === 'duplicate_identity_flapping', 'the two holders named as an error', 30_000);
     expect(flapping).toMatchObject({ code: 'ENROLL_DUPLICATE_IDENTITY_FLAPPING', executorId: `${PREFIX}good1`, level: 50 });
-    expect(String(flapping.msg)).toBe(`identity ${PREFIX}good1 is held by two executors that keep superseding each other: ${flapping.first} and ${flapping.second}`);
+    expect(String(flapping.msg)).toBe(
+      `identity ${PREFIX}good1 is held by two executors that keep superseding each other: ${flapping.first} and ${flapping.second}`,
+    );
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', stateDirOf(ap.daemon)])).stdout) as { executors: Array<{ id: string }> };
     expect(fleet.executors.filter((e) => e.id === `${PREFIX}good1`).length).toBeLessThanOrEqual(1);
     await Promise.all([exA.stop(), exB.stop()]);
@@ -237,14 +300,18 @@ describe('a second holder of a connected identity', () => {
     await ex.waitForLine((l) => l.component === 'ah_executor' && l.executorId === `${PREFIX}good3`, 'enrolled');
     const renewed = await issueLeaf(root, { cn: 'good3', uris: [`${PREFIX}good3`], usage: 'client' });
     writeIdentity(join(first.paths.cert, '..'), renewed, root.pem);
-    await ap.daemon.waitForLine((l) => l.serial === renewed.serial && l.component === 'ah_access_point' && l.executorId === `${PREFIX}good3`, 'the rotated link admitted', 30_000);
+    await ap.daemon.waitForLine(
+      (l) => l.serial === renewed.serial && l.component === 'ah_access_point' && l.executorId === `${PREFIX}good3`,
+      'the rotated link admitted',
+      30_000,
+    );
     const records = auditRecords(ap.audit).filter((r) => r.executorId === `${PREFIX}good3`);
     expect(records.find((r) => r.event === 'rotated')).toMatchObject({ serial: renewed.serial, previousSerial: first.leaf.serial });
     expect(records.some((r) => r.event === 'duplicate')).toBe(false);
     await ex.stop();
   });
 
-  it('a forged proof is a duplicate; a proof by the current holder\'s key is a rotation', async () => {
+  it("a forged proof is a duplicate; a proof by the current holder's key is a rotation", async () => {
     const holder = await executorFiles('good5');
     const intruder = await executorFiles('good5');
     const heir = await executorFiles('good5');
@@ -283,7 +350,9 @@ describe('--duplicate-identity reject', () => {
     await halfOpen.hello('good4');
     const r = await enrollOnce(ap.port, 'good4', b.paths);
     expect(r.code).toBe(1);
-    expect(lines(r)[0]).toMatch(/^error: identity spiffe:\/\/example\.org\/ah\/agent\/good4 is already connected from 127\.0\.0\.1:\d+; refused \(--duplicate-identity reject\)$/);
+    expect(lines(r)[0]).toMatch(
+      /^error: identity spiffe:\/\/example\.org\/ah\/agent\/good4 is already connected from 127\.0\.0\.1:\d+; refused \(--duplicate-identity reject\)$/,
+    );
     expect(auditRecords(ap.audit).find((x) => x.event === 'rejected' && x.code === 'ENROLL_DUPLICATE_IDENTITY')).toMatchObject({ serial: b.leaf.serial });
     const restarted = startAh(enrollArgs(ap.port, 'good4', a.paths));
     await restarted.waitForLine((l) => l.component === 'ah_executor' && l.executorId === `${PREFIX}good4`, 'the restarted executor enrolled');

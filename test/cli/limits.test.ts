@@ -26,7 +26,10 @@ describe('flags outside their range are usage errors naming the range', () => {
     [['agent', 'enroll', ...REMOTE, '--backoff-base', '100d'], refused('--backoff-base <duration>', '100d', 'out of range: use 10ms..1h')],
     [['agent', 'enroll', ...REMOTE, '--backoff-max', '30d'], refused('--backoff-max <duration>', '30d', 'out of range: use 10ms..1d')],
     [['agent', 'enroll', ...REMOTE, '--vault-ttl', '1s'], refused('--vault-ttl <duration>', '1s', 'out of range: use 10s..365d')],
-    [['agent', 'enroll', ...REMOTE, '--max-attempts', '99999999'], refused('--max-attempts <n>', '99999999', 'expected a whole number from 0 (for ever) to 1000000')],
+    [
+      ['agent', 'enroll', ...REMOTE, '--max-attempts', '99999999'],
+      refused('--max-attempts <n>', '99999999', 'expected a whole number from 0 (for ever) to 1000000'),
+    ],
     [['agent', 'doctor', ...REMOTE, '--clock-skew-threshold', '60d'], refused('--clock-skew-threshold <duration>', '60d', 'out of range: use 100ms..30d')],
     [['agent', 'demo', '--executors', '1e9'], refused('--executors <n>', '1e9', 'expected a whole number from 1 to 50')],
     [['agent', 'demo', '--executors', '1000000000'], refused('--executors <n>', '1000000000', 'expected a whole number from 1 to 50')],
@@ -34,8 +37,14 @@ describe('flags outside their range are usage errors naming the range', () => {
     [['agent', 'demo', '--cert-ttl', '1ms'], refused('--cert-ttl <duration>', '1ms', 'out of range: use 2s..1d')],
     [['agent', 'demo', '--heartbeat-interval', '5ms'], refused('--heartbeat-interval <duration>', '5ms', 'out of range: use 100ms..1h')],
     [['agent', 'access-point', '--executor-san-uri-prefix', ''], refused('--executor-san-uri-prefix <uri>', '', `${SAN_HINT} cannot be empty`)],
-    [['agent', 'access-point', '--executor-san-uri-prefix', 'not a uri'], refused('--executor-san-uri-prefix <uri>', 'not a uri', `${SAN_HINT} the scheme is missing or is not "spiffe://"`)],
-    [['agent', 'access-point', '--executor-san-uri-prefix', 'spiffe:/example.org/ah/agent/'], refused('--executor-san-uri-prefix <uri>', 'spiffe:/example.org/ah/agent/', `${SAN_HINT} the scheme is missing or is not "spiffe://"`)],
+    [
+      ['agent', 'access-point', '--executor-san-uri-prefix', 'not a uri'],
+      refused('--executor-san-uri-prefix <uri>', 'not a uri', `${SAN_HINT} the scheme is missing or is not "spiffe://"`),
+    ],
+    [
+      ['agent', 'access-point', '--executor-san-uri-prefix', 'spiffe:/example.org/ah/agent/'],
+      refused('--executor-san-uri-prefix <uri>', 'spiffe:/example.org/ah/agent/', `${SAN_HINT} the scheme is missing or is not "spiffe://"`),
+    ],
     [['agent', 'access-point', '--state-dir', ''], refused('--state-dir <dir>', '', 'expected a directory, got an empty string')],
     [['agent', 'enroll', ...REMOTE, '--state-dir', ''], refused('--state-dir <dir>', '', 'expected a directory, got an empty string')],
     [['agent', 'status', '--state-dir', ''], refused('--state-dir <dir>', '', 'expected a directory, got an empty string')],
@@ -94,26 +103,48 @@ describe('a welcome with a heartbeat interval out of range', () => {
     const server = await issueLeaf(root, { cn: 'access point', ips: ['127.0.0.1'], usage: 'server' });
     const client = writeIdentity(`${dir}/executor`, await issueLeaf(root, { cn: 'e', uris: ['spiffe://example.org/ah/agent/e'], usage: 'client' }), root.pem);
     // An access point that welcomes with a 5 ms heartbeat (an embedding that did not check it).
-    const tls = createTlsServer({ cert: server.certPem, key: server.keyPem, ALPNProtocols: ['ah-fleet/1'], requestCert: true, rejectUnauthorized: false }, (socket: TLSSocket) => {
-      const decoder = new FrameDecoder();
-      socket.on('data', (chunk: Buffer) => {
-        if (decoder.push(chunk).some((m) => m.type === 'hello')) {
-          socket.write(encodeFrame({ type: 'welcome', executorId: 'spiffe://example.org/ah/agent/e', heartbeatInterval: 5, serverTime: Date.now() }));
-        }
-      });
-      socket.on('error', () => {});
-    });
+    const tls = createTlsServer(
+      { cert: server.certPem, key: server.keyPem, ALPNProtocols: ['ah-fleet/1'], requestCert: true, rejectUnauthorized: false },
+      (socket: TLSSocket) => {
+        const decoder = new FrameDecoder();
+        socket.on('data', (chunk: Buffer) => {
+          if (decoder.push(chunk).some((m) => m.type === 'hello')) {
+            socket.write(encodeFrame({ type: 'welcome', executorId: 'spiffe://example.org/ah/agent/e', heartbeatInterval: 5, serverTime: Date.now() }));
+          }
+        });
+        socket.on('error', () => {});
+      },
+    );
     await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
     const { port } = tls.address() as { port: number };
     try {
       const r = await runAh([
-        'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'e', '--max-attempts', '1',
-        '--identity', 'files', '--cert', client.cert, '--key', client.key, '--ca', client.ca, '--state-dir', tempStateDir(),
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'e',
+        '--max-attempts',
+        '1',
+        '--identity',
+        'files',
+        '--cert',
+        client.cert,
+        '--key',
+        client.key,
+        '--ca',
+        client.ca,
+        '--state-dir',
+        tempStateDir(),
       ]);
       expect(r.code).toBe(1);
       expect(r.stderr.split('\n')[0]).toBe('error: the access point asked for a heartbeat every 5ms, outside the range this executor accepts (100ms..1h)');
       expect(r.stderr).toContain('ah agent access-point --heartbeat-interval 5s ...   # An interval within 100ms..1h');
-      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.some((l) => l.code === 'ENROLL_HEARTBEAT_INTERVAL_OUT_OF_RANGE')).toBe(true);
     } finally {
       tls.close();

@@ -56,7 +56,10 @@ describe('logging', () => {
 
     // Nothing of the private key, anywhere.
     const key = readFileSync(join(dir, 'dev', 'executor.logs', 'key.pem'), 'utf8');
-    const body = key.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const body = key
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
     const everything = JSON.stringify(exLines) + JSON.stringify(apLines);
     expect(everything).not.toContain('PRIVATE KEY');
     expect(everything).not.toContain(body.slice(0, 40));
@@ -72,14 +75,15 @@ describe('logging', () => {
     // AH_LOG=info for the access point: no debug lines at all, despite RUST_LOG=debug.
     expect(apLines.filter((l) => l.level < 30)).toEqual([]);
     expect(apLines.some((l) => l.level === 30)).toBe(true);
-
   });
 
   it('--log-level wins over AH_LOG', async () => {
     const dir = tempStateDir();
     const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', dir]);
     const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
-    const ex = startAh(['agent', 'enroll', '--remote-server', `https://${line.address}`, '--name', 'quiet', '--state-dir', dir, '--log-level', 'warn'], { AH_LOG: 'debug' });
+    const ex = startAh(['agent', 'enroll', '--remote-server', `https://${line.address}`, '--name', 'quiet', '--state-dir', dir, '--log-level', 'warn'], {
+      AH_LOG: 'debug',
+    });
     // Nothing below warn is logged, so readiness is read from the status socket.
     await waitForStatus(dir, (s) => s.state === 'enrolled', 'enrolled');
     const lines = await settle(ex);
@@ -93,12 +97,16 @@ describe('pretty output on a terminal', () => {
     const { spawnSync } = await import('node:child_process');
     const dir = tempStateDir();
     // `script` runs the command on a pseudo-terminal; the refused connection ends it at once.
-    const r = spawnSync(requireTool('script'), ['-qec', `${process.execPath} bin/ah agent enroll --remote-server https://127.0.0.1:1 --name tty --max-attempts 1 --state-dir ${dir}`, '/dev/null'], {
-      cwd: join(import.meta.dirname, '../..'),
-      env: taggedEnv({ ...process.env, NO_COLOR: '1', AH_LOG: '', RUST_LOG: '' }),
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const r = spawnSync(
+      requireTool('script'),
+      ['-qec', `${process.execPath} bin/ah agent enroll --remote-server https://127.0.0.1:1 --name tty --max-attempts 1 --state-dir ${dir}`, '/dev/null'],
+      {
+        cwd: join(import.meta.dirname, '../..'),
+        env: taggedEnv({ ...process.env, NO_COLOR: '1', AH_LOG: '', RUST_LOG: '' }),
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(r.status).toBe(1);
     const lines = r.stdout.split(/\r?\n/).filter(Boolean);
     // `time LEVEL component message key=value`, the line's event among the fields.

@@ -20,7 +20,8 @@ async function steadyScrape(url: string, dir: string): Promise<{ scrape: Scrape;
     const before = await status(dir);
     const s = await scrape(url);
     const after = await status(dir);
-    if (before.rotations === after.rotations && before.identity?.serial === after.identity?.serial && before.state === after.state) return { scrape: s, status: after };
+    if (before.rotations === after.rotations && before.identity?.serial === after.identity?.serial && before.state === after.state)
+      return { scrape: s, status: after };
   }
   throw new Error('status never held still across a scrape');
 }
@@ -32,13 +33,31 @@ describe('metrics, /healthz and /readyz', () => {
 
     // The executor first, with nothing to enroll with: not ready, failing with the catalog code.
     const ex = startAh([
-      'agent', 'enroll', '--remote-server', `https://127.0.0.1:${fleetPort}`, '--name', 'm1', '--dev-cert-ttl', '4s',
-      '--backoff-base', '200ms', '--backoff-max', '400ms', '--metrics-listen', '127.0.0.1:0', '--state-dir', dir,
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${fleetPort}`,
+      '--name',
+      'm1',
+      '--dev-cert-ttl',
+      '4s',
+      '--backoff-base',
+      '200ms',
+      '--backoff-max',
+      '400ms',
+      '--metrics-listen',
+      '127.0.0.1:0',
+      '--state-dir',
+      dir,
     ]);
     const exUrl = await metricsUrl(ex);
     expect(await probe(exUrl, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
     await ex.waitForLine((l) => l.code === 'ENROLL_CONNECTION_REFUSED', 'a refused attempt');
-    const down = await scrapeUntil(exUrl, (s) => (s.sample('ah_executor_enrollment_failures_total', { code: 'ENROLL_CONNECTION_REFUSED' }) ?? 0) >= 1, 'a refused attempt');
+    const down = await scrapeUntil(
+      exUrl,
+      (s) => (s.sample('ah_executor_enrollment_failures_total', { code: 'ENROLL_CONNECTION_REFUSED' }) ?? 0) >= 1,
+      'a refused attempt',
+    );
     expect(down.sample('ah_executor_state', { state: 'enrolled' })).toBe(0);
     expect(down.sample('ah_executor_enrollment_attempts_total')).toBeGreaterThanOrEqual(1);
     expect(down.sample('ah_executor_handshake_duration_seconds_count', { kind: 'enroll', result: 'failure' })).toBeGreaterThanOrEqual(1);
@@ -50,8 +69,16 @@ describe('metrics, /healthz and /readyz', () => {
 
     // The access point comes up on that port: it is ready at once, the executor once enrolled.
     const ap = startAh([
-      'agent', 'access-point', '--fleet-listen', `127.0.0.1:${fleetPort}`, '--heartbeat-interval', '500ms',
-      '--metrics-listen', '127.0.0.1:0', '--state-dir', dir,
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      `127.0.0.1:${fleetPort}`,
+      '--heartbeat-interval',
+      '500ms',
+      '--metrics-listen',
+      '127.0.0.1:0',
+      '--state-dir',
+      dir,
     ]);
     const apUrl = await metricsUrl(ap);
     await ap.waitForLine(isEvent('access_point_listening'), 'listening');
@@ -96,10 +123,14 @@ describe('metrics, /healthz and /readyz', () => {
     const apRotationLines = () => ap.lines.filter(isEvent('executor_rotated', (l) => l.executorId === 'spiffe://dev.local/ah/agent/m1')).length;
     // The same count in the metrics and in the log (read together: rotations go on meanwhile).
     let apRotations = 0;
-    const a = await scrapeUntil(apUrl, (s) => {
-      apRotations = apRotationLines();
-      return apRotations >= 2 && s.sample('ah_access_point_executor_rotations_total') === apRotations;
-    }, 'as many rotations as the access point logged');
+    const a = await scrapeUntil(
+      apUrl,
+      (s) => {
+        apRotations = apRotationLines();
+        return apRotations >= 2 && s.sample('ah_access_point_executor_rotations_total') === apRotations;
+      },
+      'as many rotations as the access point logged',
+    );
     expect(fleet.executors).toHaveLength(1);
     expect(a.sample('ah_access_point_enrolled_executors')).toBe(1);
     expect(a.sample('ah_access_point_state', { state: 'serving' })).toBe(1);
@@ -109,7 +140,9 @@ describe('metrics, /healthz and /readyz', () => {
     expect(a.sample('ah_access_point_heartbeat_lag_seconds_count')).toBeGreaterThanOrEqual(1);
     // Heartbeats never paused for a rotation: none came a whole interval late.
     expect(a.sample('ah_access_point_heartbeat_lag_seconds_bucket', { le: '0.5' })).toBe(a.sample('ah_access_point_heartbeat_lag_seconds_count'));
-    expect(a.sample('ah_certificate_expiration_timestamp_seconds', { role: 'access-point', name: 'access-point', provider: 'dev' })).toBeGreaterThan(Date.now() / 1000);
+    expect(a.sample('ah_certificate_expiration_timestamp_seconds', { role: 'access-point', name: 'access-point', provider: 'dev' })).toBeGreaterThan(
+      Date.now() / 1000,
+    );
     expect(a.all('ah_audit_log_writable')).toEqual([]);
 
     // The access point goes away: the executor is not ready any more, and says why.
@@ -123,7 +156,7 @@ describe('metrics, /healthz and /readyz', () => {
     expect(await ex.stop()).toBe(0);
   });
 
-  it('refuses a bad --metrics-listen as a usage error, and a busy port with the guide\'s listen error', async () => {
+  it("refuses a bad --metrics-listen as a usage error, and a busy port with the guide's listen error", async () => {
     const dir = tempStateDir();
     const bad = await runAh(['agent', 'access-point', '--metrics-listen', 'nowhere', '--state-dir', dir]);
     expect(bad.code).toBe(2);
@@ -132,7 +165,18 @@ describe('metrics, /healthz and /readyz', () => {
 
     const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--state-dir', dir]);
     const url = await metricsUrl(ap);
-    const busy = await runAh(['agent', 'enroll', '--remote-server', 'https://127.0.0.1:1', '--name', 'busy', '--metrics-listen', url.replace('http://', ''), '--state-dir', dir]);
+    const busy = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      'https://127.0.0.1:1',
+      '--name',
+      'busy',
+      '--metrics-listen',
+      url.replace('http://', ''),
+      '--state-dir',
+      dir,
+    ]);
     expect(busy.code).toBe(1);
     expect(busy.stderr.split('\n')[0]).toBe(`error: cannot listen on ${url.replace('http://', '')}: address already in use`);
     expect((await fetch(`${url}/nothing`)).status).toBe(404);

@@ -45,7 +45,11 @@ let dir: string;
 const logs: Record<string, string> = {};
 
 async function accessPoint(stateDir: string, args: string[] = []): Promise<{ daemon: Daemon; port: number; raw: ReturnType<typeof recordStdout> }> {
-  const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', ...HEARTBEAT, '--state-dir', stateDir, ...DEBUG, ...args], {}, 'access point');
+  const daemon = startAh(
+    ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', ...HEARTBEAT, '--state-dir', stateDir, ...DEBUG, ...args],
+    {},
+    'access point',
+  );
   const raw = recordStdout(daemon);
   const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()), raw };
@@ -68,12 +72,39 @@ beforeAll(async () => {
   const clean = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'clean', '--state-dir', state, ...DEBUG]);
   const cleanRaw = recordStdout(clean);
   // Only the machine lines, as with RUST_LOG=ah_machine=debug.
-  const rot = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'rot', '--dev-cert-ttl', '4s', '--state-dir', state, '--log-level', 'warn,ah_machine=debug']);
+  const rot = startAh([
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${ap.port}`,
+    '--name',
+    'rot',
+    '--dev-cert-ttl',
+    '4s',
+    '--state-dir',
+    state,
+    '--log-level',
+    'warn,ah_machine=debug',
+  ]);
   const rotRaw = recordStdout(rot);
 
   // A retry storm: nothing listens there.
   const port = await deadPort();
-  const storm = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'storm', '--backoff-base', '50ms', '--backoff-max', '200ms', '--state-dir', state, ...DEBUG]);
+  const storm = startAh([
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${port}`,
+    '--name',
+    'storm',
+    '--backoff-base',
+    '50ms',
+    '--backoff-max',
+    '200ms',
+    '--state-dir',
+    state,
+    ...DEBUG,
+  ]);
   const stormRaw = recordStdout(storm);
 
   await clean.waitForLine(isEvent('enrolled'), 'clean enrolled');
@@ -96,10 +127,34 @@ beforeAll(async () => {
   // A rejected certificate: the access point trusts one CA, the executor's certificate is from another.
   const root = await createRoot('Replay Root CA');
   const other = await createRoot('Unrelated Root CA');
-  const apFiles = writeIdentity(join(dir, 'pki-ap'), await issueLeaf(root, { cn: 'ap', uris: ['spiffe://example.org/ah/serve'], ips: ['127.0.0.1'], usage: 'server' }), root.pem);
+  const apFiles = writeIdentity(
+    join(dir, 'pki-ap'),
+    await issueLeaf(root, { cn: 'ap', uris: ['spiffe://example.org/ah/serve'], ips: ['127.0.0.1'], usage: 'server' }),
+    root.pem,
+  );
   const exFiles = writeIdentity(join(dir, 'pki-ex'), await issueLeaf(other, { cn: 'x', uris: ['spiffe://example.org/ah/agent/x'], usage: 'client' }), root.pem);
   const ap2 = await accessPoint(tempStateDir(), ['--cert', apFiles.cert, '--key', apFiles.key, '--ca', apFiles.ca]);
-  const rejected = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap2.port}`, '--name', 'x', '--cert', exFiles.cert, '--key', exFiles.key, '--ca', exFiles.ca, '--max-attempts', '2', '--backoff-base', '50ms', '--state-dir', tempStateDir(), ...DEBUG]);
+  const rejected = startAh([
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${ap2.port}`,
+    '--name',
+    'x',
+    '--cert',
+    exFiles.cert,
+    '--key',
+    exFiles.key,
+    '--ca',
+    exFiles.ca,
+    '--max-attempts',
+    '2',
+    '--backoff-base',
+    '50ms',
+    '--state-dir',
+    tempStateDir(),
+    ...DEBUG,
+  ]);
   const rejectedRaw = recordStdout(rejected);
   expect(await rejected.exited).toBe(1);
   logs.rejected = rejectedRaw.save(dir, 'rejected.log');
@@ -148,7 +203,11 @@ describe('replaying real runs', () => {
     const links = r.json.actors.filter((a: any) => a.machine === 'connection');
     // clean: one link; rot: one per welcome.
     expect(links.length).toBeGreaterThanOrEqual(4);
-    for (const a of r.json.actors) expect(a.steps.map((s: any) => s.value), a.label).toEqual(logged.get(a.actor));
+    for (const a of r.json.actors)
+      expect(
+        a.steps.map((s: any) => s.value),
+        a.label,
+      ).toEqual(logged.get(a.actor));
     expect(paths(r, 'access-point')).toEqual(['starting', 'serving']);
     const closedByRotation = links.filter((a: any) => a.steps.at(-1).path === 'closed' && a.steps.at(-1).event === 'GOODBYE');
     expect(closedByRotation.length).toBeGreaterThanOrEqual(2);
@@ -161,7 +220,12 @@ describe('replaying real runs', () => {
     expect(values(r, 'executor:x')).toEqual(loggedStates(readFileSync(logs.rejected!, 'utf8')).get('executor:x'));
     expect(actor(r, 'executor:x').final.path).toBe('failed');
     expect(r.json.diagnoses).toHaveLength(1);
-    expect(r.json.diagnoses[0]).toMatchObject({ actor: 'executor:x', kind: 'failed', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' }, message: 'client certificate rejected: certificate signed by unknown authority' });
+    expect(r.json.diagnoses[0]).toMatchObject({
+      actor: 'executor:x',
+      kind: 'failed',
+      error: { code: 'ENROLL_CLIENT_CERT_REJECTED' },
+      message: 'client certificate rejected: certificate signed by unknown authority',
+    });
     // The whole guide entry, as the CLI prints errors.
     expect(r.stdout).toContain(formatForTerminal(r.json.diagnoses[0].error));
     expect(r.stdout).toMatch(/error: client certificate rejected: certificate signed by unknown authority\n {2}Reason: UNABLE_TO_GET_ISSUER_CERT/);
@@ -271,7 +335,9 @@ describe('logs that disagree, garbage and the journal', () => {
     const j = await runAh(['agent', 'replay', junk]);
     expect(j.code).toBe(1);
     expect(j.stdout).toBe('');
-    expect(j.stderr).toBe(`error: cannot replay ${junk}: no ah_machine lines in 3 lines; first line not from ah: line 1: hello (record with --log-level debug)\n`);
+    expect(j.stderr).toBe(
+      `error: cannot replay ${junk}: no ah_machine lines in 3 lines; first line not from ah: line 1: hello (record with --log-level debug)\n`,
+    );
 
     const missing = await runAh(['agent', 'replay', join(dir, 'nope.log')]);
     expect(missing.code).toBe(1);
@@ -309,7 +375,7 @@ describe('logs that disagree, garbage and the journal', () => {
     expect(t.stderr).toMatch(new RegExp(`^error: cannot replay \\S+: line ${whole.split('\n').length - 1}: line cut short`));
   });
 
-  it('journalctl -o short, -o short-iso and -o json give the same replay; other units\' lines are skipped', async () => {
+  it("journalctl -o short, -o short-iso and -o json give the same replay; other units' lines are skipped", async () => {
     const plain = await replay(logs.rot!);
     const lines = readFileSync(logs.rot!, 'utf8').split('\n').filter(Boolean);
     const systemd = ['Nov 29 16:20:00 host systemd[1]: Started ah-executor.service - Agent Harbor executor.', '-- Boot 3f2a... --'];
@@ -324,9 +390,10 @@ describe('logs that disagree, garbage and the journal', () => {
       const r = await replay(path);
       expect(r.code, `${form}: ${r.stderr}`).toBe(0);
       expect(r.json.machineLines, form).toBe(plain.json.machineLines);
-      expect(r.json.actors.map((a: any) => a.steps.map((s: any) => [s.value, s.time, s.event])), form).toEqual(
-        plain.json.actors.map((a: any) => a.steps.map((s: any) => [s.value, s.time, s.event])),
-      );
+      expect(
+        r.json.actors.map((a: any) => a.steps.map((s: any) => [s.value, s.time, s.event])),
+        form,
+      ).toEqual(plain.json.actors.map((a: any) => a.steps.map((s: any) => [s.value, s.time, s.event])));
       expect(r.json.skippedLines, form).toBe(form === 'short' ? 2 : 0);
     }
   });
@@ -340,7 +407,10 @@ describe('logs that disagree, garbage and the journal', () => {
     expect(code).toBe(0);
     expect(JSON.parse(out).matches).toBe(true);
 
-    for (const args of [['agent', 'replay'], ['agent', 'replay', logs.clean!, '--at', 'yesterday']]) {
+    for (const args of [
+      ['agent', 'replay'],
+      ['agent', 'replay', logs.clean!, '--at', 'yesterday'],
+    ]) {
       const r = await runAh(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);

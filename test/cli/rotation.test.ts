@@ -26,9 +26,20 @@ describe('rotation', () => {
   it('rotates a 4s dev certificate repeatedly with no missed heartbeat and no roster gap', async () => {
     const dir = tempStateDir();
     const ap = await accessPoint(dir);
-    const ex = startAh(
-      ['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'rot', '--dev-cert-ttl', '4s', '--state-dir', dir, '--log-level', 'info,ah_machine=debug'],
-    );
+    const ex = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${ap.port}`,
+      '--name',
+      'rot',
+      '--dev-cert-ttl',
+      '4s',
+      '--state-dir',
+      dir,
+      '--log-level',
+      'info,ah_machine=debug',
+    ]);
     await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     await ex.waitForLine((l) => rotationDone(l) && (l.rotations as number) >= 2, 'two rotations', 30_000);
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', dir])).stdout);
@@ -65,8 +76,22 @@ describe('rotation', () => {
     const proxy = await ModeProxy.start({ forward: ap.port });
     try {
       const ex = startAh([
-        'agent', 'enroll', '--remote-server', `https://127.0.0.1:${proxy.port}`, '--name', 'stubborn',
-        '--dev-cert-ttl', '12s', '--renewal-threshold', '0.3', '--backoff-base', '300ms', '--backoff-max', '600ms', '--state-dir', dir,
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${proxy.port}`,
+        '--name',
+        'stubborn',
+        '--dev-cert-ttl',
+        '12s',
+        '--renewal-threshold',
+        '0.3',
+        '--backoff-base',
+        '300ms',
+        '--backoff-max',
+        '600ms',
+        '--state-dir',
+        dir,
       ]);
       await ex.waitForLine(isEvent('enrolled'), 'enrolled');
       // From now on the network refuses new connections; the established link keeps flowing.
@@ -83,7 +108,12 @@ describe('rotation', () => {
       const fleet = async () => JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout).executors[0];
       const before = Date.parse((await fleet()).lastHeartbeat);
       await ex.waitForNewLine(ex.lines.indexOf(refused) + 1, isEvent('rotation_link_failed'), 'a second failed try');
-      await eventually(async () => Date.parse((await fleet()).lastHeartbeat), (after) => after > before, 'a heartbeat on the old link newer than the one before', { timeoutMs: 10_000 });
+      await eventually(
+        async () => Date.parse((await fleet()).lastHeartbeat),
+        (after) => after > before,
+        'a heartbeat on the old link newer than the one before',
+        { timeoutMs: 10_000 },
+      );
 
       await proxy.setMode('forward');
       const done = await ex.waitForLine(rotationDone, 'the rotation to complete', 20_000);

@@ -27,7 +27,20 @@ beforeAll(async () => {
   spireEx = await startFakeSpire({ socketPath: dir.path('ex.sock'), trustDomain: td });
   await spireAp.register(AP_ID);
   await spireEx.register(EXECUTOR_ID);
-  ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'spiffe', '--spiffe-socket', spireAp.socketPath, '--heartbeat-interval', `${HEARTBEAT_MS}ms`, '--state-dir', tempStateDir()]);
+  ap = startAh([
+    'agent',
+    'access-point',
+    '--fleet-listen',
+    '127.0.0.1:0',
+    '--identity',
+    'spiffe',
+    '--spiffe-socket',
+    spireAp.socketPath,
+    '--heartbeat-interval',
+    `${HEARTBEAT_MS}ms`,
+    '--state-dir',
+    tempStateDir(),
+  ]);
   const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
   expect(line.executorSanUriPrefix).toBe('spiffe://example.org/ah/agent/');
   port = Number(String(line.address).split(':').pop());
@@ -42,8 +55,23 @@ afterAll(async () => {
 
 function enroll(extra: string[] = [], socket = spireEx.target, stateDir = tempStateDir()): Daemon {
   return startAh([
-    'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'executor-1', '--identity', 'spiffe',
-    '--spiffe-socket', socket, '--expected-server-id', AP_ID, '--state-dir', stateDir, '--log-level', 'info,ah_machine=debug', ...extra,
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${port}`,
+    '--name',
+    'executor-1',
+    '--identity',
+    'spiffe',
+    '--spiffe-socket',
+    socket,
+    '--expected-server-id',
+    AP_ID,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'info,ah_machine=debug',
+    ...extra,
   ]);
 }
 
@@ -77,7 +105,10 @@ describe('SPIFFE identity', () => {
       await ex.waitForLine(rotationTo(next!.serial.toUpperCase()), `rotation ${i + 1}`);
     }
     const [apNext] = await spireAp.rotate(AP_ID);
-    await ap.waitForLine(isEvent('access_point_certificate_renewed', (l) => l.serial === apNext!.serial.toUpperCase()), 'the access point renewal');
+    await ap.waitForLine(
+      isEvent('access_point_certificate_renewed', (l) => l.serial === apNext!.serial.toUpperCase()),
+      'the access point renewal',
+    );
     // Another rotation after the access point's: its new SVID is accepted by the executor.
     const [third] = await spireEx.rotate(EXECUTOR_ID);
     await ex.waitForLine(rotationTo(third!.serial.toUpperCase()), 'rotation 3');
@@ -93,7 +124,10 @@ describe('SPIFFE identity', () => {
     const after = spireEx.svids()[0]!;
     expect(after.serial).not.toBe(before);
     await ex.waitForLine(rotationTo(after.serial.toUpperCase()), 'the rotation to an SVID of the new CA');
-    await ex.waitForLine(isEvent('trust_bundle_updated', (l) => l.component === 'ah_identity_provider'), 'the bundle update');
+    await ex.waitForLine(
+      isEvent('trust_bundle_updated', (l) => l.component === 'ah_identity_provider'),
+      'the bundle update',
+    );
     await rotation.oldCaDropped;
     // A fresh executor enrolls under the new CA alone.
     const fresh = enroll([], spireEx.target);
@@ -108,7 +142,11 @@ describe('SPIFFE identity', () => {
     await ex.waitForLine(enrolledLine, 'enrolled');
     const mark = ex.lines.length;
     await spireEx.stop();
-    await ex.waitForNewLine(mark, isEvent('workload_api_reconnecting', (l) => l.level === 40 && typeof l.inMs === 'number'), 'a reconnect');
+    await ex.waitForNewLine(
+      mark,
+      isEvent('workload_api_reconnecting', (l) => l.level === 40 && typeof l.inMs === 'number'),
+      'a reconnect',
+    );
     // The link carries on meanwhile.
     const beat = ex.lines.length;
     await ex.waitForNewLine(beat, (l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED', 'a heartbeat while the agent is away');
@@ -124,7 +162,10 @@ describe('SPIFFE identity', () => {
     const ex = enroll([], spireEx.target, stateDir);
     const enrolled = await ex.waitForLine(enrolledLine, 'enrolled');
     await spireEx.pushGarbage();
-    const refused = await ex.waitForLine(isEvent('identity_refused', (l) => l.code === 'ENROLL_INVALID_SVID'), 'the refusal');
+    const refused = await ex.waitForLine(
+      isEvent('identity_refused', (l) => l.code === 'ENROLL_INVALID_SVID'),
+      'the refusal',
+    );
     // It names the SVID kept, and carries the catalog's message for the code.
     expect(refused).toMatchObject({ level: 40, serial: enrolled.serial });
     expect(refused.msg).toContain(': invalid X.509-SVID from the Workload API: ');
@@ -135,18 +176,36 @@ describe('SPIFFE identity', () => {
   });
 });
 
-describe('SPIFFE errors, with the guide\'s first lines', () => {
+describe("SPIFFE errors, with the guide's first lines", () => {
   const firstLine = (s: string) => s.split('\n')[0];
 
   it('no registration entry: no identity issued (and, without --max-attempts, it retries until one appears)', async () => {
     const spire = await startFakeSpire({ socketPath: dir.path('none.sock'), trustDomain: td });
     try {
-      const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', spire.target, '--max-attempts', '1', '--state-dir', tempStateDir()]);
+      const r = await runAh([
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'x',
+        '--identity',
+        'spiffe',
+        '--spiffe-socket',
+        spire.target,
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
+      ]);
       expect(r.code).toBe(1);
       expect(firstLine(r.stderr)).toBe('error: no identity issued');
       expect(r.stderr).toContain('spire-server entry create -socketPath /run/spire/server.sock');
       const ex = enroll([], spire.target);
-      await ex.waitForLine(isEvent('workload_api_reconnecting', (l) => l.code === 'ENROLL_NO_IDENTITY_ISSUED'), 'a retry');
+      await ex.waitForLine(
+        isEvent('workload_api_reconnecting', (l) => l.code === 'ENROLL_NO_IDENTITY_ISSUED'),
+        'a retry',
+      );
       await spire.register(EXECUTOR_ID);
       await ex.waitForLine(enrolledLine, 'enrolled once registered', 40_000);
       await ex.stop();
@@ -157,18 +216,63 @@ describe('SPIFFE errors, with the guide\'s first lines', () => {
 
   it('socket missing: failed to connect to Workload API: PATH: no such file', async () => {
     const missing = dir.path('missing.sock');
-    const r = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', missing, '--max-attempts', '1', '--state-dir', tempStateDir()]);
+    const r = await runAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'x',
+      '--identity',
+      'spiffe',
+      '--spiffe-socket',
+      missing,
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      tempStateDir(),
+    ]);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe(`error: failed to connect to Workload API: ${missing}: no such file`);
     // The same through SPIFFE_ENDPOINT_SOCKET.
-    const viaEnv = await runAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--max-attempts', '1', '--state-dir', tempStateDir()], { SPIFFE_ENDPOINT_SOCKET: `unix://${missing}` });
+    const viaEnv = await runAh(
+      [
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'x',
+        '--identity',
+        'spiffe',
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
+      ],
+      { SPIFFE_ENDPOINT_SOCKET: `unix://${missing}` },
+    );
     expect(firstLine(viaEnv.stderr)).toBe(`error: failed to connect to Workload API: ${missing}: no such file`);
   });
 
   it("access point's SPIFFE ID differs from --expected-server-id", async () => {
     const r = await runAh([
-      'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', spireEx.target,
-      '--expected-server-id', 'spiffe://example.org/ah/other', '--max-attempts', '1', '--state-dir', tempStateDir(),
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'x',
+      '--identity',
+      'spiffe',
+      '--spiffe-socket',
+      spireEx.target,
+      '--expected-server-id',
+      'spiffe://example.org/ah/other',
+      '--max-attempts',
+      '1',
+      '--state-dir',
+      tempStateDir(),
     ]);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe(`error: server SPIFFE ID mismatch: expected spiffe://example.org/ah/other, got ${AP_ID}`);
@@ -179,12 +283,28 @@ describe('SPIFFE errors, with the guide\'s first lines', () => {
     await other.register('spiffe://other.org/ah/agent/executor-1');
     try {
       const r = await runAh([
-        'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'x', '--identity', 'spiffe', '--spiffe-socket', other.target,
-        '--expected-server-id', AP_ID, '--max-attempts', '1', '--state-dir', tempStateDir(),
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${port}`,
+        '--name',
+        'x',
+        '--identity',
+        'spiffe',
+        '--spiffe-socket',
+        other.target,
+        '--expected-server-id',
+        AP_ID,
+        '--max-attempts',
+        '1',
+        '--state-dir',
+        tempStateDir(),
       ]);
       expect(r.code).toBe(1);
       // Its own bundle does not know our access point either; whichever side speaks first, it is refused.
-      expect(firstLine(r.stderr)).toMatch(/^error: (x509: certificate signed by unknown authority|client certificate rejected: certificate signed by unknown authority)$/);
+      expect(firstLine(r.stderr)).toMatch(
+        /^error: (x509: certificate signed by unknown authority|client certificate rejected: certificate signed by unknown authority)$/,
+      );
     } finally {
       await other.close();
     }

@@ -77,7 +77,12 @@ describe('status sockets', () => {
     await Promise.all([a.waitForLine(enrolled, 'alpha enrolled'), b.waitForLine(enrolled, 'beta enrolled')]);
 
     const all = await runAh(['agent', 'status', '--json', '--state-dir', dir]);
-    expect(all.stdout.trim().split('\n').map((l) => JSON.parse(l).name)).toEqual(['alpha', 'beta']);
+    expect(
+      all.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).name),
+    ).toEqual(['alpha', 'beta']);
     const one = await runAh(['agent', 'status', '--json', '--name', 'beta', '--state-dir', dir]);
     expect(JSON.parse(one.stdout)).toMatchObject({ name: 'beta', state: 'enrolled' });
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
@@ -98,7 +103,12 @@ describe('status sockets', () => {
     expect(stale.code).toBe(1);
     expect(stale.stderr).toBe(`error: no executor named alpha is running in ${dir}\n`);
     const listed = await runAh(['agent', 'status', '--json', '--state-dir', dir]);
-    expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).name)).toEqual(['beta']);
+    expect(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).name),
+    ).toEqual(['beta']);
     const back = startAh(['agent', 'enroll', '--remote-server', remote, '--name', 'alpha', '--state-dir', dir]);
     await back.waitForLine(enrolled, 'alpha enrolled again');
     await Promise.all([back.stop(), b.stop(), ap.daemon.stop()]);
@@ -178,9 +188,21 @@ describe('who may have made the state dir (StrictModes)', () => {
     const umask000 = { wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"'] };
     const ap = startAh(apArgs(dir), {}, 'access-point umask 000', umask000);
     const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
-    const executor = startAh(['agent', 'enroll', '--remote-server', `https://${String(line.address)}`, '--name', 'e', '--state-dir', dir], {}, 'enroll umask 000', umask000);
+    const executor = startAh(
+      ['agent', 'enroll', '--remote-server', `https://${String(line.address)}`, '--name', 'e', '--state-dir', dir],
+      {},
+      'enroll umask 000',
+      umask000,
+    );
     await executor.waitForLine(enrolled, 'enrolled');
-    for (const d of [dir, join(dir, 'run'), join(dir, 'dev'), join(dir, 'dev', 'access-point'), join(dir, 'dev', 'executor.e'), join(dir, 'known-access-points')]) {
+    for (const d of [
+      dir,
+      join(dir, 'run'),
+      join(dir, 'dev'),
+      join(dir, 'dev', 'access-point'),
+      join(dir, 'dev', 'executor.e'),
+      join(dir, 'known-access-points'),
+    ]) {
       expect(modeOf(d).toString(8), d).toBe('700');
     }
     for (const socket of ['access-point.sock', 'executor.e.sock']) expect(modeOf(join(dir, 'run', socket)) & 0o077, socket).toBe(0);
@@ -189,13 +211,19 @@ describe('who may have made the state dir (StrictModes)', () => {
     // Another user is told why it gets no answer, and what to do.
     const fleet = await runAh(['agent', 'fleet', '--state-dir', dir], {}, 60_000, NOBODY);
     expect(fleet.code).toBe(1);
-    expect(fleet.stderr).toBe(`error: cannot reach the status socket ${join(dir, 'run', 'access-point.sock')}: permission denied (run as the user that runs the access point, or root)\n`);
+    expect(fleet.stderr).toBe(
+      `error: cannot reach the status socket ${join(dir, 'run', 'access-point.sock')}: permission denied (run as the user that runs the access point, or root)\n`,
+    );
     const all = await runAh(['agent', 'status', '--state-dir', dir], {}, 60_000, NOBODY);
     expect(all.code).toBe(1);
-    expect(all.stderr).toBe(`error: cannot list the status sockets in ${join(dir, 'run')}: permission denied (run as the user that runs the executor, or root)\n`);
+    expect(all.stderr).toBe(
+      `error: cannot list the status sockets in ${join(dir, 'run')}: permission denied (run as the user that runs the executor, or root)\n`,
+    );
     const named = await runAh(['agent', 'status', '--name', 'e', '--state-dir', dir], {}, 60_000, NOBODY);
     expect(named.code).toBe(1);
-    expect(named.stderr).toBe(`error: cannot reach the status socket ${join(dir, 'run', 'executor.e.sock')}: permission denied (run as the user that runs the executor, or root)\n`);
+    expect(named.stderr).toBe(
+      `error: cannot reach the status socket ${join(dir, 'run', 'executor.e.sock')}: permission denied (run as the user that runs the executor, or root)\n`,
+    );
     // Its own user (root here) still reads both.
     expect((await runAh(['agent', 'status', '--json', '--state-dir', dir])).code).toBe(0);
     await Promise.all([executor.stop(), ap.stop()]);
@@ -206,7 +234,12 @@ describe('status and fleet say what keeps them from an answer', () => {
   it('a state dir that is a file: "is not a directory", for status, fleet and the daemons', async () => {
     const file = join(tempStateDir(), 'state');
     writeFileSync(file, 'not a directory\n');
-    for (const args of [['agent', 'status'], ['agent', 'fleet'], ['agent', 'status', '--name', 'e'], ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0']]) {
+    for (const args of [
+      ['agent', 'status'],
+      ['agent', 'fleet'],
+      ['agent', 'status', '--name', 'e'],
+      ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0'],
+    ]) {
       const r = await runAh([...args, '--state-dir', file]);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toBe(`error: state directory ${file} is not a directory\n`);

@@ -28,13 +28,37 @@ beforeAll(async () => {
     ],
     pki: { caKeyType: 'ec' },
     roles: {
-      executor: { allowedDomains: ['executor-1', 'executor-2'], allowBareDomains: true, allowedUriSans: ['spiffe://example.org/ah/agent/*'], keyType: 'ec', maxTtl: '1h' },
+      executor: {
+        allowedDomains: ['executor-1', 'executor-2'],
+        allowBareDomains: true,
+        allowedUriSans: ['spiffe://example.org/ah/agent/*'],
+        keyType: 'ec',
+        maxTtl: '1h',
+      },
       'access-point': { allowAnyName: true, allowedUriSans: [AP_ID], keyType: 'ec' },
     },
   });
   ap = startAh(
-    ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--identity', 'vault', '--vault-addr', vault.url, '--vault-role', 'access-point',
-      '--vault-uri-san', AP_ID, '--executor-san-uri-prefix', 'spiffe://example.org/ah/agent/', '--heartbeat-interval', '500ms', '--state-dir', tempStateDir()],
+    [
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      '127.0.0.1:0',
+      '--identity',
+      'vault',
+      '--vault-addr',
+      vault.url,
+      '--vault-role',
+      'access-point',
+      '--vault-uri-san',
+      AP_ID,
+      '--executor-san-uri-prefix',
+      'spiffe://example.org/ah/agent/',
+      '--heartbeat-interval',
+      '500ms',
+      '--state-dir',
+      tempStateDir(),
+    ],
     AP_CREDS,
   );
   const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
@@ -48,8 +72,25 @@ afterAll(async () => {
 
 function executorArgs(extra: string[] = [], name = 'executor-1'): string[] {
   return [
-    'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', name, '--identity', 'vault', '--vault-addr', vault.url,
-    '--vault-role', 'executor', '--vault-uri-san', `spiffe://example.org/ah/agent/${name}`, '--expected-server-id', AP_ID, '--state-dir', tempStateDir(), ...extra,
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${port}`,
+    '--name',
+    name,
+    '--identity',
+    'vault',
+    '--vault-addr',
+    vault.url,
+    '--vault-role',
+    'executor',
+    '--vault-uri-san',
+    `spiffe://example.org/ah/agent/${name}`,
+    '--expected-server-id',
+    AP_ID,
+    '--state-dir',
+    tempStateDir(),
+    ...extra,
   ];
 }
 
@@ -79,12 +120,24 @@ describe('Vault identity', () => {
     const enrolled = await ex.waitForLine(enrolledLine, 'enrolled');
     vault.seal();
     try {
-      const failed = await ex.waitForLine(isEvent('renewal_failed', (l) => l.code === 'ENROLL_VAULT_SEALED'), 'the sealed renewal', 30_000);
+      const failed = await ex.waitForLine(
+        isEvent('renewal_failed', (l) => l.code === 'ENROLL_VAULT_SEALED'),
+        'the sealed renewal',
+        30_000,
+      );
       // The catalog's message for the code is part of the line.
       expect(failed.msg).toContain(': vault is sealed');
-      await ex.waitForLine(isEvent('vault_sealed', (l) => l.level === 40 && l.component === 'ah_identity_provider'), 'the seal notice');
+      await ex.waitForLine(
+        isEvent('vault_sealed', (l) => l.level === 40 && l.component === 'ah_identity_provider'),
+        'the seal notice',
+      );
       const during = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
-      expect(during).toMatchObject({ state: 'renewing', rotations: 0, identity: { serial: enrolled.serial }, lastError: { code: 'ENROLL_VAULT_SEALED', message: 'vault is sealed' } });
+      expect(during).toMatchObject({
+        state: 'renewing',
+        rotations: 0,
+        identity: { serial: enrolled.serial },
+        lastError: { code: 'ENROLL_VAULT_SEALED', message: 'vault is sealed' },
+      });
     } finally {
       vault.unseal();
     }
@@ -148,7 +201,7 @@ describe("Vault errors, with the guide's first lines", () => {
     await ex.stop();
   });
 
-  it('a name the role does not allow: failed to issue certificate: … in Vault\'s own words on one line', async () => {
+  it("a name the role does not allow: failed to issue certificate: … in Vault's own words on one line", async () => {
     const r = await runAh([...executorArgs([], 'evil'), '--max-attempts', '1'], EXECUTOR_CREDS);
     expect(r.code).toBe(1);
     expect(firstLine(r.stderr)).toBe('error: failed to issue certificate: common name evil not allowed by this role');
@@ -196,7 +249,9 @@ describe("Vault errors, with the guide's first lines", () => {
       expect(firstLine(without.stderr)).toMatch(/^error: cannot reach vault at https:\/\/127\.0\.0\.1:\d+: /);
       // With the CA, Vault answers; the access point (another Vault's CA) then refuses the executor.
       const withCa = await runAh([...args, '--max-attempts', '1'], { VAULT_ROLE_ID: 'r', VAULT_SECRET_ID: 's', VAULT_CACERT: caFile });
-      expect(firstLine(withCa.stderr)).toMatch(/^error: (client certificate rejected: certificate signed by unknown authority|x509: certificate signed by unknown authority)$/);
+      expect(firstLine(withCa.stderr)).toMatch(
+        /^error: (client certificate rejected: certificate signed by unknown authority|x509: certificate signed by unknown authority)$/,
+      );
       expect(tlsVault.requests.some((r) => r.path === '/v1/pki/issue/executor' && r.status === 200)).toBe(true);
     } finally {
       await tlsVault.stop();

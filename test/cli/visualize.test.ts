@@ -42,20 +42,59 @@ beforeAll(async () => {
   dir = tempStateDir('ah-vis-');
   const state = tempStateDir();
   const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '500ms', '--state-dir', state, '--log-level', 'debug']);
-  const port = Number(String((await ap.waitForLine(isEvent('access_point_listening'), 'listening')).address).split(':').pop());
-  const rot = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'rot', '--dev-cert-ttl', '4s', '--state-dir', state, '--log-level', 'debug']);
+  const port = Number(
+    String((await ap.waitForLine(isEvent('access_point_listening'), 'listening')).address)
+      .split(':')
+      .pop(),
+  );
+  const rot = startAh([
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${port}`,
+    '--name',
+    'rot',
+    '--dev-cert-ttl',
+    '4s',
+    '--state-dir',
+    state,
+    '--log-level',
+    'debug',
+  ]);
   const raw = recordStdout(rot);
 
   const dead = createServer();
   await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
   const deadPort = (dead.address() as { port: number }).port;
   await new Promise((r) => dead.close(r));
-  const storm = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${deadPort}`, '--name', 'storm', '--backoff-base', '50ms', '--backoff-max', '200ms', '--state-dir', state, '--log-level', 'debug']);
+  const storm = startAh([
+    'agent',
+    'enroll',
+    '--remote-server',
+    `https://127.0.0.1:${deadPort}`,
+    '--name',
+    'storm',
+    '--backoff-base',
+    '50ms',
+    '--backoff-max',
+    '200ms',
+    '--state-dir',
+    state,
+    '--log-level',
+    'debug',
+  ]);
   const stormRaw = recordStdout(storm);
 
   let welcomes = 0;
-  await rot.waitForLine((l: LogLine) => l.kind === 'event' && (l.event as { type: string }).type === 'LINK_WELCOMED' && ++welcomes >= 3, 'two rotations', 40_000);
-  await storm.waitForLine(() => storm.lines.filter((l) => l.kind === 'event' && (l.event as { type: string }).type === 'LINK_FAILED').length >= 5, 'five failures');
+  await rot.waitForLine(
+    (l: LogLine) => l.kind === 'event' && (l.event as { type: string }).type === 'LINK_WELCOMED' && ++welcomes >= 3,
+    'two rotations',
+    40_000,
+  );
+  await storm.waitForLine(
+    () => storm.lines.filter((l) => l.kind === 'event' && (l.event as { type: string }).type === 'LINK_FAILED').length >= 5,
+    'five failures',
+  );
   writeFileSync((logs.storm = join(dir, 'storm.log')), stormRaw.text());
   await storm.stop();
   await rot.stop();
@@ -96,7 +135,12 @@ describe('ah agent visualize', () => {
     // It was stopped (SIGTERM): it ended in disconnected.stopped, drawn as the current state.
     expect(await classesOf(page, id('disconnected.stopped'))).toMatch(/\bcurrent\b/);
     expect(await section.locator('g.node.current').count()).toBe(1);
-    expect(await section.locator(`[id="${id('disconnected.stopped')}"] path, [id="${id('disconnected.stopped')}"] polygon`).first().getAttribute('fill')).toBe('#ffb74d');
+    expect(
+      await section
+        .locator(`[id="${id('disconnected.stopped')}"] path, [id="${id('disconnected.stopped')}"] polygon`)
+        .first()
+        .getAttribute('fill'),
+    ).toBe('#ffb74d');
 
     // Each rotation took renewing.applying -> enrolled; its arrow carries every step number.
     const rotated = section.locator(`[id="executor:rot/edge:enrollment.renewing.applying->enrollment.enrolled"]`);
@@ -147,7 +191,12 @@ describe('ah agent visualize', () => {
     const r = await runAh(['agent', 'visualize', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const { page, requests } = await open(out);
-    expect(await page.locator('section.machine-only').evaluateAll((s) => s.map((e) => e.getAttribute('data-machine')))).toEqual(['enrollment', 'rotation', 'connection', 'access-point']);
+    expect(await page.locator('section.machine-only').evaluateAll((s) => s.map((e) => e.getAttribute('data-machine')))).toEqual([
+      'enrollment',
+      'rotation',
+      'connection',
+      'access-point',
+    ]);
     for (const s of ENROLLMENT_STATES) expect(await page.locator(`[id="state:enrollment.${s}"]`).count(), s).toBe(1);
     for (const s of ['loading', 'valid', 'renew-due', 'renewing', 'expired']) expect(await page.locator(`[id="state:rotation.${s}"]`).count(), s).toBe(1);
     for (const s of ['accepted', 'verifying', 'active', 'draining', 'closed']) expect(await page.locator(`[id="state:connection.${s}"]`).count(), s).toBe(1);

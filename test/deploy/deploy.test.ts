@@ -65,9 +65,19 @@ describe('systemd units', () => {
     expect(ex).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent enroll \$AH_EXECUTOR_OPTS$/m);
     for (const unit of [ap, ex]) {
       for (const line of [
-        'User=agent-harbor', 'Group=agent-harbor', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes',
-        'StateDirectory=ah', 'Environment=AH_STATE_DIR=%S/ah', 'EnvironmentFile=/etc/ah/ah.env', 'Restart=on-failure', 'RestartPreventExitStatus=2',
-        'CapabilityBoundingSet=', 'WantedBy=multi-user.target',
+        'User=agent-harbor',
+        'Group=agent-harbor',
+        'NoNewPrivileges=yes',
+        'ProtectSystem=strict',
+        'ProtectHome=yes',
+        'PrivateTmp=yes',
+        'StateDirectory=ah',
+        'Environment=AH_STATE_DIR=%S/ah',
+        'EnvironmentFile=/etc/ah/ah.env',
+        'Restart=on-failure',
+        'RestartPreventExitStatus=2',
+        'CapabilityBoundingSet=',
+        'WantedBy=multi-user.target',
       ]) {
         expect(unit.split('\n'), line).toContain(line);
       }
@@ -76,7 +86,11 @@ describe('systemd units', () => {
   });
 
   it('come with an environment file per provider that uses only flags the CLI has', async () => {
-    expect(readdirSync(SYSTEMD).filter((f) => f.endsWith('.env')).sort()).toEqual(PROVIDERS.map((p) => `${p}.env`).sort());
+    expect(
+      readdirSync(SYSTEMD)
+        .filter((f) => f.endsWith('.env'))
+        .sort(),
+    ).toEqual(PROVIDERS.map((p) => `${p}.env`).sort());
     const help = {
       AH_ACCESS_POINT_OPTS: (await runAh(['agent', 'access-point', '--help'])).stdout,
       AH_EXECUTOR_OPTS: (await runAh(['agent', 'enroll', '--help'])).stdout,
@@ -97,9 +111,16 @@ describe('systemd units', () => {
     const env = readEnvFile(join(SYSTEMD, 'dev.env'));
     const fleet = await freePort();
     const dir = tempStateDir();
-    const args = (opts: string) => opts.replaceAll(':4433', `:${fleet}`).replace(/127\.0\.0\.1:946\d/, '127.0.0.1:0').split(/\s+/);
+    const args = (opts: string) =>
+      opts
+        .replaceAll(':4433', `:${fleet}`)
+        .replace(/127\.0\.0\.1:946\d/, '127.0.0.1:0')
+        .split(/\s+/);
     // As ExecStart has it: `ah agent access-point --audit-log … $AH_ACCESS_POINT_OPTS`, AH_STATE_DIR from the unit.
-    const ap = startAh(['agent', 'access-point', '--audit-log', join(dir, 'audit.log'), ...args(env.AH_ACCESS_POINT_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
+    const ap = startAh(['agent', 'access-point', '--audit-log', join(dir, 'audit.log'), ...args(env.AH_ACCESS_POINT_OPTS!)], {
+      AH_STATE_DIR: dir,
+      AH_LOG: env.AH_LOG!,
+    });
     await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const ex = startAh(['agent', 'enroll', ...args(env.AH_EXECUTOR_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
     expect((await readyzUntil(await metricsUrl(ex), 200)).body).toBe('ok: enrolled\n');
@@ -124,7 +145,15 @@ describe('Prometheus alert rules', () => {
   it('alert on certificates near expiry, failing rotation, executors dropping out and an empty access point', () => {
     const rules = readFileSync(join(PROMETHEUS, 'alerts.yml'), 'utf8');
     const alerts = [...rules.matchAll(/^\s+- alert: (\w+)$/gm)].map((m) => m[1]);
-    expect(alerts).toEqual(expect.arrayContaining(['AhCertificateExpiringSoon', 'AhCertificateExpired', 'AhCertificateRotationFailing', 'AhExecutorsDroppingOut', 'AhAccessPointNoExecutors']));
+    expect(alerts).toEqual(
+      expect.arrayContaining([
+        'AhCertificateExpiringSoon',
+        'AhCertificateExpired',
+        'AhCertificateRotationFailing',
+        'AhExecutorsDroppingOut',
+        'AhAccessPointNoExecutors',
+      ]),
+    );
     // Each alert is exercised by the promtool tests.
     const tests = readFileSync(join(PROMETHEUS, 'alerts.test.yml'), 'utf8');
     for (const alert of alerts) expect(tests, alert).toContain(`alertname: ${alert}\n`);
@@ -138,7 +167,9 @@ describe('Prometheus alert rules', () => {
     executorMetrics(createExecutor({ name: 'x', remoteServer: 'https://127.0.0.1:1', stateDir, statusSocket: false }), exRegistry);
     const exported = new Set([...(await apRegistry.getMetricsAsJSON()), ...(await exRegistry.getMetricsAsJSON())].map((m) => m.name));
     for (const file of ['alerts.yml', 'alerts.test.yml']) {
-      const named = new Set([...readFileSync(join(PROMETHEUS, file), 'utf8').matchAll(/\bah_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')));
+      const named = new Set(
+        [...readFileSync(join(PROMETHEUS, file), 'utf8').matchAll(/\bah_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')),
+      );
       expect(named.size, file).toBeGreaterThan(5);
       for (const name of named) expect(exported, `${file}: ${name}`).toContain(name);
     }

@@ -14,7 +14,16 @@ export const noBrowser = process.env.AH_CHROMIUM ? false : skipWithout('chromium
 
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export async function launchChromium(): Promise<Browser> {
   const executablePath = process.env.AH_CHROMIUM ?? requireTool('chromium');

@@ -40,7 +40,10 @@ export class Daemon {
   readonly exited: Promise<number | null>;
   private waiters: Array<{ test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
 
-  constructor(readonly child: ChildProcess, readonly label: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly label: string,
+  ) {
     running.add(this);
     createInterface({ input: child.stdout! }).on('line', (text) => {
       let line: LogLine;
@@ -72,7 +75,14 @@ export class Daemon {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolveLine, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`${this.label}: no log line ${what} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-8).map((l) => l.msg).join('\n')}\nstderr: ${this.stderr.join('\n')}`));
+        reject(
+          new Error(
+            `${this.label}: no log line ${what} within ${timeoutMs} ms; last lines:\n${this.lines
+              .slice(-8)
+              .map((l) => l.msg)
+              .join('\n')}\nstderr: ${this.stderr.join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push({
         test,

@@ -42,9 +42,7 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
       watchIdentity: fromCallback(({ sendBack }) => {
         pushMaterial = sendBack as (e: unknown) => void;
       }),
-      renewIdentity: fromPromise<RenewOutput, { attempt: number }>(
-        () => new Promise((resolve, reject) => renewals.push({ resolve, reject })),
-      ),
+      renewIdentity: fromPromise<RenewOutput, { attempt: number }>(() => new Promise((resolve, reject) => renewals.push({ resolve, reject }))),
     },
   });
   const machine = enrollmentMachine.provide({
@@ -107,7 +105,13 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
       return links[links.length - 1]!;
     },
     welcome(link: FakeLink, heartbeatIntervalMs = 5_000, nonce?: string) {
-      link.report({ type: 'LINK_WELCOMED', executorId: 'spiffe://dev.local/ah/agent/test', heartbeatIntervalMs, serverTime: clock.now(), ...(nonce ? { nonce } : {}) });
+      link.report({
+        type: 'LINK_WELCOMED',
+        executorId: 'spiffe://dev.local/ah/agent/test',
+        heartbeatIntervalMs,
+        serverTime: clock.now(),
+        ...(nonce ? { nonce } : {}),
+      });
     },
   };
 }

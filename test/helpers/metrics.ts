@@ -14,7 +14,10 @@ export interface Sample {
 }
 
 export class Scrape {
-  constructor(readonly samples: Sample[], readonly text: string) {}
+  constructor(
+    readonly samples: Sample[],
+    readonly text: string,
+  ) {}
 
   /** Every series of `name` whose labels include `labels`. */
   all(name: string, labels: Record<string, string> = {}): Sample[] {
@@ -50,7 +53,8 @@ export function parsePrometheusText(text: string): Scrape {
 export async function scrape(base: string): Promise<Scrape> {
   const res = await fetch(`${base}/metrics`);
   if (res.status !== 200) throw new Error(`${base}/metrics answered ${res.status}`);
-  if (!/^text\/plain; version=0\.0\.4/.test(res.headers.get('content-type') ?? '')) throw new Error(`unexpected content type ${res.headers.get('content-type')}`);
+  if (!/^text\/plain; version=0\.0\.4/.test(res.headers.get('content-type') ?? ''))
+    throw new Error(`unexpected content type ${res.headers.get('content-type')}`);
   return parsePrometheusText(await res.text());
 }
 
@@ -64,16 +68,25 @@ export async function probe(base: string, path: '/readyz' | '/healthz'): Promise
 export async function scrapeUntil(base: string, test: (s: Scrape) => boolean, what: string, timeoutMs = 20_000): Promise<Scrape> {
   return eventually(() => scrape(base), test, `metrics showing ${what}`, {
     timeoutMs,
-    show: (last) => `\n${last.text.split('\n').filter((l) => l.startsWith('ah_')).join('\n')}`,
+    show: (last) =>
+      `\n${last.text
+        .split('\n')
+        .filter((l) => l.startsWith('ah_'))
+        .join('\n')}`,
   });
 }
 
 /** Poll `/readyz` until it answers `status`. */
 export async function readyzUntil(base: string, status: number, timeoutMs = 20_000): Promise<{ status: number; body: string }> {
-  return eventually(() => probe(base, '/readyz'), (last) => last.status === status, `/readyz to answer ${status}`, {
-    timeoutMs,
-    show: (last) => `${last.status} ${last.body}`,
-  });
+  return eventually(
+    () => probe(base, '/readyz'),
+    (last) => last.status === status,
+    `/readyz to answer ${status}`,
+    {
+      timeoutMs,
+      show: (last) => `${last.status} ${last.body}`,
+    },
+  );
 }
 
 /** The `http://HOST:PORT` a daemon logged for its metrics listener. */

@@ -102,10 +102,7 @@ export async function issueLeaf(issuer: Issuer, req: LeafRequest = {}): Promise<
     ...(req.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   const usage = req.usage ?? 'both';
-  const eku = [
-    ...(usage !== 'client' ? [x509.ExtendedKeyUsage.serverAuth] : []),
-    ...(usage !== 'server' ? [x509.ExtendedKeyUsage.clientAuth] : []),
-  ];
+  const eku = [...(usage !== 'client' ? [x509.ExtendedKeyUsage.serverAuth] : []), ...(usage !== 'server' ? [x509.ExtendedKeyUsage.clientAuth] : [])];
   const sn = serial();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: sn,

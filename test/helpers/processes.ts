@@ -139,4 +139,3 @@ export async function endGroup(child: ChildProcess, signal: NodeJS.Signals = 'SI
 export async function endAll(): Promise<void> {
   await Promise.all([...live].map((child) => endGroup(child, 'SIGKILL')));
 }
-

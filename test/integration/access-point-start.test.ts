@@ -42,7 +42,13 @@ async function freePort(): Promise<number> {
 function settled<T>(p: Promise<T>): Promise<{ resolved: T } | { rejected: unknown } | 'still pending'> {
   let timer: NodeJS.Timeout;
   const bound = new Promise<'still pending'>((resolve) => (timer = setTimeout(() => resolve('still pending'), BOUND_MS)));
-  return Promise.race([p.then((resolved) => ({ resolved }), (rejected: unknown) => ({ rejected })), bound]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.then(
+      (resolved) => ({ resolved }),
+      (rejected: unknown) => ({ rejected }),
+    ),
+    bound,
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Files this process holds open (Linux). */
@@ -67,7 +73,13 @@ function accessPointWith(extra: { provider?: IdentityProvider; listen?: string }
   const stateDir = tempStateDir();
   const auditLog = join(stateDir, 'audit.log');
   return freePort().then((metricsPort) => {
-    const ap = createAccessPoint({ listen: extra.listen ?? '127.0.0.1:0', stateDir, metricsListen: `127.0.0.1:${metricsPort}`, auditLog, provider: extra.provider });
+    const ap = createAccessPoint({
+      listen: extra.listen ?? '127.0.0.1:0',
+      stateDir,
+      metricsListen: `127.0.0.1:${metricsPort}`,
+      auditLog,
+      provider: extra.provider,
+    });
     cleanups.push(() => ap.stop());
     return { ap, stateDir, auditLog, metricsPort };
   });

@@ -13,7 +13,11 @@ import { tempStateDir } from '../helpers/cli.js';
 
 afterEach(() => vi.restoreAllMocks());
 
-const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('audit log, flushed before the acknowledgement', () => {
   it('has the enrolled, rotated and rejected lines on disk when the welcome or reject frame is written', async () => {
@@ -29,10 +33,22 @@ describe('audit log, flushed before the acknowledgement', () => {
     // Whatever fails below, what was started is stopped (executors first, then the access point).
     const started: Array<{ stop(): Promise<unknown> }> = [];
     try {
-      const accessPoint = createAccessPoint({ listen: '127.0.0.1:0', stateDir, auditLog: file, statusSocket: false, executorSanUriPrefix: 'spiffe://dev.local/ah/agent/good' });
+      const accessPoint = createAccessPoint({
+        listen: '127.0.0.1:0',
+        stateDir,
+        auditLog: file,
+        statusSocket: false,
+        executorSanUriPrefix: 'spiffe://dev.local/ah/agent/good',
+      });
       started.unshift(accessPoint);
       const { port } = await accessPoint.start();
-      const good = createExecutor({ name: 'good', remoteServer: `https://127.0.0.1:${port}`, stateDir, statusSocket: false, identity: { kind: 'dev', certTtlMs: 3_000 } });
+      const good = createExecutor({
+        name: 'good',
+        remoteServer: `https://127.0.0.1:${port}`,
+        stateDir,
+        statusSocket: false,
+        identity: { kind: 'dev', certTtlMs: 3_000 },
+      });
       started.unshift(good);
       await good.start();
       await good.waitFor('enrolled');

@@ -31,7 +31,13 @@ async function closedPort(): Promise<number> {
 function settled<T>(p: Promise<T>): Promise<{ resolved: T } | { rejected: unknown } | 'still waiting'> {
   let timer: NodeJS.Timeout;
   const bound = new Promise<'still waiting'>((resolve) => (timer = setTimeout(() => resolve('still waiting'), BOUND_MS)));
-  return Promise.race([p.then((resolved) => ({ resolved }), (rejected: unknown) => ({ rejected })), bound]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.then(
+      (resolved) => ({ resolved }),
+      (rejected: unknown) => ({ rejected }),
+    ),
+    bound,
+  ]).finally(() => clearTimeout(timer));
 }
 
 async function failingExecutor(): Promise<Executor> {

@@ -16,7 +16,14 @@ describe('a 25-day connect timeout', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const remoteServer = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
     const stateDir = tempStateDir();
-    const patient = createExecutor({ name: 'patient', remoteServer, stateDir, statusSocket: false, connectTimeoutMs: 25 * DAY, backoff: { baseMs: 10, capMs: 10 } });
+    const patient = createExecutor({
+      name: 'patient',
+      remoteServer,
+      stateDir,
+      statusSocket: false,
+      connectTimeoutMs: 25 * DAY,
+      backoff: { baseMs: 10, capMs: 10 },
+    });
     // The yardstick: started after the patient one, its short timeout expires first.
     const hasty = createExecutor({ name: 'hasty', remoteServer, stateDir, statusSocket: false, connectTimeoutMs: 300, maxAttempts: 1 });
     try {

@@ -44,4 +44,13 @@ export const connectionModel = createMachine({
 });
 
 export type ConnectionModelEvent =
-  | 'CONNECT' | 'CONNECT_ANONYMOUS' | 'HELLO' | 'HEARTBEAT' | 'GOODBYE' | 'GARBAGE' | 'HANG_UP' | 'FALL_SILENT' | 'SHUT_DOWN_ACCESS_POINT' | 'WAIT_DRAIN';
+  | 'CONNECT'
+  | 'CONNECT_ANONYMOUS'
+  | 'HELLO'
+  | 'HEARTBEAT'
+  | 'GOODBYE'
+  | 'GARBAGE'
+  | 'HANG_UP'
+  | 'FALL_SILENT'
+  | 'SHUT_DOWN_ACCESS_POINT'
+  | 'WAIT_DRAIN';

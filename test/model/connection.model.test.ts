@@ -19,12 +19,20 @@ const covered = new Set<string>();
 let cert: PemPair;
 beforeAll(async () => {
   const now = Date.now();
-  cert = await createSelfSigned({ commonName: 'model', uris: ['spiffe://dev.local/ah/agent/model'], notBefore: now - 60_000, notAfter: now + 3_600_000, usage: 'client' });
+  cert = await createSelfSigned({
+    commonName: 'model',
+    uris: ['spiffe://dev.local/ah/agent/model'],
+    notBefore: now - 60_000,
+    notAfter: now + 3_600_000,
+    usage: 'client',
+  });
 });
 afterAll(async () => {
   await stopAll();
   const missing = [...transitions].filter((t) => !covered.has(t));
-  process.stdout.write(`connection model: ${transitions.size} transitions, ${covered.size} covered by ${paths.length} paths${missing.length ? `; not covered: ${missing.join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `connection model: ${transitions.size} transitions, ${covered.size} covered by ${paths.length} paths${missing.length ? `; not covered: ${missing.join(', ')}` : ''}\n`,
+  );
   expect(missing).toEqual([]);
 });
 
@@ -32,14 +40,28 @@ const linkStates = (ap: Daemon) => ap.lines.filter((l) => l.kind === 'state' && 
 
 describe('connection: every model transition on the real system', () => {
   it.concurrent.each(paths.map((p) => [p.description, p] as const))('%s', async (_name, path) => {
-    const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', `${HEARTBEAT_MS}ms`, '--state-dir', tempStateDir(), '--log-level', 'info,ah_machine=debug']);
+    const ap = startAh([
+      'agent',
+      'access-point',
+      '--fleet-listen',
+      '127.0.0.1:0',
+      '--heartbeat-interval',
+      `${HEARTBEAT_MS}ms`,
+      '--state-dir',
+      tempStateDir(),
+      '--log-level',
+      'info,ah_machine=debug',
+    ]);
     const listening = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const port = Number(String(listening.address).split(':').pop());
     let socket: TLSSocket | null = null;
     let seq = 0;
     const open = (withCert: boolean) =>
       new Promise<void>((resolve, reject) => {
-        socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['ah-fleet/1'], ...(withCert ? { cert: cert.certPem, key: cert.keyPem } : {}) }, () => resolve());
+        socket = connect(
+          { host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['ah-fleet/1'], ...(withCert ? { cert: cert.certPem, key: cert.keyPem } : {}) },
+          () => resolve(),
+        );
         socket.on('error', () => {});
         socket.once('error', reject);
       });
@@ -74,7 +96,14 @@ describe('connection: every model transition on the real system', () => {
         await ap.waitForLine(() => linkStates(ap).at(-1) === top, `link state ${top} after ${event}`, 15_000);
         if (event === 'HELLO' && top !== 'closed') expect(linkStates(ap).slice(before)).toContain('verifying');
         if (event === 'HEARTBEAT' && top === 'active') {
-          await ap.waitForLine((l) => l.kind === 'event' && l.machine === 'connection' && (l.event as { type: string; seq?: number }).type === 'HEARTBEAT' && (l.event as { seq: number }).seq === seq, 'the heartbeat');
+          await ap.waitForLine(
+            (l) =>
+              l.kind === 'event' &&
+              l.machine === 'connection' &&
+              (l.event as { type: string; seq?: number }).type === 'HEARTBEAT' &&
+              (l.event as { seq: number }).seq === seq,
+            'the heartbeat',
+          );
         }
       }
     } finally {

@@ -22,7 +22,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll();
   const missing = [...transitions].filter((t) => !covered.has(t));
-  process.stdout.write(`enrollment model: ${transitions.size} transitions, ${covered.size} covered by ${paths.length} paths${missing.length ? `; not covered: ${missing.join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `enrollment model: ${transitions.size} transitions, ${covered.size} covered by ${paths.length} paths${missing.length ? `; not covered: ${missing.join(', ')}` : ''}\n`,
+  );
   expect(missing).toEqual([]);
 });
 

@@ -55,40 +55,49 @@ async function accessPointView(): Promise<{ executors: Array<{ id: string }>; li
 }
 
 describe('the real fleet under random network trouble', () => {
-  it('keeps its invariants and recovers', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom<Action>('CUT', 'REFUSE_NEW', 'REFUSE_ALL', 'REJECT', 'STALL', 'RESTORE', 'PAUSE'), { minLength: 2, maxLength: 7 }), async (actions) => {
-        const h = await FleetHarness.start(aps);
-        try {
-          h.startExecutor();
-          await h.until((s) => s.state === 'enrolled', 'enrolled at start');
-          for (const a of actions) {
-            await act(h, a);
-            const s = await h.status();
-            expect(h.executor!.child.exitCode, 'the executor is alive').toBeNull();
-            if (s?.state === 'enrolled') expect(Date.parse(s.identity!.notAfter), 'enrolled only with a valid certificate').toBeGreaterThan(Date.now());
-          }
-          // The way back open: it must come back, and the access point must hold it once.
-          await act(h, 'RESTORE');
-          await h.until((s) => s.state === 'enrolled', `enrolled again after ${actions.join(',')}`, 30_000);
-          await eventually(
-            accessPointView,
-            (view) => view.links === 1 && view.executors.filter((e) => e.id === h.id).length === 1,
-            'one roster entry for the executor and one link at the access point (nothing leaked)',
-            { timeoutMs: 15_000 },
-          );
-          expect(h.executor!.stderr, 'nothing on stderr (no crash, no unhandled rejection)').toEqual([]);
-          expect(aps.welcoming.daemon.child.exitCode).toBeNull();
-          expect(aps.welcoming.daemon.lines.filter((l) => l.level >= 50)).toEqual([]);
-        } finally {
-          await h.stop();
-          // The next run starts from an access point without our link.
-          // Best effort: a link that never goes shows up in the next run's own check, with its actions.
-          await eventually(accessPointView, (view) => view.links === 0, 'the access point without links', { timeoutMs: 10_000, intervalMs: 50 }).catch(() => undefined);
-        }
-      }),
-      { numRuns: RUNS, verbose: 1 },
-    );
-    // Each run takes a few seconds of real time; a failure also needs room to shrink.
-  }, RUNS * 40_000 + 120_000);
+  it(
+    'keeps its invariants and recovers',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.constantFrom<Action>('CUT', 'REFUSE_NEW', 'REFUSE_ALL', 'REJECT', 'STALL', 'RESTORE', 'PAUSE'), { minLength: 2, maxLength: 7 }),
+          async (actions) => {
+            const h = await FleetHarness.start(aps);
+            try {
+              h.startExecutor();
+              await h.until((s) => s.state === 'enrolled', 'enrolled at start');
+              for (const a of actions) {
+                await act(h, a);
+                const s = await h.status();
+                expect(h.executor!.child.exitCode, 'the executor is alive').toBeNull();
+                if (s?.state === 'enrolled') expect(Date.parse(s.identity!.notAfter), 'enrolled only with a valid certificate').toBeGreaterThan(Date.now());
+              }
+              // The way back open: it must come back, and the access point must hold it once.
+              await act(h, 'RESTORE');
+              await h.until((s) => s.state === 'enrolled', `enrolled again after ${actions.join(',')}`, 30_000);
+              await eventually(
+                accessPointView,
+                (view) => view.links === 1 && view.executors.filter((e) => e.id === h.id).length === 1,
+                'one roster entry for the executor and one link at the access point (nothing leaked)',
+                { timeoutMs: 15_000 },
+              );
+              expect(h.executor!.stderr, 'nothing on stderr (no crash, no unhandled rejection)').toEqual([]);
+              expect(aps.welcoming.daemon.child.exitCode).toBeNull();
+              expect(aps.welcoming.daemon.lines.filter((l) => l.level >= 50)).toEqual([]);
+            } finally {
+              await h.stop();
+              // The next run starts from an access point without our link.
+              // Best effort: a link that never goes shows up in the next run's own check, with its actions.
+              await eventually(accessPointView, (view) => view.links === 0, 'the access point without links', { timeoutMs: 10_000, intervalMs: 50 }).catch(
+                () => undefined,
+              );
+            }
+          },
+        ),
+        { numRuns: RUNS, verbose: 1 },
+      );
+      // Each run takes a few seconds of real time; a failure also needs room to shrink.
+    },
+    RUNS * 40_000 + 120_000,
+  );
 });

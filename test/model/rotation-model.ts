@@ -26,4 +26,12 @@ export const rotationModel = createMachine({
 });
 
 export type RotationModelEvent =
-  | 'START_WITHOUT_FILES' | 'START_FRESH' | 'START_DUE' | 'START_EXPIRED' | 'WRITE_FRESH' | 'WRITE_DUE' | 'WRITE_EXPIRED' | 'WRITE_BAD' | 'LET_EXPIRE';
+  | 'START_WITHOUT_FILES'
+  | 'START_FRESH'
+  | 'START_DUE'
+  | 'START_EXPIRED'
+  | 'WRITE_FRESH'
+  | 'WRITE_DUE'
+  | 'WRITE_EXPIRED'
+  | 'WRITE_BAD'
+  | 'LET_EXPIRE';

@@ -25,7 +25,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll();
   const missing = [...transitions].filter((t) => !covered.has(t));
-  process.stdout.write(`rotation model: ${transitions.size} transitions, ${covered.size} covered by ${paths.length} paths${missing.length ? `; not covered: ${missing.join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `rotation model: ${transitions.size} transitions, ${covered.size} covered by ${paths.length} paths${missing.length ? `; not covered: ${missing.join(', ')}` : ''}\n`,
+  );
   expect(missing).toEqual([]);
 });
 
@@ -40,9 +42,11 @@ describe('rotation: every model transition on the real system', () => {
     const write = async (kind: 'fresh' | 'due' | 'expired' | 'bad') => {
       const now = Date.now();
       const span =
-        kind === 'fresh' ? { notBefore: now - 1_000, notAfter: now + 600_000 + ++generation * 60_000 }
-        : kind === 'due' ? { notBefore: now - 60_000, notAfter: now + DUE_LEFT_MS } // renewal point long past
-        : { notBefore: now - 120_000, notAfter: now - 60_000 };
+        kind === 'fresh'
+          ? { notBefore: now - 1_000, notAfter: now + 600_000 + ++generation * 60_000 }
+          : kind === 'due'
+            ? { notBefore: now - 60_000, notAfter: now + DUE_LEFT_MS } // renewal point long past
+            : { notBefore: now - 120_000, notAfter: now - 60_000 };
       const leaf = await issueLeaf(root, { uris: [ID], usage: 'client', ...span });
       const stranger = kind === 'bad' ? await issueLeaf(root, { uris: [ID], usage: 'client' }) : null;
       writeFileSync(`${files.key}.tmp`, (stranger ?? leaf).keyPem);
@@ -53,8 +57,26 @@ describe('rotation: every model transition on the real system', () => {
     let ex: Daemon | null = null;
     const start = () => {
       // No access point: the rotation machine lives whatever the link does.
-      ex = startAh(['agent', 'enroll', '--remote-server', 'https://127.0.0.1:1', '--name', 'rotating', '--cert', files.cert, '--key', files.key, '--ca', files.ca,
-        '--files-poll-interval', '2s', '--state-dir', tempStateDir(), '--log-level', 'warn,ah_machine=debug']);
+      ex = startAh([
+        'agent',
+        'enroll',
+        '--remote-server',
+        'https://127.0.0.1:1',
+        '--name',
+        'rotating',
+        '--cert',
+        files.cert,
+        '--key',
+        files.key,
+        '--ca',
+        files.ca,
+        '--files-poll-interval',
+        '2s',
+        '--state-dir',
+        tempStateDir(),
+        '--log-level',
+        'warn,ah_machine=debug',
+      ]);
     };
     const rotationStates = () => ex!.lines.filter((l) => l.kind === 'state' && l.machine === 'rotation').map((l) => l.state as string);
     const actions: Record<RotationModelEvent, () => Promise<void>> = {
@@ -95,9 +117,14 @@ describe('rotation: every model transition on the real system', () => {
         if (event === 'WRITE_BAD') await ex!.waitForNewLine(mark, (l) => l.code === 'ENROLL_KEY_MISMATCH', 'the refused set');
         // A self-loop shows no new state line: the taken material shows as a MATERIAL event.
         if (event === 'WRITE_FRESH' && previousState === 'valid') {
-          await ex!.waitForNewLine(mark, (l) => l.kind === 'event' && l.machine === 'rotation' && (l.event as { type: string }).type === 'MATERIAL', 'the new material taken');
+          await ex!.waitForNewLine(
+            mark,
+            (l) => l.kind === 'event' && l.machine === 'rotation' && (l.event as { type: string }).type === 'MATERIAL',
+            'the new material taken',
+          );
         }
-        if (event === 'WRITE_DUE' && state === 'valid') await ex!.waitForNewLine(mark, (l) => l.code === 'ENROLL_RENEWED_NOT_NEWER', 'the refused older certificate');
+        if (event === 'WRITE_DUE' && state === 'valid')
+          await ex!.waitForNewLine(mark, (l) => l.code === 'ENROLL_RENEWED_NOT_NEWER', 'the refused older certificate');
       }
     } finally {
       await (ex as Daemon | null)?.stop('SIGKILL');

@@ -505,13 +505,19 @@ describe('fault injection', () => {
 });
 
 describe('other methods (§Status codes)', () => {
-  it('answers the JWT request checks and the WIT methods with SPIRE\'s words', async () => {
+  it("answers the JWT request checks and the WIT methods with SPIRE's words", async () => {
     const spire = await agent();
     await spire.register(EXECUTOR);
     const c = client(spire);
     expect((await c.unary('FetchJWTSVID', { audience: [] })).error).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: 'audience must be specified' });
-    expect((await c.unary('ValidateJWTSVID', { audience: '', svid: 'x' })).error).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: 'audience must be specified' });
-    expect((await c.unary('ValidateJWTSVID', { audience: 'ah', svid: '' })).error).toEqual({ code: grpc.status.INVALID_ARGUMENT, details: 'svid must be specified' });
+    expect((await c.unary('ValidateJWTSVID', { audience: '', svid: 'x' })).error).toEqual({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: 'audience must be specified',
+    });
+    expect((await c.unary('ValidateJWTSVID', { audience: 'ah', svid: '' })).error).toEqual({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: 'svid must be specified',
+    });
     expect(await c.stream('FetchWITSVID').status()).toEqual({ code: grpc.status.UNIMPLEMENTED, details: 'fetching WIT-SVIDs is not implemented' });
     expect(await c.stream('FetchWITBundles').status()).toEqual({ code: grpc.status.UNIMPLEMENTED, details: 'fetching WIT bundles is not implemented' });
     expect((await c.unary('FetchJWTSVID', { audience: ['ah'], spiffe_id: 'http://example.org/x' })).error).toEqual({

@@ -75,8 +75,18 @@ describe('AppRole login', () => {
     expect(Object.keys(resp)).toEqual(['request_id', 'lease_id', 'renewable', 'lease_duration', 'data', 'wrap_info', 'warnings', 'auth', 'mount_type']);
     expect(resp).toMatchObject({ lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null });
     expect(Object.keys(resp.auth)).toEqual([
-      'client_token', 'accessor', 'policies', 'token_policies', 'metadata', 'lease_duration', 'renewable', 'entity_id',
-      'token_type', 'orphan', 'mfa_requirement', 'num_uses',
+      'client_token',
+      'accessor',
+      'policies',
+      'token_policies',
+      'metadata',
+      'lease_duration',
+      'renewable',
+      'entity_id',
+      'token_type',
+      'orphan',
+      'mfa_requirement',
+      'num_uses',
     ]);
     expect(resp.auth.client_token).toMatch(/^hvs\.[A-Za-z0-9]{24}$/);
     expect(resp.auth).toMatchObject({
@@ -233,9 +243,7 @@ describe('PKI issue', () => {
     expect(signedBy(new X509Certificate(resp.data.certificate), new X509Certificate(vault.issuingCaPem()))).toBe(true);
     const err = await rejection(c.write('pki/issuer/nope/issue/executor', { common_name: 'd.executor.example.com' }));
     expect(err.response?.statusCode).toBe(500);
-    expect(err.message).toBe(
-      '1 error occurred:\n\t* could not fetch the CA certificate (was one set?): unable to find PKI issuer for reference: nope\n\n',
-    );
+    expect(err.message).toBe('1 error occurred:\n\t* could not fetch the CA certificate (was one set?): unable to find PKI issuer for reference: nope\n\n');
   });
 
   it('issues certificates a real TLS handshake accepts against caPem()', async () => {
@@ -262,10 +270,26 @@ describe('PKI issue', () => {
       ['executor', { common_name: 'executor.example.com' }, 'common name executor.example.com not allowed by this role'], // bare domain needs allow_bare_domains
       ['executor', { common_name: 'a.executor.example.com', alt_names: 'x.evil.com' }, 'subject alternate name x.evil.com not allowed by this role'],
       ['executor', { common_name: 'a.executor.example.com', alt_names: 'bad_name' }, 'idna: disallowed rune U+005F'],
-      ['executor', { common_name: 'a.executor.example.com', uri_sans: 'spiffe://other.org/x' }, 'URI Subject Alternative Names were provided via the API which are not valid for this role'],
-      ['no-uri', { common_name: 'a.executor.example.com', uri_sans: ['spiffe://example.org/ah/x'] }, 'URI Subject Alternative Names are not allowed in this role, but were provided via the API'],
-      ['no-uri', { common_name: 'a.executor.example.com', ip_sans: '10.0.0.1,10.0.0.2' }, 'IP Subject Alternative Names are not allowed in this role, but was provided [10.0.0.1 10.0.0.2]'],
-      ['executor', {}, 'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false'],
+      [
+        'executor',
+        { common_name: 'a.executor.example.com', uri_sans: 'spiffe://other.org/x' },
+        'URI Subject Alternative Names were provided via the API which are not valid for this role',
+      ],
+      [
+        'no-uri',
+        { common_name: 'a.executor.example.com', uri_sans: ['spiffe://example.org/ah/x'] },
+        'URI Subject Alternative Names are not allowed in this role, but were provided via the API',
+      ],
+      [
+        'no-uri',
+        { common_name: 'a.executor.example.com', ip_sans: '10.0.0.1,10.0.0.2' },
+        'IP Subject Alternative Names are not allowed in this role, but was provided [10.0.0.1 10.0.0.2]',
+      ],
+      [
+        'executor',
+        {},
+        'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false',
+      ],
       ['executor', { common_name: 'a.executor.example.com', format: 'p12' }, 'the "format" path parameter must be "pem", "der", or "pem_bundle"'],
       ['nope', { common_name: 'a.executor.example.com' }, 'unknown role: nope'],
     ];
@@ -318,7 +342,16 @@ describe('tokens (§Errors and status codes, §Token lookup and renewal)', () =>
     await c.approleLogin({ role_id: ROLE_ID, secret_id: SECRET_ID });
     const look = await c.tokenLookupSelf();
     expect(look.auth).toBeNull();
-    expect(look.data).toMatchObject({ id: c.token, creation_ttl: 1200, display_name: 'approle', path: 'auth/approle/login', meta: { role_name: 'executor' }, renewable: true, type: 'service', explicit_max_ttl: 0 });
+    expect(look.data).toMatchObject({
+      id: c.token,
+      creation_ttl: 1200,
+      display_name: 'approle',
+      path: 'auth/approle/login',
+      meta: { role_name: 'executor' },
+      renewable: true,
+      type: 'service',
+      explicit_max_ttl: 0,
+    });
     expect(look.data.ttl).toBeGreaterThanOrEqual(1199);
     expect(look.data.expire_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
@@ -401,7 +434,20 @@ describe('seal (§Errors and status codes, §Seal status)', () => {
     const unsealed = await c.status();
     expect(unsealed).toMatchObject({ type: 'shamir', initialized: true, sealed: false, t: 3, n: 5, progress: 0 });
     expect(Object.keys(unsealed)).toEqual([
-      'type', 'initialized', 'sealed', 't', 'n', 'progress', 'nonce', 'version', 'build_date', 'migration', 'cluster_name', 'cluster_id', 'recovery_seal', 'storage_type',
+      'type',
+      'initialized',
+      'sealed',
+      't',
+      'n',
+      'progress',
+      'nonce',
+      'version',
+      'build_date',
+      'migration',
+      'cluster_name',
+      'cluster_id',
+      'recovery_seal',
+      'storage_type',
     ]);
 
     vault.seal();

@@ -43,7 +43,8 @@ function typeErrors(): { self: string[]; wrong: Array<{ line: number; text: stri
   const config = ts.parseJsonConfigFileContent(ts.readConfigFile(join(ROOT, 'tsconfig.json'), (p) => readFileSync(p, 'utf8')).config, ts.sys, ROOT);
   const host = ts.createCompilerHost(config.options);
   const getSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, version, ...rest) => (resolve(name) === wrongPath ? ts.createSourceFile(name, WRONG, version) : getSourceFile(name, version, ...rest));
+  host.getSourceFile = (name, version, ...rest) =>
+    resolve(name) === wrongPath ? ts.createSourceFile(name, WRONG, version) : getSourceFile(name, version, ...rest);
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (name) => resolve(name) === wrongPath || fileExists(name);
   const program = ts.createProgram({ rootNames: [self, wrongPath], options: config.options, host });

@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog, type AuditFailure } from '../../src/audit/audit-log.js';
 import { tempStateDir } from '../helpers/cli.js';
 
-const read = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const read = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('AuditLog', () => {
   it('appends one JSON line per record, on disk when append returns, numbered from 1', () => {
@@ -31,7 +35,11 @@ describe('AuditLog', () => {
     expect(log.reopen()).toBe(true);
     log.append({ event: 'rotated' });
     expect(readFileSync(`${file}.1`, 'utf8').split('\n')[0]).toBe('{"earlier":"run"}');
-    expect(read(`${file}.1`).slice(1).map((r) => r.event)).toEqual(['started', 'enrolled']);
+    expect(
+      read(`${file}.1`)
+        .slice(1)
+        .map((r) => r.event),
+    ).toEqual(['started', 'enrolled']);
     expect(read(file).map((r) => [r.event, r.seq])).toEqual([['rotated', 3]]);
     log.close();
   });

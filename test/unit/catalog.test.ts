@@ -25,7 +25,11 @@ const GUIDE: Array<[ErrorCode, Record<string, string>, string]> = [
     'server SPIFFE ID mismatch: expected spiffe://example.org/ah/serve, got spiffe://other.org/ah/serve',
   ],
   ['ENROLL_VAULT_AUTH_FAILED', { detail: 'permission denied' }, 'vault authentication failed: permission denied'],
-  ['ENROLL_VAULT_ISSUE_FAILED', { detail: '1 error occurred: * common name not allowed' }, 'failed to issue certificate: 1 error occurred: * common name not allowed'],
+  [
+    'ENROLL_VAULT_ISSUE_FAILED',
+    { detail: '1 error occurred: * common name not allowed' },
+    'failed to issue certificate: 1 error occurred: * common name not allowed',
+  ],
   ['ENROLL_VAULT_SEALED', {}, 'vault is sealed'],
   ['ENROLL_CLIENT_CERT_REQUIRED', {}, 'client certificate required'],
   ['ENROLL_CLIENT_CERT_REJECTED', {}, 'client certificate rejected: certificate signed by unknown authority'],
@@ -48,8 +52,14 @@ describe('error catalog', () => {
     }
   });
 
-  it('marks the guide\'s retryable errors retryable and configuration errors not', () => {
-    for (const code of ['ENROLL_CONNECTION_REFUSED', 'ENROLL_CONNECTION_TIMEOUT', 'ENROLL_VAULT_SEALED', 'ENROLL_NO_IDENTITY_ISSUED', 'ENROLL_WORKLOAD_API_UNAVAILABLE'] as const) {
+  it("marks the guide's retryable errors retryable and configuration errors not", () => {
+    for (const code of [
+      'ENROLL_CONNECTION_REFUSED',
+      'ENROLL_CONNECTION_TIMEOUT',
+      'ENROLL_VAULT_SEALED',
+      'ENROLL_NO_IDENTITY_ISSUED',
+      'ENROLL_WORKLOAD_API_UNAVAILABLE',
+    ] as const) {
       expect(catalog[code].retryable, code).toBe(true);
     }
     for (const code of ['ENROLL_KEY_MISMATCH', 'ENROLL_FILE_NOT_FOUND', 'ENROLL_PERMISSION_DENIED'] as const) {
@@ -74,7 +84,7 @@ describe('error catalog', () => {
     ]);
   });
 
-  it('falls back to the peer\'s words for a code this build does not know', () => {
+  it("falls back to the peer's words for a code this build does not know", () => {
     const e = AhError.fromInfo({ code: 'ENROLL_FROM_THE_FUTURE', params: { message: 'something new' }, retryable: true });
     expect(e.code).toBe('ENROLL_FROM_THE_FUTURE');
     expect(e.message).toBe('fleet protocol error: something new');

@@ -61,9 +61,15 @@ describe('leaf and chain rules', () => {
   });
 
   it('refuses leaves that can sign, or cannot', async () => {
-    expect(await rule({ ca: true, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature })).toBe('profile: leaf certificate must not have CA flag set to true');
-    expect(await rule({ keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign })).toBe("profile: leaf certificate must not have 'keyCertSign' set as key usage");
-    expect(await rule({ keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.cRLSign })).toBe("profile: leaf certificate must not have 'cRLSign' set as key usage");
+    expect(await rule({ ca: true, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature })).toBe(
+      'profile: leaf certificate must not have CA flag set to true',
+    );
+    expect(await rule({ keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign })).toBe(
+      "profile: leaf certificate must not have 'keyCertSign' set as key usage",
+    );
+    expect(await rule({ keyUsage: x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.cRLSign })).toBe(
+      "profile: leaf certificate must not have 'cRLSign' set as key usage",
+    );
     expect(await rule({ keyUsage: x509.KeyUsageFlags.keyEncipherment })).toBe("profile: leaf certificate must have 'digitalSignature' set as key usage");
     expect(await rule({ keyUsage: null })).toBe("profile: leaf certificate must have 'digitalSignature' set as key usage");
     expect(await rule({ usage: 'server' })).toMatch(/^profile: certificate is not for client authentication/);
@@ -79,8 +85,14 @@ describe('leaf and chain rules', () => {
   });
 
   it('refuses a chain through a workload that is a CA, or through a non-CA', async () => {
-    const caleaf = await issueLeaf(root, { uris: ['spiffe://example.org/ah/agent/caleaf'], ca: true, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature });
-    expect(await rule({ uris: ['spiffe://example.org/ah/agent/good2'] }, 'executor', [caleaf.asIssuer])).toMatch(/^profile: certificate 2 of the chain .* carries a workload SPIFFE ID \(spiffe:\/\/example.org\/ah\/agent\/caleaf\)/);
+    const caleaf = await issueLeaf(root, {
+      uris: ['spiffe://example.org/ah/agent/caleaf'],
+      ca: true,
+      keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
+    });
+    expect(await rule({ uris: ['spiffe://example.org/ah/agent/good2'] }, 'executor', [caleaf.asIssuer])).toMatch(
+      /^profile: certificate 2 of the chain .* carries a workload SPIFFE ID \(spiffe:\/\/example.org\/ah\/agent\/caleaf\)/,
+    );
     const notCa = await issueLeaf(root, { uris: [], ca: false, keyUsage: x509.KeyUsageFlags.keyCertSign });
     expect(await rule({}, 'executor', [notCa.asIssuer])).toMatch(/^profile: certificate 2 of the chain .* is not a CA/);
     const caWithoutCertSign = await issueLeaf(root, { uris: [], ca: true, keyUsage: x509.KeyUsageFlags.digitalSignature });

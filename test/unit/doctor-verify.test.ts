@@ -54,7 +54,9 @@ describe('sanProblem', () => {
     expect(sanProblem(await cert(['spiffe://example.org/ah/agent-evil/x']), policy)).toMatch(/is not under --executor-san-uri-prefix/);
     expect(sanProblem(await cert([]), policy)).toMatch(/no URI SAN/);
     expect(sanProblem(await cert(['spiffe://a/x', 'spiffe://a/y']), policy)).toMatch(/2 URI SANs/);
-    expect(sanProblem(await cert(['spiffe://example.org/ah/agent/e1']), { role: 'executor', exactUri: 'spiffe://example.org/ah/agent/e2' })).toMatch(/not the requested/);
+    expect(sanProblem(await cert(['spiffe://example.org/ah/agent/e1']), { role: 'executor', exactUri: 'spiffe://example.org/ah/agent/e2' })).toMatch(
+      /not the requested/,
+    );
   });
 
   it('wants at least one name for an access point', async () => {
@@ -90,7 +92,7 @@ describe('key file modes', () => {
 });
 
 describe('renderResult', () => {
-  it('prints the mark, the title and the finding on one line, then the guide\'s block under a failure', () => {
+  it("prints the mark, the title and the finding on one line, then the guide's block under a failure", () => {
     const text = renderResult({
       name: 'tcp',
       title: 'tcp connect',

@@ -21,18 +21,22 @@ describe('frame codec', () => {
 
   it('decodes whatever way the bytes are split or joined', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ type: fc.constant('heartbeat'), seq: fc.nat() }), { maxLength: 20 }), fc.array(fc.nat({ max: 200 }), { maxLength: 10 }), (messages, cuts) => {
-        const wire = Buffer.concat(messages.map((m) => encodeFrame(m)));
-        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
-        const decoder = new FrameDecoder();
-        const out: unknown[] = [];
-        let from = 0;
-        for (const p of [...points, wire.length]) {
-          out.push(...decoder.push(wire.subarray(from, p)));
-          from = p;
-        }
-        expect(out).toEqual(messages);
-      }),
+      fc.property(
+        fc.array(fc.record({ type: fc.constant('heartbeat'), seq: fc.nat() }), { maxLength: 20 }),
+        fc.array(fc.nat({ max: 200 }), { maxLength: 10 }),
+        (messages, cuts) => {
+          const wire = Buffer.concat(messages.map((m) => encodeFrame(m)));
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const decoder = new FrameDecoder();
+          const out: unknown[] = [];
+          let from = 0;
+          for (const p of [...points, wire.length]) {
+            out.push(...decoder.push(wire.subarray(from, p)));
+            from = p;
+          }
+          expect(out).toEqual(messages);
+        },
+      ),
     );
   });
 
@@ -71,15 +75,32 @@ describe('frame codec', () => {
 
 describe('messages', () => {
   it('accepts the protocol messages and nothing else', () => {
-    expect(parseExecutorMessage({ type: 'hello', name: 'a', version: '1', labels: { k: 'v' } })).toEqual({ type: 'hello', name: 'a', version: '1', labels: { k: 'v' } });
+    expect(parseExecutorMessage({ type: 'hello', name: 'a', version: '1', labels: { k: 'v' } })).toEqual({
+      type: 'hello',
+      name: 'a',
+      version: '1',
+      labels: { k: 'v' },
+    });
     expect(parseExecutorMessage({ type: 'goodbye', reason: 'rotated' })).toEqual({ type: 'goodbye', reason: 'rotated' });
-    expect(() => parseExecutorMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: 5000, serverTime: 1 })).toThrow("unexpected message type 'welcome' from executor");
+    expect(() => parseExecutorMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: 5000, serverTime: 1 })).toThrow(
+      "unexpected message type 'welcome' from executor",
+    );
     expect(() => parseExecutorMessage({ type: 'heartbeat', seq: -1 })).toThrow('malformed heartbeat: seq');
     expect(() => parseExecutorMessage({ type: 'hello', name: '', version: '1' })).toThrow('malformed hello: name');
-    expect(parseAccessPointMessage({ type: 'reject', code: 'ENROLL_X', message: 'm' })).toEqual({ type: 'reject', code: 'ENROLL_X', message: 'm', params: undefined });
-    expect(() => parseAccessPointMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: -1, serverTime: 1 })).toThrow('malformed welcome: heartbeatInterval');
+    expect(parseAccessPointMessage({ type: 'reject', code: 'ENROLL_X', message: 'm' })).toEqual({
+      type: 'reject',
+      code: 'ENROLL_X',
+      message: 'm',
+      params: undefined,
+    });
+    expect(() => parseAccessPointMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: -1, serverTime: 1 })).toThrow(
+      'malformed welcome: heartbeatInterval',
+    );
     // A number outside the range is not "malformed": the executor says what it got and what it takes.
-    for (const [ms, shown] of [[5, '5ms'], [25 * 86_400_000, '25d']] as const) {
+    for (const [ms, shown] of [
+      [5, '5ms'],
+      [25 * 86_400_000, '25d'],
+    ] as const) {
       expect(() => parseAccessPointMessage({ type: 'welcome', executorId: 'x', heartbeatInterval: ms, serverTime: 1 })).toThrow(
         `the access point asked for a heartbeat every ${shown}, outside the range this executor accepts (100ms..1h)`,
       );

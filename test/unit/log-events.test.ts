@@ -80,7 +80,9 @@ describe('docs/log-events.md lists every log event', () => {
   });
 
   it('every pino call in src/ gives its line an event', () => {
-    const missing = sources.flatMap((file) => callsWithoutEvent(readFileSync(join(ROOT, file), 'utf8')).map((line) => `${relative(ROOT, join(ROOT, file))}:${line}`));
+    const missing = sources.flatMap((file) =>
+      callsWithoutEvent(readFileSync(join(ROOT, file), 'utf8')).map((line) => `${relative(ROOT, join(ROOT, file))}:${line}`),
+    );
     expect(missing).toEqual([]);
   });
 

@@ -43,7 +43,9 @@ describe('addresses', () => {
       } catch (err) {
         message = (err as Error).message;
       }
-      expect(message).toBe(`invalid --remote-server '${shown}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`);
+      expect(message).toBe(
+        `invalid --remote-server '${shown}': user info (USER:PASSWORD@) is not allowed, the access point authenticates executors by certificate; use https://HOST[:PORT]`,
+      );
       expect(message).not.toContain('pw');
     }
   });
@@ -58,7 +60,10 @@ describe('addresses', () => {
 
 describe('log directives', () => {
   it('reads RUST_LOG-style directives', () => {
-    expect(parseDirectives('ah_identity_provider=debug,ah_cli=debug')).toEqual({ defaultLevel: 'info', components: { ah_identity_provider: 'debug', ah_cli: 'debug' } });
+    expect(parseDirectives('ah_identity_provider=debug,ah_cli=debug')).toEqual({
+      defaultLevel: 'info',
+      components: { ah_identity_provider: 'debug', ah_cli: 'debug' },
+    });
     expect(parseDirectives('warn,ah_transport=trace')).toEqual({ defaultLevel: 'warn', components: { ah_transport: 'trace' } });
     expect(parseDirectives('off')).toEqual({ defaultLevel: 'silent', components: {} });
     expect(parseDirectives('ah_cli::commands=debug,hyper=trace').components).toEqual({ ah_cli: 'debug' });

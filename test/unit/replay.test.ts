@@ -15,11 +15,17 @@ import { parseTimeQuery, resolveTimeQuery } from '../../src/replay/time-query.js
 import { advance } from '../helpers/clock.js';
 import { identity, MachineRecorder, settle } from '../helpers/machine-recorder.js';
 
-const LINE = '{"level":20,"levelName":"debug","time":1795974185264,"pid":5825,"component":"ah_machine","kind":"state","actor":"link-1","machine":"connection","state":"accepted","value":"accepted","event":"xstate.init","msg":"x"}';
+const LINE =
+  '{"level":20,"levelName":"debug","time":1795974185264,"pid":5825,"component":"ah_machine","kind":"state","actor":"link-1","machine":"connection","state":"accepted","value":"accepted","event":"xstate.init","msg":"x"}';
 
 describe('log lines', () => {
   it('reads plain, journalctl -o short / short-precise / json lines alike, and classifies the rest', () => {
-    for (const text of [LINE, `Nov 29 16:20:01 host ah[5825]: ${LINE}`, `Nov 29 16:20:01.123456 host ah[5825]: ${LINE}`, JSON.stringify({ MESSAGE: LINE, _PID: '5825' })]) {
+    for (const text of [
+      LINE,
+      `Nov 29 16:20:01 host ah[5825]: ${LINE}`,
+      `Nov 29 16:20:01.123456 host ah[5825]: ${LINE}`,
+      JSON.stringify({ MESSAGE: LINE, _PID: '5825' }),
+    ]) {
       const c = classifyLine(text, 7);
       expect(c.kind, text).toBe('machine');
       expect(c.kind === 'machine' && c.record).toMatchObject({ kind: 'state', line: 7, actor: 'link-1', value: 'accepted', time: 1795974185264 });
@@ -69,7 +75,14 @@ describe('log lines', () => {
  */
 function executor(rec: MachineRecorder, opts: { canIssue: boolean; provider: string; lifetimeMs: number; renew?: () => Promise<never> }) {
   const fleetLink = fromCallback<LinkCommand, LinkInput>(({ input, sendBack, receive }) => {
-    sendBack({ type: 'LINK_WELCOMED', linkId: input.linkId, executorId: 'spiffe://example.org/ah/agent/x', heartbeatIntervalMs: 1_000, serverTime: rec.now(), at: rec.now() });
+    sendBack({
+      type: 'LINK_WELCOMED',
+      linkId: input.linkId,
+      executorId: 'spiffe://example.org/ah/agent/x',
+      heartbeatIntervalMs: 1_000,
+      serverTime: rec.now(),
+      at: rec.now(),
+    });
     receive((cmd) => {
       if (cmd.type === 'SEND_HEARTBEAT') sendBack({ type: 'HEARTBEAT_ACKED', linkId: input.linkId, seq: cmd.seq, at: rec.now() });
     });
@@ -121,7 +134,9 @@ describe('stuck diagnosis on machine logs', () => {
     const d = r.diagnoses[0]!;
     expect(d).toMatchObject({ actor: 'executor:x/rotation', kind: 'renew-due-without-material', error: { code: 'ENROLL_RENEWAL_OVERDUE' } });
     expect(d.error.params).toEqual({ serial: 'A1', renewAt: new Date(rec.base + 30_000).toISOString(), left: '20s' });
-    expect(d.summary).toBe(`renewal due for 10s and no new material from the files provider; the certificate expires at ${new Date(rec.base + 60_000).toISOString()}`);
+    expect(d.summary).toBe(
+      `renewal due for 10s and no new material from the files provider; the certificate expires at ${new Date(rec.base + 60_000).toISOString()}`,
+    );
     const text = renderText(r, 'x.log');
     expect(text).toContain(`error: ${renderMessage('ENROLL_RENEWAL_OVERDUE', d.error.params)}`);
     expect(text).toContain('Files provider: ensure file watching is working — trigger an inotify event with touch /etc/ah/cert.pem');
@@ -148,7 +163,12 @@ describe('stuck diagnosis on machine logs', () => {
     // The executor and its rotation are stuck for the same reason: said once, by the executor.
     expect(r.diagnoses).toHaveLength(1);
     const d = r.diagnoses[0]!;
-    expect(d).toMatchObject({ actor: 'executor:x', state: 'renewing.obtaining', kind: 'renewing-too-long', error: { code: 'ENROLL_VAULT_SEALED', params: {} } });
+    expect(d).toMatchObject({
+      actor: 'executor:x',
+      state: 'renewing.obtaining',
+      kind: 'renewing-too-long',
+      error: { code: 'ENROLL_VAULT_SEALED', params: {} },
+    });
     expect(d.summary).toBe('renewing for 8s; the old link carries on meanwhile');
     expect(renderText(r, 'x.log')).toContain('error: vault is sealed\n  Possible causes:\n    1. Vault was restarted and not unsealed');
   });
@@ -168,12 +188,19 @@ describe('stuck diagnosis on machine logs', () => {
     const a = r.actors.find((x) => x.actor === 'executor:x')!;
     expect(a.unconfirmed).toEqual([{ line: expect.any(Number), event: 'LINK_WELCOMED', rebuilt: 'enrolled' }]);
     expect(a.steps.at(-1)!.value).toBe('enrolled');
-    expect(renderText(r, 'x.log')).toContain(`(line ${a.unconfirmed[0]!.line}: the log ends before the state line of LINK_WELCOMED; shown as rebuilt: enrolled)`);
+    expect(renderText(r, 'x.log')).toContain(
+      `(line ${a.unconfirmed[0]!.line}: the log ends before the state line of LINK_WELCOMED; shown as rebuilt: enrolled)`,
+    );
 
     // Deleted with five seconds of heartbeats after it: that is a disagreement.
     r = replayText(lines.filter((_, i) => i !== enrolled).join('\n'));
     expect(r.mismatches).toBe(1);
-    expect(r.actors.find((x) => x.actor === 'executor:x')!.mismatches[0]).toMatchObject({ kind: 'missing-state-line', event: 'LINK_WELCOMED', rebuilt: 'enrolled', logged: null });
+    expect(r.actors.find((x) => x.actor === 'executor:x')!.mismatches[0]).toMatchObject({
+      kind: 'missing-state-line',
+      event: 'LINK_WELCOMED',
+      rebuilt: 'enrolled',
+      logged: null,
+    });
   });
 
   it('a log cut with --at: the states and diagnosis as of then, and no complaint about the cut', async () => {

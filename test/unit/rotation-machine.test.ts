@@ -110,7 +110,12 @@ describe('rotation machine', () => {
     await new Promise((res) => setImmediate(res));
     expect(r.verdicts).toEqual([
       { type: 'MATERIAL_ACCEPTED', identity: identity(1, 0, 10_000) },
-      { type: 'MATERIAL_REFUSED', identity: identity(2, 0, 9_000), kept: identity(1, 0, 10_000), error: expect.objectContaining({ code: 'ENROLL_RENEWED_NOT_NEWER', params: expect.objectContaining({ serial: '02' }) }) },
+      {
+        type: 'MATERIAL_REFUSED',
+        identity: identity(2, 0, 9_000),
+        kept: identity(1, 0, 10_000),
+        error: expect.objectContaining({ code: 'ENROLL_RENEWED_NOT_NEWER', params: expect.objectContaining({ serial: '02' }) }),
+      },
       { type: 'MATERIAL_ACCEPTED', identity: identity(3, 0, 11_000) },
       { type: 'MATERIAL_ACCEPTED', identity: expect.objectContaining({ serial: '04' }) },
     ]);
@@ -181,4 +186,3 @@ describe('rotation machine', () => {
     expect(r.value).toEqual({ renewing: 'requesting' });
   });
 });
-

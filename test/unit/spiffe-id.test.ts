@@ -5,14 +5,25 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSpiffeId, parseSpiffeIdPrefix, spiffeIdProblem, spiffeIdUnder, SpiffeIdError, uriUnderPrefix, workloadIdProblem } from '../../src/x509/spiffe-id.js';
+import {
+  parseSpiffeId,
+  parseSpiffeIdPrefix,
+  spiffeIdProblem,
+  spiffeIdUnder,
+  SpiffeIdError,
+  uriUnderPrefix,
+  workloadIdProblem,
+} from '../../src/x509/spiffe-id.js';
 
 /** The grammar, written independently of the parser: scheme, trust domain, then `/segment`s. */
 function specAccepts(text: string): boolean {
   if (Buffer.byteLength(text, 'utf8') > 2048) return false;
   const m = /^spiffe:\/\/([a-z0-9._-]+)((?:\/[A-Za-z0-9._-]+)*)$/.exec(text);
   if (!m) return false;
-  return m[2]!.split('/').slice(1).every((s) => s !== '.' && s !== '..');
+  return m[2]!
+    .split('/')
+    .slice(1)
+    .every((s) => s !== '.' && s !== '..');
 }
 
 const tdChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789.-_');

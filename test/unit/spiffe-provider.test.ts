@@ -50,7 +50,7 @@ describe('SPIFFE provider', () => {
     'untrusted-issuer': /the SVID does not chain to its trust bundle$/,
   };
 
-  it('accepts a conforming SVID and refuses each rule violation in go-spiffe\'s words', async () => {
+  it("accepts a conforming SVID and refuses each rule violation in go-spiffe's words", async () => {
     const provider = new SpiffeIdentityProvider({ socket: spire.target });
     const first = next(provider);
     await provider.start();
@@ -85,7 +85,9 @@ describe('SPIFFE provider', () => {
         FetchX509SVID: (call: grpc.ServerWritableStream<unknown, unknown>) => call.emit('error', { code, details }),
       });
       const path = dir.path(`refuse-${code}.sock`);
-      await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+      );
       return { path, server };
     }
     const invalid = await refusingServer(grpc.status.INVALID_ARGUMENT, 'security header missing from request');
@@ -111,7 +113,7 @@ describe('SPIFFE provider', () => {
     unavailable.server.forceShutdown();
   });
 
-  it('finds the socket from the flag, SPIFFE_ENDPOINT_SOCKET, or the guide\'s default', () => {
+  it("finds the socket from the flag, SPIFFE_ENDPOINT_SOCKET, or the guide's default", () => {
     expect(resolveWorkloadEndpoint('/tmp/a.sock', {})).toEqual({ path: '/tmp/a.sock', target: 'unix:///tmp/a.sock' });
     expect(resolveWorkloadEndpoint('unix:///tmp/a.sock', {})).toEqual({ path: '/tmp/a.sock', target: 'unix:///tmp/a.sock' });
     expect(resolveWorkloadEndpoint(undefined, { SPIFFE_ENDPOINT_SOCKET: 'unix:///run/x.sock' }).path).toBe('/run/x.sock');

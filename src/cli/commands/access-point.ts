@@ -29,8 +29,14 @@ export function registerAccessPoint(agent: Command): void {
         'keep the roster, and answer heartbeats. SIGTERM/SIGINT close every link with a goodbye.',
     )
     .option('--fleet-listen <host:port>', 'address to listen on', '0.0.0.0:4433')
-    .addOption(durationOption('--heartbeat-interval <duration>', 'heartbeat interval told to executors', FLAG_RANGES.heartbeatInterval, { value: 5_000, shown: '5s' }))
-    .option('--executor-san-uri-prefix <uri>', "admit only executors whose SPIFFE ID lies under this prefix (e.g. spiffe://example.org/ah/agent/)", parsers.spiffeIdPrefix)
+    .addOption(
+      durationOption('--heartbeat-interval <duration>', 'heartbeat interval told to executors', FLAG_RANGES.heartbeatInterval, { value: 5_000, shown: '5s' }),
+    )
+    .option(
+      '--executor-san-uri-prefix <uri>',
+      'admit only executors whose SPIFFE ID lies under this prefix (e.g. spiffe://example.org/ah/agent/)',
+      parsers.spiffeIdPrefix,
+    )
     .addOption(
       new Option('--duplicate-identity <policy>', 'a new link for a connected identity without proof of continuity: supersede (the newest wins) or reject')
         .choices(['supersede', 'reject'])
@@ -44,48 +50,53 @@ export function registerAccessPoint(agent: Command): void {
   addDebugViewOptions(command);
   addAdmissionOptions(command);
   addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
-      const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
-      if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
-      try {
-        parseListenAddress(flags.fleetListen);
-        if (flags.metricsListen !== undefined) parseListenAddress(flags.metricsListen);
-      } catch (err) {
-        throw new UsageError((err as Error).message);
-      }
-      const admission = admissionOptions(flags);
-      const logging = loggingFrom(flags.logLevel);
-      const { createAccessPoint } = await import('../../engine/access-point.js');
-      const accessPoint = createAccessPoint({
-        listen: flags.fleetListen,
-        stateDir: stateDirFrom(flags.stateDir),
-        identity,
-        heartbeatIntervalMs: flags.heartbeatInterval,
-        executorSanUriPrefix: flags.executorSanUriPrefix,
-        tlsMinVersion: flags.tlsMin,
-        logging,
-        auditLog: flags.auditLog,
-        metricsListen: flags.metricsListen,
-        duplicateIdentity: flags.duplicateIdentity,
-        ...admission,
-      });
-      const startDebugView = prepareDebugView(flags, accessPoint, logging);
-      stopOnSignals(() => accessPoint.stop());
-      // SIGHUP (systemctl reload, logrotate's postrotate): reopen the audit log by its name.
-      process.on('SIGHUP', () => {
-        logging.get('ah_access_point').info({ event: 'sighup', reopening: Boolean(flags.auditLog) }, flags.auditLog ? 'SIGHUP: reopening the audit log' : 'SIGHUP: nothing to reopen (no --audit-log)');
-        accessPoint.reopenAuditLog();
-      });
-      try {
-        await accessPoint.start();
-        await startDebugView?.();
-      } catch (err) {
-        if (err instanceof AhError) {
-          await accessPoint.stop().catch(() => {});
-          printError(err);
-          process.exit(EXIT_FAILURE);
-        }
-        throw err;
-      }
-      // Runs until a signal.
+    const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
+    if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
+    try {
+      parseListenAddress(flags.fleetListen);
+      if (flags.metricsListen !== undefined) parseListenAddress(flags.metricsListen);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const admission = admissionOptions(flags);
+    const logging = loggingFrom(flags.logLevel);
+    const { createAccessPoint } = await import('../../engine/access-point.js');
+    const accessPoint = createAccessPoint({
+      listen: flags.fleetListen,
+      stateDir: stateDirFrom(flags.stateDir),
+      identity,
+      heartbeatIntervalMs: flags.heartbeatInterval,
+      executorSanUriPrefix: flags.executorSanUriPrefix,
+      tlsMinVersion: flags.tlsMin,
+      logging,
+      auditLog: flags.auditLog,
+      metricsListen: flags.metricsListen,
+      duplicateIdentity: flags.duplicateIdentity,
+      ...admission,
     });
+    const startDebugView = prepareDebugView(flags, accessPoint, logging);
+    stopOnSignals(() => accessPoint.stop());
+    // SIGHUP (systemctl reload, logrotate's postrotate): reopen the audit log by its name.
+    process.on('SIGHUP', () => {
+      logging
+        .get('ah_access_point')
+        .info(
+          { event: 'sighup', reopening: Boolean(flags.auditLog) },
+          flags.auditLog ? 'SIGHUP: reopening the audit log' : 'SIGHUP: nothing to reopen (no --audit-log)',
+        );
+      accessPoint.reopenAuditLog();
+    });
+    try {
+      await accessPoint.start();
+      await startDebugView?.();
+    } catch (err) {
+      if (err instanceof AhError) {
+        await accessPoint.stop().catch(() => {});
+        printError(err);
+        process.exit(EXIT_FAILURE);
+      }
+      throw err;
+    }
+    // Runs until a signal.
+  });
 }

@@ -31,7 +31,11 @@ export function debugListenAddress(flags: DebugViewFlags): HostPort | null {
     if (flags.debugAllowRemote) throw new UsageError('--debug-allow-remote needs --debug-listen');
     return null;
   }
-  const text = /^\d+$/.test(flags.debugListen) ? `127.0.0.1:${flags.debugListen}` : flags.debugListen.startsWith(':') ? `127.0.0.1${flags.debugListen}` : flags.debugListen;
+  const text = /^\d+$/.test(flags.debugListen)
+    ? `127.0.0.1:${flags.debugListen}`
+    : flags.debugListen.startsWith(':')
+      ? `127.0.0.1${flags.debugListen}`
+      : flags.debugListen;
   let address: HostPort;
   try {
     address = parseListenAddress(text);
@@ -68,10 +72,12 @@ export function prepareDebugView(flags: DebugViewFlags, accessPoint: AccessPoint
         port: String(listen.port),
       });
     }
-    logging.get('ah_access_point').info(
-      { event: 'debug_view_listening', url: server.url, address: formatHostPort(server.address), loopback: isLoopbackHost(listen.host) },
-      `debug view on ${server.url} (live executor states and their machines${isLoopbackHost(listen.host) ? '' : '; NOT loopback: --debug-allow-remote'})`,
-    );
+    logging
+      .get('ah_access_point')
+      .info(
+        { event: 'debug_view_listening', url: server.url, address: formatHostPort(server.address), loopback: isLoopbackHost(listen.host) },
+        `debug view on ${server.url} (live executor states and their machines${isLoopbackHost(listen.host) ? '' : '; NOT loopback: --debug-allow-remote'})`,
+      );
     return server;
   };
 }

@@ -48,20 +48,33 @@ export function registerDoctor(agent: Command): void {
       "Check, in order and without stopping at a failure: name resolution, TCP, the TLS handshake and the access point's " +
         'chain, the local identity (files and modes, parsing, key, chain, SANs, validity), SPIFFE, Vault, an mTLS enrollment ' +
         'that stops at welcome, and the clock difference to the access point; with --production, the production checklist ' +
-        "too. Takes the flags of `ah agent enroll`; with --access-point, those of `ah agent access-point`. Exit 0 when no " +
+        'too. Takes the flags of `ah agent enroll`; with --access-point, those of `ah agent access-point`. Exit 0 when no ' +
         'check fails, 1 otherwise, 2 on a usage error.',
     );
   addEnrollOptions(command);
   addOnce(command, new Option('--access-point', "check the access point's configuration (give the flags of ah agent access-point)"));
   addOnce(command, new Option('--fleet-listen <host:port>', "with --access-point: the access point's listen address").default('0.0.0.0:4433'));
-  addOnce(command, durationOption('--heartbeat-interval <duration>', 'with --access-point: accepted as the access point takes it', FLAG_RANGES.heartbeatInterval));
-  addOnce(command, new Option('--executor-san-uri-prefix <uri>', "the access point's executor SAN prefix: the executor's URI SAN must lie under it").argParser(parsers.spiffeIdPrefix));
+  addOnce(
+    command,
+    durationOption('--heartbeat-interval <duration>', 'with --access-point: accepted as the access point takes it', FLAG_RANGES.heartbeatInterval),
+  );
+  addOnce(
+    command,
+    new Option('--executor-san-uri-prefix <uri>', "the access point's executor SAN prefix: the executor's URI SAN must lie under it").argParser(
+      parsers.spiffeIdPrefix,
+    ),
+  );
   addOnce(command, new Option('--audit-log <file>', "the daemon's audit log (checked by --production)"));
   addOnce(command, new Option('--metrics-listen <host:port>', "the daemon's metrics address (checked by --production)"));
   command
     .option('--json', 'print one JSON object: {checks:[{name, title, status, finding, error:{code, params, message}}], summary, ok}')
     .option('--production', "also check the guide's production checklist")
-    .addOption(durationOption('--clock-skew-threshold <duration>', 'flag a clock difference to the access point beyond this', FLAG_RANGES.clockSkewThreshold, { value: DEFAULT_CLOCK_SKEW_THRESHOLD_MS, shown: '5s' }))
+    .addOption(
+      durationOption('--clock-skew-threshold <duration>', 'flag a clock difference to the access point beyond this', FLAG_RANGES.clockSkewThreshold, {
+        value: DEFAULT_CLOCK_SKEW_THRESHOLD_MS,
+        shown: '5s',
+      }),
+    )
     .action(async (flags: DoctorFlags) => {
       let config: DoctorConfig;
       try {

@@ -3,7 +3,21 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress, parseRemoteServer } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../util/backoff.js';
-import { countOption, defaultName, durationOption, EXIT_FAILURE, EXIT_OK, loggingFrom, option, parsers, printError, stateDirFrom, stateDirOption, stopOnSignals, UsageError } from '../common.js';
+import {
+  countOption,
+  defaultName,
+  durationOption,
+  EXIT_FAILURE,
+  EXIT_OK,
+  loggingFrom,
+  option,
+  parsers,
+  printError,
+  stateDirFrom,
+  stateDirOption,
+  stopOnSignals,
+  UsageError,
+} from '../common.js';
 import { COUNT_RANGES, FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } from './identity-options.js';
 import { parseServerSan, type ServerSanPolicy } from '../../transport/access-point-trust.js';
@@ -43,12 +57,41 @@ export function addEnrollOptions(command: Command): Command {
   command
     .option('--remote-server <url>', 'access point, https://HOST[:PORT] (port 4433 by default); required')
     .addOption(option('--name <name>', 'executor name', parsers.name, { value: defaultName(), shown: 'host name' }))
-    .addOption(durationOption('--connect-timeout <duration>', 'give up on a connection attempt after this long', FLAG_RANGES.connectTimeout, { value: 30_000, shown: '30s' }))
-    .addOption(countOption('--max-attempts <n>', 'exit 1 after this many failed attempts in a row (0 = retry for ever)', COUNT_RANGES.maxAttempts, { value: 0, shown: '0' }, 'for ever'))
+    .addOption(
+      durationOption('--connect-timeout <duration>', 'give up on a connection attempt after this long', FLAG_RANGES.connectTimeout, {
+        value: 30_000,
+        shown: '30s',
+      }),
+    )
+    .addOption(
+      countOption(
+        '--max-attempts <n>',
+        'exit 1 after this many failed attempts in a row (0 = retry for ever)',
+        COUNT_RANGES.maxAttempts,
+        { value: 0, shown: '0' },
+        'for ever',
+      ),
+    )
     .option('--labels <k=v,...>', 'labels sent to the access point', parsers.labels)
-    .addOption(option('--renewal-threshold <fraction>', 'renew after this fraction of the certificate lifetime (±0.05 jitter) [0.05..0.95, exclusive]', parsers.fraction, { value: 0.7, shown: '0.7' }))
-    .option('--vault-renewal-threshold <fraction>', 'the same as --renewal-threshold, as the guide spells it for Vault [0.05..0.95, exclusive]', parsers.fraction)
-    .addOption(durationOption('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', FLAG_RANGES.backoffBase, { value: DEFAULT_BACKOFF.baseMs, shown: '1s' }))
+    .addOption(
+      option(
+        '--renewal-threshold <fraction>',
+        'renew after this fraction of the certificate lifetime (±0.05 jitter) [0.05..0.95, exclusive]',
+        parsers.fraction,
+        { value: 0.7, shown: '0.7' },
+      ),
+    )
+    .option(
+      '--vault-renewal-threshold <fraction>',
+      'the same as --renewal-threshold, as the guide spells it for Vault [0.05..0.95, exclusive]',
+      parsers.fraction,
+    )
+    .addOption(
+      durationOption('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', FLAG_RANGES.backoffBase, {
+        value: DEFAULT_BACKOFF.baseMs,
+        shown: '1s',
+      }),
+    )
     .addOption(durationOption('--backoff-max <duration>', 'cap of the retry delay', FLAG_RANGES.backoffMax, { value: DEFAULT_BACKOFF.capMs, shown: '60s' }))
     .option('--tls-min <version>', 'lowest TLS version: 1.3 (default) or 1.2', parsers.tlsMin)
     .addOption(stateDirOption())

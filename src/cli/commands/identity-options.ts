@@ -47,8 +47,13 @@ export function addIdentityOptions(command: Command, role: 'executor' | 'access-
     .addOption(new Option('--cert-file <path>', 'same as --cert').hideHelp())
     .addOption(new Option('--key-file <path>', 'same as --key').hideHelp())
     .addOption(new Option('--ca-file <path>', 'same as --ca').hideHelp())
-    .addOption(durationOption('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', FLAG_RANGES.devCertTtl, { value: undefined, shown: '24h' }))
-    .option('--spiffe-socket <path>', 'spiffe identity: Workload API socket, a path or unix:///path (default: $SPIFFE_ENDPOINT_SOCKET, else /run/spire/agent.sock)')
+    .addOption(
+      durationOption('--dev-cert-ttl <duration>', 'lifetime of the dev identity certificate', FLAG_RANGES.devCertTtl, { value: undefined, shown: '24h' }),
+    )
+    .option(
+      '--spiffe-socket <path>',
+      'spiffe identity: Workload API socket, a path or unix:///path (default: $SPIFFE_ENDPOINT_SOCKET, else /run/spire/agent.sock)',
+    )
     .option('--vault-addr <url>', 'vault identity: Vault address (default: $VAULT_ADDR); VAULT_CACERT is honoured')
     .option('--vault-role <role>', 'vault identity: the PKI role to issue from')
     .option('--vault-path <path>', 'vault identity: the PKI issue path (default: pki/issue/<role>)')
@@ -57,7 +62,14 @@ export function addIdentityOptions(command: Command, role: 'executor' | 'access-
     .addOption(durationOption('--vault-ttl <duration>', 'vault identity: certificate TTL to request', FLAG_RANGES.vaultTtl, { value: 3_600_000, shown: '1h' }))
     .option('--vault-role-id-file <path>', 'vault identity: read the AppRole role ID from this file (default: $VAULT_ROLE_ID)')
     .option('--vault-secret-id-file <path>', 'vault identity: read the AppRole secret ID from this file (default: $VAULT_SECRET_ID); or give VAULT_TOKEN')
-    .addOption(durationOption('--files-poll-interval <duration>', 'files identity: also re-read the files this often, for changes the watch missed', FLAG_RANGES.filesPollInterval, { value: 30_000, shown: '30s' }));
+    .addOption(
+      durationOption(
+        '--files-poll-interval <duration>',
+        'files identity: also re-read the files this often, for changes the watch missed',
+        FLAG_RANGES.filesPollInterval,
+        { value: 30_000, shown: '30s' },
+      ),
+    );
 }
 
 /** Which provider, with which settings. Throws UsageError on flags that do not go together. */

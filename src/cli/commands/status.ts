@@ -21,7 +21,10 @@ async function existingStateDir(stateDir: string, role: string): Promise<string 
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     if (code !== 'ENOTDIR') {
-      throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', { path: stateDir, detail: code === 'EACCES' ? `permission denied (${AS_OWNER(role)})` : (code ?? String(err)) });
+      throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', {
+        path: stateDir,
+        detail: code === 'EACCES' ? `permission denied (${AS_OWNER(role)})` : (code ?? String(err)),
+      });
     }
     isDirectory = false;
   }
@@ -32,11 +35,15 @@ async function existingStateDir(stateDir: string, role: string): Promise<string 
 async function runningExecutorNames(stateDir: string): Promise<string[]> {
   const runDir = paths.runDir(stateDir);
   try {
-    return (await readdir(runDir)).map(executorNameFromSocket).filter((n): n is string => n !== null).sort();
+    return (await readdir(runDir))
+      .map(executorNameFromSocket)
+      .filter((n): n is string => n !== null)
+      .sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return [];
-    const detail = code === 'EACCES' ? `permission denied (${AS_OWNER('executor')})` : code === 'ENOTDIR' ? `${runDir} is not a directory` : (code ?? String(err));
+    const detail =
+      code === 'EACCES' ? `permission denied (${AS_OWNER('executor')})` : code === 'ENOTDIR' ? `${runDir} is not a directory` : (code ?? String(err));
     throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', { path: runDir, detail });
   }
 }
@@ -87,14 +94,19 @@ export function registerStatus(agent: Command): void {
   agent
     .command('fleet')
     .summary("list the executors enrolled with this machine's access point")
-    .description("Ask the running access point (on its status socket in the state dir) for its roster.")
+    .description('Ask the running access point (on its status socket in the state dir) for its roster.')
     .option('--json', 'print {executors:[{id, name, remoteAddress, since, lastHeartbeat, certNotAfter, state}]}')
     .addOption(stateDirOption())
     .action((flags: { json?: boolean; stateDir?: string }) =>
       answering(async () => {
         const stateDir = stateDirFrom(flags.stateDir);
         const exists = await existingStateDir(stateDir, 'access point');
-        const answer = exists ? ((await queryStatus(paths.accessPointSocket(stateDir), 'fleet', undefined, 'access point')) as { executors: FleetEntryJson[]; audit?: AuditHealth } | null) : null;
+        const answer = exists
+          ? ((await queryStatus(paths.accessPointSocket(stateDir), 'fleet', undefined, 'access point')) as {
+              executors: FleetEntryJson[];
+              audit?: AuditHealth;
+            } | null)
+          : null;
         if (!answer) notRunning('access point', stateDir);
         process.stdout.write(`${flags.json ? JSON.stringify(answer) : renderFleet(answer.executors)}\n`);
         // A failing audit log is said under the table, on every look at the fleet.

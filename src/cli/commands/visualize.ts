@@ -38,7 +38,10 @@ export function registerVisualize(agent: Command): void {
         const result = await replayOrExit(flags.log, { actor: flags.actor, at: flags.at });
         html = await replayPage(result, flags.log);
         said = `${result.actors.length} actor${result.actors.length === 1 ? '' : 's'}, ${result.diagnoses.length} stuck`;
-        if (result.mismatches) process.stderr.write(`note: the rebuilt path differs from the log in ${result.mismatches} place${result.mismatches === 1 ? '' : 's'} (shown on the page)\n`);
+        if (result.mismatches)
+          process.stderr.write(
+            `note: the rebuilt path differs from the log in ${result.mismatches} place${result.mismatches === 1 ? '' : 's'} (shown on the page)\n`,
+          );
       } else {
         html = await machinesPage();
         said = 'the machines alone';
@@ -46,7 +49,9 @@ export function registerVisualize(agent: Command): void {
       try {
         await writeFile(flags.out, html);
       } catch (err) {
-        process.stderr.write(`error: cannot write ${flags.out}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}\n`);
+        process.stderr.write(
+          `error: cannot write ${flags.out}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}\n`,
+        );
         process.exit(EXIT_FAILURE);
       }
       process.stdout.write(`wrote ${flags.out} (${said})\n`);

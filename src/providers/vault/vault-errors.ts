@@ -28,7 +28,11 @@ export function vaultErrorToCatalog(err: unknown, call: VaultCall, where: { addr
   if (status === 503 && /vault is sealed/i.test(message)) return new AhError('ENROLL_VAULT_SEALED');
   if (!/^\d{3}$/.test(String(status)) || status >= 500 || message === `Status ${status}`) {
     // No Vault error envelope: something else answered, or Vault failed inside.
-    return new AhError('ENROLL_VAULT_BAD_RESPONSE', { addr: where.addr, path: where.path, detail: `HTTP ${status}${message === `Status ${status}` ? '' : `: ${message}`}` });
+    return new AhError('ENROLL_VAULT_BAD_RESPONSE', {
+      addr: where.addr,
+      path: where.path,
+      detail: `HTTP ${status}${message === `Status ${status}` ? '' : `: ${message}`}`,
+    });
   }
   if (call === 'login' || (call === 'token' && status === 403)) return new AhError('ENROLL_VAULT_AUTH_FAILED', { detail: message });
   return new AhError('ENROLL_VAULT_ISSUE_FAILED', { detail: message });

@@ -46,7 +46,6 @@ export interface DebugServerOptions {
   readonly log?: Logger;
 }
 
-
 const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:",
   'X-Content-Type-Options': 'nosniff',
@@ -170,7 +169,11 @@ export class DebugServer {
         }
         case '/events': {
           if (this.streams.size >= (this.options.maxStreams ?? MAX_EVENT_STREAMS)) {
-            return send(503, 'text/plain; charset=utf-8', `too many event streams: ${this.streams.size} are open (at most ${this.options.maxStreams ?? MAX_EVENT_STREAMS})\n`);
+            return send(
+              503,
+              'text/plain; charset=utf-8',
+              `too many event streams: ${this.streams.size} are open (at most ${this.options.maxStreams ?? MAX_EVENT_STREAMS})\n`,
+            );
           }
           res.writeHead(200, { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', ...SECURITY_HEADERS });
           res.write(`retry: 1000\ndata: ${JSON.stringify(this.options.view.snapshot())}\n\n`);

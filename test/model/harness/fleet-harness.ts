@@ -27,7 +27,17 @@ export interface ExecutorStatusJson {
 }
 
 async function accessPoint(stateDir: string, extra: string[] = []): Promise<{ daemon: Daemon; port: number }> {
-  const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', `${HEARTBEAT_MS}ms`, '--state-dir', stateDir, ...extra]);
+  const daemon = startAh([
+    'agent',
+    'access-point',
+    '--fleet-listen',
+    '127.0.0.1:0',
+    '--heartbeat-interval',
+    `${HEARTBEAT_MS}ms`,
+    '--state-dir',
+    stateDir,
+    ...extra,
+  ]);
   const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
@@ -76,11 +86,32 @@ export class FleetHarness {
 
   /** Start the executor; `maxAttempts` 0 retries for ever. */
   startExecutor(maxAttempts = 0): Daemon {
-    this.executor = startAh([
-      'agent', 'enroll', '--remote-server', `https://127.0.0.1:${this.proxy.port}`, '--name', this.name,
-      '--dev-cert-ttl', CERT_TTL, '--renewal-threshold', '0.3', '--backoff-base', '100ms', '--backoff-max', '400ms',
-      '--max-attempts', String(maxAttempts), '--state-dir', this.executorDir, '--log-level', 'info,ah_machine=debug',
-    ], {}, this.name);
+    this.executor = startAh(
+      [
+        'agent',
+        'enroll',
+        '--remote-server',
+        `https://127.0.0.1:${this.proxy.port}`,
+        '--name',
+        this.name,
+        '--dev-cert-ttl',
+        CERT_TTL,
+        '--renewal-threshold',
+        '0.3',
+        '--backoff-base',
+        '100ms',
+        '--backoff-max',
+        '400ms',
+        '--max-attempts',
+        String(maxAttempts),
+        '--state-dir',
+        this.executorDir,
+        '--log-level',
+        'info,ah_machine=debug',
+      ],
+      {},
+      this.name,
+    );
     return this.executor;
   }
 
@@ -95,10 +126,21 @@ export class FleetHarness {
   /** Poll the executor's status (its unix socket) until `test` holds; bounded. */
   async until(test: (s: ExecutorStatusJson) => boolean, what: string, timeoutMs = 20_000): Promise<ExecutorStatusJson> {
     const show = (last: ExecutorStatusJson | null) => {
-      const tail = this.executor ? this.executor.lines.filter((l) => l.level >= 30).slice(-5).map((l) => l.msg).join(' | ') : '';
+      const tail = this.executor
+        ? this.executor.lines
+            .filter((l) => l.level >= 30)
+            .slice(-5)
+            .map((l) => l.msg)
+            .join(' | ')
+        : '';
       return `status ${JSON.stringify(last)}; exit ${this.executor?.child.exitCode}; stderr: ${this.executor?.stderr.join(' ') ?? ''}; log: ${tail}`;
     };
-    const status = await eventually(() => this.status(), (s) => s !== null && test(s), `${this.name} ${what}`, { timeoutMs, intervalMs: 50, show });
+    const status = await eventually(
+      () => this.status(),
+      (s) => s !== null && test(s),
+      `${this.name} ${what}`,
+      { timeoutMs, intervalMs: 50, show },
+    );
     return status!;
   }
 

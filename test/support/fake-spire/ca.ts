@@ -51,8 +51,16 @@ export type SvidDefect =
   | 'untrusted-issuer';
 
 export const SVID_DEFECTS: readonly SvidDefect[] = [
-  'no-uri-san', 'two-uri-sans', 'root-path', 'ca-leaf', 'no-digital-signature', 'key-cert-sign', 'crl-sign',
-  'mismatched-key', 'expired', 'untrusted-issuer',
+  'no-uri-san',
+  'two-uri-sans',
+  'root-path',
+  'ca-leaf',
+  'no-digital-signature',
+  'key-cert-sign',
+  'crl-sign',
+  'mismatched-key',
+  'expired',
+  'untrusted-issuer',
 ];
 
 export interface IssueRequest {
@@ -185,18 +193,20 @@ export class CertificateAuthority {
     const now = req.now ?? Date.now();
     const defect = req.defect ?? null;
     // An issuer in no bundle: a throwaway root of the same trust domain name.
-    const issuer = defect === 'untrusted-issuer'
-      ? await CertificateAuthority.createRoot(this.trustDomain, { ttlMs: req.ttlMs + 60_000, now })
-      : this;
+    const issuer = defect === 'untrusted-issuer' ? await CertificateAuthority.createRoot(this.trustDomain, { ttlMs: req.ttlMs + 60_000, now }) : this;
     const keys = await newKeyPair();
     const dnsNames = [...(req.dnsNames ?? [])];
 
     const uris = (() => {
       switch (defect) {
-        case 'no-uri-san': return [];
-        case 'two-uri-sans': return [spiffeId, `${spiffeId}-second`];
-        case 'root-path': return [trustDomainId(this.trustDomain)];
-        default: return [spiffeId];
+        case 'no-uri-san':
+          return [];
+        case 'two-uri-sans':
+          return [spiffeId, `${spiffeId}-second`];
+        case 'root-path':
+          return [trustDomainId(this.trustDomain)];
+        default:
+          return [spiffeId];
       }
     })();
     if (defect === 'no-uri-san' && dnsNames.length === 0) dnsNames.push('no-uri-san.invalid');

@@ -98,9 +98,7 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
 
-  const specs: Array<AgentSpec & { trustDomain: string }> = [
-    { socket: values.socket, ids: values['spiffe-id'], trustDomain: values['trust-domain'] },
-  ];
+  const specs: Array<AgentSpec & { trustDomain: string }> = [{ socket: values.socket, ids: values['spiffe-id'], trustDomain: values['trust-domain'] }];
   for (const text of values.agent) {
     const eq = text.indexOf('=');
     if (eq <= 0) fail(`--agent wants SOCKET=SPIFFE_ID, got ${text}`);
@@ -165,9 +163,7 @@ async function main(): Promise<void> {
   // One command at a time, in the order typed: each is a state change the next may build on.
   let queue = Promise.resolve();
   rl.on('line', (line) => {
-    queue = queue
-      .then(() => run(line.trim()))
-      .catch((err: unknown) => void process.stderr.write(`error: ${(err as Error).message}\n`));
+    queue = queue.then(() => run(line.trim())).catch((err: unknown) => void process.stderr.write(`error: ${(err as Error).message}\n`));
   });
   // Without a terminal (e.g. `… < /dev/null` or a background job), keep serving until a signal.
   rl.on('close', () => undefined);
@@ -190,10 +186,14 @@ async function main(): Promise<void> {
       case 'status':
         for (const [i, a] of agents.entries()) {
           const s = a.stats;
-          process.stdout.write(`@${i + 1} ${a.target} ${a.isListening ? 'listening' : 'STOPPED'} td=${a.trustDomain.name} bundle=${a.trustDomain.bundleCas.length} CA(s) streams=${s.x509StreamsOpen} connections=${s.connectionsOpen} calls=${s.callsTotal} rejected-headers=${s.headersRejected}\n`);
+          process.stdout.write(
+            `@${i + 1} ${a.target} ${a.isListening ? 'listening' : 'STOPPED'} td=${a.trustDomain.name} bundle=${a.trustDomain.bundleCas.length} CA(s) streams=${s.x509StreamsOpen} connections=${s.connectionsOpen} calls=${s.callsTotal} rejected-headers=${s.headersRejected}\n`,
+          );
           for (const svid of a.svids()) {
             const left = svid.notAfter.getTime() - Date.now();
-            process.stdout.write(`   ${svid.spiffeId} serial ${svid.serial} expires ${svid.notAfter.toISOString()} (in ${formatDuration(Math.max(left, 0))})${svid.defect ? ` DEFECT ${svid.defect}` : ''}\n`);
+            process.stdout.write(
+              `   ${svid.spiffeId} serial ${svid.serial} expires ${svid.notAfter.toISOString()} (in ${formatDuration(Math.max(left, 0))})${svid.defect ? ` DEFECT ${svid.defect}` : ''}\n`,
+            );
           }
           if (a.svids().length === 0) process.stdout.write('   (no identity: callers get PERMISSION_DENIED "no identity issued")\n');
         }

@@ -72,9 +72,5 @@ export function sameBundles(a: X509BundlesResponseMessage | undefined, b: X509Bu
   if (!a) return false;
   const keysA = Object.keys(a.bundles).sort();
   const keysB = Object.keys(b.bundles).sort();
-  return (
-    keysA.length === keysB.length &&
-    keysA.every((key, i) => key === keysB[i] && a.bundles[key]!.equals(b.bundles[key]!)) &&
-    a.crl.length === b.crl.length
-  );
+  return keysA.length === keysB.length && keysA.every((key, i) => key === keysB[i] && a.bundles[key]!.equals(b.bundles[key]!)) && a.crl.length === b.crl.length;
 }

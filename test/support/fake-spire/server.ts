@@ -15,7 +15,13 @@ import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'eventemitter3';
 import { isAbsolute } from 'node:path';
 import { fingerprint, svidChainPem, svidKeyPem, pemOf, type IssuedSvid, type SvidDefect } from './ca.js';
-import { loadWorkloadApi, type JwtSvidRequestMessage, type ValidateJwtSvidRequestMessage, type X509BundlesResponseMessage, type X509SvidResponseMessage } from './proto.js';
+import {
+  loadWorkloadApi,
+  type JwtSvidRequestMessage,
+  type ValidateJwtSvidRequestMessage,
+  type X509BundlesResponseMessage,
+  type X509SvidResponseMessage,
+} from './proto.js';
 import { composeX509BundlesResponse, composeX509SvidResponse, sameBundles, type WorkloadIdentity, type WorkloadUpdate } from './responses.js';
 import { Serial } from './serial.js';
 import { parseSpiffeId } from './spiffe-id.js';
@@ -155,9 +161,18 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
   readonly socketPath: string;
   readonly trustDomain: FakeTrustDomain;
   private readonly stats_: FakeSpireStats = {
-    connectionsOpen: 0, connectionsTotal: 0, callsTotal: 0, headersSeen: 0, headersRejected: 0,
-    x509StreamsOpen: 0, x509StreamsTotal: 0, bundleStreamsOpen: 0, x509MessagesSent: 0,
-    bundleMessagesSent: 0, garbageMessagesSent: 0, permissionDenied: 0,
+    connectionsOpen: 0,
+    connectionsTotal: 0,
+    callsTotal: 0,
+    headersSeen: 0,
+    headersRejected: 0,
+    x509StreamsOpen: 0,
+    x509StreamsTotal: 0,
+    bundleStreamsOpen: 0,
+    x509MessagesSent: 0,
+    bundleMessagesSent: 0,
+    garbageMessagesSent: 0,
+    permissionDenied: 0,
   };
   private readonly entries: Entry[] = [];
   private nextEntryId = 1;
@@ -171,12 +186,19 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
   private attestationFails = false;
   private closed = false;
 
-  constructor(private readonly opts: FakeSpireOptions & { readonly trustDomain: FakeTrustDomain }, private readonly ownsTrustDomain: boolean) {
+  constructor(
+    private readonly opts: FakeSpireOptions & { readonly trustDomain: FakeTrustDomain },
+    private readonly ownsTrustDomain: boolean,
+  ) {
     super();
     this.socketPath = normaliseSocketPath(opts.socketPath);
     this.trustDomain = opts.trustDomain;
     this.unsubscribeOwn = this.trustDomain.subscribe((change) => this.onTrustDomainChange(change, true));
-    for (const td of opts.federatesWith ?? []) this.federated.set(td, td.subscribe((change) => this.onTrustDomainChange(change, false)));
+    for (const td of opts.federatesWith ?? [])
+      this.federated.set(
+        td,
+        td.subscribe((change) => this.onTrustDomainChange(change, false)),
+      );
   }
 
   /** `unix:///…` for gRPC clients and `SPIFFE_ENDPOINT_SOCKET` (§SPIFFE_ENDPOINT_SOCKET). */
@@ -284,7 +306,10 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
   federateWith(td: FakeTrustDomain): Promise<void> {
     return this.serial.run(async () => {
       if (td === this.trustDomain || this.federated.has(td)) return;
-      this.federated.set(td, td.subscribe((change) => this.onTrustDomainChange(change, false)));
+      this.federated.set(
+        td,
+        td.subscribe((change) => this.onTrustDomainChange(change, false)),
+      );
       this.broadcast();
     });
   }
@@ -451,34 +476,38 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
       FetchJWTSVID: (call: grpc.ServerUnaryCall<JwtSvidRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         // SPIRE checks the request before attesting (§Status codes, handler.go lines 100/106).
         const requested = call.request.spiffe_id;
-        const status = this.admit(call, 'FetchJWTSVID', () => {
-          if (call.request.audience.length === 0) return S.AUDIENCE_MUST_BE_SPECIFIED;
-          if (requested !== '') {
-            try {
-              parseSpiffeId(requested);
-            } catch (err) {
-              return S.invalidRequestedSpiffeId((err as Error).message);
+        const status =
+          this.admit(call, 'FetchJWTSVID', () => {
+            if (call.request.audience.length === 0) return S.AUDIENCE_MUST_BE_SPECIFIED;
+            if (requested !== '') {
+              try {
+                parseSpiffeId(requested);
+              } catch (err) {
+                return S.invalidRequestedSpiffeId((err as Error).message);
+              }
             }
-          }
-          return undefined;
-        }) ?? (this.entries.some((e) => requested === '' || e.spiffeId === requested) ? S.JWT_NOT_IMPLEMENTED_BY_FAKE : this.denied());
+            return undefined;
+          }) ?? (this.entries.some((e) => requested === '' || e.spiffeId === requested) ? S.JWT_NOT_IMPLEMENTED_BY_FAKE : this.denied());
         callback(S.toServiceError(status));
       },
       ValidateJWTSVID: (call: grpc.ServerUnaryCall<ValidateJwtSvidRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const status = this.admit(call, 'ValidateJWTSVID', () => {
-          if (call.request.audience === '') return S.AUDIENCE_MUST_BE_SPECIFIED;
-          if (call.request.svid === '') return S.SVID_MUST_BE_SPECIFIED;
-          return undefined;
-        }) ?? S.JWT_NOT_IMPLEMENTED_BY_FAKE;
+        const status =
+          this.admit(call, 'ValidateJWTSVID', () => {
+            if (call.request.audience === '') return S.AUDIENCE_MUST_BE_SPECIFIED;
+            if (call.request.svid === '') return S.SVID_MUST_BE_SPECIFIED;
+            return undefined;
+          }) ?? S.JWT_NOT_IMPLEMENTED_BY_FAKE;
         callback(S.toServiceError(status));
       },
       FetchJWTBundles: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const status = this.admit(call, 'FetchJWTBundles')
-          ?? (this.entries.length === 0 && !this.opts.allowUnauthenticatedVerifiers ? this.denied() : S.JWT_NOT_IMPLEMENTED_BY_FAKE);
+        const status =
+          this.admit(call, 'FetchJWTBundles') ??
+          (this.entries.length === 0 && !this.opts.allowUnauthenticatedVerifiers ? this.denied() : S.JWT_NOT_IMPLEMENTED_BY_FAKE);
         endWith(call, status);
       },
       FetchWITSVID: (call: grpc.ServerWritableStream<unknown, unknown>) => endWith(call, this.admit(call, 'FetchWITSVID') ?? S.WIT_SVID_NOT_IMPLEMENTED),
-      FetchWITBundles: (call: grpc.ServerWritableStream<unknown, unknown>) => endWith(call, this.admit(call, 'FetchWITBundles') ?? S.WIT_BUNDLES_NOT_IMPLEMENTED),
+      FetchWITBundles: (call: grpc.ServerWritableStream<unknown, unknown>) =>
+        endWith(call, this.admit(call, 'FetchWITBundles') ?? S.WIT_BUNDLES_NOT_IMPLEMENTED),
     };
   }
 
@@ -613,11 +642,15 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
 
   private async reissue(targets: readonly Entry[], options: RotateOptions): Promise<void> {
     // Mint everything first, then swap, so a push never mixes old and new state half-way.
-    const minted = await Promise.all(targets.map((entry) => this.trustDomain.signer.issueSvid(entry.spiffeId, {
-      ttlMs: options.ttlMs ?? entry.ttlMs,
-      dnsNames: entry.dnsNames,
-      defect: options.defect,
-    })));
+    const minted = await Promise.all(
+      targets.map((entry) =>
+        this.trustDomain.signer.issueSvid(entry.spiffeId, {
+          ttlMs: options.ttlMs ?? entry.ttlMs,
+          dnsNames: entry.dnsNames,
+          defect: options.defect,
+        }),
+      ),
+    );
     targets.forEach((entry, i) => {
       entry.svid = minted[i]!;
       if (options.ttlMs !== undefined) entry.ttlMs = options.ttlMs;
@@ -632,10 +665,13 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
     entry.rotateTimer = undefined;
     if (!this.opts.autoRotate || this.closed) return;
     const halfLife = (entry.svid.notAfter.getTime() - Date.now()) / 2;
-    entry.rotateTimer = setTimeout(() => {
-      if (!this.entries.includes(entry)) return;
-      this.rotate(entry.spiffeId).catch((err: unknown) => this.log(`auto-rotation of ${entry.spiffeId} failed: ${String(err)}`));
-    }, Math.max(halfLife, 100));
+    entry.rotateTimer = setTimeout(
+      () => {
+        if (!this.entries.includes(entry)) return;
+        this.rotate(entry.spiffeId).catch((err: unknown) => this.log(`auto-rotation of ${entry.spiffeId} failed: ${String(err)}`));
+      },
+      Math.max(halfLife, 100),
+    );
     entry.rotateTimer.unref();
   }
 
@@ -654,9 +690,8 @@ export class FakeSpire extends EventEmitter<FakeSpireEvents> {
 /** Start an agent on `socketPath`. Nothing is registered yet: call `register()` for an identity. */
 export async function startFakeSpire(options: FakeSpireOptions): Promise<FakeSpire> {
   const owns = typeof options.trustDomain === 'string';
-  const trustDomain = typeof options.trustDomain === 'string'
-    ? await FakeTrustDomain.create(options.trustDomain, options.trustDomainOptions)
-    : options.trustDomain;
+  const trustDomain =
+    typeof options.trustDomain === 'string' ? await FakeTrustDomain.create(options.trustDomain, options.trustDomainOptions) : options.trustDomain;
   const spire = new FakeSpire({ ...options, trustDomain }, owns);
   await spire.start();
   return spire;

@@ -61,7 +61,12 @@ export class FakeTrustDomain {
   private readonly serial = new Serial();
   private readonly pendingDrops: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
-  private constructor(readonly name: string, private readonly opts: Required<TrustDomainOptions>, root: CertificateAuthority, signer: CertificateAuthority) {
+  private constructor(
+    readonly name: string,
+    private readonly opts: Required<TrustDomainOptions>,
+    root: CertificateAuthority,
+    signer: CertificateAuthority,
+  ) {
     this.id = trustDomainId(name);
     this.roots = [root];
     this.signingCa = signer;

@@ -13,12 +13,7 @@
  * What Vault's built-in `default` policy grants every token: looking itself up, renewing and
  * revoking itself (§Token lookup and renewal: lookup-self / renew-self work for any live token).
  */
-export const DEFAULT_POLICY_PATHS: readonly string[] = [
-  'auth/token/lookup-self',
-  'auth/token/renew-self',
-  'auth/token/revoke-self',
-  'sys/capabilities-self',
-];
+export const DEFAULT_POLICY_PATHS: readonly string[] = ['auth/token/lookup-self', 'auth/token/renew-self', 'auth/token/revoke-self', 'sys/capabilities-self'];
 
 function patternToRegExp(pattern: string): RegExp {
   const prefix = pattern.endsWith('*');

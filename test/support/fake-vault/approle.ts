@@ -106,9 +106,7 @@ export class AppRoleBackend {
   }
 
   private role(opts: { roleName?: string; mount?: string }): RoleState {
-    const found = this.roles.find(
-      (r) => (opts.roleName === undefined || r.name === opts.roleName) && (opts.mount === undefined || r.mount === opts.mount),
-    );
+    const found = this.roles.find((r) => (opts.roleName === undefined || r.name === opts.roleName) && (opts.mount === undefined || r.mount === opts.mount));
     if (!found) throw new Error(`fake-vault: no approle role ${opts.roleName ?? '(any)'} on mount ${opts.mount ?? '(any)'}`);
     return found;
   }

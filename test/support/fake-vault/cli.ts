@@ -99,7 +99,13 @@ if (values.help) {
   process.exit(0);
 }
 
-const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+const list = (s: string | undefined) =>
+  s === undefined
+    ? undefined
+    : s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
 const keyType = (s: string | undefined) => {
   if (s === undefined) return undefined;
   if (s !== 'rsa' && s !== 'ec') throw new Error(`--key-type must be rsa or ec, not ${s}`);
@@ -129,8 +135,17 @@ if (values['role-id'] !== undefined) {
 }
 
 const pkiFlagsGiven = [
-  'pki-role', 'allowed-domains', 'allow-subdomains', 'allow-bare-domains', 'allow-glob-domains', 'allow-any-name',
-  'allowed-uri-sans', 'ttl', 'max-ttl', 'key-type', 'key-bits',
+  'pki-role',
+  'allowed-domains',
+  'allow-subdomains',
+  'allow-bare-domains',
+  'allow-glob-domains',
+  'allow-any-name',
+  'allowed-uri-sans',
+  'ttl',
+  'max-ttl',
+  'key-type',
+  'key-bits',
 ].some((k) => (values as Record<string, unknown>)[k] !== undefined);
 if (pkiFlagsGiven || !options.roles) {
   const role: PkiRoleConfig = {
@@ -165,7 +180,10 @@ const out: string[] = [
   `root token: ${vault.rootToken}`,
   `unseal keys (3 of 5): ${vault.unsealKeys.slice(0, 3).join(' ')}`,
   `pki mount: ${mount}, roles: ${Object.keys(options.roles ?? {}).join(', ') || '(none)'} → POST ${vault.url}/v1/${mount}/issue/<role>`,
-  ...approles.map((r) => `approle: ${r.mount ?? 'approle'} role ${r.roleName ?? 'executor'} role_id=${r.roleId}${r.secretId ? ` secret_id=${[r.secretId].flat().join(',')}` : ''}`),
+  ...approles.map(
+    (r) =>
+      `approle: ${r.mount ?? 'approle'} role ${r.roleName ?? 'executor'} role_id=${r.roleId}${r.secretId ? ` secret_id=${[r.secretId].flat().join(',')}` : ''}`,
+  ),
   '',
   `export VAULT_ADDR=${vault.url}`,
   ...(vault.listenerCaPem() && values['listener-ca-out'] ? [`export VAULT_CACERT=${values['listener-ca-out']}`] : []),

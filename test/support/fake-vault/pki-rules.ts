@@ -309,17 +309,13 @@ function rfc3339Nano(ms: number): string {
  * `GenerateCreationBundle` for the `issue` path: the same checks, in the same order, with the same
  * refusals (each a `logical.ErrorResponse` → 400).
  */
-export function creationBundle(
-  role: ResolvedRole,
-  body: Record<string, unknown>,
-  issuer: IssuerLimits,
-  mount: MountTtls,
-  nowMs: number,
-): CreationBundle {
+export function creationBundle(role: ResolvedRole, body: Record<string, unknown>, issuer: IssuerLimits, mount: MountTtls, nowMs: number): CreationBundle {
   const warnings: string[] = [];
   const cn = body.common_name === undefined || body.common_name === null ? '' : String(body.common_name);
   if (cn === '' && role.requireCn) {
-    throw errorResponse('the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false');
+    throw errorResponse(
+      'the common_name field is required, or must be provided in a CSR with "use_csr_common_name" set to true, unless "require_cn" is set to false',
+    );
   }
   const serialNumber = body.serial_number === undefined ? '' : String(body.serial_number);
   const dnsNames: string[] = [];
@@ -341,7 +337,14 @@ export function creationBundle(
 
   if (body.alt_names !== undefined && body.alt_names !== null) {
     // strutil.ParseDedupAndSortStrings
-    const alts = [...new Set(String(body.alt_names).split(',').map((s) => s.trim()).filter((s) => s !== ''))].sort();
+    const alts = [
+      ...new Set(
+        String(body.alt_names)
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+      ),
+    ].sort();
     for (const v of alts) {
       if (v.includes('@')) {
         emails.push(v);

@@ -99,7 +99,12 @@ export class PkiBackend {
   private readonly leafNotAfterBehavior: 'err' | 'truncate' | 'permit';
   private readonly ttls: { defaultTtl: number; maxTtl: number };
 
-  private constructor(config: PkiMountConfig, root: CaCert, issuer: CaCert, private readonly now: () => number) {
+  private constructor(
+    config: PkiMountConfig,
+    root: CaCert,
+    issuer: CaCert,
+    private readonly now: () => number,
+  ) {
     this.mount = config.mount ?? 'pki';
     this.root = root;
     this.issuer = issuer;

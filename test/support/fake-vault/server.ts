@@ -236,7 +236,9 @@ export class FakeVault extends EventEmitter {
   }
 
   /** A token made directly (like `vault token create`), e.g. for `VAULT_TOKEN` flows. */
-  createToken(opts: { ttl?: VaultDuration; maxTtl?: VaultDuration; policies?: readonly string[]; allowedPaths?: readonly string[]; renewable?: boolean } = {}): string {
+  createToken(
+    opts: { ttl?: VaultDuration; maxTtl?: VaultDuration; policies?: readonly string[]; allowedPaths?: readonly string[]; renewable?: boolean } = {},
+  ): string {
     const { entry } = this.tokenStore.create({
       policies: opts.policies ?? [],
       meta: null,
