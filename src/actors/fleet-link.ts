@@ -53,6 +53,7 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       const error = new AhError('ENROLL_CERT_NOT_VALID_NOW');
       log.warn(
         {
+          event: 'own_certificate_invalid',
           code: error.code,
           serial: material.summary.serial,
           notBefore: new Date(material.summary.notBefore).toISOString(),
@@ -70,7 +71,7 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
     open.add(link);
 
     link.on('welcome', (w) => {
-      log.debug({ executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
+      log.debug({ event: 'welcomed', executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
       report({
         type: 'LINK_WELCOMED',
         linkId,
@@ -82,12 +83,12 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       });
     });
     link.on('failed', (error) => {
-      log.debug({ code: error.code, params: error.params }, `link failed: ${error.message}`);
+      log.debug({ event: 'link_failed', code: error.code, params: error.params }, `link failed: ${error.message}`);
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
     link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
     link.on('closed', (reason, error) => {
-      log.debug({ reason }, 'link closed');
+      log.debug({ event: 'link_closed', reason }, 'link closed');
       report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });
     });
 

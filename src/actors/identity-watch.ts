@@ -47,9 +47,9 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       store.put(material);
       if (known) {
         // The same certificate again (a re-read, or a push that changed only the trust bundle).
-        log.debug({ serial: material.summary.serial }, 'identity material unchanged');
+        log.debug({ event: 'identity_unchanged', serial: material.summary.serial }, 'identity material unchanged');
       } else {
-        log.info(describeMaterial(material), `identity material loaded (serial ${material.summary.serial})`);
+        log.info({ event: 'identity_loaded', ...describeMaterial(material) }, `identity material loaded (serial ${material.summary.serial})`);
       }
       sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
     };
@@ -98,16 +98,16 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
   });
 
   const renewIdentity = fromPromise<RenewOutput, { attempt: number }>(async ({ input }) => {
-    log.info({ attempt: input.attempt, provider: provider.kind }, `renewing certificate (attempt ${input.attempt})`);
+    log.info({ event: 'renewing', attempt: input.attempt, provider: provider.kind }, `renewing certificate (attempt ${input.attempt})`);
     try {
       const material = await provider.issue();
       verifyMaterial(material);
       store.put(material);
-      log.info(describeMaterial(material), `renewed certificate issued (serial ${material.summary.serial})`);
+      log.info({ event: 'renewed', ...describeMaterial(material) }, `renewed certificate issued (serial ${material.summary.serial})`);
       return { identity: material.summary, observedAt: Date.now() };
     } catch (err) {
       const error = asAhError(err);
-      log.warn({ code: error.code, attempt: input.attempt }, `certificate renewal failed: ${error.message}`);
+      log.warn({ event: 'renewal_failed', code: error.code, attempt: input.attempt }, `certificate renewal failed: ${error.message}`);
       // Plain data: the machine keeps it in context and the log replays it.
       throw error.toInfo();
     }

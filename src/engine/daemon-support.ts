@@ -33,8 +33,8 @@ export function identityProviderFor(
   const log = () => logging.get('ah_identity_provider');
   return createProvider(options.identity ?? { kind: 'dev' }, {
     ...setup,
-    onUnchanged: (reason) => log().info({ event: 'identity_unchanged', reason }, 'identity files re-checked: unchanged'),
-    onEvent: (level, message, fields) => log()[level](fields ?? {}, message),
+    onUnchanged: (reason) => log().info({ event: 'identity_files_unchanged', reason }, 'identity files re-checked: unchanged'),
+    onEvent: (level, message, fields) => log()[level](fields, message),
     onReconnect: ({ attempt, inMs, reason, code }) =>
       log().warn(
         { event: 'workload_api_reconnecting', attempt, code, inMs },

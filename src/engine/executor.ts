@@ -178,7 +178,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     );
     provider.on('material', () => (this.identityUpdatedAt = Date.now()));
     this.store.on('bundleChanged', (m) =>
-      this.logging.get('ah_identity_provider').info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
+      this.logging
+        .get('ah_identity_provider')
+        .info({ event: 'trust_bundle_updated', serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
     );
     this.provider = provider;
     const store = this.store;
@@ -233,7 +235,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.actor = actor;
     this.observe(actor, log);
     log.info(
-      { remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
+      { event: 'executor_starting', remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
       `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
     );
     actor.start();
@@ -248,7 +250,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       actor?.stop();
       await this.provider?.stop();
       await this.sides.close();
-      this.logging.get('ah_executor').info(`executor ${this.options.name} stopped`);
+      this.logging.get('ah_executor').info({ event: 'executor_stopped' }, `executor ${this.options.name} stopped`);
       this.settle({ state: 'stopped' });
     })();
     return this.stopping;
@@ -313,7 +315,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         if (ctx.rotations !== previousRotations) {
           const serial = ctx.linkIdentity?.serial ?? '';
           log.info(
-            { rotations: ctx.rotations, serial, previousSerial, nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString() },
+            {
+              event: 'rotation_complete',
+              rotations: ctx.rotations,
+              serial,
+              previousSerial,
+              nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString(),
+            },
             `rotation complete: now using certificate serial ${serial} (rotation ${ctx.rotations}); old link closed with goodbye "rotated"`,
           );
           this.emit('rotated', { serial, previousSerial, rotations: ctx.rotations });
@@ -331,7 +339,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         }
       },
       error: (err) => {
-        log.error({ err }, 'enrollment machine crashed');
+        log.error({ event: 'executor_crashed', err }, 'enrollment machine crashed');
         const error = new AhError('ENROLL_INTERNAL', { detail: (err as Error).message });
         this.failure = error;
         this.emit('failed', error);
@@ -351,22 +359,36 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const err = ctx.lastError;
     const code = err?.code;
     if (to === 'handshaking' && from !== 'handshaking') {
-      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.config.remoteServer} (attempt ${ctx.attempts + 1})`);
+      log.debug({ event: 'connecting', attempt: ctx.attempts + 1 }, `connecting to ${ctx.config.remoteServer} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
-        { executorId: ctx.executorId, serial: ctx.linkIdentity?.serial, notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString() },
+        {
+          event: 'enrolled',
+          executorId: ctx.executorId,
+          serial: ctx.linkIdentity?.serial,
+          notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString(),
+        },
         `enrolled with access point ${ctx.config.remoteServer} as ${ctx.executorId}`,
       );
     } else if (to === 'renewing' && from === 'enrolled') {
-      log.info({ serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
+      log.info({ event: 'renewal_due', serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
     } else if (detail === '{"renewing":"retryWait"}' && err) {
-      log.warn({ code }, `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`);
+      log.warn(
+        { event: 'rotation_link_failed', code, retryInMs: ctx.retryDelayMs },
+        `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`,
+      );
     } else if (detail === '{"disconnected":"backingOff"}' && err) {
-      log.warn({ code, attempt: ctx.attempts }, `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`);
+      log.warn(
+        { event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retryDelayMs },
+        `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`,
+      );
     } else if (to === 'failed' && err) {
-      log.error({ code, attempts: ctx.attempts }, `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`);
+      log.error(
+        { event: 'gave_up', code, attempts: ctx.attempts },
+        `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`,
+      );
     } else if (detail === '{"disconnected":"waitingForIdentity"}' && err) {
-      log.warn({ code }, `${messageOf(err)}; waiting for usable identity material`);
+      log.warn({ event: 'waiting_for_identity', code }, `${messageOf(err)}; waiting for usable identity material`);
     }
   }
 }

@@ -4,7 +4,7 @@ import { FilesIdentityProvider } from './files.js';
 import { SpiffeIdentityProvider } from './spiffe.js';
 import { VaultIdentityProvider } from './vault.js';
 import type { VaultCredentials } from './vault/credentials.js';
-import type { IdentityProvider } from './identity-provider.js';
+import type { IdentityProvider, ProviderLogHook } from './identity-provider.js';
 
 export type { IdentityMaterial, IdentityProvider, ProviderKind } from './identity-provider.js';
 
@@ -54,7 +54,7 @@ export interface ProviderContext {
   /** A re-read found the files unchanged (`touch cert.pem`). */
   readonly onUnchanged?: (reason: string) => void;
   /** Something worth a log line happened inside the provider (Vault token renewed, sealed, ...). */
-  readonly onEvent?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  readonly onEvent?: ProviderLogHook;
   /** The provider lost its source and will try again (SPIFFE). */
   readonly onReconnect?: (info: { attempt: number; inMs: number; reason: string; code: string }) => void;
 }

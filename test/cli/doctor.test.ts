@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
 import { skipWithout } from '../helpers/tools.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 import { createTrustDomain, shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
@@ -95,7 +95,7 @@ async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon
     'access point',
     { wrap },
   );
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
@@ -183,10 +183,14 @@ describe('ah agent doctor, files identity', () => {
     expect(check(report, 'enroll').finding).toBe(`welcomed as ${EXECUTOR_ID} (heartbeat interval 5s); left with a goodbye`);
     expect(Math.abs(check(report, 'clock').details!.skewMs)).toBeLessThan(5_000);
     // The access point saw an enrollment that ended with the doctor's goodbye.
-    await ap.daemon.waitForNewLine(mark, (l) => String(l.msg).startsWith('executor executor-1 enrolled as'), 'the enrollment');
     await ap.daemon.waitForNewLine(
       mark,
-      (l) => String(l.msg).includes(`executor ${EXECUTOR_ID} left`) && String(l.msg).includes('doctor check done'),
+      isEvent('executor_enrolled', (l) => l.name === 'executor-1' && l.executorId === EXECUTOR_ID),
+      'the enrollment',
+    );
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('executor_left', (l) => l.executorId === EXECUTOR_ID && l.reason === 'goodbye: doctor check done'),
       'the goodbye',
     );
   });
@@ -341,11 +345,11 @@ describe('ah agent doctor, files identity', () => {
       stateDir,
     ]);
     try {
-      await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+      await ex.waitForLine(isEvent('enrolled'), 'enrolled');
       // The access point logs the admission a moment after the executor hears its welcome.
       const admitted = await ap.daemon.waitForNewLine(
         apStart,
-        (l) => String(l.msg).includes('enrolled as') && l.executorId === `${PREFIX}executor-1`,
+        isEvent('executor_enrolled', (l) => l.executorId === `${PREFIX}executor-1`),
         'the admission',
       );
       const mark = ap.daemon.lines.indexOf(admitted) + 1;
@@ -354,7 +358,7 @@ describe('ah agent doctor, files identity', () => {
       expect(check(report, 'enroll').status).toBe('skip');
       expect(check(report, 'enroll').finding).toMatch(/^executor executor-1 is running from .* and is enrolled with https:\/\/127\.0\.0\.1:\d+; a second link/);
       expect(check(report, 'clock').status).toBe('skip');
-      expect(ap.daemon.lines.slice(mark).filter((l) => String(l.msg).includes('enrolled as') || String(l.msg).includes('rotated'))).toEqual([]);
+      expect(ap.daemon.lines.slice(mark).filter((l) => l.event === 'executor_enrolled' || l.event === 'executor_rotated')).toEqual([]);
     } finally {
       await ex.stop();
     }
@@ -525,7 +529,7 @@ describe('ah agent doctor, dev identity', () => {
     const stateDir = tempStateDir();
     const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', tempStateDir()]);
     try {
-      const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+      const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
       const port = Number(String(line.address).split(':').pop());
       const { code, report } = await doctorJson(port, [], {}, stateDir);
       expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
@@ -568,7 +572,7 @@ describe('ah agent doctor, SPIFFE identity', () => {
       '--state-dir',
       tempStateDir(),
     ]);
-    const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+    const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     port = Number(String(line.address).split(':').pop());
   });
 
@@ -683,7 +687,7 @@ describe('ah agent doctor, Vault identity', () => {
       ],
       { VAULT_ROLE_ID: 'ap-role-id', VAULT_SECRET_ID: 'ap-secret-id' },
     );
-    const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+    const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     port = Number(String(line.address).split(':').pop());
   });
 

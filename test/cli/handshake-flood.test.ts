@@ -11,7 +11,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine, type RunResult } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { metricsUrl, probe, scrape, scrapeUntil } from '../helpers/metrics.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
@@ -28,8 +29,7 @@ const readAudit = (file: string): Audit[] =>
         .map((l) => JSON.parse(l) as Audit)
     : [];
 
-/** The access point's "listening" line, told apart by its fields. */
-const isListening = (l: LogLine) => typeof l.address === 'string' && 'executorSanUriPrefix' in l && 'heartbeatIntervalMs' in l;
+const isListening = isEvent('access_point_listening');
 
 async function accessPoint(stateDir: string, extra: string[]): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', stateDir, ...extra]);
@@ -39,13 +39,12 @@ async function accessPoint(stateDir: string, extra: string[]): Promise<{ daemon:
 
 /** Polls the access point's roster until an executor of that name is on it. */
 async function waitForFleetMember(stateDir: string, name: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await runAh(['agent', 'fleet', '--json', '--state-dir', stateDir]);
-    if (r.code === 0 && JSON.parse(r.stdout).executors.some((e: { name: string }) => e.name === name)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${name} never joined the fleet within ${timeoutMs} ms`);
+  await eventually(
+    () => runAh(['agent', 'fleet', '--json', '--state-dir', stateDir]),
+    (r) => r.code === 0 && JSON.parse(r.stdout).executors.some((e: { name: string }) => e.name === name),
+    `${name} to join the fleet`,
+    { timeoutMs, intervalMs: 200, show: (r) => `${r.stdout}${r.stderr}` },
+  );
 }
 
 /** Resolves with every byte the server sent before the connection closed. */

@@ -126,7 +126,7 @@ async function runEnroll(flags: EnrollFlags & { metricsListen?: string }): Promi
     process.exit(EXIT_FAILURE);
   }
   if (identity.kind === 'files' && !identity.certPath) {
-    logging.get('ah_cli').warn('no --cert/--key given: connecting without a client certificate');
+    logging.get('ah_cli').warn({ event: 'no_client_certificate' }, 'no --cert/--key given: connecting without a client certificate');
   }
   // Loaded here so `status`, `--help` and friends start fast.
   const { createExecutor } = await import('../../engine/executor.js');
