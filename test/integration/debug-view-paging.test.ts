@@ -12,6 +12,7 @@ import { createAccessPoint, type AccessPoint } from '../../src/index.js';
 import { BATCH_MS, DebugServer } from '../../src/visualize/live/debug-server.js';
 import type { FleetQuery } from '../../src/visualize/live/fleet-page.js';
 import { type FleetSnapshot, FleetView } from '../../src/visualize/live/fleet-view.js';
+import { launchChromium, noBrowser } from '../helpers/browser.js';
 import { tempStateDir } from '../helpers/cli.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -214,5 +215,34 @@ describe('live view of a large fleet', () => {
     expect(byId.counts.active + byId.counts.late + byId.counts.expired).toBe(N);
     const none = await getJson<FleetSnapshot>(`${server.url}api/fleet?q=nobody`);
     expect(none).toMatchObject({ matched: 0, page: 1, pages: 1, executors: [] });
+  });
+
+  it.skipIf(noBrowser)('in Chromium: the counts and bars on top, 100 rows a page, the pager and the search box', async () => {
+    const WAIT = { timeout: 20_000 };
+    const { server } = await syntheticFleet();
+    const browser = await launchChromium();
+    cleanups.push(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(server.url);
+    await page.waitForSelector('#conn.up', WAIT);
+    await expect.poll(() => page.locator('tr.executor').count(), WAIT).toBe(100);
+    const names = async () => page.locator('tr.executor td.name').allTextContents();
+    const all = Array.from({ length: N }, (_, i) => `${i % 2 ? 'web' : 'db'}-${String(i).padStart(3, '0')}`).sort();
+    expect(await names()).toEqual(all.slice(0, 100));
+    expect(await page.locator('#counts [data-state="late"] b').textContent()).toBe('50');
+    expect(await page.locator('#counts [data-state="active"] b').textContent()).toBe('150');
+    expect(await page.locator('#time-left .bar[data-label="expired"]').getAttribute('data-count')).toBe('50');
+    expect(await page.locator('#page').textContent()).toBe('page 1 of 3 (250)');
+
+    await page.click('#next');
+    await page.locator('#page', { hasText: 'page 2 of 3' }).waitFor(WAIT);
+    expect(await names()).toEqual(all.slice(100, 200));
+
+    await page.fill('#search', 'web-24');
+    await page.locator('#page', { hasText: 'page 1 of 1 (5 matching)' }).waitFor(WAIT);
+    expect(await names()).toEqual(['web-241', 'web-243', 'web-245', 'web-247', 'web-249']);
+    expect(requests.every((u) => u.startsWith(server.url))).toBe(true);
   });
 });
