@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessPoint, type AccessPoint } from '../../src/index.js';
 import { paths } from '../../src/engine/state-dir.js';
-import { queryStatus } from '../../src/transport/status-server.js';
-import { runAh, tempStateDir } from '../helpers/cli.js';
+import { queryStatus, streamStatus } from '../../src/transport/status-server.js';
+import { AH, ROOT, runAh, tempStateDir } from '../helpers/cli.js';
+import { spawnTracked } from '../helpers/processes.js';
 
 const N = 10_000;
 const H = 3_600_000;
@@ -154,6 +155,24 @@ describe('ah agent fleet at 10,000 executors', () => {
     const none = await runAh(['agent', 'fleet', '--name', 'nobody-*', '--state-dir', stateDir]);
     expect(none.code).toBe(0);
     expect(none.stdout).toBe(`no executor matches the filter\n0 of ${N} executors\n`);
+  });
+
+  it('a reader that stops early (ah agent fleet | head -1): exit 0, nothing on stderr', async () => {
+    const child = spawnTracked(process.execPath, [AH, 'agent', 'fleet', '--state-dir', stateDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const first = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(String(d))));
+    expect(first).toMatch(/^NAME +ID +STATE/);
+    child.stdout!.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('the status socket refuses a bad filter in one line', async () => {
+    const said: string[] = [];
+    await streamStatus(paths.accessPointSocket(stateDir), { cmd: 'fleet', stream: true, filter: { states: ['sleeping'] } }, (l) => said.push(l));
+    expect(said).toEqual(['{"error":"bad filter: states must be a list of active, rotating, late, expired"}']);
   });
 
   it('an older client asking without streaming still gets the one object', async () => {
