@@ -12,7 +12,7 @@ import { createAccessPoint, type AccessPoint } from '../../src/index.js';
 import { BATCH_MS, DebugServer } from '../../src/visualize/live/debug-server.js';
 import type { FleetQuery } from '../../src/visualize/live/fleet-page.js';
 import { type FleetSnapshot, FleetView } from '../../src/visualize/live/fleet-view.js';
-import { launchChromium, noBrowser } from '../helpers/browser.js';
+import { artifactPath, launchChromium, noBrowser } from '../helpers/browser.js';
 import { tempStateDir } from '../helpers/cli.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -235,6 +235,9 @@ describe('live view of a large fleet', () => {
     expect(await page.locator('#counts [data-state="active"] b').textContent()).toBe('150');
     expect(await page.locator('#time-left .bar[data-label="expired"]').getAttribute('data-count')).toBe('50');
     expect(await page.locator('#page').textContent()).toBe('page 1 of 3 (250)');
+    // db-000 is expired (every fifth), db-002 ends in 3 hours.
+    expect(await page.locator('tr.executor[data-id$="/db-000"] td.fleet-state').textContent()).toBe('expired');
+    expect(await page.locator('tr.executor[data-id$="/db-002"] td.cert').textContent()).toMatch(/^in (3\.0|2\.9)h$/);
 
     await page.click('#next');
     await page.locator('#page', { hasText: 'page 2 of 3' }).waitFor(WAIT);
@@ -243,6 +246,7 @@ describe('live view of a large fleet', () => {
     await page.fill('#search', 'web-24');
     await page.locator('#page', { hasText: 'page 1 of 1 (5 matching)' }).waitFor(WAIT);
     expect(await names()).toEqual(['web-241', 'web-243', 'web-245', 'web-247', 'web-249']);
+    await page.screenshot({ path: artifactPath('live-view-search.png') });
     expect(requests.every((u) => u.startsWith(server.url))).toBe(true);
   });
 });

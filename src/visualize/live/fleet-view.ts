@@ -113,7 +113,7 @@ export interface RosterRowView {
   readonly name: string;
   readonly state: FleetState;
   readonly certNotAfter: number;
-  readonly entry: { readonly lastHeartbeat: number; readonly remoteAddress: string };
+  readonly entry: { readonly lastHeartbeat: number; readonly remoteAddress: string; readonly since: number };
 }
 
 export interface MachineSource {
@@ -307,7 +307,7 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
       name: entry?.name ?? ex?.name ?? r.id,
       state: newest?.state ?? 'unknown',
       fleetState: entry?.state ?? 'departed',
-      since: newest?.since ?? 0,
+      since: newest?.since ?? entry?.entry.since ?? 0,
       openLinks: rows.filter((l) => !l.closed).length,
       links: rows,
       present: entry !== null,

@@ -21,6 +21,8 @@ table.fleet td.path { font-family: ui-monospace, monospace; font-size: 11px; col
 .state-pill { font-family: ui-monospace, monospace; font-size: 12px; padding: 1px 6px; border-radius: 4px; background: #eceff1; }
 .state-pill.active { background: #c8e6c9; }
 .state-pill.closed { background: #ffcdd2; }
+td.fleet-state.late, td.fleet-state.expired { color: #c62828; font-weight: 500; }
+td.fleet-state.departed { color: #90a4ae; }
 .conn { font-size: 12px; color: #78909c; }
 .conn.up::before { content: '● '; color: #43a047; }
 .conn.down::before { content: '● '; color: #e53935; }
@@ -44,7 +46,7 @@ let shown = { id: null, version: -1 };
 let last = null;
 let query = { q: '', page: 1 };
 let es = null;
-const ago = (ms) => ms < 1000 ? Math.max(0, Math.round(ms)) + 'ms' : ms < 60000 ? (ms / 1000).toFixed(1) + 's' : Math.round(ms / 60000) + 'm';
+const ago = (ms) => ms < 1000 ? Math.max(0, Math.round(ms)) + 'ms' : ms < 60000 ? (ms / 1000).toFixed(1) + 's' : ms < 3600000 ? Math.round(ms / 60000) + 'm' : ms < 172800000 ? (ms / 3600000).toFixed(1) + 'h' : Math.round(ms / 86400000) + 'd';
 function cell(tr, text, cls) { const td = document.createElement('td'); if (cls) td.className = cls; td.textContent = text; tr.appendChild(td); return td; }
 function pill(td, state) { td.textContent = ''; const s = document.createElement('span'); s.className = 'state-pill ' + state.split('.')[0]; s.textContent = state; td.appendChild(s); }
 function overview(f) {
@@ -77,10 +79,13 @@ function render(f) {
     tr.className = 'executor' + (e.present ? '' : ' absent') + (e.id === selected ? ' selected' : '');
     tr.dataset.id = e.id; tr.dataset.state = e.state; tr.dataset.fleetState = e.fleetState; tr.dataset.version = e.version;
     cell(tr, e.name, 'name');
+    cell(tr, e.fleetState, 'fleet-state ' + e.fleetState);
     pill(cell(tr, '', 'state'), e.state);
     cell(tr, ago(f.now - e.since), 'since');
     cell(tr, String(e.openLinks) + ' open / ' + e.links.length, 'links');
     cell(tr, e.lastHeartbeat ? ago(f.now - Date.parse(e.lastHeartbeat)) + ' ago' : '-', 'heartbeat');
+    const left = e.certNotAfter ? Date.parse(e.certNotAfter) - f.now : null;
+    cell(tr, left === null ? '-' : left > 0 ? 'in ' + ago(left) : ago(-left) + ' ago', 'cert');
     cell(tr, e.links.map((l) => l.linkId + ': ' + l.path).join('\\n'), 'path').style.whiteSpace = 'pre';
     cell(tr, e.id, 'id');
     tr.addEventListener('click', () => select(e.id));
@@ -152,7 +157,7 @@ export function livePage(title: string): string {
 <main>
 <div id="overview"><div id="counts"></div><div id="time-left" title="certificate time left"></div></div>
 <div id="pager"><input id="search" type="search" placeholder="search name or ID" autocomplete="off"><button id="prev">‹ prev</button><span id="page"></span><button id="next">next ›</button></div>
-<table class="fleet"><thead><tr><th>executor</th><th>state (newest link)</th><th>since</th><th>links</th><th>last heartbeat</th><th>recent path</th><th>identity</th></tr></thead>
+<table class="fleet"><thead><tr><th>executor</th><th>fleet state</th><th>link state (newest)</th><th>since</th><th>links</th><th>last heartbeat</th><th>cert expires</th><th>recent path</th><th>identity</th></tr></thead>
 <tbody id="executors"></tbody></table>
 <div id="unadmitted-box" hidden><h2>Links not admitted</h2><ul id="unadmitted"></ul></div>
 ${LEGEND}
