@@ -125,7 +125,7 @@ export class Roster {
   }
 }
 
-export function entryJson(e: RosterEntry, state: FleetEntryJson['state']): FleetEntryJson {
+function entryJson(e: RosterEntry, state: FleetEntryJson['state']): FleetEntryJson {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     id: e.id,
