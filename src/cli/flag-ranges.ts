@@ -23,6 +23,8 @@ export const FLAG_RANGES = {
   clockSkewThreshold: { minMs: 100, maxMs: 30 * D },
   demoDuration: { minMs: 1 * S, maxMs: 24 * H },
   demoCertTtl: { minMs: 2 * S, maxMs: 24 * H },
+  /** `ah agent fleet --expiring-within`: ten years covers any certificate an access point admits. */
+  expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
 } as const satisfies Record<string, DurationRange>;
 
 export interface CountRange {

@@ -24,6 +24,7 @@ import { rotationMachine } from '../machines/rotation.js';
 import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
 import type { Readiness } from '../metrics/http-server.js';
+import { LATE_AFTER_INTERVALS } from '../model/fleet-filter.js';
 import type { IdentitySummary } from '../model/identity.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
 import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
@@ -39,6 +40,7 @@ import { VERSION } from '../version.js';
 import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
+import { fleetAnswer } from './fleet-answer.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
 
@@ -139,6 +141,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
+    this.roster.lateAfterMs = LATE_AFTER_INTERVALS * this.heartbeatIntervalMs;
     this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, perSourceRate: options.handshakeRate });
     this.links = new ExecutorLinks({
       roster: this.roster,
@@ -230,7 +233,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         ...(options.statusSocket !== false && {
           status: {
             path: paths.accessPointSocket(options.stateDir),
-            handler: (cmd) => (cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status()),
+            handler: (cmd, request) => (cmd === 'fleet' ? fleetAnswer(this.roster, request, this.audit?.health() ?? null) : this.status()),
             owner: { role: 'access point', name: 'access-point' },
           },
         }),
