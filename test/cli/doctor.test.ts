@@ -201,21 +201,20 @@ describe('ah agent doctor, files identity', () => {
     expect(tls).toMatchObject({ status: 'fail', error: { code: 'ENROLL_SERVER_UNKNOWN_AUTHORITY', message: 'x509: certificate signed by unknown authority' } });
     // The chain is shown even though it does not verify.
     expect(tls.details!.chain[0].issuer).toBe('CN=Example Root CA');
-    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    // Its own certificate, judged by the same bundle, is a lone leaf whose issuer that bundle lacks.
+    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CHAIN_LONE_LEAF', message: 'unable to get local issuer certificate' } });
     expect(check(report, 'enroll')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_SERVER_UNKNOWN_AUTHORITY' } });
   });
 
-  it("executor certificate from a CA the access point does not trust: the enrollment is refused with the guide's message", async () => {
+  it("executor certificate alone, from a CA the access point does not trust: a lone leaf, named with its issuer before the access point refuses it", async () => {
     const p = await executorIdentity('other-issuer', { issuer: otherRoot });
     const { code, report } = await doctorJson(ap.port, filesArgs(p));
     expect(code).toBe(1);
     expect(check(report, 'tls').status).toBe('pass');
-    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
-    expect(check(report, 'enroll')).toMatchObject({
-      status: 'fail',
-      finding: 'the access point refused us: client certificate rejected: certificate signed by unknown authority',
-      error: { code: 'ENROLL_CLIENT_CERT_REJECTED' },
-    });
+    const chain = check(report, 'identity.chain');
+    expect(chain).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CHAIN_LONE_LEAF', message: 'unable to get local issuer certificate', params: { issuer: 'CN=Unrelated Root CA' } } });
+    expect(chain.error!.params.authorityKeyId).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+    expect(check(report, 'enroll')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CHAIN_LONE_LEAF', params: { peer: 'executor', issuer: 'CN=Unrelated Root CA' } } });
   });
 
   it('loose key mode (0644): the files check fails as ssh would, with the guide\'s chmod fix', async () => {
