@@ -28,6 +28,7 @@ import { newNonce } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { DuplicateIdentities } from './duplicate-identities.js';
+import { FleetHealth } from './fleet-health.js';
 import { FleetServer, type ServerIdentity, type ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
@@ -127,6 +128,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   /** Who may enroll now; replaced as a whole when the identity (and so the trust bundle) changes. */
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
   private readonly duplicates = new DuplicateIdentities();
+  /** What `ah agent doctor --fleet` reads (status socket command `fleet-health`). */
+  private readonly health = new FleetHealth();
 
   constructor(readonly options: AccessPointOptions) {
     super();
@@ -187,7 +190,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     if (options.statusSocket !== false) {
       this.statusServer = new StatusServer(
         paths.accessPointSocket(options.stateDir),
-        (cmd) => (cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status()),
+        (cmd) =>
+          cmd === 'fleet-health'
+            ? { ...this.roster.toJSON(), health: this.health.toJSON(Date.now(), new Set(this.roster.toJSON().executors.map((x) => x.id))), auditLog: options.auditLog ?? null }
+            : cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status(),
         { role: 'access point', name: 'access-point' },
       );
       await this.statusServer.listen();
@@ -461,6 +467,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     );
     for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
     this.emit('duplicate', { id: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress, serial: e.serial, previousSerial: previous?.serial ?? '?' });
+    this.health.duplicate({ at: e.at, executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress });
     const flapping = this.duplicates.takeover(e.executorId, previousRemoteAddress, e.remoteAddress, e.at);
     if (flapping) {
       const error = new AhError('ENROLL_DUPLICATE_IDENTITY_FLAPPING', { executorId: flapping.executorId, first: flapping.first, second: flapping.second });
@@ -487,6 +494,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       const before = this.roster.get(e.executorId);
       const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
       const outcome = this.roster.admit(e);
+      const cert = link.handshake.certificate;
+      if (cert) this.health.admitted(e.executorId, { notBefore: Date.parse(cert.validFrom), serial: e.serial }, e.at);
       if (e.admission === 'duplicate') {
         this.supersede(e, previous);
         this.emit('admitted', { ...this.roster.entryJson(e.executorId)!, relinked: true, duplicate: true });
@@ -511,6 +520,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         `executor from ${e.remoteAddress} rejected: ${messageOf(e.error)}`,
       );
       this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
+      this.health.rejected({ at: Date.now(), code: e.error.code, message: messageOf(e.error), remoteAddress: e.remoteAddress });
     });
     actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {
       const entry = e.executorId ? this.roster.get(e.executorId) : undefined;
@@ -527,7 +537,11 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
       if (m.type === 'hello') actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
-      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+      else if (m.type === 'heartbeat') {
+        actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+        const executorId = actor.getSnapshot().context.peer?.executorId;
+        if (executorId && m.sentAt !== undefined) this.health.heartbeat(executorId, m.sentAt, at);
+      }
       else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });
     link.on('protocolError', (detail) => {

@@ -10,7 +10,8 @@ export const ALPN_PROTOCOL = 'ah-fleet/1';
 /** executor → access point */
 /** `continuity`: on a rotation's new link, the proof that it continues the link whose welcome had that nonce. */
 export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityProof };
-export type Heartbeat = { type: 'heartbeat'; seq: number };
+/** `sentAt`: the executor's wall clock when it sent the heartbeat (ms); the access point reads clock skew from it. */
+export type Heartbeat = { type: 'heartbeat'; seq: number; sentAt?: number };
 export type Goodbye = { type: 'goodbye'; reason: string };
 export type ExecutorMessage = Hello | Heartbeat | Goodbye;
 
@@ -50,7 +51,8 @@ export function parseExecutorMessage(m: Record<string, unknown> & { type: string
       };
     case 'heartbeat':
       if (!isSeq(m.seq)) fail('heartbeat', 'seq');
-      return { type: 'heartbeat', seq: m.seq };
+      if (m.sentAt !== undefined && !isSeq(m.sentAt)) fail('heartbeat', 'sentAt');
+      return { type: 'heartbeat', seq: m.seq, ...(m.sentAt !== undefined ? { sentAt: m.sentAt } : {}) };
     case 'goodbye':
       if (!isString(m.reason, 256)) fail('goodbye', 'reason');
       return { type: 'goodbye', reason: m.reason };
