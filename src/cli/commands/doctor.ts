@@ -25,6 +25,9 @@ interface DoctorFlags extends Partial<EnrollFlags> {
   json?: boolean;
   production?: boolean;
   clockSkewThreshold: number;
+  fleet?: boolean;
+  expiringWithin: number;
+  maxReconnects: number;
 }
 
 export const DEFAULT_CLOCK_SKEW_THRESHOLD_MS = 5_000;
@@ -61,7 +64,11 @@ export function registerDoctor(agent: Command): void {
     .option('--json', 'print one JSON object: {checks:[{name, title, status, finding, error:{code, params, message}}], summary, ok}')
     .option('--production', "also check the guide's production checklist")
     .addOption(option('--clock-skew-threshold <duration>', 'flag a clock difference to the access point beyond this', parsers.duration, { value: DEFAULT_CLOCK_SKEW_THRESHOLD_MS, shown: '5s' }))
+    .option('--fleet', "check the whole fleet through the running access point's status socket (--state-dir): renewals, expiry, clock skew, rejections, duplicate identities, flapping")
+    .addOption(option('--expiring-within <duration>', 'with --fleet: warn about certificates that expire within this', parsers.duration, { value: 86_400_000, shown: '24h' }))
+    .addOption(option('--max-reconnects <n>', 'with --fleet: more reconnects than this in the last hour is flapping', parsers.count, { value: 5, shown: '5' }))
     .action(async (flags: DoctorFlags) => {
+      if (flags.fleet) return runFleet(flags);
       let config: DoctorConfig;
       try {
         config = doctorConfig(flags);
@@ -138,4 +145,27 @@ export function doctorConfig(flags: DoctorFlags): DoctorConfig {
     auditLog: flags.auditLog,
     metricsListen: normalizeListen(flags.metricsListen),
   };
+}
+
+async function runFleet(flags: DoctorFlags): Promise<void> {
+  if (flags.accessPoint || flags.remoteServer) {
+    throw new UsageError('--fleet reads the running access point of --state-dir: give it without --access-point or --remote-server');
+  }
+  const { runFleetDoctor, renderFleetReport } = await import('../../doctor/fleet.js');
+  try {
+    const report = await runFleetDoctor({
+      stateDir: stateDirFrom(flags.stateDir),
+      expiringWithinMs: flags.expiringWithin,
+      renewalThreshold: flags.vaultRenewalThreshold ?? flags.renewalThreshold,
+      clockSkewThresholdMs: flags.clockSkewThreshold,
+      maxReconnects: flags.maxReconnects,
+      auditLog: flags.auditLog,
+    });
+    process.stdout.write(`${flags.json ? JSON.stringify(report) : renderFleetReport(report)}\n`);
+    process.exit(report.ok ? EXIT_OK : EXIT_FAILURE);
+  } catch (err) {
+    if (!(err instanceof AhError)) throw err;
+    printError(err);
+    process.exit(EXIT_FAILURE);
+  }
 }
