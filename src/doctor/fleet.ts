@@ -192,7 +192,7 @@ export function renderFleetReport(r: FleetReport): string {
     lines.push('        Solutions:', ...f.solutions.map((s) => `          ${s}`));
     lines.push(`        See: enrollment troubleshooting guide, "${f.guideSection}" (code ${f.code})`);
   }
-  const verdict = r.findings.length === 0 ? 'nothing to report' : r.ok ? 'warnings only' : `${r.summary.errors} error${r.summary.errors === 1 ? '' : 's'}`;
-  lines.push('', `${r.findings.length} finding${r.findings.length === 1 ? '' : 's'}: ${r.summary.errors} errors, ${r.summary.warnings} warnings: ${verdict}`);
+  const counts = r.findings.length === 0 ? 'nothing to report' : `${r.summary.errors} error${r.summary.errors === 1 ? '' : 's'}, ${r.summary.warnings} warning${r.summary.warnings === 1 ? '' : 's'}`;
+  lines.push('', `${r.findings.length} finding${r.findings.length === 1 ? '' : 's'}: ${counts}`);
   return lines.join('\n');
 }

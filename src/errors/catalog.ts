@@ -591,11 +591,10 @@ export const catalog = {
     retryable: true,
   },
   ENROLL_FLEET_REJECTIONS: {
-    message: '{count} enrollments rejected in the last hour with {code}: {example}',
+    message: '{count} enrollments rejected in the last hour with {code} ({example}); top addresses: {addresses}',
     guideSection: 'Getting Help',
     causes: ['Executors (or something else) keep trying with a configuration the access point refuses', 'A scanner or a misconfigured client floods the port'],
     solutions: [
-      'Top addresses: {addresses}',
       'Run ah agent doctor --remote-server ... on one of those executors: its first failing check names the fix',
       'sudo iptables -L -n | grep 4433       # A client that should not be there: firewall it',
     ],
