@@ -591,7 +591,7 @@ export const catalog = {
     retryable: true,
   },
   ENROLL_FLEET_REJECTIONS: {
-    message: '{count} enrollments rejected in the last hour with {code} ({example}); top addresses: {addresses}',
+    message: 'enrollments rejected in the last hour with {code}: {count} ({example}); top addresses: {addresses}',
     guideSection: 'Getting Help',
     causes: ['Executors (or something else) keep trying with a configuration the access point refuses', 'A scanner or a misconfigured client floods the port'],
     solutions: [

@@ -168,7 +168,7 @@ describe('ah agent doctor --fleet', () => {
       severity: 'warning',
       code: 'ENROLL_FLEET_REJECTIONS',
       params: { code: 'ENROLL_CLIENT_CERT_REQUIRED', count: String(FLOOD), example: 'client certificate required', addresses: `127.0.0.1 (${FLOOD})` },
-      message: `${FLOOD} enrollments rejected in the last hour with ENROLL_CLIENT_CERT_REQUIRED (client certificate required); top addresses: 127.0.0.1 (${FLOOD})`,
+      message: `enrollments rejected in the last hour with ENROLL_CLIENT_CERT_REQUIRED: ${FLOOD} (client certificate required); top addresses: 127.0.0.1 (${FLOOD})`,
     });
 
     expect(of('duplicate-identity')).toHaveLength(1);

@@ -148,6 +148,10 @@ const EXECUTOR_FAULTS: Record<string, () => Promise<ExecutorFault>> = {
   'vault-sealed': async () => ({ port: aps.main, args: vaultArgs(sealedVault.url), env: CREDS }),
   'client-certificate-required': async () => ({ port: aps.main, args: ['--identity', 'files', '--ca', (await executor()).ca] }),
   'client-certificate-rejected': async () => ({ port: aps.main, args: filesArgs(await executor({ issuer: otherIntermediate, chain: [otherIntermediate] })) }),
+  'executor-leaf-is-a-ca': async () => {
+    const leaf = await issueLeaf(root, { cn: 'executor-1', uris: [EXECUTOR_ID], usage: 'client', ca: true });
+    return { port: aps.main, args: filesArgs(writeIdentity(dir('ex-ca'), leaf, root.pem)) };
+  },
   'server-unknown-authority': async () => ({ port: aps.full, args: filesArgs(await executor({ ca: otherRoot.pem })) }),
 };
 

@@ -304,6 +304,17 @@ export const DIAGNOSIS_ROWS: readonly DiagnosisRow[] = [
     fix: 'The access point must trust the executor\'s CA (`ah agent access-point --ca executor-ca.pem`), or use one CA for both',
   },
   {
+    id: 'executor-leaf-is-a-ca',
+    side: 'executor',
+    section: 'mTLS Errors / Client Certificate Rejected',
+    symptom: 'The executor\'s certificate is a CA, not a leaf',
+    guideLine: null,
+    code: 'ENROLL_CLIENT_CERT_INVALID',
+    check: 'identity.chain',
+    fault: 'an executor certificate with basicConstraints CA:TRUE, issued by the trusted root',
+    fix: 'Issue executor certificates as leaves: CA:FALSE, keyUsage digitalSignature, extendedKeyUsage clientAuth, one URI SAN',
+  },
+  {
     id: 'server-unknown-authority',
     side: 'executor',
     section: 'mTLS Errors / Server Certificate Rejected',
