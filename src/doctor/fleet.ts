@@ -11,7 +11,7 @@ import { paths } from '../engine/state-dir.js';
 import type { FleetHealthJson } from '../engine/fleet-health.js';
 import type { FleetEntryJson } from '../engine/roster.js';
 import { AhError } from '../errors/ah-error.js';
-import { catalog, renderMessage, type ErrorCode } from '../errors/catalog.js';
+import { catalog, fillTemplate, renderMessage, type ErrorCode } from '../errors/catalog.js';
 import { formatDuration } from '../util/duration.js';
 import { RENEWAL_JITTER } from './verify.js';
 
@@ -57,8 +57,7 @@ type Rejection = { at: number; code: string; message: string; remoteAddress: str
 
 function finding(severity: Severity, kind: FleetFinding['kind'], code: ErrorCode, params: Record<string, string>): FleetFinding {
   const entry = catalog[code];
-  const fill = (t: string) => t.replace(/\{(\w+)\}/g, (w, k: string) => params[k] ?? w);
-  return { severity, kind, code, params, message: renderMessage(code, params), guideSection: entry.guideSection, solutions: entry.solutions.map(fill) };
+  return { severity, kind, code, params, message: renderMessage(code, params), guideSection: entry.guideSection, solutions: entry.solutions.map((s) => fillTemplate(s, params)) };
 }
 
 const hostOf = (address: string) => address.replace(/^\[?([^\]]*?)\]?:\d+$/, '$1');

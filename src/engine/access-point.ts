@@ -165,6 +165,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     };
   }
 
+  /** The status socket's `fleet-health`: the roster and the last hour of what the fleet doctor judges. */
+  private fleetHealth() {
+    const roster = this.roster.toJSON();
+    return { ...roster, health: this.health.toJSON(Date.now(), new Set(roster.executors.map((x) => x.id))), auditLog: this.options.auditLog ?? null };
+  }
+
   /** `/readyz`: serving (own identity in hand, listener bound) and not shutting down. */
   readiness(): Readiness {
     const snap = this.actor?.getSnapshot();
@@ -192,7 +198,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         paths.accessPointSocket(options.stateDir),
         (cmd) =>
           cmd === 'fleet-health'
-            ? { ...this.roster.toJSON(), health: this.health.toJSON(Date.now(), new Set(this.roster.toJSON().executors.map((x) => x.id))), auditLog: options.auditLog ?? null }
+            ? this.fleetHealth()
             : cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status(),
         { role: 'access point', name: 'access-point' },
       );
