@@ -1,8 +1,8 @@
 /**
  * `ah agent doctor`: the troubleshooting guide's diagnostics, run for the operator against the
  * configuration they would enroll with (the same flags as `ah agent enroll`), or with
- * `--access-point` against the access point's. Exit 0 when no check fails, 1 otherwise, 2 on a
- * usage error.
+ * `--access-point` against the access point's, or with `--fleet` against the running access
+ * point's view of its fleet. Exit 0 when no check fails, 1 otherwise, 2 on a usage error.
  */
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
@@ -50,8 +50,10 @@ export function registerDoctor(agent: Command): void {
       "Check, in order and without stopping at a failure: name resolution, TCP, the TLS handshake and the access point's " +
         'chain, the local identity (files and modes, parsing, key, chain, SANs, validity), SPIFFE, Vault, an mTLS enrollment ' +
         'that stops at welcome, and the clock difference to the access point; with --production, the production checklist ' +
-        "too. Takes the flags of `ah agent enroll`; with --access-point, those of `ah agent access-point`. Exit 0 when no " +
-        'check fails, 1 otherwise, 2 on a usage error.',
+        "too. Takes the flags of `ah agent enroll`; with --access-point, those of `ah agent access-point` (and it checks the " +
+        'state dir, the fleet and metrics ports and the audit log first). With --fleet, reads the running access point of ' +
+        '--state-dir and reports the whole fleet (exit 1 when a finding is an error). Exit 0 when no check fails, 1 ' +
+        'otherwise, 2 on a usage error.',
     );
   addEnrollOptions(command);
   addOnce(command, new Option('--access-point', "check the access point's configuration (give the flags of ah agent access-point)"));
