@@ -501,7 +501,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
       const outcome = this.roster.admit(e);
       const cert = link.handshake.certificate;
-      if (cert) this.health.admitted(e.executorId, { notBefore: Date.parse(cert.validFrom), serial: e.serial }, e.at);
+      // A doctor's probe (ah.doctor label) is not the executor reconnecting.
+      const probe = actor.getSnapshot().context.labels['ah.doctor'] === 'true';
+      if (cert && !probe) this.health.admitted(e.executorId, { notBefore: Date.parse(cert.validFrom), serial: e.serial }, e.at);
       if (e.admission === 'duplicate') {
         this.supersede(e, previous);
         this.emit('admitted', { ...this.roster.entryJson(e.executorId)!, relinked: true, duplicate: true });

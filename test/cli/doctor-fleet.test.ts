@@ -118,9 +118,13 @@ describe('ah agent doctor --fleet', () => {
     expect(r.stderr.split('\n')[0]).toBe(`error: no access point is running in ${dir}`);
   });
 
-  it('a healthy fleet: nothing to report, exit 0', async () => {
-    const healthy = executor('healthy', await identity('healthy'));
+  it('a healthy fleet: nothing to report, exit 0; a doctor probe with its identity is not a reconnect', async () => {
+    const paths = await identity('healthy');
+    const healthy = executor('healthy', paths);
     await enrolled(healthy);
+    const probe = await runAh(['agent', 'doctor', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'healthy', '--identity', 'files', '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--state-dir', tempStateDir(), '--json']);
+    expect(JSON.parse(probe.stdout).checks.find((c: { name: string }) => c.name === 'enroll').status).toBe('pass');
+    expect((await fleetDoctor(['--max-reconnects', '0'])).report.findings).toEqual([]);
     const { code, report } = await fleetUntil((r) => r.executors === 1, 'the healthy executor');
     expect(report.findings).toEqual([]);
     expect(code).toBe(0);
