@@ -1,7 +1,7 @@
 /**
  * `ah agent doctor --fleet` on a real fleet with each finding made real: an access point with an
  * audit log, a healthy executor, one whose certificate is past its renewal point, one whose clock
- * is an hour ahead (faketime), a raw TLS client sending hellos without a certificate, and two
+ * is an hour ahead (libfaketime), a raw TLS client sending hellos without a certificate, and two
  * executors holding one identity. The doctor reads it all through the access point's status socket.
  */
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/transport/frame-codec.js';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
 const DAY = 86_400_000;
@@ -46,12 +47,11 @@ async function identity(name: string, opts: { notBefore?: number; notAfter?: num
   return writeIdentity(join(base, `${name}-${Math.random().toString(36).slice(2, 8)}`), leaf, root.pem);
 }
 
-function executor(name: string, paths: { cert: string; key: string; ca: string }, wrap?: string[]): Daemon {
+function executor(name: string, paths: { cert: string; key: string; ca: string }, env: Record<string, string> = {}): Daemon {
   return startAh(
     ['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', name, '--identity', 'files', '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--backoff-base', '200ms', '--state-dir', tempStateDir()],
-    {},
+    env,
     `executor ${name}`,
-    { wrap },
   );
 }
 
@@ -140,7 +140,7 @@ describe('ah agent doctor --fleet', () => {
 
   it('an old certificate, a clock an hour ahead, a flood of rejected hellos and two holders of one identity: each found, exit 1', async () => {
     const old = executor('old', await identity('old', { notBefore: Date.now() - 20 * HOUR, notAfter: Date.now() + 4 * HOUR }));
-    const ahead = executor('ahead', await identity('ahead'), ['faketime', '-f', '+1h']);
+    const ahead = executor('ahead', await identity('ahead'), fakeClock('+1h'));
     const twinA = executor('twin', await identity('twin'));
     await Promise.all([enrolled(old), enrolled(ahead), enrolled(twinA)]);
     const twinB = executor('twin', await identity('twin'));

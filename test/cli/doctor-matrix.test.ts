@@ -1,7 +1,7 @@
 /**
  * The diagnosis matrix (test/diagnosis/diagnosis-table.ts), row by row, for real: each row's fault
  * is made (certificates minted for it, files on disk, access points on loopback, a silent TCP
- * server, a fake SPIRE agent, fake Vaults, faketime, uid 65534), then `ah agent doctor --json`
+ * server, a fake SPIRE agent, fake Vaults, libfaketime, uid 65534), then `ah agent doctor --json`
  * must fail first at the row's check with the row's catalog code, and the command the operator
  * would run (`ah agent enroll --max-attempts 1`, or `ah agent access-point`) must print the same
  * message. Access points and PKI are shared; rows run a few at a time.
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalog } from '../../src/errors/catalog.js';
 import { x509 } from '../../src/x509/peculiar.js';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type SpawnExtras } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer, type Leaf } from '../helpers/pki.js';
 import { DIAGNOSIS_ROWS, type DiagnosisRow } from '../diagnosis/diagnosis-table.js';
 import { shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
@@ -120,7 +121,7 @@ const EXECUTOR_FAULTS: Record<string, () => Promise<ExecutorFault>> = {
   'access-point-certificate-expired': async () => ({ port: aps.expired, args: filesArgs(await executor()) }),
   'executor-certificate-expired': async () => ({ port: aps.main, args: filesArgs(await executor({ notBefore: Date.now() - 3 * DAY, notAfter: Date.now() - DAY })) }),
   'executor-certificate-not-yet-valid': async () => ({ port: aps.main, args: filesArgs(await executor({ notBefore: Date.now() + DAY, notAfter: Date.now() + 3 * DAY })) }),
-  'clock-behind': async () => ({ port: aps.main, args: filesArgs(await executor({ notBefore: Date.now() - 5 * DAY, notAfter: Date.now() + 5 * DAY })), extras: { wrap: ['faketime', '-f', '-2d'] } }),
+  'clock-behind': async () => ({ port: aps.main, args: filesArgs(await executor({ notBefore: Date.now() - 5 * DAY, notAfter: Date.now() + 5 * DAY })), env: fakeClock('-2d') }),
   'ca-bundle-without-root': async () => ({ port: aps.full, args: filesArgs(await executor({ ca: intermediate.pem })) }),
   'access-point-lone-leaf': async () => ({ port: aps.lone, args: filesArgs(await executor()) }),
   'executor-lone-leaf': async () => ({ port: aps.main, args: filesArgs(await executor({ issuer: intermediate })) }),

@@ -9,6 +9,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 import { createTrustDomain, shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
 import { startFakeVault, type FakeVault } from '../support/fake-vault/index.js';
@@ -58,12 +59,11 @@ async function executorIdentity(dir: string, opts: { notBefore?: number; notAfte
   return writeIdentity(join(base, dir), leaf, root.pem);
 }
 
-async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon: Daemon; port: number }> {
+async function filesAccessPoint(paths: Paths, env: Record<string, string> = {}): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(
     ['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--cert', paths.cert, '--key', paths.key, '--ca', paths.ca, '--executor-san-uri-prefix', PREFIX, '--state-dir', tempStateDir()],
-    {},
+    env,
     'access point',
-    { wrap },
   );
   const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
@@ -368,7 +368,7 @@ describe('ah agent doctor, files identity', () => {
 describe('ah agent doctor, clock skew', () => {
   it('an access point two days ahead (faketime): the clock check reads its welcome and flags the skew', async () => {
     const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
-    const ap = await filesAccessPoint(apPaths, ['faketime', '-f', '+2d']);
+    const ap = await filesAccessPoint(apPaths, fakeClock('+2d'));
     try {
       // Valid in both clocks, so the enrollment itself gets as far as welcome.
       const p = await executorIdentity('skew', { notAfter: Date.now() + 10 * DAY });
