@@ -24,6 +24,9 @@ const PREFIX = 'spiffe://example.org/ah/agent/';
 const EXECUTOR_ID = `${PREFIX}executor-1`;
 const AP_ID = 'spiffe://example.org/ah/serve';
 const NOBODY = 65534;
+/** Generous bounds: on a loaded machine a CLI run can take many times its usual second. */
+const RUN_BOUND_MS = 120_000;
+const ROW_BOUND_MS = 2 * RUN_BOUND_MS + 30_000;
 const CREDS = { VAULT_ROLE_ID: 'executor-role-id', VAULT_SECRET_ID: 'executor-secret-id' };
 
 type Paths = { cert: string; key: string; ca: string };
@@ -232,8 +235,8 @@ async function runExecutorRow(row: DiagnosisRow): Promise<void> {
     return d;
   };
   const [doctor, enroll] = await Promise.all([
-    runAh(['agent', 'doctor', ...common, ...(fault.doctorArgs ?? []), '--state-dir', stateDir(), '--json'], fault.env ?? {}, 60_000, fault.extras ?? {}),
-    runAh(['agent', 'enroll', ...common, '--max-attempts', '1', '--state-dir', stateDir()], fault.env ?? {}, 60_000, fault.extras ?? {}),
+    runAh(['agent', 'doctor', ...common, ...(fault.doctorArgs ?? []), '--state-dir', stateDir(), '--json'], fault.env ?? {}, RUN_BOUND_MS, fault.extras ?? {}),
+    runAh(['agent', 'enroll', ...common, '--max-attempts', '1', '--state-dir', stateDir()], fault.env ?? {}, RUN_BOUND_MS, fault.extras ?? {}),
   ]);
   expect(doctor.stderr, row.id).toBe('');
   expect(doctor.code, row.id).toBe(1);
@@ -252,7 +255,7 @@ async function accessPointVerdict(args: string[], extras: SpawnExtras): Promise<
         const code = /\(code (ENROLL_[A-Z_]+)\)/.exec(daemon.stderr.join('\n'))?.[1] ?? '';
         return { code, message: first.replace(/^error: /, '') };
       }),
-      daemon.waitForLine((l) => typeof l.code === 'string' && l.level >= 40, 'a catalog code').then((l) => ({ code: String(l.code), message: String(l.msg) })),
+      daemon.waitForLine((l) => typeof l.code === 'string' && l.level >= 40, 'a catalog code', RUN_BOUND_MS).then((l) => ({ code: String(l.code), message: String(l.msg) })),
     ]);
     return said;
   } finally {
@@ -262,7 +265,7 @@ async function accessPointVerdict(args: string[], extras: SpawnExtras): Promise<
 
 async function runAccessPointRow(row: DiagnosisRow): Promise<void> {
   const fault = await ACCESS_POINT_FAULTS[row.id]!();
-  const doctor = await runAh(['agent', 'doctor', '--access-point', ...fault.args, '--connect-timeout', '10s', '--json'], {}, 60_000, fault.extras ?? {});
+  const doctor = await runAh(['agent', 'doctor', '--access-point', ...fault.args, '--connect-timeout', '10s', '--json'], {}, RUN_BOUND_MS, fault.extras ?? {});
   expect(doctor.stderr, row.id).toBe('');
   expect(doctor.code, row.id).toBe(1);
   const message = expectNamedFirst(row, JSON.parse(doctor.stdout) as Report);
@@ -327,11 +330,11 @@ describe('the diagnosis matrix', () => {
   });
 
   describe.concurrent('executor: ah agent doctor names it first; ah agent enroll --max-attempts 1 prints the same line', () => {
-    it.each(DIAGNOSIS_ROWS.filter((r) => r.side === 'executor').map((r) => [r.id, r] as const))('%s', async (_id, row) => runExecutorRow(row), 90_000);
+    it.each(DIAGNOSIS_ROWS.filter((r) => r.side === 'executor').map((r) => [r.id, r] as const))('%s', async (_id, row) => runExecutorRow(row), ROW_BOUND_MS);
   });
 
   describe.concurrent('access point: ah agent doctor --access-point names it first; ah agent access-point says the same', () => {
-    it.each(DIAGNOSIS_ROWS.filter((r) => r.side === 'access-point').map((r) => [r.id, r] as const))('%s', async (_id, row) => runAccessPointRow(row), 90_000);
+    it.each(DIAGNOSIS_ROWS.filter((r) => r.side === 'access-point').map((r) => [r.id, r] as const))('%s', async (_id, row) => runAccessPointRow(row), ROW_BOUND_MS);
   });
 });
 
