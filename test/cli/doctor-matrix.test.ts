@@ -96,7 +96,7 @@ async function accessPoint(paths: Paths): Promise<number> {
     {},
     'access point',
   );
-  const line = await daemon.waitForLine((l) => l.event === 'listening' || String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening', RUN_BOUND_MS);
   return Number(String(line.address).split(':').pop());
 }
 
@@ -321,7 +321,7 @@ beforeAll(async () => {
     startFakeVault(vaultOptions(false)),
     startFakeVault(vaultOptions(true)),
   ]);
-}, 60_000);
+}, RUN_BOUND_MS + 30_000);
 
 describe('the diagnosis matrix', () => {
   it('has a way to make every row of the table, and no other', () => {
