@@ -64,7 +64,7 @@ function rejectedHello(): Promise<boolean> {
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error('the access point did not close the link'));
-    }, 20_000);
+    }, BOUND_MS);
     socket.once('secureConnect', () => socket.write(encodeFrame({ type: 'hello', name: 'scanner', version: '0.0.0', labels: {} })));
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
