@@ -8,7 +8,7 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, fromCallback, fromPromise, type Actor, type AnyActorRef } from 'xstate';
 import type { AccessPointAudit, AuditedExecutor } from '../audit/access-point-audit.js';
 import type { RejectionCoalescer } from '../audit/rejection-coalescer.js';
-import { AhError, type ErrorInfo } from '../errors/ah-error.js';
+import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import type { Logging } from '../log/logger.js';
 import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
@@ -51,6 +51,17 @@ export interface ExecutorLinksDeps {
   readonly auditUnavailable: () => boolean;
   /** Someone listens to the links' machine records (the live debug view). */
   readonly wantsMachineRecords: () => boolean;
+  /** What the fleet doctor judges over the last hour (engine/fleet-health.ts). */
+  readonly health?: LinkHealthSink;
+}
+
+/** The links' facts the fleet doctor keeps: admissions, duplicates, rejections, heartbeat clocks. */
+export interface LinkHealthSink {
+  admitted(executorId: string, cert: { notBefore: number; serial: string }, at: number): void;
+  duplicate(e: { at: number; executorId: string; remoteAddress: string; previousRemoteAddress: string }): void;
+  rejected(e: { at: number; code: string; message: string; remoteAddress: string }): void;
+  /** A heartbeat with the executor's own clock (`sentAt`), received `at`. */
+  heartbeat(executorId: string, sentAt: number, at: number): void;
 }
 
 interface LinkSlot {
@@ -119,15 +130,16 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
     });
     this.links.set(link.id, { link, actor });
-    actor.on('admitted', (e: Admitted) => this.onAdmitted(e));
+    actor.on('admitted', (e: Admitted) => this.onAdmitted(e, link, actor.getSnapshot().context.labels));
     actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => {
       deps.roster.heartbeat(e.executorId, e.linkId, e.at);
       this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
     });
     // Logged (or counted) with the audit record, in sendReject.
-    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) =>
-      this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) }),
-    );
+    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
+      deps.health?.rejected({ at: Date.now(), code: e.error.code, message: messageOf(e.error), remoteAddress: e.remoteAddress });
+      this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
+    });
     actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => this.onDeparted(e));
     actor.subscribe({ complete: () => this.links.delete(link.id) });
 
@@ -135,8 +147,11 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       const at = Date.now();
       if (m.type === 'hello')
         actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
-      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
-      else actor.send({ type: 'GOODBYE', reason: m.reason, at });
+      else if (m.type === 'heartbeat') {
+        actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+        const executorId = actor.getSnapshot().context.peer?.executorId;
+        if (executorId && m.sentAt !== undefined) deps.health?.heartbeat(executorId, m.sentAt, at);
+      } else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });
     link.on('protocolError', (detail) => {
       deps.logging
@@ -252,8 +267,11 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     return { admission: 'duplicate', supersedes: holders.map((h) => h.id) };
   }
 
-  private onAdmitted(e: Admitted): void {
+  private onAdmitted(e: Admitted, link: ServerLink, labels: Readonly<Record<string, string>>): void {
     const { roster, logging } = this.deps;
+    const cert = link.handshake.certificate;
+    // A doctor's probe (ah.doctor label) is not the executor reconnecting.
+    if (cert && labels['ah.doctor'] !== 'true') this.deps.health?.admitted(e.executorId, { notBefore: Date.parse(cert.validFrom), serial: e.serial }, e.at);
     const log = logging.get('ah_access_point');
     const before = roster.get(e.executorId);
     const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
@@ -287,6 +305,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       `duplicate identity ${e.executorId}: a new holder at ${e.remoteAddress} (serial ${e.serial}) supersedes the link from ${previousRemoteAddress} (serial ${previous?.serial ?? '?'}) without proving it is the same executor`,
     );
     for (const linkId of e.supersedes) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
+    this.deps.health?.duplicate({ at: e.at, executorId: e.executorId, remoteAddress: e.remoteAddress, previousRemoteAddress });
     this.emit('duplicate', {
       id: e.executorId,
       remoteAddress: e.remoteAddress,

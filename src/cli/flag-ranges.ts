@@ -34,6 +34,8 @@ export interface CountRange {
 
 export const COUNT_RANGES = {
   maxAttempts: { min: 0, max: 1_000_000 },
+  /** doctor --fleet: reconnects in the last hour before an executor counts as flapping. */
+  maxReconnects: { min: 0, max: 1_000_000 },
   /** One process holds the whole demo fleet. */
   demoExecutors: { min: 1, max: 50 },
 } as const satisfies Record<string, CountRange>;

@@ -5,7 +5,11 @@
  * SVID brings, so the SPIFFE probe runs then, and its own checks report it later.
  */
 import { hostname } from 'node:os';
+import { queryStatus } from '../transport/status-server.js';
 import { paths } from '../engine/state-dir.js';
+import { AhError } from '../errors/ah-error.js';
+import { ALPN_PROTOCOL } from '../transport/messages.js';
+import { tryBind, type BindProbe } from './access-point.js';
 import { knownAccessPointFile } from '../transport/access-point-trust.js';
 import { formatHostPort } from '../util/address.js';
 import { probeEnrollment, type EnrollProbe } from './enrollment.js';
@@ -44,7 +48,30 @@ export class DoctorContext {
   }
 
   tcp(): Promise<TcpProbe> {
-    return this.once('tcp', () => tcpConnect(this.config.target, this.config.connectTimeoutMs));
+    return this.once('tcp', async (): Promise<TcpProbe> => {
+      // Access point mode with nothing on its port: it is not running, there is nothing to dial.
+      if (this.config.role === 'access-point' && (await this.listenProbe()).free) {
+        return { ok: false, error: new AhError('ENROLL_CONNECTION_REFUSED', { address: this.config.target.address }), notRunning: true };
+      }
+      return tcpConnect(this.config.target, this.config.connectTimeoutMs);
+    });
+  }
+
+  /** Access point mode: can `--fleet-listen` be bound (nothing holds it)? */
+  listenProbe(): Promise<BindProbe> {
+    return this.once('listen', () => tryBind(this.config.listen!));
+  }
+
+  /** Access point mode: the access point of this state dir answers on its status socket, or the port answers as one (ALPN). */
+  accessPointAnswers(): Promise<boolean> {
+    return this.once('ap-answers', async () => {
+      const status = await queryStatus(paths.accessPointSocket(this.config.stateDir), 'status', 2_000).catch(() => null);
+      if (status) return true;
+      const tcp = await this.tcp();
+      if (!tcp.ok) return false;
+      const tls = await this.tls();
+      return tls.ok && tls.alpn === ALPN_PROTOCOL;
+    });
   }
 
   tls(): Promise<TlsProbe> {

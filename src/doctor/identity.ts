@@ -15,6 +15,8 @@ import type { ProviderKind } from '../providers/identity-provider.js';
 import { formatDuration } from '../util/duration.js';
 import { distinguishedName, keyMatchesCertificate, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { parseCertificates } from '../x509/chain.js';
+import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
+import { loneLeaf, loneLeafError } from '../x509/lone-leaf.js';
 import type { DoctorContext } from './context.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { formatMode, keyModeTooOpen, lifetimeOf, relativeTo, sanProblem, verifyChainTo } from './verify.js';
@@ -367,6 +369,18 @@ export const identityChainCheck: Check<DoctorContext> = {
     const verdict = verifyChainTo(id.chain!, id.bundle, ctx.now());
     const certPath = id.files.find((f) => f.role === 'cert')?.path ?? id.origin;
     if (verdict.ok) {
+      // The same leaf and chain rules the peer applies (x509/chain-rules.ts), named before it refuses.
+      const rules = checkPeerChain(
+        id.chain!.map((c) => c.raw),
+        ctx.config.role,
+      );
+      if (isChainProblem(rules) && rules.kind === 'profile') {
+        const error =
+          ctx.config.role === 'executor'
+            ? new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: rules.rule })
+            : new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `access point certificate: ${rules.rule}` });
+        return fail(error, `chains to ${id.bundleOrigin}, but ${rules.rule}`);
+      }
       const names = verdict.path.map((c) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? distinguishedName(c.subject));
       return pass(`${names.join(' → ')} (root in ${id.bundleOrigin})`);
     }
@@ -377,7 +391,15 @@ export const identityChainCheck: Check<DoctorContext> = {
         return fail(new AhError('ENROLL_CHAIN_INCOMPLETE'), `${verdict.detail} (${id.bundleOrigin})`);
       case 'ca-not-valid':
         return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), verdict.detail);
-      case 'unknown':
+      case 'unknown': {
+        const lone = id.chain!.length === 1 ? loneLeaf([id.chain![0]!.raw], id.bundle) : null;
+        if (lone && ctx.config.role === 'executor') {
+          const error = loneLeafError(lone, 'executor', "the access point's --ca");
+          return fail(
+            error,
+            `${certPath} holds only the leaf: its issuer ${lone.issuer} (authority key id ${lone.authorityKeyId ?? 'none'}) is not in ${id.bundleOrigin}`,
+          );
+        }
         if (ctx.config.role === 'access-point') {
           return pass(`${verdict.detail} (--ca is the executors' CA); executors must trust this issuer with their own --ca`);
         }
@@ -385,6 +407,7 @@ export const identityChainCheck: Check<DoctorContext> = {
           new AhError('ENROLL_CLIENT_CERT_REJECTED'),
           `${verdict.detail} (${id.bundleOrigin}); the access point admits it only if its own --ca holds that issuer`,
         );
+      }
     }
   },
 };

@@ -9,12 +9,15 @@ import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatHostPort } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import type { DoctorContext } from './context.js';
-import { fail, pass, type Check } from './types.js';
+import { fail, pass, skip, type Check } from './types.js';
 import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
 
 export type ResolveProbe = { readonly ok: true; readonly literal: boolean; readonly addresses: string[] } | { readonly ok: false; readonly error: AhError };
 
-export type TcpProbe = { readonly ok: true; readonly ms: number; readonly peer: string } | { readonly ok: false; readonly error: AhError };
+export type TcpProbe =
+  | { readonly ok: true; readonly ms: number; readonly peer: string }
+  /** notRunning: access point mode, nothing holds its port (not dialed). */
+  | { readonly ok: false; readonly error: AhError; readonly notRunning?: boolean };
 
 export async function resolveHost(host: string, timeoutMs: number): Promise<ResolveProbe> {
   if (isIP(host)) return { ok: true, literal: true, addresses: [host] };
@@ -72,6 +75,7 @@ export const tcpCheck: Check<DoctorContext> = {
   async run(ctx) {
     const { address } = ctx.config.target;
     const probe = await ctx.tcp();
+    if (!probe.ok && probe.notRunning) return skip(`the access point is not running: nothing listens on ${address} (see fleet port free)`);
     if (!probe.ok) {
       const what = probe.error.code === 'ENROLL_CONNECTION_REFUSED' ? 'nothing listens there (connection refused)' : probe.error.message;
       return fail(probe.error, `cannot connect to ${address}: ${what}`);

@@ -86,6 +86,9 @@ async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract
       case 'ENROLL_SERVER_UNKNOWN_AUTHORITY':
         why = `nothing in ${trust.origin} issued the chain (top issuer ${distinguishedName(chain[chain.length - 1]!.issuer)})`;
         break;
+      case 'ENROLL_CHAIN_LONE_LEAF':
+        why = `${error.params.reason}: serve the full chain (cat cert.pem intermediate.pem > fullchain.pem) or add the right CA to ${trust.origin}`;
+        break;
       case 'ENROLL_CHAIN_INCOMPLETE':
         why = `${trust.origin} holds part of the chain but not its root`;
         break;

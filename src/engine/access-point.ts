@@ -39,6 +39,7 @@ import { longClock } from '../util/long-timer.js';
 import { VERSION } from '../version.js';
 import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
+import { FleetHealth } from './fleet-health.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { fleetAnswer } from './fleet-answer.js';
 import { paths } from './state-dir.js';
@@ -129,6 +130,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private readonly sanUriPrefix: SpiffeIdPrefix | null;
   /** Who may enroll now; replaced as a whole when the identity (and so the trust bundle) changes. */
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
+  /** What `ah agent doctor --fleet` reads (status socket command `fleet-health`). */
+  private readonly health = new FleetHealth();
 
   constructor(readonly options: AccessPointOptions) {
     super();
@@ -154,6 +157,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       rejections: () => this.rejections,
       auditUnavailable: () => this.auditUnavailable(),
       wantsMachineRecords: () => this.listenerCount('machine') > 0,
+      health: this.health,
     });
     for (const event of ['admitted', 'rejected', 'departed', 'heartbeat', 'machine', 'duplicate'] as const) {
       this.links.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
@@ -183,6 +187,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       pid: process.pid,
       version: VERSION,
     };
+  }
+
+  /** The status socket's `fleet-health`: the roster and the last hour of what the fleet doctor judges. */
+  private fleetHealth() {
+    const roster = this.roster.toJSON();
+    return { ...roster, health: this.health.toJSON(Date.now(), new Set(roster.executors.map((x) => x.id))), auditLog: this.options.auditLog ?? null };
   }
 
   /** `/readyz`: serving (own identity in hand, listener bound) and not shutting down. */
@@ -233,7 +243,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         ...(options.statusSocket !== false && {
           status: {
             path: paths.accessPointSocket(options.stateDir),
-            handler: (cmd, request) => (cmd === 'fleet' ? fleetAnswer(this.roster, request, this.audit?.health() ?? null) : this.status()),
+            handler: (cmd, request) =>
+              cmd === 'fleet' ? fleetAnswer(this.roster, request, this.audit?.health() ?? null) : cmd === 'fleet-health' ? this.fleetHealth() : this.status(),
             owner: { role: 'access point', name: 'access-point' },
           },
         }),

@@ -16,6 +16,7 @@ import { AhError } from '../errors/ah-error.js';
 import { isValidAt, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, parseCertificates } from '../x509/chain.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
+import { loneLeaf, loneLeafError } from '../x509/lone-leaf.js';
 import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 
 export interface FirstUseTrust {
@@ -126,8 +127,13 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
     const reason = String(socket.authorizationError ?? '');
     if (VALIDITY_ERRORS.has(reason)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
     if (/ISSUER|SELF_SIGNED|UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(reason)) {
-      const touches = bundleTouchesChain(chain, parseCertificates(trust.bundlePem));
-      throw new AhError(touches ? 'ENROLL_CHAIN_INCOMPLETE' : 'ENROLL_SERVER_UNKNOWN_AUTHORITY');
+      const bundle = parseCertificates(trust.bundlePem);
+      const lone = loneLeaf(
+        chain.map((c) => c.raw),
+        bundle,
+      );
+      if (lone) throw loneLeafError(lone, 'access point', '--ca');
+      throw new AhError(bundleTouchesChain(chain, bundle) ? 'ENROLL_CHAIN_INCOMPLETE' : 'ENROLL_SERVER_UNKNOWN_AUTHORITY');
     }
     throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason });
   }

@@ -77,7 +77,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   }
 
   sendHeartbeat(seq: number): void {
-    if (this.phase === 'open') this.socket!.write(encodeFrame({ type: 'heartbeat', seq }));
+    if (this.phase === 'open') this.socket!.write(encodeFrame({ type: 'heartbeat', seq, sentAt: Date.now() }));
   }
 
   /** Say goodbye (if the link is up) and close once it is flushed. */

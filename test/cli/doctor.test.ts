@@ -9,6 +9,7 @@ import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { skipWithout } from '../helpers/tools.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 import { createTrustDomain, shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
@@ -73,7 +74,7 @@ async function executorIdentity(dir: string, opts: { notBefore?: number; notAfte
   return writeIdentity(join(base, dir), leaf, root.pem);
 }
 
-async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon: Daemon; port: number }> {
+async function filesAccessPoint(paths: Paths, env: Record<string, string> = {}): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(
     [
       'agent',
@@ -91,9 +92,8 @@ async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon
       '--state-dir',
       tempStateDir(),
     ],
-    {},
+    env,
     'access point',
-    { wrap },
   );
   const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
@@ -265,20 +265,28 @@ describe('ah agent doctor, files identity', () => {
     expect(tls).toMatchObject({ status: 'fail', error: { code: 'ENROLL_SERVER_UNKNOWN_AUTHORITY', message: 'x509: certificate signed by unknown authority' } });
     // The chain is shown even though it does not verify.
     expect(tls.details!.chain[0].issuer).toBe('CN=Example Root CA');
-    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    // Its own certificate, judged by the same bundle, is a lone leaf whose issuer that bundle lacks.
+    expect(check(report, 'identity.chain')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF', message: 'unable to get local issuer certificate' },
+    });
     expect(check(report, 'enroll')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_SERVER_UNKNOWN_AUTHORITY' } });
   });
 
-  it("executor certificate from a CA the access point does not trust: the enrollment is refused with the guide's message", async () => {
+  it('executor certificate alone, from a CA the access point does not trust: a lone leaf, named with its issuer before the access point refuses it', async () => {
     const p = await executorIdentity('other-issuer', { issuer: otherRoot });
     const { code, report } = await doctorJson(ap.port, filesArgs(p));
     expect(code).toBe(1);
     expect(check(report, 'tls').status).toBe('pass');
-    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    const chain = check(report, 'identity.chain');
+    expect(chain).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF', message: 'unable to get local issuer certificate', params: { issuer: 'CN=Unrelated Root CA' } },
+    });
+    expect(chain.error!.params.authorityKeyId).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
     expect(check(report, 'enroll')).toMatchObject({
       status: 'fail',
-      finding: 'the access point refused us: client certificate rejected: certificate signed by unknown authority',
-      error: { code: 'ENROLL_CLIENT_CERT_REJECTED' },
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF', params: { peer: 'executor', issuer: 'CN=Unrelated Root CA' } },
     });
   });
 
@@ -499,7 +507,7 @@ describe('ah agent doctor, files identity', () => {
 describe('ah agent doctor, clock skew', () => {
   it.skipIf(skipWithout('faketime'))('an access point two days ahead (faketime): the clock check reads its welcome and flags the skew', async () => {
     const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
-    const ap = await filesAccessPoint(apPaths, ['faketime', '-f', '+2d']);
+    const ap = await filesAccessPoint(apPaths, fakeClock('+2d'));
     try {
       // Valid in both clocks, so the enrollment itself gets as far as welcome.
       const p = await executorIdentity('skew', { notAfter: Date.now() + 10 * DAY });
