@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/transport/frame-codec.js';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { fakeClock } from '../helpers/faketime.js';
+import { skipWithout } from '../helpers/tools.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
 const DAY = 86_400_000;
@@ -214,7 +215,7 @@ describe('ah agent doctor --fleet', () => {
     expect(wide.report.findings[0]!.message).toMatch(new RegExp(`^executor ${PREFIX}healthy holds certificate serial [0-9A-F]+ that expires in (9d23h|10d)`));
   });
 
-  it(
+  it.skipIf(skipWithout('faketime'))(
     'an old certificate, a clock an hour ahead, a flood of rejected hellos and two holders of one identity: each found, exit 1',
     async () => {
       const old = executor('old', await identity('old', { notBefore: Date.now() - 20 * HOUR, notAfter: Date.now() + 4 * HOUR }));

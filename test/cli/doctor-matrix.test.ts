@@ -14,6 +14,7 @@ import { catalog } from '../../src/errors/catalog.js';
 import { x509 } from '../../src/x509/peculiar.js';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type SpawnExtras } from '../helpers/cli.js';
 import { fakeClock } from '../helpers/faketime.js';
+import { skipWithout } from '../helpers/tools.js';
 import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer, type Leaf } from '../helpers/pki.js';
 import { DIAGNOSIS_ROWS, type DiagnosisRow } from '../diagnosis/diagnosis-table.js';
 import { shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
@@ -391,7 +392,13 @@ describe('the diagnosis matrix', () => {
   });
 
   describe.concurrent('executor: ah agent doctor names it first; ah agent enroll --max-attempts 1 prints the same line', () => {
-    it.each(DIAGNOSIS_ROWS.filter((r) => r.side === 'executor').map((r) => [r.id, r] as const))('%s', async (_id, row) => runExecutorRow(row), ROW_BOUND_MS);
+    const executorRows = DIAGNOSIS_ROWS.filter((r) => r.side === 'executor');
+    // A fault made by moving a clock with libfaketime: skipped (outside CI) where faketime cannot be had.
+    const byClock = (r: DiagnosisRow) => /clock/.test(r.id);
+    it.each(executorRows.filter((r) => !byClock(r)).map((r) => [r.id, r] as const))('%s', async (_id, row) => runExecutorRow(row), ROW_BOUND_MS);
+    describe.skipIf(skipWithout('faketime'))('with a moved clock', () => {
+      it.each(executorRows.filter(byClock).map((r) => [r.id, r] as const))('%s', async (_id, row) => runExecutorRow(row), ROW_BOUND_MS);
+    });
   });
 
   describe.concurrent('access point: ah agent doctor --access-point names it first; ah agent access-point says the same', () => {
