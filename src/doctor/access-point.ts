@@ -9,10 +9,8 @@ import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
-import type { DoctorContext } from './context.js';
+import type { BindProbe, DoctorSession } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
-
-export type BindProbe = { readonly free: true } | { readonly free: false; readonly code: string; readonly detail: string };
 
 /** Bind and release at once: is `listen` free for a daemon to take? */
 export function tryBind(listen: HostPort): Promise<BindProbe> {
@@ -46,7 +44,7 @@ async function notWritable(dir: string): Promise<string | null> {
   }
 }
 
-export const apStateDirCheck: Check<DoctorContext> = {
+export const apStateDirCheck: Check<DoctorSession> = {
   name: 'ap.state-dir',
   title: 'state dir usable',
   async run(ctx) {
@@ -61,7 +59,7 @@ export const apStateDirCheck: Check<DoctorContext> = {
   },
 };
 
-export const apListenCheck: Check<DoctorContext> = {
+export const apListenCheck: Check<DoctorSession> = {
   name: 'ap.listen',
   title: 'fleet port free',
   async run(ctx) {
@@ -77,7 +75,7 @@ export const apListenCheck: Check<DoctorContext> = {
   },
 };
 
-export const apAuditLogCheck: Check<DoctorContext> = {
+export const apAuditLogCheck: Check<DoctorSession> = {
   name: 'ap.audit-log',
   title: 'audit log writable',
   async run(ctx) {
@@ -97,7 +95,7 @@ export const apAuditLogCheck: Check<DoctorContext> = {
   },
 };
 
-export const apMetricsCheck: Check<DoctorContext> = {
+export const apMetricsCheck: Check<DoctorSession> = {
   name: 'ap.metrics',
   title: 'metrics port free',
   async run(ctx) {

@@ -11,49 +11,14 @@ import { dirname, join, resolve } from 'node:path';
 import { paths } from '../engine/state-dir.js';
 import { AhError } from '../errors/ah-error.js';
 import { DevIdentityProvider, devSpiffeId } from '../providers/dev.js';
-import type { ProviderKind } from '../providers/identity-provider.js';
 import { formatDuration } from '../util/duration.js';
 import { distinguishedName, keyMatchesCertificate, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { parseCertificates } from '../x509/chain.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
 import { loneLeaf, loneLeafError } from '../x509/lone-leaf.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession, FileRead, IdentityProbe } from './session.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { formatMode, keyModeTooOpen, lifetimeOf, relativeTo, sanProblem, verifyChainTo } from './verify.js';
-
-export interface FileRead {
-  readonly role: 'cert' | 'key' | 'ca';
-  readonly path: string;
-  readonly mode?: number;
-  readonly text?: string;
-  readonly error?: AhError;
-}
-
-export interface IdentityProbe {
-  readonly kind: ProviderKind;
-  /** Where the material comes from, for findings. */
-  readonly origin: string;
-  /** Files read: the files identity's three, a kept dev identity, an extra `--ca`. */
-  readonly files: FileRead[];
-  readonly certPem?: string;
-  readonly keyPem?: string;
-  readonly chain?: X509Certificate[];
-  readonly key?: KeyObject;
-  /** The identity's own CA bundle (files `--ca`, the SVID bundle, Vault's CA chain). */
-  readonly bundle?: X509Certificate[];
-  readonly bundlePem?: string;
-  readonly bundleOrigin?: string;
-  /** `--ca` given with an identity that has no bundle of its own (trusts the access point). */
-  readonly extraCaPem?: string;
-  readonly parseErrors: AhError[];
-  /** No material at all, and why (the provider failed; see its checks). */
-  readonly unavailable?: { readonly reason: string; readonly error?: AhError };
-  /** Files identity without `--cert`/`--key`. */
-  readonly anonymous: boolean;
-  /** Dev identity: where it is kept, and why it could not be. */
-  readonly devDir?: string;
-  readonly devDirProblem?: AhError;
-}
 
 async function readIdentityFile(role: FileRead['role'], path: string): Promise<FileRead> {
   const abs = resolve(path);
@@ -126,7 +91,7 @@ async function freshDev(role: 'executor' | 'access-point', name: string, ttlMs: 
   }
 }
 
-export async function loadIdentity(ctx: DoctorContext): Promise<IdentityProbe> {
+export async function loadIdentity(ctx: DoctorSession): Promise<IdentityProbe> {
   const { config } = ctx;
   const identity = config.identity;
   const parseErrors: AhError[] = [];
@@ -261,7 +226,7 @@ function fileSummary(f: FileRead): string {
   return `${f.role} ${f.path}${f.mode !== undefined ? ` (${formatMode(f.mode)})` : ''}`;
 }
 
-export const identityFilesCheck: Check<DoctorContext> = {
+export const identityFilesCheck: Check<DoctorSession> = {
   name: 'identity.files',
   title: 'identity files',
   async run(ctx) {
@@ -306,7 +271,7 @@ function unavailable(id: IdentityProbe): CheckOutcome | null {
   return null;
 }
 
-export const identityParseCheck: Check<DoctorContext> = {
+export const identityParseCheck: Check<DoctorSession> = {
   name: 'identity.parse',
   title: 'certificate, key, CA parse',
   async run(ctx) {
@@ -331,7 +296,7 @@ export const identityParseCheck: Check<DoctorContext> = {
   },
 };
 
-export const identityKeyCheck: Check<DoctorContext> = {
+export const identityKeyCheck: Check<DoctorSession> = {
   name: 'identity.key',
   title: 'key matches certificate',
   async run(ctx) {
@@ -351,7 +316,7 @@ export const identityKeyCheck: Check<DoctorContext> = {
   },
 };
 
-export const identityChainCheck: Check<DoctorContext> = {
+export const identityChainCheck: Check<DoctorSession> = {
   name: 'identity.chain',
   title: 'chain verifies to the CA',
   async run(ctx) {
@@ -412,7 +377,7 @@ export const identityChainCheck: Check<DoctorContext> = {
   },
 };
 
-export const identitySanCheck: Check<DoctorContext> = {
+export const identitySanCheck: Check<DoctorSession> = {
   name: 'identity.san',
   title: 'SANs match the policy',
   async run(ctx) {
@@ -436,7 +401,7 @@ export const identitySanCheck: Check<DoctorContext> = {
   },
 };
 
-export const identityValidityCheck: Check<DoctorContext> = {
+export const identityValidityCheck: Check<DoctorSession> = {
   name: 'identity.validity',
   title: 'validity and renewal',
   async run(ctx) {

@@ -8,16 +8,9 @@ import { AhError } from '../errors/ah-error.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatHostPort } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession, ResolveProbe, TcpProbe } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
 import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
-
-export type ResolveProbe = { readonly ok: true; readonly literal: boolean; readonly addresses: string[] } | { readonly ok: false; readonly error: AhError };
-
-export type TcpProbe =
-  | { readonly ok: true; readonly ms: number; readonly peer: string }
-  /** notRunning: access point mode, nothing holds its port (not dialed). */
-  | { readonly ok: false; readonly error: AhError; readonly notRunning?: boolean };
 
 export async function resolveHost(host: string, timeoutMs: number): Promise<ResolveProbe> {
   if (isIP(host)) return { ok: true, literal: true, addresses: [host] };
@@ -56,7 +49,7 @@ export function tcpConnect(target: { host: string; port: number; address: string
   });
 }
 
-export const dnsCheck: Check<DoctorContext> = {
+export const dnsCheck: Check<DoctorSession> = {
   name: 'dns',
   title: 'name resolution',
   async run(ctx) {
@@ -69,7 +62,7 @@ export const dnsCheck: Check<DoctorContext> = {
   },
 };
 
-export const tcpCheck: Check<DoctorContext> = {
+export const tcpCheck: Check<DoctorSession> = {
   name: 'tcp',
   title: 'tcp connect',
   async run(ctx) {

@@ -11,7 +11,7 @@ import { DEFAULT_FLEET_PORT, formatHostPort, parseListenAddress } from '../util/
 import { formatDuration } from '../util/duration.js';
 import { distinguishedName } from '../x509/certificate.js';
 import { issuedBy } from '../x509/chain.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
 import { latestRenewalFraction, RENEWAL_JITTER } from '../model/renewal-policy.js';
 
@@ -23,7 +23,7 @@ export const THRESHOLD_RANGE = { min: 0.3, max: 0.8 } as const;
 /** The least time between the latest renewal point and expiry for a failed renewal to be retried. */
 export const MIN_RENEWAL_MARGIN_MS = 60_000;
 
-export const productionCaCheck: Check<DoctorContext> = {
+export const productionCaCheck: Check<DoctorSession> = {
   name: 'production.ca',
   title: 'certificates from a trusted CA',
   async run(ctx) {
@@ -60,7 +60,7 @@ function inHours(ms: number): string {
   return hours === 0 ? formatDuration(ms) : `${hours}h${formatDuration(ms - hours * HOUR).replace(/^0ms$/, '')}`;
 }
 
-export const productionTtlCheck: Check<DoctorContext> = {
+export const productionTtlCheck: Check<DoctorSession> = {
   name: 'production.ttl',
   title: 'certificate TTL in hours',
   async run(ctx) {
@@ -74,7 +74,7 @@ export const productionTtlCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionRotationCheck: Check<DoctorContext> = {
+export const productionRotationCheck: Check<DoctorSession> = {
   name: 'production.rotation',
   title: 'rotation threshold',
   async run(ctx) {
@@ -103,7 +103,7 @@ export const productionRotationCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionSanValidationCheck: Check<DoctorContext> = {
+export const productionSanValidationCheck: Check<DoctorSession> = {
   name: 'production.san-validation',
   title: 'SAN validation at the access point',
   async run(ctx) {
@@ -122,7 +122,7 @@ export const productionSanValidationCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionAuditLogCheck: Check<DoctorContext> = {
+export const productionAuditLogCheck: Check<DoctorSession> = {
   name: 'production.audit-log',
   title: 'audit logging',
   async run(ctx) {
@@ -167,7 +167,7 @@ function getMetrics(host: string, port: number, timeoutMs: number): Promise<{ st
   });
 }
 
-export const productionMetricsCheck: Check<DoctorContext> = {
+export const productionMetricsCheck: Check<DoctorSession> = {
   name: 'production.metrics',
   title: 'metrics',
   async run(ctx) {
@@ -190,7 +190,7 @@ export const productionMetricsCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionPortCheck: Check<DoctorContext> = {
+export const productionPortCheck: Check<DoctorSession> = {
   name: 'production.port',
   title: 'fleet port reachable',
   async run(ctx) {

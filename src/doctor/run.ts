@@ -19,12 +19,13 @@ import {
   productionSanValidationCheck,
   productionTtlCheck,
 } from './production.js';
+import type { DoctorSession } from './session.js';
 import { spiffeHeaderCheck, spiffeSocketCheck, spiffeSvidCheck } from './spiffe.js';
 import { tlsCheck } from './tls.js';
 import { fail, type Check, type CheckResult, type DoctorConfig } from './types.js';
 import { vaultIssueCheck, vaultReachableCheck, vaultSealCheck, vaultTokenCheck } from './vault.js';
 
-export const CHECKS: readonly Check<DoctorContext>[] = [
+export const CHECKS: readonly Check<DoctorSession>[] = [
   dnsCheck,
   tcpCheck,
   tlsCheck,
@@ -46,7 +47,7 @@ export const CHECKS: readonly Check<DoctorContext>[] = [
 ];
 
 /** Access point mode: what stops it from starting comes right after name resolution; its files after its identity. */
-export const ACCESS_POINT_CHECKS: readonly Check<DoctorContext>[] = [
+export const ACCESS_POINT_CHECKS: readonly Check<DoctorSession>[] = [
   dnsCheck,
   apStateDirCheck,
   apListenCheck,
@@ -56,7 +57,7 @@ export const ACCESS_POINT_CHECKS: readonly Check<DoctorContext>[] = [
   ...CHECKS.slice(CHECKS.indexOf(identityValidityCheck) + 1),
 ];
 
-export const PRODUCTION_CHECKS: readonly Check<DoctorContext>[] = [
+export const PRODUCTION_CHECKS: readonly Check<DoctorSession>[] = [
   productionCaCheck,
   productionTtlCheck,
   productionRotationCheck,

@@ -15,23 +15,13 @@ import { ALPN_PROTOCOL } from '../transport/messages.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatDuration } from '../util/duration.js';
 import { distinguishedName, fingerprintOf, isValidAt, notAfterOf, notBeforeOf, serialOf, spkiPin, subjectAltNames } from '../x509/certificate.js';
-import type { DoctorContext, TrustPlan } from './context.js';
+import type { DoctorSession, TlsProbe, TrustPlan } from './session.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { parseCertificates } from '../x509/chain.js';
 import { certificateJson, certificateLines, relativeTo } from './verify.js';
 import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
 
-export interface TlsProbe {
-  /** The handshake completed (the chain is known). */
-  readonly ok: boolean;
-  readonly error?: AhError;
-  readonly protocol?: string | null;
-  readonly alpn?: string | false | null;
-  readonly chain: X509Certificate[];
-  readonly verdict?: CheckOutcome;
-}
-
-function handshake(ctx: DoctorContext, trust: TrustPlan): Promise<{ socket: TLSSocket } | { error: AhError }> {
+function handshake(ctx: DoctorSession, trust: TrustPlan): Promise<{ socket: TLSSocket } | { error: AhError }> {
   const { target, connectTimeoutMs, tlsMinVersion } = ctx.config;
   return new Promise((resolve) => {
     const socket = connect({
@@ -65,7 +55,7 @@ function validityNote(leaf: X509Certificate, now: number): string {
   return `expired ${new Date(notAfterOf(leaf)).toISOString()} (${relativeTo(notAfterOf(leaf), now)})`;
 }
 
-async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract<TrustPlan, { kind: 'ca' }>, chain: X509Certificate[]): Promise<CheckOutcome> {
+async function verdictByCa(ctx: DoctorSession, socket: TLSSocket, trust: Extract<TrustPlan, { kind: 'ca' }>, chain: X509Certificate[]): Promise<CheckOutcome> {
   const { config } = ctx;
   const leaf = chain[0]!;
   const now = ctx.now();
@@ -108,7 +98,7 @@ async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract
   return pass(`verified: chains to ${trust.origin}; ${named}`);
 }
 
-async function verdictByFirstUse(ctx: DoctorContext, trust: Extract<TrustPlan, { kind: 'first-use' }>, leaf: X509Certificate): Promise<CheckOutcome> {
+async function verdictByFirstUse(ctx: DoctorSession, trust: Extract<TrustPlan, { kind: 'first-use' }>, leaf: X509Certificate): Promise<CheckOutcome> {
   const now = ctx.now();
   if (!isValidAt(leaf, now)) return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `the access point's certificate is ${validityNote(leaf, now)}`);
   const pin = spkiPin(leaf);
@@ -128,7 +118,7 @@ async function verdictByFirstUse(ctx: DoctorContext, trust: Extract<TrustPlan, {
   return pass(`dev identity: the key is the one trusted on first use (${trust.file})`);
 }
 
-async function verdictForAccessPoint(ctx: DoctorContext, leaf: X509Certificate): Promise<CheckOutcome> {
+async function verdictForAccessPoint(ctx: DoctorSession, leaf: X509Certificate): Promise<CheckOutcome> {
   const now = ctx.now();
   if (!isValidAt(leaf, now))
     return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `it serves a certificate that is ${validityNote(leaf, now)}: executors refuse it`);
@@ -143,7 +133,7 @@ async function verdictForAccessPoint(ctx: DoctorContext, leaf: X509Certificate):
   );
 }
 
-export async function probeTls(ctx: DoctorContext): Promise<TlsProbe> {
+export async function probeTls(ctx: DoctorSession): Promise<TlsProbe> {
   const tcp = await ctx.tcp();
   if (!tcp.ok) return { ok: false, chain: [] };
   const trust = await ctx.trust();
@@ -185,7 +175,7 @@ export async function probeTls(ctx: DoctorContext): Promise<TlsProbe> {
   }
 }
 
-export const tlsCheck: Check<DoctorContext> = {
+export const tlsCheck: Check<DoctorSession> = {
   name: 'tls',
   title: 'tls handshake',
   async run(ctx) {

@@ -5,7 +5,6 @@
  * One login only, with the same node-vault client the provider uses: a secret ID with a use limit
  * is not spent twice.
  */
-import type { X509Certificate } from 'node:crypto';
 import NodeVault from 'node-vault';
 import { AhError } from '../errors/ah-error.js';
 import type { VaultIdentityConfig } from '../providers/index.js';
@@ -13,28 +12,8 @@ import { verifyIssueResponse } from '../providers/vault/issue-response.js';
 import { vaultErrorToCatalog } from '../providers/vault/vault-errors.js';
 import { formatDuration } from '../util/duration.js';
 import { distinguishedName, serialOf, subjectAltNames } from '../x509/certificate.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession, VaultMaterial, VaultProbe } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
-
-type Step<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: AhError } | { readonly ok: null; readonly reason: string };
-
-export interface VaultMaterial {
-  readonly certPem: string;
-  readonly keyPem: string;
-  readonly bundlePem: string;
-  readonly leaf: X509Certificate;
-}
-
-export interface VaultProbe {
-  readonly addr: string;
-  readonly path: string;
-  readonly reach: Step<{ sealed: boolean; version: string | null }>;
-  readonly token: Step<{ how: string; ttlSeconds: number; renewable: boolean; policies: string[] }>;
-  readonly issue: Step<VaultMaterial>;
-  readonly material: VaultMaterial | null;
-  readonly materialError?: AhError;
-  readonly origin: string;
-}
 
 /** The same verification the provider applies before it uses what Vault issued. */
 function toMaterial(body: unknown, where: { addr: string; path: string }): VaultMaterial {
@@ -133,9 +112,9 @@ function sealedError(reach: VaultProbe['reach']): AhError | undefined {
   return reach.ok && reach.value.sealed ? new AhError('ENROLL_VAULT_SEALED') : undefined;
 }
 
-const notVault = (ctx: DoctorContext) => skip(`the identity is ${ctx.config.identity.kind}, not vault`);
+const notVault = (ctx: DoctorSession) => skip(`the identity is ${ctx.config.identity.kind}, not vault`);
 
-export const vaultReachableCheck: Check<DoctorContext> = {
+export const vaultReachableCheck: Check<DoctorSession> = {
   name: 'vault.reachable',
   title: 'Vault reachable',
   async run(ctx) {
@@ -147,7 +126,7 @@ export const vaultReachableCheck: Check<DoctorContext> = {
   },
 };
 
-export const vaultSealCheck: Check<DoctorContext> = {
+export const vaultSealCheck: Check<DoctorSession> = {
   name: 'vault.seal',
   title: 'Vault unsealed',
   async run(ctx) {
@@ -159,7 +138,7 @@ export const vaultSealCheck: Check<DoctorContext> = {
   },
 };
 
-export const vaultTokenCheck: Check<DoctorContext> = {
+export const vaultTokenCheck: Check<DoctorSession> = {
   name: 'vault.token',
   title: 'Vault token',
   async run(ctx) {
@@ -178,7 +157,7 @@ export const vaultTokenCheck: Check<DoctorContext> = {
   },
 };
 
-export const vaultIssueCheck: Check<DoctorContext> = {
+export const vaultIssueCheck: Check<DoctorSession> = {
   name: 'vault.issue',
   title: 'Vault role can issue',
   async run(ctx) {
