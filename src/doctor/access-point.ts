@@ -7,6 +7,7 @@
 import { access, constants, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { checkStateDir } from '../engine/state-dir-trust.js';
 import { AhError } from '../errors/ah-error.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
 import type { BindProbe, DoctorSession } from './session.js';
@@ -49,6 +50,13 @@ export const apStateDirCheck: Check<DoctorSession> = {
   title: 'state dir usable',
   async run(ctx) {
     const dir = resolve(ctx.config.stateDir);
+    // The access point's own rules first (owner, modes, a file where a directory should be), in its words.
+    try {
+      await checkStateDir(dir, { create: false });
+    } catch (err) {
+      if (err instanceof AhError) return fail(err, err.message);
+      throw err;
+    }
     const problem = await notWritable(dir);
     if (problem)
       return fail(

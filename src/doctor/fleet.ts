@@ -155,14 +155,39 @@ async function auditRejections(file: string | null | undefined, since: number): 
   for (const line of text.split('\n')) {
     if (!line.includes('"rejected"')) continue;
     try {
-      const r = JSON.parse(line) as { event?: string; time?: string; code?: string; message?: string; remoteAddress?: string };
+      const r = JSON.parse(line) as {
+        event?: string;
+        time?: string;
+        code?: string;
+        message?: string;
+        remoteAddress?: string;
+        sourceAddress?: string;
+        count?: number;
+      };
       const at = Date.parse(r.time ?? '');
-      if (r.event === 'rejected' && at >= since && r.code) out.push({ at, code: r.code, message: r.message ?? r.code, remoteAddress: r.remoteAddress ?? '?' });
+      if (r.event !== 'rejected' || !(at >= since) || !r.code) continue;
+      // A coalesced record (unauthenticated clients, audit/rejection-coalescer.ts) stands for `count` rejections.
+      const times = Math.min(Number.isSafeInteger(r.count) && r.count! > 1 ? r.count! : 1, 100_000);
+      for (let i = 0; i < times; i++) out.push({ at, code: r.code, message: r.message ?? r.code, remoteAddress: r.remoteAddress ?? r.sourceAddress ?? '?' });
     } catch {
       // A torn line (the log was being written): skip it.
     }
   }
   return out;
+}
+
+/**
+ * The audit log remembers across restarts but writes repeated unauthenticated rejections only when
+ * their window closes; the access point's memory has every rejection since it started. Per code,
+ * the source that saw more wins.
+ */
+function richerPerCode(audit: Rejection[], memory: Rejection[]): Rejection[] {
+  const codes = new Set([...audit, ...memory].map((r) => r.code));
+  return [...codes].flatMap((code) => {
+    const a = audit.filter((r) => r.code === code);
+    const m = memory.filter((r) => r.code === code);
+    return m.length > a.length ? m : a;
+  });
 }
 
 /** The pure judgement: the access point's answer in, findings out (errors first). */
@@ -181,7 +206,8 @@ export async function runFleetDoctor(o: FleetDoctorOptions): Promise<FleetReport
   if (!answer?.health) throw new AhError('ENROLL_NOT_RUNNING', { role: 'access point', stateDir: o.stateDir });
   const now = Date.parse(answer.health.now);
   const fromAudit = await auditRejections(o.auditLog ?? answer.auditLog, now - answer.health.windowMs);
-  const rejections = fromAudit ?? answer.health.rejections.map((r) => ({ ...r, at: Date.parse(r.at) }));
+  const fromMemory = answer.health.rejections.map((r) => ({ ...r, at: Date.parse(r.at) }));
+  const rejections = fromAudit ? richerPerCode(fromAudit, fromMemory) : fromMemory;
   const findings = fleetFindings(answer, rejections, now, o);
   const errors = findings.filter((f) => f.severity === 'error').length;
   return {

@@ -397,7 +397,7 @@ export const DIAGNOSIS_ROWS: readonly DiagnosisRow[] = [
     section: 'Quick Diagnostics / Check Enrollment Status',
     symptom: 'The state dir cannot be created',
     guideLine: null,
-    code: 'ENROLL_STATE_DIR_UNUSABLE',
+    code: 'ENROLL_STATE_DIR_NOT_A_DIRECTORY',
     check: 'ap.state-dir',
     fault: '`--state-dir` below a regular file',
     fix: "Give a `--state-dir` the access point's user can create and write",
