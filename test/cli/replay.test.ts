@@ -158,7 +158,8 @@ beforeAll(async () => {
   const rejectedRaw = recordStdout(rejected);
   expect(await rejected.exited).toBe(1);
   logs.rejected = rejectedRaw.save(dir, 'rejected.log');
-  await ap2.daemon.waitForLine((l) => l.code === 'ENROLL_CLIENT_CERT_REJECTED', 'the rejection');
+  // Its leaf alone, from a CA the access point does not hold: the lone leaf (docs/diagnosis.md).
+  await ap2.daemon.waitForLine((l) => l.code === 'ENROLL_CHAIN_LONE_LEAF', 'the rejection');
   await ap2.daemon.stop();
   logs.rejectedAp = ap2.raw.save(dir, 'rejected-access-point.log');
 }, 120_000);
@@ -223,19 +224,19 @@ describe('replaying real runs', () => {
     expect(r.json.diagnoses[0]).toMatchObject({
       actor: 'executor:x',
       kind: 'failed',
-      error: { code: 'ENROLL_CLIENT_CERT_REJECTED' },
-      message: 'client certificate rejected: certificate signed by unknown authority',
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF' },
+      message: 'unable to get local issuer certificate',
     });
     // The whole guide entry, as the CLI prints errors.
     expect(r.stdout).toContain(formatForTerminal(r.json.diagnoses[0].error));
-    expect(r.stdout).toMatch(/error: client certificate rejected: certificate signed by unknown authority\n {2}Reason: [A-Z_]+\n/);
+    expect(r.stdout).toMatch(/^error: unable to get local issuer certificate$/m);
     expect(r.stdout).toMatch(/^STUCK executor:x \(enrollment\) in failed since \S+: gave up after 2 failed attempts \(--max-attempts\)$/m);
 
     const ap = await replay(logs.rejectedAp!);
     expect(ap.code, ap.stderr).toBe(0);
     const rejectedLinks = ap.json.diagnoses.filter((d: any) => d.kind === 'rejected');
     expect(rejectedLinks.length).toBe(2);
-    for (const d of rejectedLinks) expect(d).toMatchObject({ machine: 'connection', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    for (const d of rejectedLinks) expect(d).toMatchObject({ machine: 'connection', error: { code: 'ENROLL_CHAIN_LONE_LEAF' } });
     expect(paths(ap, rejectedLinks[0].actor)).toEqual(['accepted', 'verifying', 'draining', 'closed']);
   });
 
