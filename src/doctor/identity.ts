@@ -91,6 +91,11 @@ async function freshDev(role: 'executor' | 'access-point', name: string, ttlMs: 
   }
 }
 
+/**
+ * The identity the doctor checks, loaded the way each provider loads it (one branch per provider,
+ * each a few lines that read the same material the daemon would). Longer than a screen because the
+ * providers are side by side, which is how the doctor's findings compare them.
+ */
 export async function loadIdentity(ctx: DoctorSession): Promise<IdentityProbe> {
   const { config } = ctx;
   const identity = config.identity;

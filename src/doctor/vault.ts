@@ -21,6 +21,10 @@ function toMaterial(body: unknown, where: { addr: string; path: string }): Vault
   return { certPem, keyPem, bundlePem, leaf };
 }
 
+/**
+ * The guide's Vault checks in the order an operator runs them by hand (reachable and unsealed,
+ * then a token, then an issue); each step needs the one before, so they stay in one function.
+ */
 export async function probeVault(config: VaultIdentityConfig, commonName: string, timeoutMs: number): Promise<VaultProbe> {
   const addr = config.addr;
   const path = config.path ?? `pki/issue/${config.role}`;

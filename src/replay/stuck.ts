@@ -129,6 +129,10 @@ function streakSince(steps: readonly PathStep[]): number {
   return steps[i]!.time;
 }
 
+/**
+ * One decision table, longer than a screen on purpose: the stuck patterns are tried in order and
+ * the first that fits wins, so the order itself is the logic; split, it would be hidden.
+ */
 function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | null {
   if (a.steps.length === 0 || a.value === null) return null;
   const value = a.value;

@@ -43,6 +43,7 @@ function addOnce(command: Command, opt: Option): void {
   if (!command.options.some((o) => o.long === opt.long)) command.addOption(opt);
 }
 
+/** The command's declaration: its options in the order `--help` shows them (a list, not logic). */
 export function registerDoctor(agent: Command): void {
   const command = agent
     .command('doctor')
