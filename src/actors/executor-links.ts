@@ -17,7 +17,7 @@ import { newNonce, verifyContinuity } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import type { ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
-import { longClock } from '../util/long-timer.js';
+import { wheelClock } from '../util/timer-wheel.js';
 import { DuplicateIdentities } from './duplicate-identities.js';
 import type { FleetEntryJson, Roster, RosterEntry } from './roster.js';
 
@@ -96,7 +96,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     const actor = createActor(this.logic, {
       id: link.id,
       // Three heartbeat intervals of a configured length: any length must wait that long.
-      clock: longClock,
+      clock: wheelClock,
       input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
       inspect: machineInspector(deps.logging.get('ah_machine'), link.id, deps.wantsMachineRecords() ? (r) => this.emit('machine', r) : undefined),
     });
