@@ -126,8 +126,8 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
    * (`'connection'`), so a shed or waiting connection gets no TLS byte.
    */
   private readonly tcp: TcpServer;
-  /** Handshakes in flight or waiting, by `address|port`, until secure, failed or closed. */
-  private readonly handshaking = new Map<string, Ticket>();
+  /** Connections in their handshake or waiting for one, by `address|port`, until secure, failed or closed. */
+  private readonly handshaking = new Map<string, { ticket: Ticket; socket: Socket }>();
   /** Connections waiting for a handshake place, with how to hand back what they sent meanwhile. */
   private readonly waiting = new Map<Socket, () => void>();
   private closing = false;
@@ -173,11 +173,15 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     this.server.setSecureContext(FleetServer.secureContextOptions(identity));
   }
 
-  /** Stop accepting and close the connections still waiting for a handshake; links are the caller's to close. */
+  /**
+   * Stop accepting, and close the connections still waiting for a handshake or in one (a link
+   * that became secure after the caller drained its links would keep the server open); links are
+   * the caller's to close.
+   */
   close(): Promise<void> {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
-    for (const socket of [...this.waiting.keys()]) socket.destroy();
+    for (const { socket } of [...this.handshaking.values()]) socket.destroy();
     return closed;
   }
 
@@ -191,12 +195,13 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     if (typeof verdict === 'string') return this.shed(socket, verdict);
     const ticket = verdict;
     const key = socketKey(socket);
-    this.handshaking.set(key, ticket);
+    const entry = { ticket, socket };
+    this.handshaking.set(key, entry);
     socket.once('close', () => {
       // Leaves the queue, or frees the handshake place for the next in line.
       ticket.release();
       this.waiting.delete(socket);
-      if (this.handshaking.get(key) === ticket) this.handshaking.delete(key);
+      if (this.handshaking.get(key) === entry) this.handshaking.delete(key);
     });
     if (ticket.queued) this.hold(socket);
     else this.startTls(socket);
@@ -255,7 +260,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
   /** The TLS socket of a connection has the raw socket's address and port. */
   private handshakeOver(socket: TLSSocket): void {
     const key = socketKey(socket);
-    this.handshaking.get(key)?.release();
+    this.handshaking.get(key)?.ticket.release();
     this.handshaking.delete(key);
   }
 

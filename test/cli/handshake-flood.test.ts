@@ -299,10 +299,22 @@ describe('handshake limits', () => {
     expect(daemon.lines.filter((l) => l.event === 'handshake_shed' || l.event === 'handshakes_shed_coalesced')).toEqual([]);
   });
 
-  it('--handshake-queue: when the places and the queue are full, the next connections are closed before any TLS byte', async () => {
+  it('--handshake-queue: when the places and the queue are full, the next connections are closed before any TLS byte; enrolled links are served meanwhile', async () => {
     const stateDir = tempStateDir();
-    const { daemon, port } = await accessPoint(stateDir, ['--max-handshakes', '1', '--handshake-queue', '2', '--metrics-listen', '127.0.0.1:0']);
+    const { daemon, port } = await accessPoint(stateDir, [
+      '--max-handshakes',
+      '1',
+      '--handshake-queue',
+      '2',
+      '--heartbeat-interval',
+      '200ms',
+      '--metrics-listen',
+      '127.0.0.1:0',
+    ]);
     const url = await metricsUrl(daemon);
+    // Enrolled before the storm.
+    const steady = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'steady', '--state-dir', stateDir]);
+    await waitForFleetMember(stateDir, 'steady');
     const held = watched(await rawTcp(port));
     await handshakesUntil(stateDir, (h) => h.inFlight === 1, 'one handshake in flight');
     const waiting = [watched(await rawTcp(port)), watched(await rawTcp(port))];
@@ -313,6 +325,12 @@ describe('handshake limits', () => {
     const m = await scrapeUntil(url, (s) => s.sample('ah_access_point_handshakes_shed_total', { reason: 'capacity' }) === 3, 'three sheds');
     expect(m.sample('ah_access_point_handshakes_shed_total', { reason: 'rate' })).toBe(0);
     expect(m.sample('ah_access_point_handshake_queue_depth')).toBe(2);
+    // The enrolled executor is served while the storm waits: its heartbeats keep being acked.
+    const beats = m.sample('ah_access_point_heartbeats_total')!;
+    const later = await scrapeUntil(url, (s) => s.sample('ah_access_point_heartbeats_total')! >= beats + 3, 'three more heartbeats while the queue is full');
+    expect(later.sample('ah_access_point_handshake_queue_depth')).toBe(2);
+    expect(later.sum('ah_access_point_departures_total')).toBe(0);
+    expect(later.sample('ah_access_point_enrolled_executors')).toBe(1);
     // Those in flight and waiting were left alone.
     for (const w of [held, ...waiting]) {
       expect(w.closed).toBe(false);
@@ -327,6 +345,7 @@ describe('handshake limits', () => {
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'after-flood', '--state-dir', stateDir]);
     await waitForFleetMember(stateDir, 'after-flood');
     expect(await ex.stop()).toBe(0);
+    expect(await steady.stop()).toBe(0);
     const total = (await scrape(url)).sample('ah_access_point_handshakes_shed_total', { reason: 'capacity' })!;
     expect(await daemon.stop()).toBe(0);
     // The ones not told one by one are in one line with their count (at the latest at stop).
