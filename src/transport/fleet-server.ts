@@ -252,9 +252,11 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
 
   /** Closed without a byte: no TLS alert, nothing an attacker can measure but the close. */
   private shed(socket: Socket, reason: ShedReason): void {
+    // Read before destroy: a closed socket no longer knows its peer.
+    const shed = { remoteAddress: remoteOf(socket), sourceAddress: socket.remoteAddress ?? '?', reason };
     this.waiting.delete(socket);
     socket.destroy();
-    this.emit('shed', { remoteAddress: remoteOf(socket), sourceAddress: socket.remoteAddress ?? '?', reason });
+    this.emit('shed', shed);
   }
 
   /** The TLS socket of a connection has the raw socket's address and port. */
