@@ -17,7 +17,7 @@ import { newNonce, verifyContinuity } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import type { ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
-import { longClock } from '../util/long-timer.js';
+import { wheelClock } from '../util/timer-wheel.js';
 import { DuplicateIdentities } from './duplicate-identities.js';
 import type { FleetEntryJson, Roster, RosterEntry } from './roster.js';
 
@@ -90,8 +90,9 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       fromCallback(() => () => {}),
       {
         id: 'links',
-        // Three heartbeat intervals of a configured length: any length must wait that long.
-        clock: longClock,
+        // One timer wheel for every link's deadlines (hello, three heartbeat intervals, drain),
+        // instead of a native timer re-armed on each heartbeat; it chains delays of any length.
+        clock: wheelClock,
         inspect: machineInspector(deps.logging.get('ah_machine'), 'links', (r) => this.emit('machine', r), {
           childrenByOwnId: true,
           observing: deps.wantsMachineRecords,

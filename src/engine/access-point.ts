@@ -30,7 +30,7 @@ import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-poli
 import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
 import type { ExecutorPolicy } from '../transport/executor-policy.js';
 import type { FleetServer, ServerIdentity } from '../transport/fleet-server.js';
-import { HandshakeGate, type ShedReason } from '../transport/handshake-gate.js';
+import { HandshakeGate, type HandshakeGateStats, type ShedReason } from '../transport/handshake-gate.js';
 import { HandshakeShedLog } from '../transport/handshake-shed-log.js';
 import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
 import { formatHostPort, parseListenAddress, type HostPort } from '../util/address.js';
@@ -71,8 +71,10 @@ export interface AccessPointOptions {
    * continues the open one. `supersede` (default): the newest link wins; `reject`: it is refused.
    */
   readonly duplicateIdentity?: DuplicateIdentityPolicy;
-  /** `--max-handshakes`: TLS handshakes in flight at most; further connections are closed before TLS (default 256). */
+  /** `--max-handshakes`: TLS handshakes in flight at most; further connections wait their turn in a queue (default 256). */
   readonly maxHandshakes?: number;
+  /** `--handshake-queue`: connections that may wait for a handshake; when full, new ones are closed before TLS (default 8 × maxHandshakes). */
+  readonly handshakeQueue?: number;
   /** `--handshake-rate`: TLS handshakes a second per source address, in bursts of up to twice that (default 20). */
   readonly handshakeRate?: number;
   /** `--audit-required`: while the audit log cannot be written, refuse enrollments and report not ready. */
@@ -92,6 +94,8 @@ export interface AccessPointStatus {
   readonly lastError: { code: string; message: string } | null;
   /** `--audit-log`: whether records are being written (null without an audit log). */
   readonly audit: AuditHealth | null;
+  /** TLS handshakes in flight and connections waiting for one (`--max-handshakes`, `--handshake-queue`). */
+  readonly handshakes: HandshakeGateStats;
   readonly pid: number;
   readonly version: string;
 }
@@ -99,7 +103,7 @@ export interface AccessPointStatus {
 /** The links' events (admitted, rejected, departed, heartbeat, machine, duplicate: actors/executor-links.ts), and the access point's own. */
 export interface AccessPointEvents extends ExecutorLinksEvents {
   listening: [HostPort];
-  /** A connection closed at accept, before TLS, by `--max-handshakes` or `--handshake-rate`. */
+  /** A connection closed before TLS: the handshake queue full or waited out, or `--handshake-rate`. */
   shed: [{ remoteAddress: string; sourceAddress: string; reason: ShedReason }];
   /** The access point's own certificate was renewed: new links get the new one. */
   renewed: [{ serial: string; previousSerial: string | null; notAfter: string }];
@@ -145,7 +149,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
     this.roster.lateAfterMs = LATE_AFTER_INTERVALS * this.heartbeatIntervalMs;
-    this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, perSourceRate: options.handshakeRate });
+    this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, queueLimit: options.handshakeQueue, perSourceRate: options.handshakeRate });
     this.links = new ExecutorLinks({
       roster: this.roster,
       logging: this.logging,
@@ -184,6 +188,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       links: this.links.size,
       lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
       audit: this.audit?.health() ?? null,
+      handshakes: this.gate.stats,
       pid: process.pid,
       version: VERSION,
     };

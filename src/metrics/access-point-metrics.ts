@@ -12,8 +12,12 @@
  *                                                   socket_closed | protocol_error | shutdown | other
  *   ah_access_point_heartbeats_total                heartbeats received from admitted executors
  *   ah_access_point_heartbeat_lag_seconds           how late each heartbeat came, against the interval asked for
- *   ah_access_point_handshakes_shed_total{reason}   connections closed before TLS: capacity (--max-handshakes)
- *                                                   | rate (--handshake-rate, per source address)
+ *   ah_access_point_handshakes_shed_total{reason}   connections closed before TLS: capacity (handshakes and their
+ *                                                   queue full) | rate (--handshake-rate, per source address)
+ *                                                   | queue_timeout (waited as long as a handshake may take)
+ *   ah_access_point_handshakes_in_flight            TLS handshakes in progress (at most --max-handshakes)
+ *   ah_access_point_handshake_queue_depth           connections waiting for a handshake place (at most --handshake-queue)
+ *   ah_access_point_handshake_waits_total           connections that had to wait in that queue
  *   ah_audit_log_writable                           1 when the last audit record was written (only with --audit-log)
  *   ah_audit_records_total{event}                   audit records written, by event
  *   ah_audit_write_failures_total                   audit records that could not be written (they are in the log)
@@ -24,11 +28,10 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AUDIT_EVENTS } from '../audit/audit-log.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import type { IdentityStatus } from '../model/status.js';
-import type { ShedReason } from '../transport/handshake-gate.js';
+import { SHED_REASONS, type HandshakeGateStats, type ShedReason } from '../transport/handshake-gate.js';
 import { CertificateMetrics } from './common.js';
 
 const STATES = ['starting', 'serving', 'failed'] as const;
-const SHED_REASONS: readonly ShedReason[] = ['capacity', 'rate'];
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Departure reasons as a closed set (the reason text itself carries socket details). */
@@ -55,6 +58,7 @@ export interface MeteredAccessPoint {
     readonly executors: number;
     readonly links: number;
     readonly audit: AuditHealth | null;
+    readonly handshakes: HandshakeGateStats;
   };
   on(event: 'admitted', fn: (e: { id: string; lastHeartbeat: string; relinked: boolean; duplicate?: boolean }) => void): unknown;
   on(event: 'rejected', fn: (e: { error: { code: string } }) => void): unknown;
@@ -135,9 +139,34 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
   });
   const shed = new Counter({
     name: 'ah_access_point_handshakes_shed_total',
-    help: 'Connections closed at accept, before TLS: capacity (--max-handshakes in flight) or rate (--handshake-rate per source address).',
+    help: 'Connections closed before TLS: capacity (--max-handshakes in flight and --handshake-queue waiting), rate (--handshake-rate per source address) or queue_timeout (waited as long as a handshake may take).',
     labelNames: ['reason'],
     registers: [registry],
+  });
+  new Gauge({
+    name: 'ah_access_point_handshakes_in_flight',
+    help: 'TLS handshakes in progress (at most --max-handshakes).',
+    registers: [registry],
+    collect() {
+      this.set(current().handshakes.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_handshake_queue_depth',
+    help: 'Connections waiting, before TLS, for a handshake place (at most --handshake-queue).',
+    registers: [registry],
+    collect() {
+      this.set(current().handshakes.queued);
+    },
+  });
+  new Counter({
+    name: 'ah_access_point_handshake_waits_total',
+    help: 'Connections that waited in the handshake queue (then admitted, shed after waiting, or gone).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(current().handshakes.waited);
+    },
   });
   for (const c of [attempts, rotations, duplicates, heartbeats]) c.inc(0);
   for (const reason of SHED_REASONS) shed.inc({ reason }, 0);
