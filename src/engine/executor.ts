@@ -11,8 +11,6 @@ import { identityActors } from '../actors/identity-watch.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
-import { createRegistry } from '../metrics/common.js';
-import { executorMetrics } from '../metrics/executor-metrics.js';
 import type { Readiness } from '../metrics/http-server.js';
 import type { BackoffPolicy } from '../util/backoff.js';
 import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
@@ -153,7 +151,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         ...(options.metricsListen && {
           metrics: {
             listen: options.metricsListen,
-            registry: () => {
+            // Only with --metrics-listen: prom-client is loaded here, not by every executor.
+            registry: async () => {
+              const [{ createRegistry }, { executorMetrics }] = await Promise.all([import('../metrics/common.js'), import('../metrics/executor-metrics.js')]);
               const registry = createRegistry('executor', options.name);
               executorMetrics(this, registry);
               return registry;
@@ -172,7 +172,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       this.logging,
     );
 
-    const provider = identityProviderFor(
+    const provider = await identityProviderFor(
       { ...options, identity },
       { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) },
       this.logging,
