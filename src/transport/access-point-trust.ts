@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
 import { isValidAt, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, parseCertificates } from '../x509/chain.js';
@@ -74,6 +74,10 @@ export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTru
   refuseBrokenProfile([cert.raw]);
   const pin = spkiPin(cert);
   const file = knownAccessPointFile(trust.dir, target.address);
+  // The key we last read from (or wrote to) the file: the same key again needs no read. Any other
+  // key sends us to the file, which has the last word: a changed key is refused as before, and a
+  // file the operator deleted (the guide's fix) lets the new key be remembered.
+  if (rememberedPins.get(file) === pin) return;
   let remembered: string | null = null;
   try {
     remembered = (await readFile(file, 'utf8')).split(/\s+/)[0] ?? null;
@@ -85,12 +89,17 @@ export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTru
   if (remembered === null) {
     await mkdir(trust.dir, { recursive: true, mode: 0o700 });
     await writeFile(file, `${pin} ${target.address} first seen ${new Date(now).toISOString()}\n`, { mode: 0o644 });
+    rememberedPins.set(file, pin);
     return;
   }
+  rememberedPins.set(file, remembered);
   if (remembered !== pin) {
     throw new AhError('ENROLL_SERVER_KEY_CHANGED', { address: target.address, expected: remembered, actual: pin, file });
   }
 }
+
+/** Pin file → the pin it held when last read or written, for every executor of this process. */
+const rememberedPins = new Map<string, string>();
 
 /**
  * The peer's chain as it was sent, leaf first. On a client socket call this before
@@ -153,6 +162,16 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
 
 /** The access point's chain must follow the same leaf and CA rules as an executor's (chain-rules.ts). */
 function refuseBrokenProfile(chainDer: Buffer[]): void {
+  // The rules read nothing but the certificates: a chain that passed once passes again, so the
+  // access point's chain is parsed once, not on every dial (and not by every executor in a process).
+  const key = chainDer.map((der) => createHash('sha256').update(der).digest('base64')).join(' ');
+  if (passedChains.has(key)) return;
   const checked = checkPeerChain(chainDer, 'access-point');
   if (isChainProblem(checked)) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `access point certificate: ${checked.rule}` });
+  passedChains.add(key);
+  // A handful of access points (and their rotations) at most: forget the oldest beyond that.
+  if (passedChains.size > 32) passedChains.delete(passedChains.values().next().value!);
 }
+
+/** Chains (as their certificates' SHA-256, leaf first) that followed the rules. */
+const passedChains = new Set<string>();

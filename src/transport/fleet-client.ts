@@ -5,7 +5,7 @@
  * believes the handshake is done.
  */
 import { EventEmitter } from 'eventemitter3';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, type SecureContext, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { AhError } from '../errors/ah-error.js';
 import { isErrorCode } from '../errors/catalog.js';
@@ -24,6 +24,12 @@ export interface DialOptions {
   readonly trust: AccessPointTrust;
   readonly hello: Omit<Hello, 'type'>;
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /**
+   * A ready context holding the certificate, key, trust bundle and minimum version (see
+   * client-context-cache.ts); when given, `certPem`, `keyPem`, the bundle and `minVersion` are
+   * not read again for this dial.
+   */
+  readonly secureContext?: SecureContext;
 }
 
 type Phase = 'connecting' | 'verifying' | 'awaiting-welcome' | 'open' | 'closed';
@@ -52,17 +58,21 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   }
 
   start(): void {
-    const { host, port, certPem, keyPem, minVersion } = this.options;
+    const { host, port, certPem, keyPem, minVersion, secureContext } = this.options;
     const socket = connect({
       host,
       port,
       ...(isIP(host) ? {} : { servername: host }),
-      // An anonymous executor (files identity without --cert/--key) presents no certificate.
-      ...(certPem ? { cert: certPem, key: keyPem } : {}),
-      // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
-      ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
+      ...(secureContext
+        ? { secureContext }
+        : {
+            // An anonymous executor (files identity without --cert/--key) presents no certificate.
+            ...(certPem ? { cert: certPem, key: keyPem } : {}),
+            // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
+            ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
+            minVersion: minVersion ?? 'TLSv1.3',
+          }),
       ALPNProtocols: [ALPN_PROTOCOL],
-      minVersion: minVersion ?? 'TLSv1.3',
       // The access point is checked by verifyAccessPoint, which can say precisely what is wrong;
       // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
