@@ -448,4 +448,3 @@ export const enrollmentMachine = setup({
 export function topLevelState(value: unknown): EnrollmentState {
   return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as EnrollmentState;
 }
-

@@ -66,8 +66,15 @@ export function knownAccessPointFile(dir: string, address: string): string {
   return join(dir, `${address.replace(/[^A-Za-z0-9.-]/g, '_')}.pin`);
 }
 
-export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTrust, target: { address: string }, now: number): Promise<void> {
-  if (trust.kind === 'ca') return verifyByCa(socket, trust);
+/** `peer`: the chain as Node already read it from this socket (`getPeerCertificate(true)`), if at hand. */
+export async function verifyAccessPoint(
+  socket: TLSSocket,
+  trust: AccessPointTrust,
+  target: { address: string },
+  now: number,
+  peer?: PeerCertificate,
+): Promise<void> {
+  if (trust.kind === 'ca') return verifyByCa(socket, trust, peer);
   const cert = socket.getPeerX509Certificate();
   if (!cert) throw new AhError('ENROLL_TLS_VERIFY_FAILED');
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
@@ -113,10 +120,10 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
  * The peer's chain as DER, leaf first, as OpenSSL assembled it: the certificates the peer sent,
  * ordered by issuance, completed from our trust bundle up to a self-signed root when it can be.
  */
-export function peerChainDer(socket: TLSSocket): Buffer[] {
+export function peerChainDer(socket: TLSSocket, peer?: PeerCertificate): Buffer[] {
   const out: Buffer[] = [];
   const seen = new Set<string>();
-  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
+  let c: PeerCertificate | undefined = peer ?? socket.getPeerCertificate(true);
   while (c?.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(c.raw);
@@ -125,10 +132,12 @@ export function peerChainDer(socket: TLSSocket): Buffer[] {
   return out;
 }
 
-function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
+function verifyByCa(socket: TLSSocket, trust: CaTrust, peer?: PeerCertificate): void {
   // Node 20 quirk, client side: once getPeerX509Certificate() has been called, getPeerCertificate()
   // returns {}; so the chain is read first and the leaf taken from it.
-  const chain = peerChain(socket);
+  const chainDer = peerChainDer(socket, peer);
+  const digests = chainDer.map(digestOf);
+  const chain = chainDer.map((der, i) => knownCertificate(digests[i]!, der));
   const leaf = chain[0];
   if (!leaf) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: 'no server certificate' });
   if (!socket.authorized) {
@@ -140,7 +149,7 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
     }
     throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason });
   }
-  refuseBrokenProfile(chain.map((c) => c.raw));
+  refuseBrokenProfile(chainDer, digests);
   const san = subjectAltNames(leaf);
   if (trust.expectedServerId) {
     const actual = san.uris.length === 1 ? san.uris[0]! : san.uris.length === 0 ? '(no URI SAN)' : san.uris.join(' ');
@@ -161,10 +170,10 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
 }
 
 /** The access point's chain must follow the same leaf and CA rules as an executor's (chain-rules.ts). */
-function refuseBrokenProfile(chainDer: Buffer[]): void {
+function refuseBrokenProfile(chainDer: Buffer[], digests = chainDer.map(digestOf)): void {
   // The rules read nothing but the certificates: a chain that passed once passes again, so the
   // access point's chain is parsed once, not on every dial (and not by every executor in a process).
-  const key = chainDer.map((der) => createHash('sha256').update(der).digest('base64')).join(' ');
+  const key = digests.join(' ');
   if (passedChains.has(key)) return;
   const checked = checkPeerChain(chainDer, 'access-point');
   if (isChainProblem(checked)) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `access point certificate: ${checked.rule}` });
@@ -175,3 +184,18 @@ function refuseBrokenProfile(chainDer: Buffer[]): void {
 
 /** Chains (as their certificates' SHA-256, leaf first) that followed the rules. */
 const passedChains = new Set<string>();
+
+const digestOf = (der: Buffer): string => createHash('sha256').update(der).digest('base64');
+
+/** The access point's certificates, parsed once per process: the same few are presented on every dial. */
+const parsedCertificates = new Map<string, X509Certificate>();
+
+function knownCertificate(digest: string, der: Buffer): X509Certificate {
+  let cert = parsedCertificates.get(digest);
+  if (!cert) {
+    cert = new X509Certificate(der);
+    parsedCertificates.set(digest, cert);
+    if (parsedCertificates.size > 32) parsedCertificates.delete(parsedCertificates.keys().next().value!);
+  }
+  return cert;
+}

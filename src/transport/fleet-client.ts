@@ -5,7 +5,7 @@
  * believes the handshake is done.
  */
 import { EventEmitter } from 'eventemitter3';
-import { connect, type SecureContext, type TLSSocket } from 'node:tls';
+import { connect, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { AhError } from '../errors/ah-error.js';
 import { isErrorCode } from '../errors/catalog.js';
@@ -48,6 +48,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   private phase: Phase = 'connecting';
   private readonly decoder = new FrameDecoder();
   private executorId: string | null = null;
+  private peer: PeerCertificate | undefined;
 
   constructor(private readonly options: DialOptions) {
     super();
@@ -76,7 +77,12 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       // The access point is checked by verifyAccessPoint, which can say precisely what is wrong;
       // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
+      // Node hands us the chain it read for this check (when OpenSSL verified it): kept, so that
+      // verifyAccessPoint need not read it from the socket a second time.
+      checkServerIdentity: (_host, peer) => {
+        this.peer = peer;
+        return undefined;
+      },
     });
     this.socket = socket;
     socket.setNoDelay(true);
@@ -120,7 +126,8 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       return this.fail(new AhError('ENROLL_PROTOCOL_ERROR', { detail: `the server did not select ALPN ${ALPN_PROTOCOL}` }));
     }
     try {
-      await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now());
+      await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now(), this.peer);
+      this.peer = undefined;
     } catch (err) {
       return this.fail(err instanceof AhError ? err : new AhError('ENROLL_INTERNAL', { detail: String(err) }));
     }
