@@ -104,7 +104,9 @@ async function serverRole(materialFile) {
       }),
     );
   });
-  server.listen(0, '127.0.0.1', () => serveIpc({ counters: () => counters }, { port: server.address().port }));
+  server.listen(0, '127.0.0.1', () =>
+    serveIpc({ counters: () => ({ welcomed: counters.welcomed }), welcomedAs: ({ name }) => name in counters.names }, { port: server.address().port }),
+  );
 }
 
 /** A load process: opens links for executors [from, to) and reports its own CPU for them. */
@@ -172,7 +174,7 @@ async function rssOf(command, args, serverChild, name, settleMs) {
   child.stderr.on('data', (d) => (stderr += d));
   try {
     const deadline = Date.now() + 60_000;
-    while (!(await serverChild.call('counters')).names[name]) {
+    while (!(await serverChild.call('welcomedAs', { name }))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${command} ${args.join(' ')} never enrolled: ${stderr}`);
       await sleep(50);
     }
@@ -225,9 +227,10 @@ async function main() {
     writeFileSync(files.cert, e.first.certPem);
     writeFileSync(files.key, e.first.keyPem, { mode: 0o600 });
     writeFileSync(files.ca, material.server.certPem);
-    // biome-ignore format: one flag per line reads better
-    const enrollArgs = [join(HERE, '..', 'bin', 'ah'), 'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', e.name,
-      '--state-dir', join(dir, 'state'), '--cert', files.cert, '--key', files.key, '--ca', files.ca, '--log-level', 'warn'];
+    const enrollArgs = [
+      ...[join(HERE, '..', 'bin', 'ah'), 'agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', e.name],
+      ...['--state-dir', join(dir, 'state'), '--cert', files.cert, '--key', files.key, '--ca', files.ca, '--log-level', 'warn'],
+    ];
     const rssAh = await rssOf(process.execPath, enrollArgs, server, e.name, SETTLE);
     // The hold process dials as executor 0 of the material file: give it the same certificate.
     const holdMaterial = join(dir, 'hold.json');
