@@ -4,7 +4,7 @@
  * last CLOSE reason ("rotated", "shutdown"). Open links are tracked so a shutdown can wait until
  * every goodbye is on the wire.
  */
-import { fromCallback, type AnyEventObject, type CallbackLogicFunction } from 'xstate';
+import type { AnyEventObject, CallbackLogicFunction } from 'xstate';
 import type { Logger } from '../log/logger.js';
 import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
 import type { MaterialStore } from './material-store.js';
@@ -43,11 +43,10 @@ export class OpenLinks {
   }
 }
 
-export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
-  return fromCallback<LinkCommand, LinkInput>(fleetLink(deps, open));
-}
-
-/** What `fleetLinkActor` runs, for a machine provided once for many executors (see the engine). */
+/**
+ * The `fleetLink` actor's body (wrapped with `fromCallback` by the engine, which provides the
+ * machine once for all executors of a process and finds each one's deps through its actor system).
+ */
 export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFunction<LinkCommand, AnyEventObject, LinkInput> {
   return ({ input, sendBack, receive }) => {
     const report = (event: LinkReport) => sendBack(event);
