@@ -263,7 +263,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     }
     this.rejections = new RejectionCoalescer(this.audit, log);
     this.shedLog = new HandshakeShedLog(this.logging.get('ah_transport'), this.gate);
-    const provider = identityProviderFor(
+    const provider = await identityProviderFor(
       options,
       { role: 'access-point', name: 'access-point', devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'), hosts: [this.listenAt.host] },
       this.logging,

@@ -6,19 +6,16 @@
 import { randomInt, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createActor, type Actor } from 'xstate';
-import { fleetLinkActor, OpenLinks } from '../actors/fleet-link.js';
-import { identityActors } from '../actors/identity-watch.js';
+import { fleetLink, OpenLinks } from '../actors/fleet-link.js';
+import { identityWork } from '../actors/identity-watch.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
-import { createRegistry } from '../metrics/common.js';
-import { executorMetrics } from '../metrics/executor-metrics.js';
 import type { Readiness } from '../metrics/http-server.js';
 import type { BackoffPolicy } from '../util/backoff.js';
-import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
-import { rotationMachine } from '../machines/rotation.js';
+import { topLevelState, type enrollmentMachine, type EnrollmentState } from '../machines/enrollment.js';
 
-import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
+import type { IdentityConfig, IdentityMaterial, IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
 import { formatHostPort, parseRemoteServer } from '../util/address.js';
@@ -28,6 +25,9 @@ import { describe, splitPemCertificates, type CertificateDescription } from '../
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
 import { MaterialStore } from '../actors/material-store.js';
+import { ClientContextCache } from '../transport/client-context-cache.js';
+import { verifyMaterial } from '../x509/verify-material.js';
+import { attachExecutorIo, executorMachine } from './executor-machine.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
 import { clearLongTimeout, longClock, setLongTimeout } from '../util/long-timer.js';
@@ -93,6 +93,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly sides = new SideServers();
   private readonly openLinks = new OpenLinks();
   private readonly store = new MaterialStore();
+  /** One TLS context per material, kept across reconnects and rotation retries. */
+  private readonly contexts = new ClientContextCache();
   private readonly logging: Logging;
   private stopping: Promise<void> | null = null;
   /** When the provider last delivered material (for SPIFFE: the last push). */
@@ -152,7 +154,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         ...(options.metricsListen && {
           metrics: {
             listen: options.metricsListen,
-            registry: () => {
+            // Only with --metrics-listen: prom-client is loaded here, not by every executor.
+            registry: async () => {
+              const [{ createRegistry }, { executorMetrics }] = await Promise.all([import('../metrics/common.js'), import('../metrics/executor-metrics.js')]);
               const registry = createRegistry('executor', options.name);
               executorMetrics(this, registry);
               return registry;
@@ -171,7 +175,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       this.logging,
     );
 
-    const provider = identityProviderFor(
+    const provider = await identityProviderFor(
       { ...options, identity },
       { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) },
       this.logging,
@@ -184,33 +188,31 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     );
     this.provider = provider;
     const store = this.store;
-    const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
-    const machine = enrollmentMachine.provide({
-      actors: {
-        rotation: rotationMachine.provide({ actors: { watchIdentity, renewIdentity } }),
-        fleetLink: fleetLinkActor(
-          {
-            host: this.remote.host,
-            port: this.remote.port,
-            address,
-            // A CA (the flag's, or the identity's bundle) makes it a CA check; else trust on first use.
-            trustFor: (material): AccessPointTrust => {
-              const bundlePem = options.caPem ?? material.bundlePem;
-              return bundlePem
-                ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
-                : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
-            },
-            hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
-            minVersion: options.tlsMinVersion,
-            store,
-            log: this.logging.get('ah_transport'),
-          },
-          this.openLinks,
-        ),
+    const trustFor = (material: IdentityMaterial): AccessPointTrust => {
+      // A CA (the flag's, or the identity's bundle) makes it a CA check; else trust on first use.
+      const bundlePem = options.caPem ?? material.bundlePem;
+      return bundlePem
+        ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
+        : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
+    };
+    const identityLog = this.logging.get('ah_identity_provider');
+    const { watch, renew } = identityWork(provider, store, identityLog, (material) => this.verifyMaterial(material, trustFor(material)));
+    const link = fleetLink(
+      {
+        host: this.remote.host,
+        port: this.remote.port,
+        address,
+        trustFor,
+        hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
+        minVersion: options.tlsMinVersion,
+        store,
+        log: this.logging.get('ah_transport'),
+        contexts: this.contexts,
       },
-    });
+      this.openLinks,
+    );
 
-    const actor = createActor(machine, {
+    const actor = createActor(executorMachine(), {
       id: `executor:${options.name}`,
       // Connect timeouts, backoff and heartbeats come from flags: any length must wait that long.
       clock: longClock,
@@ -232,6 +234,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       },
       inspect: machineInspector(this.logging.get('ah_machine'), `executor:${options.name}`),
     });
+    attachExecutorIo(actor.system, { watch, renew, link });
     this.actor = actor;
     this.observe(actor, log);
     log.info(
@@ -239,6 +242,21 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
     );
     actor.start();
+  }
+
+  /**
+   * Material is checked once, when it arrives, by building the TLS context its links will dial
+   * with: OpenSSL refuses a key that does not belong to the certificate. When the context cannot
+   * be built, the plain checks say why in the guide's words; if they find nothing (the trust
+   * bundle is what OpenSSL could not read), the dial reports it as before.
+   */
+  private verifyMaterial(material: IdentityMaterial, trust: AccessPointTrust): void {
+    if (!material.certPem) return verifyMaterial(material);
+    try {
+      this.contexts.contextFor(material, { caPem: trust.kind === 'ca' ? trust.bundlePem : undefined, minVersion: this.options.tlsMinVersion });
+    } catch {
+      verifyMaterial(material);
+    }
   }
 
   /** Say goodbye on every link, wait until the goodbyes are out, then stop. */

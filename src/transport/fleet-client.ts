@@ -5,7 +5,7 @@
  * believes the handshake is done.
  */
 import { EventEmitter } from 'eventemitter3';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { AhError } from '../errors/ah-error.js';
 import { isErrorCode } from '../errors/catalog.js';
@@ -24,6 +24,12 @@ export interface DialOptions {
   readonly trust: AccessPointTrust;
   readonly hello: Omit<Hello, 'type'>;
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /**
+   * A ready context holding the certificate, key, trust bundle and minimum version (see
+   * client-context-cache.ts); when given, `certPem`, `keyPem`, the bundle and `minVersion` are
+   * not read again for this dial.
+   */
+  readonly secureContext?: SecureContext;
 }
 
 type Phase = 'connecting' | 'verifying' | 'awaiting-welcome' | 'open' | 'closed';
@@ -42,6 +48,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   private phase: Phase = 'connecting';
   private readonly decoder = new FrameDecoder();
   private executorId: string | null = null;
+  private peer: PeerCertificate | undefined;
 
   constructor(private readonly options: DialOptions) {
     super();
@@ -52,21 +59,30 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   }
 
   start(): void {
-    const { host, port, certPem, keyPem, minVersion } = this.options;
+    const { host, port, certPem, keyPem, minVersion, secureContext } = this.options;
     const socket = connect({
       host,
       port,
       ...(isIP(host) ? {} : { servername: host }),
-      // An anonymous executor (files identity without --cert/--key) presents no certificate.
-      ...(certPem ? { cert: certPem, key: keyPem } : {}),
-      // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
-      ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
+      ...(secureContext
+        ? { secureContext }
+        : {
+            // An anonymous executor (files identity without --cert/--key) presents no certificate.
+            ...(certPem ? { cert: certPem, key: keyPem } : {}),
+            // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
+            ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
+            minVersion: minVersion ?? 'TLSv1.3',
+          }),
       ALPNProtocols: [ALPN_PROTOCOL],
-      minVersion: minVersion ?? 'TLSv1.3',
       // The access point is checked by verifyAccessPoint, which can say precisely what is wrong;
       // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
+      // Node hands us the chain it read for this check (when OpenSSL verified it): kept, so that
+      // verifyAccessPoint need not read it from the socket a second time.
+      checkServerIdentity: (_host, peer) => {
+        this.peer = peer;
+        return undefined;
+      },
     });
     this.socket = socket;
     socket.setNoDelay(true);
@@ -110,7 +126,8 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
       return this.fail(new AhError('ENROLL_PROTOCOL_ERROR', { detail: `the server did not select ALPN ${ALPN_PROTOCOL}` }));
     }
     try {
-      await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now());
+      await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now(), this.peer);
+      this.peer = undefined;
     } catch (err) {
       return this.fail(err instanceof AhError ? err : new AhError('ENROLL_INTERNAL', { detail: String(err) }));
     }

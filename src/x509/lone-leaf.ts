@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
 import { issuedBy } from './chain.js';
-import { x509 } from './peculiar.js';
+import { certificateProfile } from './cert-profile.js';
 
 export interface LoneLeaf {
   /** The leaf's subject and the issuer it names, one line each (`CN=a, O=b`). */
@@ -21,9 +21,7 @@ const oneLine = (name: string) => name.replace(/\n/g, ', ');
 
 function authorityKeyIdOf(der: Uint8Array): string | null {
   try {
-    const ext = new x509.X509Certificate(der).getExtension(x509.AuthorityKeyIdentifierExtension);
-    const id = ext?.keyId;
-    return id ? (id.toUpperCase().match(/../g) ?? []).join(':') : null;
+    return certificateProfile(der).authorityKeyId;
   } catch {
     return null;
   }
