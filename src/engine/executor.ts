@@ -143,10 +143,6 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   async start(): Promise<void> {
     const { options } = this;
     const log = this.logging.get('ah_executor');
-    const address = formatHostPort(this.remote);
-    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const identity = options.identity ?? { kind: 'dev' };
-
     // Before anything is read from it or written to it.
     await checkStateDir(options.stateDir);
     await this.sides.start(
@@ -174,9 +170,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       },
       this.logging,
     );
-
     const provider = await identityProviderFor(
-      { ...options, identity },
+      { ...options, identity: options.identity ?? { kind: 'dev' } },
       { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) },
       this.logging,
     );
@@ -187,16 +182,33 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         .info({ event: 'trust_bundle_updated', serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
     );
     this.provider = provider;
-    const store = this.store;
-    const trustFor = (material: IdentityMaterial): AccessPointTrust => {
-      // A CA (the flag's, or the identity's bundle) makes it a CA check; else trust on first use.
-      const bundlePem = options.caPem ?? material.bundlePem;
-      return bundlePem
-        ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
-        : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
-    };
+    const actor = this.createMachine(provider);
+    this.actor = actor;
+    this.observe(actor, log);
+    log.info(
+      { event: 'executor_starting', remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
+      `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
+    );
+    actor.start();
+  }
+
+  /** How this executor trusts its access point: a CA (the flag's, or the identity's bundle), else trust on first use. */
+  private trustFor(material: IdentityMaterial): AccessPointTrust {
+    const { options } = this;
+    const bundlePem = options.caPem ?? material.bundlePem;
+    return bundlePem
+      ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
+      : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
+  }
+
+  /** The enrollment machine with this executor's I/O: the identity watch and renewal, and its fleet links. */
+  private createMachine(provider: IdentityProvider): Actor<ReturnType<typeof executorMachine>> {
+    const { options } = this;
+    const address = formatHostPort(this.remote);
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const trustFor = (material: IdentityMaterial) => this.trustFor(material);
     const identityLog = this.logging.get('ah_identity_provider');
-    const { watch, renew } = identityWork(provider, store, identityLog, (material) => this.verifyMaterial(material, trustFor(material)));
+    const { watch, renew } = identityWork(provider, this.store, identityLog, (material) => this.verifyMaterial(material, trustFor(material)));
     const link = fleetLink(
       {
         host: this.remote.host,
@@ -205,13 +217,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         trustFor,
         hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
         minVersion: options.tlsMinVersion,
-        store,
+        store: this.store,
         log: this.logging.get('ah_transport'),
         contexts: this.contexts,
       },
       this.openLinks,
     );
-
     const actor = createActor(executorMachine(), {
       id: `executor:${options.name}`,
       // Connect timeouts, backoff and heartbeats come from flags: any length must wait that long.
@@ -235,13 +246,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       inspect: machineInspector(this.logging.get('ah_machine'), `executor:${options.name}`),
     });
     attachExecutorIo(actor.system, { watch, renew, link });
-    this.actor = actor;
-    this.observe(actor, log);
-    log.info(
-      { event: 'executor_starting', remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
-      `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
-    );
-    actor.start();
+    return actor;
   }
 
   /**

@@ -69,35 +69,16 @@ export interface MeteredAccessPoint {
   on(event: 'shed', fn: (e: { reason: ShedReason }) => void): unknown;
 }
 
+/**
+ * Every metric of the header above, registered on `registry`: gauges read at scrape time, counters
+ * fed by events. Longer than a screen because it is a list, each counter beside the event that
+ * feeds it; the scrape-time gauges are in the functions below.
+ */
 export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Registry, options: { heartbeatIntervalMs: number }): void {
   const current = () => accessPoint.status();
-
-  new Gauge({
-    name: 'ah_access_point_state',
-    help: "The access-point machine's state: 1 for the current one.",
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      const { state } = current();
-      for (const s of STATES) this.set({ state: s }, state === s ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'ah_access_point_enrolled_executors',
-    help: 'Executors enrolled now (one per identity, whatever the number of links).',
-    registers: [registry],
-    collect() {
-      this.set(current().executors);
-    },
-  });
-  new Gauge({
-    name: 'ah_access_point_links',
-    help: 'Open fleet links (an executor has two for a moment while it rotates).',
-    registers: [registry],
-    collect() {
-      this.set(current().links);
-    },
-  });
+  stateGauges(registry, current);
+  handshakeGauges(registry, current);
+  if (accessPoint.options.auditLog) auditMetrics(registry, current);
 
   const attempts = new Counter({
     name: 'ah_access_point_enrollment_attempts_total',
@@ -143,31 +124,6 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
     labelNames: ['reason'],
     registers: [registry],
   });
-  new Gauge({
-    name: 'ah_access_point_handshakes_in_flight',
-    help: 'TLS handshakes in progress (at most --max-handshakes).',
-    registers: [registry],
-    collect() {
-      this.set(current().handshakes.inFlight);
-    },
-  });
-  new Gauge({
-    name: 'ah_access_point_handshake_queue_depth',
-    help: 'Connections waiting, before TLS, for a handshake place (at most --handshake-queue).',
-    registers: [registry],
-    collect() {
-      this.set(current().handshakes.queued);
-    },
-  });
-  new Counter({
-    name: 'ah_access_point_handshake_waits_total',
-    help: 'Connections that waited in the handshake queue (then admitted, shed after waiting, or gone).',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(current().handshakes.waited);
-    },
-  });
   for (const c of [attempts, rotations, duplicates, heartbeats]) c.inc(0);
   for (const reason of SHED_REASONS) shed.inc({ reason }, 0);
 
@@ -176,37 +132,6 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
     return { identity: s.identity, nextRotationAt: s.nextRotationAt };
   });
   const provider = () => current().identity?.provider ?? accessPoint.options.identity?.kind ?? 'dev';
-
-  if (accessPoint.options.auditLog) {
-    new Gauge({
-      name: 'ah_audit_log_writable',
-      help: '1 when the last audit record (or the last open) succeeded; 0 while the audit log cannot be written.',
-      registers: [registry],
-      collect() {
-        this.set(current().audit?.writable ? 1 : 0);
-      },
-    });
-    new Counter({
-      name: 'ah_audit_records_total',
-      help: 'Audit records written, by event.',
-      labelNames: ['event'],
-      registers: [registry],
-      collect() {
-        const audit = current().audit;
-        this.reset();
-        for (const event of AUDIT_EVENTS) this.inc({ event }, audit?.written[event] ?? 0);
-      },
-    });
-    new Counter({
-      name: 'ah_audit_write_failures_total',
-      help: "Audit records that could not be written (full disk, unwritable file); each is in the daemon's log instead.",
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(current().audit?.failed ?? 0);
-      },
-    });
-  }
 
   const lastHeartbeat = new Map<string, number>();
   accessPoint.on('admitted', (e) => {
@@ -233,5 +158,98 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
   accessPoint.on('renewed', () => certificate.rotated(provider()));
   accessPoint.on('error', (e) => {
     if (e.code !== 'ENROLL_LISTEN_FAILED' && e.code !== 'ENROLL_AUDIT_LOG_FAILED') certificate.rotationFailed(provider(), e.code);
+  });
+}
+
+type Status = ReturnType<MeteredAccessPoint['status']>;
+
+/** The access point's state, executors and links, read at scrape time. */
+function stateGauges(registry: Registry, current: () => Status): void {
+  new Gauge({
+    name: 'ah_access_point_state',
+    help: "The access-point machine's state: 1 for the current one.",
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { state } = current();
+      for (const s of STATES) this.set({ state: s }, state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_enrolled_executors',
+    help: 'Executors enrolled now (one per identity, whatever the number of links).',
+    registers: [registry],
+    collect() {
+      this.set(current().executors);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_links',
+    help: 'Open fleet links (an executor has two for a moment while it rotates).',
+    registers: [registry],
+    collect() {
+      this.set(current().links);
+    },
+  });
+}
+
+/** Handshakes in flight and waiting in the queue in front of TLS, read at scrape time. */
+function handshakeGauges(registry: Registry, current: () => Status): void {
+  new Gauge({
+    name: 'ah_access_point_handshakes_in_flight',
+    help: 'TLS handshakes in progress (at most --max-handshakes).',
+    registers: [registry],
+    collect() {
+      this.set(current().handshakes.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_handshake_queue_depth',
+    help: 'Connections waiting, before TLS, for a handshake place (at most --handshake-queue).',
+    registers: [registry],
+    collect() {
+      this.set(current().handshakes.queued);
+    },
+  });
+  new Counter({
+    name: 'ah_access_point_handshake_waits_total',
+    help: 'Connections that waited in the handshake queue (then admitted, shed after waiting, or gone).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(current().handshakes.waited);
+    },
+  });
+}
+
+/** `--audit-log`: whether it is writable, and records written or lost. */
+function auditMetrics(registry: Registry, current: () => Status): void {
+  new Gauge({
+    name: 'ah_audit_log_writable',
+    help: '1 when the last audit record (or the last open) succeeded; 0 while the audit log cannot be written.',
+    registers: [registry],
+    collect() {
+      this.set(current().audit?.writable ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'ah_audit_records_total',
+    help: 'Audit records written, by event.',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      const audit = current().audit;
+      this.reset();
+      for (const event of AUDIT_EVENTS) this.inc({ event }, audit?.written[event] ?? 0);
+    },
+  });
+  new Counter({
+    name: 'ah_audit_write_failures_total',
+    help: "Audit records that could not be written (full disk, unwritable file); each is in the daemon's log instead.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(current().audit?.failed ?? 0);
+    },
   });
 }
