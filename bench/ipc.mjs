@@ -59,10 +59,34 @@ export async function startChild(script, args = []) {
   };
 }
 
+/** A CPU profile of just the window between `profileStart` and `profileStop` (written to FILE). */
+async function profiler() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  return {
+    start: () => session.post('Profiler.start'),
+    stop: async (file) => {
+      const { profile } = await session.post('Profiler.stop');
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(file, JSON.stringify(profile));
+      return file;
+    },
+  };
+}
+
 export function serveIpc(handlers, readyPayload = {}) {
+  let prof = null;
   const all = {
     stats: () => ({ cpuMs: cpuMs(), mem: process.memoryUsage() }),
     gc: async () => ({ mem: await settledMemory() }),
+    profileStart: async () => {
+      prof ??= await profiler();
+      await prof.start();
+      return true;
+    },
+    profileStop: async ({ file }) => prof?.stop(file),
     ...handlers,
   };
   process.on('message', async (m) => {

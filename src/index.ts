@@ -15,7 +15,7 @@ export type { AccessPointEvents, AccessPointOptions, AccessPointStatus } from '.
 export type { ExecutorStatus, IdentityStatus } from './engine/executor-status.js';
 export type { FleetEntryJson } from './model/status.js';
 export { AhError, formatForTerminal } from './errors/ah-error.js';
-export type { ErrorInfo } from './errors/ah-error.js';
+export type { ErrorInfo, PeerCode, WireErrorInfo } from './errors/ah-error.js';
 export { catalog } from './errors/catalog.js';
 export type { CatalogEntry, ErrorCode } from './errors/catalog.js';
 export { createLogging, silentLogging } from './log/logger.js';

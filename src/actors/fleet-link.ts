@@ -4,22 +4,26 @@
  * last CLOSE reason ("rotated", "shutdown"). Open links are tracked so a shutdown can wait until
  * every goodbye is on the wire.
  */
-import { fromCallback } from 'xstate';
+import type { AnyEventObject, CallbackLogicFunction } from 'xstate';
 import type { Logger } from '../log/logger.js';
 import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
 import type { MaterialStore } from './material-store.js';
 import { AhError } from '../errors/ah-error.js';
 import type { IdentityMaterial } from '../providers/identity-provider.js';
 import type { AccessPointTrust } from '../transport/access-point-trust.js';
+import type { ClientContextCache } from '../transport/client-context-cache.js';
 import { signContinuity, type ContinuityProof } from '../transport/continuity.js';
 import { FleetClientLink, type DialOptions } from '../transport/fleet-client.js';
 import { X509Certificate } from 'node:crypto';
+import type { SecureContext } from 'node:tls';
 
 /** Where and how to dial; the certificate, key and trust come with each link's material. */
-export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 'trust'> {
+export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 'trust' | 'secureContext'> {
   readonly store: MaterialStore;
   readonly trustFor: (material: IdentityMaterial) => AccessPointTrust;
   readonly log: Logger;
+  /** Secure contexts by material, kept across dials; without it every dial builds its own. */
+  readonly contexts?: ClientContextCache;
 }
 
 export class OpenLinks {
@@ -39,20 +43,28 @@ export class OpenLinks {
   }
 }
 
-export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
-  return fromCallback<LinkCommand, LinkInput>(({ input, sendBack, receive }) => {
+/**
+ * The `fleetLink` actor's body (wrapped with `fromCallback` by the engine, which provides the
+ * machine once for all executors of a process and finds each one's deps through its actor system).
+ */
+export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFunction<LinkCommand, AnyEventObject, LinkInput> {
+  return ({ input, sendBack, receive }) => {
     const report = (event: LinkReport) => sendBack(event);
     const { linkId } = input;
     const material = deps.store.get(input.fingerprint);
-    const log = deps.log.child({ link: linkId });
+    // The link's own logger is made when a line is written (debug, or trouble), not per dial.
+    let child: Logger | null = null;
+    const log = () => (child ??= deps.log.child({ link: linkId }));
+    const debug = deps.log.isLevelEnabled('debug');
     let closeReason = 'shutdown';
 
     // Never present a certificate outside its validity: say so here rather than be refused.
     const now = Date.now();
     if (material.certPem && (now < material.summary.notBefore || now > material.summary.notAfter)) {
       const error = new AhError('ENROLL_CERT_NOT_VALID_NOW');
-      log.warn(
+      log().warn(
         {
+          event: 'own_certificate_invalid',
           code: error.code,
           serial: material.summary.serial,
           notBefore: new Date(material.summary.notBefore).toISOString(),
@@ -63,14 +75,24 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: now }));
       return () => {};
     }
-    const { store: _store, log: _log, trustFor, ...dial } = deps;
-    const continuity = input.continues ? continuityProof(deps, input.continues, material.certPem, log) : undefined;
+    const { store: _store, log: _log, contexts, trustFor, ...dial } = deps;
+    const continuity = input.continues ? continuityProof(deps, input.continues, material.certPem, log()) : undefined;
     const hello = continuity ? { ...dial.hello, continuity } : dial.hello;
-    const link = new FleetClientLink({ ...dial, hello, trust: trustFor(material), certPem: material.certPem, keyPem: material.keyPem });
+    const trust = trustFor(material);
+    let secureContext: SecureContext | undefined;
+    try {
+      secureContext = contexts?.contextFor(material, { caPem: trust.kind === 'ca' ? trust.bundlePem : undefined, minVersion: dial.minVersion });
+    } catch (err) {
+      // Verified material does not get here; a trust bundle OpenSSL cannot read does.
+      const error = new AhError('ENROLL_INTERNAL', { detail: `cannot build the TLS context: ${(err as Error).message}` });
+      queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() }));
+      return () => {};
+    }
+    const link = new FleetClientLink({ ...dial, hello, trust, certPem: material.certPem, keyPem: material.keyPem, secureContext });
     open.add(link);
 
     link.on('welcome', (w) => {
-      log.debug({ executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
+      if (debug) log().debug({ event: 'welcomed', executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
       report({
         type: 'LINK_WELCOMED',
         linkId,
@@ -82,12 +104,12 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
       });
     });
     link.on('failed', (error) => {
-      log.debug({ code: error.code, params: error.params }, `link failed: ${error.message}`);
+      if (debug) log().debug({ event: 'link_failed', code: error.code, params: error.params }, `link failed: ${error.message}`);
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
     link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
     link.on('closed', (reason, error) => {
-      log.debug({ reason }, 'link closed');
+      if (debug) log().debug({ event: 'link_closed', reason }, 'link closed');
       report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });
     });
 
@@ -98,7 +120,7 @@ export function fleetLinkActor(deps: FleetLinkDeps, open: OpenLinks) {
 
     link.start();
     return () => link.close(closeReason);
-  });
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
  * (`renewIdentity`). Material is verified and offered to the store before the machine hears of
  * it, by fingerprint only; it becomes the current one when the machine says it accepted it.
  */
-import { fromCallback, fromPromise } from 'xstate';
+import { fromCallback, fromPromise, type AnyEventObject, type CallbackLogicFunction } from 'xstate';
 import { AhError, messageOf } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
 import type { RenewOutput, WatchCommand } from '../machines/rotation.js';
@@ -26,14 +26,26 @@ function describeMaterial(m: IdentityMaterial) {
 }
 
 export function identityActors(provider: IdentityProvider, store: MaterialStore, log: Logger) {
+  const { watch, renew } = identityWork(provider, store, log);
+  return { watchIdentity: fromCallback<WatchCommand, { provider: string }>(watch), renewIdentity: fromPromise<RenewOutput, { attempt: number }>(renew) };
+}
+
+/** The material checks every offer passes; the engine may do more (build its TLS context). */
+export type VerifyMaterial = (material: IdentityMaterial) => void;
+
+/**
+ * What `identityActors` run, for a machine provided once for many executors (see the engine).
+ * `verify` replaces the plain material checks when the caller can do them cheaper.
+ */
+export function identityWork(provider: IdentityProvider, store: MaterialStore, log: Logger, verify: VerifyMaterial = verifyMaterial) {
   /** The serial of the identity in use, for lines that say it is kept. */
   const kept = () => store.current?.summary.serial ?? null;
 
-  const watchIdentity = fromCallback<WatchCommand, { provider: string }>(({ sendBack, receive }) => {
+  const watch: CallbackLogicFunction<WatchCommand, AnyEventObject, { provider: string }> = ({ sendBack, receive }) => {
     const onMaterial = (material: IdentityMaterial) => {
       const observedAt = Date.now();
       try {
-        verifyMaterial(material);
+        verify(material);
       } catch (err) {
         const error = asAhError(err);
         log.warn(
@@ -47,9 +59,9 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       store.put(material);
       if (known) {
         // The same certificate again (a re-read, or a push that changed only the trust bundle).
-        log.debug({ serial: material.summary.serial }, 'identity material unchanged');
+        log.debug({ event: 'identity_unchanged', serial: material.summary.serial }, 'identity material unchanged');
       } else {
-        log.info(describeMaterial(material), `identity material loaded (serial ${material.summary.serial})`);
+        log.info({ event: 'identity_loaded', ...describeMaterial(material) }, `identity material loaded (serial ${material.summary.serial})`);
       }
       sendBack({ type: 'MATERIAL', identity: material.summary, observedAt });
     };
@@ -95,23 +107,23 @@ export function identityActors(provider: IdentityProvider, store: MaterialStore,
       provider.off('material', onMaterial);
       provider.off('error', onError);
     };
-  });
+  };
 
-  const renewIdentity = fromPromise<RenewOutput, { attempt: number }>(async ({ input }) => {
-    log.info({ attempt: input.attempt, provider: provider.kind }, `renewing certificate (attempt ${input.attempt})`);
+  const renew = async ({ input }: { input: { attempt: number } }): Promise<RenewOutput> => {
+    log.info({ event: 'renewing', attempt: input.attempt, provider: provider.kind }, `renewing certificate (attempt ${input.attempt})`);
     try {
       const material = await provider.issue();
-      verifyMaterial(material);
+      verify(material);
       store.put(material);
-      log.info(describeMaterial(material), `renewed certificate issued (serial ${material.summary.serial})`);
+      log.info({ event: 'renewed', ...describeMaterial(material) }, `renewed certificate issued (serial ${material.summary.serial})`);
       return { identity: material.summary, observedAt: Date.now() };
     } catch (err) {
       const error = asAhError(err);
-      log.warn({ code: error.code, attempt: input.attempt }, `certificate renewal failed: ${error.message}`);
+      log.warn({ event: 'renewal_failed', code: error.code, attempt: input.attempt }, `certificate renewal failed: ${error.message}`);
       // Plain data: the machine keeps it in context and the log replays it.
       throw error.toInfo();
     }
-  });
+  };
 
-  return { watchIdentity, renewIdentity };
+  return { watch, renew };
 }

@@ -5,9 +5,14 @@
  * remembered, so when the newest one leaves first (a `doctor` probe with the executor's own
  * certificate, a rotation whose new link dies at once) the entry falls back to the one still up.
  */
+import { FleetTally, fleetMatcher, fleetState, LATE_AFTER_INTERVALS, type FleetFacts, type FleetFilter, type FleetSummary } from '../model/fleet-filter.js';
 import type { FleetEntryJson } from '../model/status.js';
 
 export type { FleetEntryJson };
+
+/** The roster's order: by name, then ID (one collator: `localeCompare` per pair is slow at 10k). */
+const byName = new Intl.Collator('en').compare;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
 
 interface LinkFacts {
   name: string;
@@ -34,8 +39,15 @@ export interface RosterEntry {
 
 export type AdmitOutcome = 'joined' | 'relinked';
 
+/** An entry with its state now, as the fleet views filter and show it. */
+export interface RosterRow extends FleetFacts {
+  readonly entry: RosterEntry;
+}
+
 export class Roster {
   private readonly byId = new Map<string, RosterEntry>();
+  /** A heartbeat older than this makes an entry `late`; the access point sets it from its interval. */
+  lateAfterMs = LATE_AFTER_INTERVALS * DEFAULT_HEARTBEAT_INTERVAL_MS;
 
   admit(e: { executorId: string; name: string; linkId: string; remoteAddress: string; certNotAfter: number; serial: string; at: number }): AdmitOutcome {
     const facts: LinkFacts = { name: e.name, remoteAddress: e.remoteAddress, certNotAfter: e.certNotAfter, serial: e.serial, lastHeartbeat: e.at };
@@ -81,19 +93,39 @@ export class Roster {
     return this.byId.get(executorId);
   }
 
-  toJSON(): { executors: FleetEntryJson[] } {
-    return {
-      executors: [...this.byId.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)).map(entryJson),
-    };
+  /** Every entry with its state at `now`, in no particular order. */
+  *rows(now = Date.now()): IterableIterator<RosterRow> {
+    for (const entry of this.byId.values()) {
+      const state = fleetState({ certNotAfter: entry.certNotAfter, lastHeartbeat: entry.lastHeartbeat, openLinks: entry.open.size }, now, this.lateAfterMs);
+      yield { id: entry.id, name: entry.name, state, certNotAfter: entry.certNotAfter, entry };
+    }
   }
 
-  entryJson(executorId: string): FleetEntryJson | undefined {
+  /** The entries a filter keeps, sorted, and their summary: what `ah agent fleet` prints. */
+  select(filter: FleetFilter, now = Date.now()): { executors: FleetEntryJson[]; summary: FleetSummary } {
+    const keep = fleetMatcher(filter, now);
+    const tally = new FleetTally();
+    const kept: RosterRow[] = [];
+    for (const row of this.rows(now)) {
+      if (!keep(row)) continue;
+      kept.push(row);
+      tally.add(row);
+    }
+    kept.sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id));
+    return { executors: kept.map((r) => entryJson(r.entry, r.state)), summary: tally.summary(this.byId.size) };
+  }
+
+  toJSON(now = Date.now()): { executors: FleetEntryJson[] } {
+    return { executors: this.select({}, now).executors };
+  }
+
+  entryJson(executorId: string, now = Date.now()): FleetEntryJson | undefined {
     const e = this.byId.get(executorId);
-    return e && entryJson(e);
+    return e && entryJson(e, fleetState({ certNotAfter: e.certNotAfter, lastHeartbeat: e.lastHeartbeat, openLinks: e.open.size }, now, this.lateAfterMs));
   }
 }
 
-function entryJson(e: RosterEntry): FleetEntryJson {
+function entryJson(e: RosterEntry, state: FleetEntryJson['state']): FleetEntryJson {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     id: e.id,
@@ -102,7 +134,7 @@ function entryJson(e: RosterEntry): FleetEntryJson {
     since: iso(e.since),
     lastHeartbeat: iso(e.lastHeartbeat),
     certNotAfter: iso(e.certNotAfter),
-    state: 'active',
+    state,
     serial: e.serial,
   };
 }

@@ -9,7 +9,7 @@ import { AhError, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
 import type { IdentitySummary } from '../model/identity.js';
 import { messageOf } from '../errors/ah-error.js';
-import { notAfterOf, serialOf, spiffeIdOf, subjectAltNames } from '../x509/certificate.js';
+import { distinguishedName, notAfterOf, serialOf, spiffeIdOf, subjectAltNames } from '../x509/certificate.js';
 import { AuditLog, type AuditFailure, type AuditHealth, type AuditRecord } from './audit-log.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -36,7 +36,7 @@ export class AccessPointAudit {
       onFailure: (failure, line) => this.reportFailure(failure, line),
       onRecovered: (failed) =>
         logger.warn(
-          { path, failed },
+          { event: 'audit_log_writable_again', path, failed },
           `audit log ${path} is writable again${failed ? ` (${failed} record${failed === 1 ? ' was' : 's were'} not written to it; they are in this log, code ENROLL_AUDIT_LOG_FAILED)` : ''}`,
         ),
     });
@@ -44,12 +44,12 @@ export class AccessPointAudit {
 
   /** Open at start; a failure is reported and the access point serves on (records go to the log). */
   open(): void {
-    if (this.log.open()) this.logger.info({ path: this.path }, `audit log: appending to ${this.path}`);
+    if (this.log.open()) this.logger.info({ event: 'audit_log_opened', path: this.path }, `audit log: appending to ${this.path}`);
   }
 
   /** SIGHUP (logrotate): reopen the file by its name. */
   reopen(): void {
-    if (this.log.reopen()) this.logger.info({ path: this.path }, `audit log reopened: ${this.path}`);
+    if (this.log.reopen()) this.logger.info({ event: 'audit_log_reopened', path: this.path }, `audit log reopened: ${this.path}`);
   }
 
   health(): AuditHealth {
@@ -118,7 +118,7 @@ export class AccessPointAudit {
       remoteAddress: e.remoteAddress,
       serial: cert ? serialOf(cert) : null,
       notAfter: cert ? iso(notAfterOf(cert)) : null,
-      subject: cert ? cert.subject.replace(/\n/g, ', ') : null,
+      subject: cert ? distinguishedName(cert.subject) : null,
       sans: sans ? [...sans.uris.map((u) => `URI:${u}`), ...sans.dns.map((d) => `DNS:${d}`), ...sans.ips.map((i) => `IP:${i}`)] : [],
       link: e.link,
     });
@@ -184,7 +184,7 @@ export class AccessPointAudit {
     const error = new AhError('ENROLL_AUDIT_LOG_FAILED', { path: this.path, detail: failure.message });
     if (line === null) {
       this.logger.error(
-        { code: error.code, path: this.path, errno: failure.code },
+        { event: 'audit_log_failed', code: error.code, path: this.path, errno: failure.code },
         `${error.message}; the access point keeps serving and writes each audit record to this log until the file is writable`,
       );
       return;
@@ -195,6 +195,9 @@ export class AccessPointAudit {
     } catch {
       // keep the text
     }
-    this.logger.error({ code: error.code, path: this.path, errno: failure.code, audit }, `${error.message}; audit record kept here instead`);
+    this.logger.error(
+      { event: 'audit_record_kept', code: error.code, path: this.path, errno: failure.code, audit },
+      `${error.message}; audit record kept here instead`,
+    );
   }
 }

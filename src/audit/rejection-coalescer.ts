@@ -17,6 +17,7 @@ import type { ErrorInfo } from '../errors/ah-error.js';
 import type { ClientHandshake } from '../model/admission.js';
 import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 import { WindowCoalescer, type WindowSummary } from '../util/window-coalescer.js';
+import { distinguishedName } from '../x509/certificate.js';
 import type { AccessPointAudit } from './access-point-audit.js';
 
 export const REJECTION_WINDOW_MS = 10_000;
@@ -78,7 +79,7 @@ export class RejectionCoalescer {
         event: 'executor_rejected',
         code: r.error.code,
         remoteAddress: r.remoteAddress,
-        subject: cert?.subject.replace(/\n/g, ', ') ?? null,
+        subject: cert ? distinguishedName(cert.subject) : null,
         sans: cert?.subjectAltName ?? null,
         link: r.link,
       },

@@ -10,6 +10,7 @@ import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
 import { parseSpiffeIdPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 import { formatRange, inRange, parseDuration, type DurationRange } from '../util/duration.js';
 import type { CountRange } from './flag-ranges.js';
+import { DEFAULT_RENEWAL_THRESHOLD, isRenewalThreshold, RENEWAL_THRESHOLD_RANGE } from '../model/renewal-policy.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -44,8 +45,11 @@ export const parsers = {
     },
   fraction: (value: string): number => {
     const n = Number(value);
-    if (!/^\d*\.?\d+$/.test(value) || !(n > 0.05 && n < 0.95))
-      throw new InvalidArgumentError('expected a fraction of the lifetime between 0.05 and 0.95, e.g. 0.7');
+    if (!/^\d*\.?\d+$/.test(value) || !isRenewalThreshold(n)) {
+      throw new InvalidArgumentError(
+        `expected a fraction of the lifetime between ${RENEWAL_THRESHOLD_RANGE.min} and ${RENEWAL_THRESHOLD_RANGE.max}, e.g. ${DEFAULT_RENEWAL_THRESHOLD}`,
+      );
+    }
     return n;
   },
   /** `--expected-server-id`: a workload SPIFFE ID, by the specification (x509/spiffe-id.ts). */

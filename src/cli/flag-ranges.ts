@@ -23,6 +23,8 @@ export const FLAG_RANGES = {
   clockSkewThreshold: { minMs: 100, maxMs: 30 * D },
   demoDuration: { minMs: 1 * S, maxMs: 24 * H },
   demoCertTtl: { minMs: 2 * S, maxMs: 24 * H },
+  /** `ah agent fleet --expiring-within`: ten years covers any certificate an access point admits. */
+  expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
 } as const satisfies Record<string, DurationRange>;
 
 export interface CountRange {
@@ -32,6 +34,8 @@ export interface CountRange {
 
 export const COUNT_RANGES = {
   maxAttempts: { min: 0, max: 1_000_000 },
+  /** doctor --fleet: reconnects in the last hour before an executor counts as flapping. */
+  maxReconnects: { min: 0, max: 1_000_000 },
   /** One process holds the whole demo fleet. */
   demoExecutors: { min: 1, max: 50 },
 } as const satisfies Record<string, CountRange>;

@@ -1,5 +1,6 @@
 /** Human renderings of status and fleet answers. */
 import type { ExecutorStatus } from '../engine/executor-status.js';
+import { FLEET_STATES, type FleetSummary } from '../model/fleet-filter.js';
 import type { FleetEntryJson } from '../model/status.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import type { CertificateDescription } from '../x509/certificate.js';
@@ -53,17 +54,43 @@ export function renderExecutorStatus(s: ExecutorStatus & { certificate?: Certifi
   return out;
 }
 
-export function renderFleet(executors: FleetEntryJson[]): string {
-  if (executors.length === 0) return 'no executors enrolled';
-  const header = ['NAME', 'ID', 'ADDRESS', 'SINCE', 'LAST HEARTBEAT', 'CERT EXPIRES'];
-  const table = executors.map((e) => [e.name, e.id, e.remoteAddress, relative(e.since), relative(e.lastHeartbeat), relative(e.certNotAfter)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
+/** The fleet table, a line each (the header first): written out in chunks at 10k rows. */
+export function renderFleet(executors: readonly FleetEntryJson[], now = Date.now()): string[] {
+  const header = ['NAME', 'ID', 'STATE', 'ADDRESS', 'SINCE', 'LAST HEARTBEAT', 'CERT EXPIRES'];
+  const table = executors.map((e) => [
+    e.name,
+    e.id,
+    e.state,
+    e.remoteAddress,
+    relative(e.since, now),
+    relative(e.lastHeartbeat, now),
+    relative(e.certNotAfter, now),
+  ]);
+  const widths = header.map((h, i) => table.reduce((w, r) => Math.max(w, r[i]!.length), h.length));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  return [line(header), ...table.map(line)].join('\n');
+  return [line(header), ...table.map(line)];
+}
+
+/**
+ * The line under the table: how many, by state, and whose certificate ends first, e.g.
+ * `120 of 10000 executors: 100 late, 20 expired; first certificate to expire: web-7 (spiffe://…) at 2026-… (in 4m)`.
+ */
+export function renderFleetSummary(s: FleetSummary, now = Date.now()): string {
+  const plural = (n: number) => `${n} executor${n === 1 ? '' : 's'}`;
+  const head = s.matched === s.total ? plural(s.total) : `${s.matched} of ${plural(s.total)}`;
+  const counts = FLEET_STATES.filter((state) => s.byState[state] > 0)
+    .map((state) => `${s.byState[state]} ${state}`)
+    .join(', ');
+  const first = s.soonestExpiry;
+  const left = first ? Date.parse(first.certNotAfter) - now : 0;
+  const expiry = first
+    ? `; first certificate to expire: ${first.name} (${first.id}) at ${first.certNotAfter} (${left > 0 ? `in ${formatDuration(left)}` : `expired ${formatDuration(-left)} ago`})`
+    : '';
+  return `${head}${counts ? `: ${counts}` : ''}${expiry}`;
 }
 
 /** `ah agent fleet` under the table, while the audit log cannot be written. */

@@ -2,27 +2,28 @@
  * What the checks share: the configuration, and each probe (resolve, connect, handshake, identity,
  * SPIFFE, Vault, enrollment) run at most once, on first need. Checks print in the issue's order,
  * but a probe may run earlier for a check that needs it: the TLS check needs the trust bundle an
- * SVID brings, so the SPIFFE probe runs then, and its own checks report it later.
+ * SVID brings, so the SPIFFE probe runs then, and its own checks report it later. The probes take
+ * the context as the `DoctorSession` interface of `session.ts`, which is why they can ask it for
+ * one another's results without importing this file.
  */
 import { hostname } from 'node:os';
+import { queryStatus } from '../transport/status-server.js';
 import { paths } from '../engine/state-dir.js';
+import { AhError } from '../errors/ah-error.js';
+import { ALPN_PROTOCOL } from '../transport/messages.js';
+import { tryBind } from './access-point.js';
 import { knownAccessPointFile } from '../transport/access-point-trust.js';
 import { formatHostPort } from '../util/address.js';
-import { probeEnrollment, type EnrollProbe } from './enrollment.js';
-import { loadIdentity, type IdentityProbe } from './identity.js';
-import { resolveHost, tcpConnect, type ResolveProbe, type TcpProbe } from './network.js';
-import { probeSpiffe, type SpiffeProbe } from './spiffe.js';
-import { probeTls, type TlsProbe } from './tls.js';
+import { probeEnrollment } from './enrollment.js';
+import { loadIdentity } from './identity.js';
+import { resolveHost, tcpConnect } from './network.js';
+import { probeSpiffe } from './spiffe.js';
+import type { BindProbe, DoctorSession, EnrollProbe, IdentityProbe, ResolveProbe, SpiffeProbe, TcpProbe, TlsProbe, TrustPlan, VaultProbe } from './session.js';
+import { probeTls } from './tls.js';
 import type { DoctorConfig } from './types.js';
-import { probeVault, type VaultProbe } from './vault.js';
+import { probeVault } from './vault.js';
 
-/** How the executor would decide that the server it reached is its access point. */
-export type TrustPlan =
-  | { readonly kind: 'ca'; readonly bundlePem: string; readonly origin: string }
-  | { readonly kind: 'first-use'; readonly file: string }
-  | { readonly kind: 'none'; readonly reason: string };
-
-export class DoctorContext {
+export class DoctorContext implements DoctorSession {
   private readonly memo = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -44,7 +45,30 @@ export class DoctorContext {
   }
 
   tcp(): Promise<TcpProbe> {
-    return this.once('tcp', () => tcpConnect(this.config.target, this.config.connectTimeoutMs));
+    return this.once('tcp', async (): Promise<TcpProbe> => {
+      // Access point mode with nothing on its port: it is not running, there is nothing to dial.
+      if (this.config.role === 'access-point' && (await this.listenProbe()).free) {
+        return { ok: false, error: new AhError('ENROLL_CONNECTION_REFUSED', { address: this.config.target.address }), notRunning: true };
+      }
+      return tcpConnect(this.config.target, this.config.connectTimeoutMs);
+    });
+  }
+
+  /** Access point mode: can `--fleet-listen` be bound (nothing holds it)? */
+  listenProbe(): Promise<BindProbe> {
+    return this.once('listen', () => tryBind(this.config.listen!));
+  }
+
+  /** Access point mode: the access point of this state dir answers on its status socket, or the port answers as one (ALPN). */
+  accessPointAnswers(): Promise<boolean> {
+    return this.once('ap-answers', async () => {
+      const status = await queryStatus(paths.accessPointSocket(this.config.stateDir), 'status', 2_000).catch(() => null);
+      if (status) return true;
+      const tcp = await this.tcp();
+      if (!tcp.ok) return false;
+      const tls = await this.tls();
+      return tls.ok && tls.alpn === ALPN_PROTOCOL;
+    });
   }
 
   tls(): Promise<TlsProbe> {

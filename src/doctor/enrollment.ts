@@ -12,24 +12,18 @@ import { paths } from '../engine/state-dir.js';
 import { AhError } from '../errors/ah-error.js';
 import type { AccessPointTrust } from '../transport/access-point-trust.js';
 import { FleetClientLink } from '../transport/fleet-client.js';
-import type { Welcome } from '../transport/messages.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { keyMatchesCertificate } from '../x509/certificate.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession, EnrollProbe } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
 import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
-
-export type EnrollProbe =
-  | { readonly kind: 'welcomed'; readonly welcome: Welcome; readonly startedAt: number; readonly receivedAt: number }
-  | { readonly kind: 'failed'; readonly error: AhError }
-  | { readonly kind: 'skipped'; readonly reason: string };
 
 /** The goodbye reason the access point logs for the doctor's link. */
 export const DOCTOR_GOODBYE = 'doctor check done';
 
 /** A running executor of that name already holds this identity's link: do not take it over. */
-async function runningExecutor(ctx: DoctorContext): Promise<string | null> {
+async function runningExecutor(ctx: DoctorSession): Promise<string | null> {
   try {
     const status = (await queryStatus(paths.executorSocket(ctx.config.stateDir, ctx.config.name), 'status', 2_000)) as {
       state?: string;
@@ -42,7 +36,7 @@ async function runningExecutor(ctx: DoctorContext): Promise<string | null> {
   return null;
 }
 
-function attempt(ctx: DoctorContext, certPem: string, keyPem: string, trust: AccessPointTrust): Promise<EnrollProbe> {
+function attempt(ctx: DoctorSession, certPem: string, keyPem: string, trust: AccessPointTrust): Promise<EnrollProbe> {
   const { config } = ctx;
   return new Promise((resolve) => {
     const link = new FleetClientLink({
@@ -90,7 +84,7 @@ function matches(leaf: X509Certificate, key: KeyObject): boolean {
   }
 }
 
-export async function probeEnrollment(ctx: DoctorContext): Promise<EnrollProbe> {
+export async function probeEnrollment(ctx: DoctorSession): Promise<EnrollProbe> {
   const { config } = ctx;
   if (config.role === 'access-point')
     return { kind: 'skipped', reason: 'access point mode: run ah agent doctor --remote-server ... on an executor to try an enrollment' };
@@ -137,7 +131,7 @@ export async function probeEnrollment(ctx: DoctorContext): Promise<EnrollProbe> 
   }
 }
 
-export const enrollCheck: Check<DoctorContext> = {
+export const enrollCheck: Check<DoctorSession> = {
   name: 'enroll',
   title: 'mTLS enrollment',
   async run(ctx) {
@@ -158,7 +152,7 @@ export const enrollCheck: Check<DoctorContext> = {
   },
 };
 
-export const clockCheck: Check<DoctorContext> = {
+export const clockCheck: Check<DoctorSession> = {
   name: 'clock',
   title: 'clock skew',
   async run(ctx) {

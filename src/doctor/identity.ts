@@ -11,47 +11,14 @@ import { dirname, join, resolve } from 'node:path';
 import { paths } from '../engine/state-dir.js';
 import { AhError } from '../errors/ah-error.js';
 import { DevIdentityProvider, devSpiffeId } from '../providers/dev.js';
-import type { ProviderKind } from '../providers/identity-provider.js';
 import { formatDuration } from '../util/duration.js';
-import { keyMatchesCertificate, spkiPin, subjectAltNames } from '../x509/certificate.js';
+import { distinguishedName, keyMatchesCertificate, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { parseCertificates } from '../x509/chain.js';
-import type { DoctorContext } from './context.js';
+import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
+import { loneLeaf, loneLeafError } from '../x509/lone-leaf.js';
+import type { DoctorSession, FileRead, IdentityProbe } from './session.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { formatMode, keyModeTooOpen, lifetimeOf, relativeTo, sanProblem, verifyChainTo } from './verify.js';
-
-export interface FileRead {
-  readonly role: 'cert' | 'key' | 'ca';
-  readonly path: string;
-  readonly mode?: number;
-  readonly text?: string;
-  readonly error?: AhError;
-}
-
-export interface IdentityProbe {
-  readonly kind: ProviderKind;
-  /** Where the material comes from, for findings. */
-  readonly origin: string;
-  /** Files read: the files identity's three, a kept dev identity, an extra `--ca`. */
-  readonly files: FileRead[];
-  readonly certPem?: string;
-  readonly keyPem?: string;
-  readonly chain?: X509Certificate[];
-  readonly key?: KeyObject;
-  /** The identity's own CA bundle (files `--ca`, the SVID bundle, Vault's CA chain). */
-  readonly bundle?: X509Certificate[];
-  readonly bundlePem?: string;
-  readonly bundleOrigin?: string;
-  /** `--ca` given with an identity that has no bundle of its own (trusts the access point). */
-  readonly extraCaPem?: string;
-  readonly parseErrors: AhError[];
-  /** No material at all, and why (the provider failed; see its checks). */
-  readonly unavailable?: { readonly reason: string; readonly error?: AhError };
-  /** Files identity without `--cert`/`--key`. */
-  readonly anonymous: boolean;
-  /** Dev identity: where it is kept, and why it could not be. */
-  readonly devDir?: string;
-  readonly devDirProblem?: AhError;
-}
 
 async function readIdentityFile(role: FileRead['role'], path: string): Promise<FileRead> {
   const abs = resolve(path);
@@ -124,7 +91,12 @@ async function freshDev(role: 'executor' | 'access-point', name: string, ttlMs: 
   }
 }
 
-export async function loadIdentity(ctx: DoctorContext): Promise<IdentityProbe> {
+/**
+ * The identity the doctor checks, loaded the way each provider loads it (one branch per provider,
+ * each a few lines that read the same material the daemon would). Longer than a screen because the
+ * providers are side by side, which is how the doctor's findings compare them.
+ */
+export async function loadIdentity(ctx: DoctorSession): Promise<IdentityProbe> {
   const { config } = ctx;
   const identity = config.identity;
   const parseErrors: AhError[] = [];
@@ -259,7 +231,7 @@ function fileSummary(f: FileRead): string {
   return `${f.role} ${f.path}${f.mode !== undefined ? ` (${formatMode(f.mode)})` : ''}`;
 }
 
-export const identityFilesCheck: Check<DoctorContext> = {
+export const identityFilesCheck: Check<DoctorSession> = {
   name: 'identity.files',
   title: 'identity files',
   async run(ctx) {
@@ -304,7 +276,7 @@ function unavailable(id: IdentityProbe): CheckOutcome | null {
   return null;
 }
 
-export const identityParseCheck: Check<DoctorContext> = {
+export const identityParseCheck: Check<DoctorSession> = {
   name: 'identity.parse',
   title: 'certificate, key, CA parse',
   async run(ctx) {
@@ -320,7 +292,7 @@ export const identityParseCheck: Check<DoctorContext> = {
     }
     const chain = id.chain!;
     const parts = [
-      `certificate ${chain[0]!.subject.replace(/\n/g, ', ')}${chain.length > 1 ? ` + ${chain.length - 1} intermediate${chain.length > 2 ? 's' : ''}` : ''}`,
+      `certificate ${distinguishedName(chain[0]!.subject)}${chain.length > 1 ? ` + ${chain.length - 1} intermediate${chain.length > 2 ? 's' : ''}` : ''}`,
       `key ${keyDescription(id.key!)}`,
     ];
     if (id.bundle) parts.push(`CA bundle ${id.bundle.length} certificate${id.bundle.length === 1 ? '' : 's'}`);
@@ -329,7 +301,7 @@ export const identityParseCheck: Check<DoctorContext> = {
   },
 };
 
-export const identityKeyCheck: Check<DoctorContext> = {
+export const identityKeyCheck: Check<DoctorSession> = {
   name: 'identity.key',
   title: 'key matches certificate',
   async run(ctx) {
@@ -349,7 +321,7 @@ export const identityKeyCheck: Check<DoctorContext> = {
   },
 };
 
-export const identityChainCheck: Check<DoctorContext> = {
+export const identityChainCheck: Check<DoctorSession> = {
   name: 'identity.chain',
   title: 'chain verifies to the CA',
   async run(ctx) {
@@ -367,7 +339,19 @@ export const identityChainCheck: Check<DoctorContext> = {
     const verdict = verifyChainTo(id.chain!, id.bundle, ctx.now());
     const certPath = id.files.find((f) => f.role === 'cert')?.path ?? id.origin;
     if (verdict.ok) {
-      const names = verdict.path.map((c) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', '));
+      // The same leaf and chain rules the peer applies (x509/chain-rules.ts), named before it refuses.
+      const rules = checkPeerChain(
+        id.chain!.map((c) => c.raw),
+        ctx.config.role,
+      );
+      if (isChainProblem(rules) && rules.kind === 'profile') {
+        const error =
+          ctx.config.role === 'executor'
+            ? new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: rules.rule })
+            : new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `access point certificate: ${rules.rule}` });
+        return fail(error, `chains to ${id.bundleOrigin}, but ${rules.rule}`);
+      }
+      const names = verdict.path.map((c) => /CN=([^\n,]+)/.exec(c.subject)?.[1] ?? distinguishedName(c.subject));
       return pass(`${names.join(' → ')} (root in ${id.bundleOrigin})`);
     }
     switch (verdict.reason) {
@@ -377,7 +361,15 @@ export const identityChainCheck: Check<DoctorContext> = {
         return fail(new AhError('ENROLL_CHAIN_INCOMPLETE'), `${verdict.detail} (${id.bundleOrigin})`);
       case 'ca-not-valid':
         return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), verdict.detail);
-      case 'unknown':
+      case 'unknown': {
+        const lone = id.chain!.length === 1 ? loneLeaf([id.chain![0]!.raw], id.bundle) : null;
+        if (lone && ctx.config.role === 'executor') {
+          const error = loneLeafError(lone, 'executor', "the access point's --ca");
+          return fail(
+            error,
+            `${certPath} holds only the leaf: its issuer ${lone.issuer} (authority key id ${lone.authorityKeyId ?? 'none'}) is not in ${id.bundleOrigin}`,
+          );
+        }
         if (ctx.config.role === 'access-point') {
           return pass(`${verdict.detail} (--ca is the executors' CA); executors must trust this issuer with their own --ca`);
         }
@@ -385,11 +377,12 @@ export const identityChainCheck: Check<DoctorContext> = {
           new AhError('ENROLL_CLIENT_CERT_REJECTED'),
           `${verdict.detail} (${id.bundleOrigin}); the access point admits it only if its own --ca holds that issuer`,
         );
+      }
     }
   },
 };
 
-export const identitySanCheck: Check<DoctorContext> = {
+export const identitySanCheck: Check<DoctorSession> = {
   name: 'identity.san',
   title: 'SANs match the policy',
   async run(ctx) {
@@ -413,7 +406,7 @@ export const identitySanCheck: Check<DoctorContext> = {
   },
 };
 
-export const identityValidityCheck: Check<DoctorContext> = {
+export const identityValidityCheck: Check<DoctorSession> = {
   name: 'identity.validity',
   title: 'validity and renewal',
   async run(ctx) {

@@ -6,14 +6,11 @@ import { lookup } from 'node:dns/promises';
 import { connect, isIP } from 'node:net';
 import { AhError } from '../errors/ah-error.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
+import { formatHostPort } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
-import type { DoctorContext } from './context.js';
-import { fail, pass, type Check } from './types.js';
+import type { DoctorSession, ResolveProbe, TcpProbe } from './session.js';
+import { fail, pass, skip, type Check } from './types.js';
 import { clearLongTimeout, setLongTimeout, type LongTimer } from '../util/long-timer.js';
-
-export type ResolveProbe = { readonly ok: true; readonly literal: boolean; readonly addresses: string[] } | { readonly ok: false; readonly error: AhError };
-
-export type TcpProbe = { readonly ok: true; readonly ms: number; readonly peer: string } | { readonly ok: false; readonly error: AhError };
 
 export async function resolveHost(host: string, timeoutMs: number): Promise<ResolveProbe> {
   if (isIP(host)) return { ok: true, literal: true, addresses: [host] };
@@ -41,7 +38,7 @@ export function tcpConnect(target: { host: string; port: number; address: string
     }, timeoutMs);
     socket.once('connect', () => {
       clearLongTimeout(timer);
-      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      const peer = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
       socket.destroy();
       resolve({ ok: true, ms: performance.now() - started, peer });
     });
@@ -52,7 +49,7 @@ export function tcpConnect(target: { host: string; port: number; address: string
   });
 }
 
-export const dnsCheck: Check<DoctorContext> = {
+export const dnsCheck: Check<DoctorSession> = {
   name: 'dns',
   title: 'name resolution',
   async run(ctx) {
@@ -65,12 +62,13 @@ export const dnsCheck: Check<DoctorContext> = {
   },
 };
 
-export const tcpCheck: Check<DoctorContext> = {
+export const tcpCheck: Check<DoctorSession> = {
   name: 'tcp',
   title: 'tcp connect',
   async run(ctx) {
     const { address } = ctx.config.target;
     const probe = await ctx.tcp();
+    if (!probe.ok && probe.notRunning) return skip(`the access point is not running: nothing listens on ${address} (see fleet port free)`);
     if (!probe.ok) {
       const what = probe.error.code === 'ENROLL_CONNECTION_REFUSED' ? 'nothing listens there (connection refused)' : probe.error.message;
       return fail(probe.error, `cannot connect to ${address}: ${what}`);

@@ -7,12 +7,13 @@ import { access, constants } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
-import { formatHostPort, parseListenAddress } from '../util/address.js';
+import { DEFAULT_FLEET_PORT, formatHostPort, parseListenAddress } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
+import { distinguishedName } from '../x509/certificate.js';
 import { issuedBy } from '../x509/chain.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
-import { RENEWAL_JITTER } from './verify.js';
+import { latestRenewalFraction, RENEWAL_JITTER } from '../model/renewal-policy.js';
 
 const HOUR = 3_600_000;
 /** "Hours, not days": a day at most, with room for an issuer's backdating (Vault: 30 s). */
@@ -21,9 +22,8 @@ export const MAX_PRODUCTION_TTL_MS = 24 * HOUR + 5 * 60_000;
 export const THRESHOLD_RANGE = { min: 0.3, max: 0.8 } as const;
 /** The least time between the latest renewal point and expiry for a failed renewal to be retried. */
 export const MIN_RENEWAL_MARGIN_MS = 60_000;
-export const DEFAULT_FLEET_PORT = 4433;
 
-export const productionCaCheck: Check<DoctorContext> = {
+export const productionCaCheck: Check<DoctorSession> = {
   name: 'production.ca',
   title: 'certificates from a trusted CA',
   async run(ctx) {
@@ -47,10 +47,10 @@ export const productionCaCheck: Check<DoctorContext> = {
     if (issuedBy(leaf, leaf)) {
       return fail(
         new AhError('ENROLL_PRODUCTION_UNTRUSTED_CA', { detail: `the certificate ${id.origin} is self-signed` }),
-        `self-signed certificate (${leaf.subject.replace(/\n/g, ', ')})`,
+        `self-signed certificate (${distinguishedName(leaf.subject)})`,
       );
     }
-    return pass(`issued by ${leaf.issuer.replace(/\n/g, ', ')} (${config.identity.kind} identity)`);
+    return pass(`issued by ${distinguishedName(leaf.issuer)} (${config.identity.kind} identity)`);
   },
 };
 
@@ -60,7 +60,7 @@ function inHours(ms: number): string {
   return hours === 0 ? formatDuration(ms) : `${hours}h${formatDuration(ms - hours * HOUR).replace(/^0ms$/, '')}`;
 }
 
-export const productionTtlCheck: Check<DoctorContext> = {
+export const productionTtlCheck: Check<DoctorSession> = {
   name: 'production.ttl',
   title: 'certificate TTL in hours',
   async run(ctx) {
@@ -74,12 +74,12 @@ export const productionTtlCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionRotationCheck: Check<DoctorContext> = {
+export const productionRotationCheck: Check<DoctorSession> = {
   name: 'production.rotation',
   title: 'rotation threshold',
   async run(ctx) {
     const t = ctx.config.renewalThreshold;
-    const latest = Math.min(0.99, t + RENEWAL_JITTER);
+    const latest = latestRenewalFraction(t);
     const pct = (f: number) => `${Math.round(f * 100)}%`;
     const bad = (detail: string) => fail(new AhError('ENROLL_PRODUCTION_ROTATION_THRESHOLD', { threshold: String(t), detail }), detail);
     if (t > THRESHOLD_RANGE.max)
@@ -88,7 +88,7 @@ export const productionRotationCheck: Check<DoctorContext> = {
       return bad(`renewing after ${pct(t)} of the lifetime renews far more often than needed (keep it at or above ${THRESHOLD_RANGE.min})`);
     const id = await ctx.identity();
     const leaf = id.chain?.[0];
-    if (!leaf) return pass(`renews at ${pct(t)} ±5% of the lifetime`);
+    if (!leaf) return pass(`renews at ${pct(t)} ±${pct(RENEWAL_JITTER)} of the lifetime`);
     const lifetime = Date.parse(leaf.validTo) - Date.parse(leaf.validFrom);
     const margin = lifetime * (1 - latest);
     if (margin < MIN_RENEWAL_MARGIN_MS) {
@@ -97,11 +97,13 @@ export const productionRotationCheck: Check<DoctorContext> = {
       );
     }
     const files = id.kind === 'files' ? '; the files provider cannot renew by itself: your PKI must write new files before then' : '';
-    return pass(`renews at ${pct(t)} ±5% of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`);
+    return pass(
+      `renews at ${pct(t)} ±${pct(RENEWAL_JITTER)} of a ${formatDuration(lifetime)} lifetime, at least ${formatDuration(margin)} before expiry${files}`,
+    );
   },
 };
 
-export const productionSanValidationCheck: Check<DoctorContext> = {
+export const productionSanValidationCheck: Check<DoctorSession> = {
   name: 'production.san-validation',
   title: 'SAN validation at the access point',
   async run(ctx) {
@@ -120,7 +122,7 @@ export const productionSanValidationCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionAuditLogCheck: Check<DoctorContext> = {
+export const productionAuditLogCheck: Check<DoctorSession> = {
   name: 'production.audit-log',
   title: 'audit logging',
   async run(ctx) {
@@ -165,7 +167,7 @@ function getMetrics(host: string, port: number, timeoutMs: number): Promise<{ st
   });
 }
 
-export const productionMetricsCheck: Check<DoctorContext> = {
+export const productionMetricsCheck: Check<DoctorSession> = {
   name: 'production.metrics',
   title: 'metrics',
   async run(ctx) {
@@ -188,7 +190,7 @@ export const productionMetricsCheck: Check<DoctorContext> = {
   },
 };
 
-export const productionPortCheck: Check<DoctorContext> = {
+export const productionPortCheck: Check<DoctorSession> = {
   name: 'production.port',
   title: 'fleet port reachable',
   async run(ctx) {

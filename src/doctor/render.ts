@@ -3,6 +3,7 @@
  * check, and under each failure the guide's message, causes and fixes as `enroll` prints them.
  */
 import { formatForTerminal } from '../errors/ah-error.js';
+import { formatHostPort } from '../util/address.js';
 import type { DoctorReport } from './run.js';
 import type { CheckResult, CheckStatus, DoctorConfig } from './types.js';
 
@@ -14,7 +15,7 @@ export function renderHeader(config: DoctorConfig): string {
   const what =
     config.role === 'executor'
       ? `executor ${config.name} → https://${config.target.address}`
-      : `access point ${config.listen ? `listening on ${config.listen.host}:${config.listen.port}` : ''}`.trim();
+      : `access point ${config.listen ? `listening on ${formatHostPort(config.listen)}` : ''}`.trim();
   return `ah agent doctor: ${what} (identity ${config.identity.kind}${config.production ? ', production checklist' : ''})`;
 }
 

@@ -5,6 +5,7 @@
 import { AhError } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import { VERSION } from '../version.js';
+import { apAuditLogCheck, apListenCheck, apMetricsCheck, apStateDirCheck } from './access-point.js';
 import { DoctorContext } from './context.js';
 import { clockCheck, enrollCheck } from './enrollment.js';
 import { identityChainCheck, identityFilesCheck, identityKeyCheck, identityParseCheck, identitySanCheck, identityValidityCheck } from './identity.js';
@@ -18,12 +19,13 @@ import {
   productionSanValidationCheck,
   productionTtlCheck,
 } from './production.js';
+import type { DoctorSession } from './session.js';
 import { spiffeHeaderCheck, spiffeSocketCheck, spiffeSvidCheck } from './spiffe.js';
 import { tlsCheck } from './tls.js';
 import { fail, type Check, type CheckResult, type DoctorConfig } from './types.js';
 import { vaultIssueCheck, vaultReachableCheck, vaultSealCheck, vaultTokenCheck } from './vault.js';
 
-export const CHECKS: readonly Check<DoctorContext>[] = [
+export const CHECKS: readonly Check<DoctorSession>[] = [
   dnsCheck,
   tcpCheck,
   tlsCheck,
@@ -44,7 +46,18 @@ export const CHECKS: readonly Check<DoctorContext>[] = [
   clockCheck,
 ];
 
-export const PRODUCTION_CHECKS: readonly Check<DoctorContext>[] = [
+/** Access point mode: what stops it from starting comes right after name resolution; its files after its identity. */
+export const ACCESS_POINT_CHECKS: readonly Check<DoctorSession>[] = [
+  dnsCheck,
+  apStateDirCheck,
+  apListenCheck,
+  ...CHECKS.slice(1, CHECKS.indexOf(identityValidityCheck) + 1),
+  apAuditLogCheck,
+  apMetricsCheck,
+  ...CHECKS.slice(CHECKS.indexOf(identityValidityCheck) + 1),
+];
+
+export const PRODUCTION_CHECKS: readonly Check<DoctorSession>[] = [
   productionCaCheck,
   productionTtlCheck,
   productionRotationCheck,
@@ -73,7 +86,7 @@ export async function runDoctor(
 ): Promise<DoctorReport> {
   const ctx = new DoctorContext(config, options.now);
   const checks: DoctorReport['checks'] = [];
-  for (const check of [...CHECKS, ...(config.production ? PRODUCTION_CHECKS : [])]) {
+  for (const check of [...(config.role === 'access-point' ? ACCESS_POINT_CHECKS : CHECKS), ...(config.production ? PRODUCTION_CHECKS : [])]) {
     let outcome: Awaited<ReturnType<typeof check.run>>;
     try {
       outcome = await check.run(ctx);

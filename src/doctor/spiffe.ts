@@ -12,25 +12,10 @@ import { resolveWorkloadEndpoint } from '../providers/spiffe/endpoint.js';
 import { formatDuration } from '../util/duration.js';
 import { notAfterOf, notBeforeOf, serialOf, spiffeIdOf } from '../x509/certificate.js';
 import { parseCertificates } from '../x509/chain.js';
-import type { DoctorContext } from './context.js';
+import type { DoctorSession, SpiffeAnswer, SpiffeProbe } from './session.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { relativeTo } from './verify.js';
 import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
-
-export type SpiffeAnswer =
-  | { readonly kind: 'material'; readonly material: SvidMaterial }
-  | { readonly kind: 'error'; readonly error: AhError }
-  | { readonly kind: 'none'; readonly reason: string };
-
-export interface SpiffeProbe {
-  readonly path: string;
-  readonly socket: { readonly ok: true; readonly finding: string } | { readonly ok: false; readonly error: AhError; readonly finding: string };
-  readonly answer: SpiffeAnswer;
-  /** For the identity checks. */
-  readonly material: SvidMaterial | null;
-  readonly materialError?: AhError;
-  readonly origin: string;
-}
 
 function socketAccepts(path: string, timeoutMs: number): Promise<NodeJS.ErrnoException | null> {
   return new Promise((resolve) => {
@@ -111,14 +96,14 @@ export async function probeSpiffe(socketFlag: string | undefined, timeoutMs: num
   };
 }
 
-const notSpiffe = (ctx: DoctorContext) => skip(`the identity is ${ctx.config.identity.kind}, not spiffe`);
+const notSpiffe = (ctx: DoctorSession) => skip(`the identity is ${ctx.config.identity.kind}, not spiffe`);
 
 /**
  * What the header and SVID checks both start from: the agent's answer, or the outcome that ends
  * the check before it (not spiffe, no socket, no answer at all).
  */
 async function agentAnswer(
-  ctx: DoctorContext,
+  ctx: DoctorSession,
 ): Promise<{ probe: SpiffeProbe; answer: Exclude<SpiffeProbe['answer'], { kind: 'none' }> } | { outcome: CheckOutcome }> {
   if (ctx.config.identity.kind !== 'spiffe') return { outcome: notSpiffe(ctx) };
   const probe = await ctx.spiffe();
@@ -128,7 +113,7 @@ async function agentAnswer(
   return { probe, answer };
 }
 
-export const spiffeSocketCheck: Check<DoctorContext> = {
+export const spiffeSocketCheck: Check<DoctorSession> = {
   name: 'spiffe.socket',
   title: 'SPIFFE socket',
   async run(ctx) {
@@ -138,7 +123,7 @@ export const spiffeSocketCheck: Check<DoctorContext> = {
   },
 };
 
-export const spiffeHeaderCheck: Check<DoctorContext> = {
+export const spiffeHeaderCheck: Check<DoctorSession> = {
   name: 'spiffe.header',
   title: 'Workload API security header',
   async run(ctx) {
@@ -159,7 +144,7 @@ export const spiffeHeaderCheck: Check<DoctorContext> = {
   },
 };
 
-export const spiffeSvidCheck: Check<DoctorContext> = {
+export const spiffeSvidCheck: Check<DoctorSession> = {
   name: 'spiffe.svid',
   title: 'SVID fetched and valid',
   async run(ctx) {

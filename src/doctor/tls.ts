@@ -14,24 +14,14 @@ import { peerChain, verifyAccessPoint } from '../transport/access-point-trust.js
 import { ALPN_PROTOCOL } from '../transport/messages.js';
 import { dialErrorToCatalog } from '../transport/tls-errors.js';
 import { formatDuration } from '../util/duration.js';
-import { fingerprintOf, isValidAt, notAfterOf, notBeforeOf, serialOf, spkiPin, subjectAltNames } from '../x509/certificate.js';
-import type { DoctorContext, TrustPlan } from './context.js';
+import { distinguishedName, fingerprintOf, isValidAt, notAfterOf, notBeforeOf, serialOf, spkiPin, subjectAltNames } from '../x509/certificate.js';
+import type { DoctorSession, TlsProbe, TrustPlan } from './session.js';
 import { fail, pass, skip, type Check, type CheckOutcome } from './types.js';
 import { parseCertificates } from '../x509/chain.js';
 import { certificateJson, certificateLines, relativeTo } from './verify.js';
 import { clearLongTimeout, setLongTimeout } from '../util/long-timer.js';
 
-export interface TlsProbe {
-  /** The handshake completed (the chain is known). */
-  readonly ok: boolean;
-  readonly error?: AhError;
-  readonly protocol?: string | null;
-  readonly alpn?: string | false | null;
-  readonly chain: X509Certificate[];
-  readonly verdict?: CheckOutcome;
-}
-
-function handshake(ctx: DoctorContext, trust: TrustPlan): Promise<{ socket: TLSSocket } | { error: AhError }> {
+function handshake(ctx: DoctorSession, trust: TrustPlan): Promise<{ socket: TLSSocket } | { error: AhError }> {
   const { target, connectTimeoutMs, tlsMinVersion } = ctx.config;
   return new Promise((resolve) => {
     const socket = connect({
@@ -65,7 +55,7 @@ function validityNote(leaf: X509Certificate, now: number): string {
   return `expired ${new Date(notAfterOf(leaf)).toISOString()} (${relativeTo(notAfterOf(leaf), now)})`;
 }
 
-async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract<TrustPlan, { kind: 'ca' }>, chain: X509Certificate[]): Promise<CheckOutcome> {
+async function verdictByCa(ctx: DoctorSession, socket: TLSSocket, trust: Extract<TrustPlan, { kind: 'ca' }>, chain: X509Certificate[]): Promise<CheckOutcome> {
   const { config } = ctx;
   const leaf = chain[0]!;
   const now = ctx.now();
@@ -84,7 +74,10 @@ async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract
         why = `the access point's certificate is ${validityNote(isValidAt(leaf, now) ? (chain.find((c) => !isValidAt(c, now)) ?? leaf) : leaf, now)}`;
         break;
       case 'ENROLL_SERVER_UNKNOWN_AUTHORITY':
-        why = `nothing in ${trust.origin} issued the chain (top issuer ${chain[chain.length - 1]!.issuer.replace(/\n/g, ', ')})`;
+        why = `nothing in ${trust.origin} issued the chain (top issuer ${distinguishedName(chain[chain.length - 1]!.issuer)})`;
+        break;
+      case 'ENROLL_CHAIN_LONE_LEAF':
+        why = `${error.params.reason}: serve the full chain (cat cert.pem intermediate.pem > fullchain.pem) or add the right CA to ${trust.origin}`;
         break;
       case 'ENROLL_CHAIN_INCOMPLETE':
         why = `${trust.origin} holds part of the chain but not its root`;
@@ -105,7 +98,7 @@ async function verdictByCa(ctx: DoctorContext, socket: TLSSocket, trust: Extract
   return pass(`verified: chains to ${trust.origin}; ${named}`);
 }
 
-async function verdictByFirstUse(ctx: DoctorContext, trust: Extract<TrustPlan, { kind: 'first-use' }>, leaf: X509Certificate): Promise<CheckOutcome> {
+async function verdictByFirstUse(ctx: DoctorSession, trust: Extract<TrustPlan, { kind: 'first-use' }>, leaf: X509Certificate): Promise<CheckOutcome> {
   const now = ctx.now();
   if (!isValidAt(leaf, now)) return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `the access point's certificate is ${validityNote(leaf, now)}`);
   const pin = spkiPin(leaf);
@@ -125,7 +118,7 @@ async function verdictByFirstUse(ctx: DoctorContext, trust: Extract<TrustPlan, {
   return pass(`dev identity: the key is the one trusted on first use (${trust.file})`);
 }
 
-async function verdictForAccessPoint(ctx: DoctorContext, leaf: X509Certificate): Promise<CheckOutcome> {
+async function verdictForAccessPoint(ctx: DoctorSession, leaf: X509Certificate): Promise<CheckOutcome> {
   const now = ctx.now();
   if (!isValidAt(leaf, now))
     return fail(new AhError('ENROLL_CERT_NOT_VALID_NOW'), `it serves a certificate that is ${validityNote(leaf, now)}: executors refuse it`);
@@ -140,7 +133,7 @@ async function verdictForAccessPoint(ctx: DoctorContext, leaf: X509Certificate):
   );
 }
 
-export async function probeTls(ctx: DoctorContext): Promise<TlsProbe> {
+export async function probeTls(ctx: DoctorSession): Promise<TlsProbe> {
   const tcp = await ctx.tcp();
   if (!tcp.ok) return { ok: false, chain: [] };
   const trust = await ctx.trust();
@@ -182,7 +175,7 @@ export async function probeTls(ctx: DoctorContext): Promise<TlsProbe> {
   }
 }
 
-export const tlsCheck: Check<DoctorContext> = {
+export const tlsCheck: Check<DoctorSession> = {
   name: 'tls',
   title: 'tls handshake',
   async run(ctx) {

@@ -5,36 +5,15 @@
  * One login only, with the same node-vault client the provider uses: a secret ID with a use limit
  * is not spent twice.
  */
-import type { X509Certificate } from 'node:crypto';
 import NodeVault from 'node-vault';
 import { AhError } from '../errors/ah-error.js';
 import type { VaultIdentityConfig } from '../providers/index.js';
 import { verifyIssueResponse } from '../providers/vault/issue-response.js';
 import { vaultErrorToCatalog } from '../providers/vault/vault-errors.js';
 import { formatDuration } from '../util/duration.js';
-import { serialOf, subjectAltNames } from '../x509/certificate.js';
-import type { DoctorContext } from './context.js';
+import { distinguishedName, serialOf, subjectAltNames } from '../x509/certificate.js';
+import type { DoctorSession, VaultMaterial, VaultProbe } from './session.js';
 import { fail, pass, skip, type Check } from './types.js';
-
-type Step<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: AhError } | { readonly ok: null; readonly reason: string };
-
-export interface VaultMaterial {
-  readonly certPem: string;
-  readonly keyPem: string;
-  readonly bundlePem: string;
-  readonly leaf: X509Certificate;
-}
-
-export interface VaultProbe {
-  readonly addr: string;
-  readonly path: string;
-  readonly reach: Step<{ sealed: boolean; version: string | null }>;
-  readonly token: Step<{ how: string; ttlSeconds: number; renewable: boolean; policies: string[] }>;
-  readonly issue: Step<VaultMaterial>;
-  readonly material: VaultMaterial | null;
-  readonly materialError?: AhError;
-  readonly origin: string;
-}
 
 /** The same verification the provider applies before it uses what Vault issued. */
 function toMaterial(body: unknown, where: { addr: string; path: string }): VaultMaterial {
@@ -42,6 +21,10 @@ function toMaterial(body: unknown, where: { addr: string; path: string }): Vault
   return { certPem, keyPem, bundlePem, leaf };
 }
 
+/**
+ * The guide's Vault checks in the order an operator runs them by hand (reachable and unsealed,
+ * then a token, then an issue); each step needs the one before, so they stay in one function.
+ */
 export async function probeVault(config: VaultIdentityConfig, commonName: string, timeoutMs: number): Promise<VaultProbe> {
   const addr = config.addr;
   const path = config.path ?? `pki/issue/${config.role}`;
@@ -133,9 +116,9 @@ function sealedError(reach: VaultProbe['reach']): AhError | undefined {
   return reach.ok && reach.value.sealed ? new AhError('ENROLL_VAULT_SEALED') : undefined;
 }
 
-const notVault = (ctx: DoctorContext) => skip(`the identity is ${ctx.config.identity.kind}, not vault`);
+const notVault = (ctx: DoctorSession) => skip(`the identity is ${ctx.config.identity.kind}, not vault`);
 
-export const vaultReachableCheck: Check<DoctorContext> = {
+export const vaultReachableCheck: Check<DoctorSession> = {
   name: 'vault.reachable',
   title: 'Vault reachable',
   async run(ctx) {
@@ -147,7 +130,7 @@ export const vaultReachableCheck: Check<DoctorContext> = {
   },
 };
 
-export const vaultSealCheck: Check<DoctorContext> = {
+export const vaultSealCheck: Check<DoctorSession> = {
   name: 'vault.seal',
   title: 'Vault unsealed',
   async run(ctx) {
@@ -159,7 +142,7 @@ export const vaultSealCheck: Check<DoctorContext> = {
   },
 };
 
-export const vaultTokenCheck: Check<DoctorContext> = {
+export const vaultTokenCheck: Check<DoctorSession> = {
   name: 'vault.token',
   title: 'Vault token',
   async run(ctx) {
@@ -178,7 +161,7 @@ export const vaultTokenCheck: Check<DoctorContext> = {
   },
 };
 
-export const vaultIssueCheck: Check<DoctorContext> = {
+export const vaultIssueCheck: Check<DoctorSession> = {
   name: 'vault.issue',
   title: 'Vault role can issue',
   async run(ctx) {
@@ -188,7 +171,7 @@ export const vaultIssueCheck: Check<DoctorContext> = {
     if (!probe.issue.ok) return fail(probe.issue.error, probe.issue.error.message);
     const leaf = probe.issue.value.leaf;
     const san = subjectAltNames(leaf);
-    const names = [...san.uris, ...san.dns].join(', ') || leaf.subject.replace(/\n/g, ', ');
+    const names = [...san.uris, ...san.dns].join(', ') || distinguishedName(leaf.subject);
     return pass(`${probe.path} issued serial ${serialOf(leaf)} for ${names} (valid until ${new Date(leaf.validTo).toISOString()}); key and chain verified`);
   },
 };

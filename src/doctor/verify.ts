@@ -6,17 +6,15 @@
 import type { X509Certificate } from 'node:crypto';
 import { uriUnderPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 import { formatDuration } from '../util/duration.js';
-import { describe, fingerprintOf, notAfterOf, notBeforeOf, subjectAltNames } from '../x509/certificate.js';
+import { describe, distinguishedName, fingerprintOf, notAfterOf, notBeforeOf, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, chainBreak, issuedBy } from '../x509/chain.js';
-
-export const RENEWAL_JITTER = 0.05;
+import { latestRenewalFraction } from '../model/renewal-policy.js';
 
 export type ChainVerdict =
   | { readonly ok: true; readonly path: X509Certificate[]; readonly anchor: X509Certificate }
   /** broken: the file's own order; incomplete: the bundle holds part of the chain; unknown: nothing related. */
   | { readonly ok: false; readonly reason: 'broken' | 'incomplete' | 'unknown' | 'ca-not-valid'; readonly detail: string };
 
-const subjectOf = (c: X509Certificate) => c.subject.replace(/\n/g, ', ');
 const selfSigned = (c: X509Certificate) => issuedBy(c, c);
 
 /**
@@ -52,10 +50,10 @@ export function verifyChainTo(chain: X509Certificate[], bundle: X509Certificate[
     return {
       ok: false,
       reason: 'incomplete',
-      detail: `the CA bundle holds part of the chain but not the root above ${subjectOf(top)} (issuer ${top.issuer.replace(/\n/g, ', ')})`,
+      detail: `the CA bundle holds part of the chain but not the root above ${distinguishedName(top.subject)} (issuer ${distinguishedName(top.issuer)})`,
     };
   }
-  return { ok: false, reason: 'unknown', detail: `issued by ${top.issuer.replace(/\n/g, ', ')}, which the CA bundle does not hold` };
+  return { ok: false, reason: 'unknown', detail: `issued by ${distinguishedName(top.issuer)}, which the CA bundle does not hold` };
 }
 
 function finish(path: X509Certificate[], anchor: X509Certificate, now: number): ChainVerdict {
@@ -64,7 +62,7 @@ function finish(path: X509Certificate[], anchor: X509Certificate, now: number): 
       return {
         ok: false,
         reason: 'ca-not-valid',
-        detail: `CA ${subjectOf(ca)} is valid ${new Date(notBeforeOf(ca)).toISOString()} to ${new Date(notAfterOf(ca)).toISOString()}`,
+        detail: `CA ${distinguishedName(ca.subject)} is valid ${new Date(notBeforeOf(ca)).toISOString()} to ${new Date(notAfterOf(ca)).toISOString()}`,
       };
     }
   }
@@ -89,7 +87,7 @@ export function lifetimeOf(cert: X509Certificate, now: number, threshold: number
   const notAfter = notAfterOf(cert);
   const lifetimeMs = notAfter - notBefore;
   const renewAt = notBefore + lifetimeMs * threshold;
-  const renewLatest = notBefore + lifetimeMs * Math.min(0.99, threshold + RENEWAL_JITTER);
+  const renewLatest = notBefore + lifetimeMs * latestRenewalFraction(threshold);
   const state = now < notBefore ? 'not-yet-valid' : now > notAfter ? 'expired' : 'valid';
   return { notBefore, notAfter, lifetimeMs, leftMs: notAfter - now, state, renewAt, renewLatest, overdue: state === 'valid' && now > renewLatest };
 }

@@ -24,11 +24,13 @@ import { rotationMachine } from '../machines/rotation.js';
 import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
 import type { Readiness } from '../metrics/http-server.js';
+import { LATE_AFTER_INTERVALS } from '../model/fleet-filter.js';
 import type { IdentitySummary } from '../model/identity.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
 import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
 import type { ExecutorPolicy } from '../transport/executor-policy.js';
 import type { FleetServer, ServerIdentity } from '../transport/fleet-server.js';
-import { HandshakeGate, type ShedReason } from '../transport/handshake-gate.js';
+import { HandshakeGate, type HandshakeGateStats, type ShedReason } from '../transport/handshake-gate.js';
 import { HandshakeShedLog } from '../transport/handshake-shed-log.js';
 import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
 import { SessionResumption, type HandshakeCounts } from '../transport/session-resumption.js';
@@ -38,7 +40,9 @@ import { longClock } from '../util/long-timer.js';
 import { VERSION } from '../version.js';
 import { parseSpiffeIdPrefix, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
+import { FleetHealth } from './fleet-health.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
+import { fleetAnswer } from './fleet-answer.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
 
@@ -68,8 +72,10 @@ export interface AccessPointOptions {
    * continues the open one. `supersede` (default): the newest link wins; `reject`: it is refused.
    */
   readonly duplicateIdentity?: DuplicateIdentityPolicy;
-  /** `--max-handshakes`: TLS handshakes in flight at most; further connections are closed before TLS (default 256). */
+  /** `--max-handshakes`: TLS handshakes in flight at most; further connections wait their turn in a queue (default 256). */
   readonly maxHandshakes?: number;
+  /** `--handshake-queue`: connections that may wait for a handshake; when full, new ones are closed before TLS (default 8 × maxHandshakes). */
+  readonly handshakeQueue?: number;
   /** `--handshake-rate`: TLS handshakes a second per source address, in bursts of up to twice that (default 20). */
   readonly handshakeRate?: number;
   /** `--audit-required`: while the audit log cannot be written, refuse enrollments and report not ready. */
@@ -91,8 +97,8 @@ export interface AccessPointStatus {
   readonly lastError: { code: string; message: string } | null;
   /** `--audit-log`: whether records are being written (null without an audit log). */
   readonly audit: AuditHealth | null;
-  /** TLS handshakes since start: full, and resumed from a session (one kept across restarts). */
-  readonly handshakes: HandshakeCounts;
+  /** TLS handshakes in flight and waiting (`--max-handshakes`, `--handshake-queue`), and completed: full or resumed from a session (one kept across restarts). */
+  readonly handshakes: HandshakeGateStats & HandshakeCounts;
   readonly pid: number;
   readonly version: string;
 }
@@ -100,7 +106,7 @@ export interface AccessPointStatus {
 /** The links' events (admitted, rejected, departed, heartbeat, machine, duplicate: actors/executor-links.ts), and the access point's own. */
 export interface AccessPointEvents extends ExecutorLinksEvents {
   listening: [HostPort];
-  /** A connection closed at accept, before TLS, by `--max-handshakes` or `--handshake-rate`. */
+  /** A connection closed before TLS: the handshake queue full or waited out, or `--handshake-rate`. */
   shed: [{ remoteAddress: string; sourceAddress: string; reason: ShedReason }];
   /** The access point's own certificate was renewed: new links get the new one. */
   renewed: [{ serial: string; previousSerial: string | null; notAfter: string }];
@@ -132,6 +138,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private readonly sanUriPrefix: SpiffeIdPrefix | null;
   /** Who may enroll now; replaced as a whole when the identity (and so the trust bundle) changes. */
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
+  /** What `ah agent doctor --fleet` reads (status socket command `fleet-health`). */
+  private readonly health = new FleetHealth();
 
   constructor(readonly options: AccessPointOptions) {
     super();
@@ -144,7 +152,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
-    this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, perSourceRate: options.handshakeRate });
+    this.roster.lateAfterMs = LATE_AFTER_INTERVALS * this.heartbeatIntervalMs;
+    this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, queueLimit: options.handshakeQueue, perSourceRate: options.handshakeRate });
     this.links = new ExecutorLinks({
       roster: this.roster,
       logging: this.logging,
@@ -156,6 +165,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       rejections: () => this.rejections,
       auditUnavailable: () => this.auditUnavailable(),
       wantsMachineRecords: () => this.listenerCount('machine') > 0,
+      health: this.health,
     });
     for (const event of ['admitted', 'rejected', 'departed', 'heartbeat', 'machine', 'duplicate'] as const) {
       this.links.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
@@ -182,10 +192,16 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       links: this.links.size,
       lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
       audit: this.audit?.health() ?? null,
-      handshakes: { ...(this.resumption?.counts ?? { full: 0, resumed: 0 }) },
+      handshakes: { ...this.gate.stats, ...(this.resumption?.counts ?? { full: 0, resumed: 0 }) },
       pid: process.pid,
       version: VERSION,
     };
+  }
+
+  /** The status socket's `fleet-health`: the roster and the last hour of what the fleet doctor judges. */
+  private fleetHealth() {
+    const roster = this.roster.toJSON();
+    return { ...roster, health: this.health.toJSON(Date.now(), new Set(roster.executors.map((x) => x.id))), auditLog: this.options.auditLog ?? null };
   }
 
   /** `/readyz`: serving (own identity in hand, listener bound) and not shutting down. */
@@ -236,7 +252,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         ...(options.statusSocket !== false && {
           status: {
             path: paths.accessPointSocket(options.stateDir),
-            handler: (cmd) => (cmd === 'fleet' ? { ...this.roster.toJSON(), ...(this.audit ? { audit: this.audit.health() } : {}) } : this.status()),
+            handler: (cmd, request) =>
+              cmd === 'fleet' ? fleetAnswer(this.roster, request, this.audit?.health() ?? null) : cmd === 'fleet-health' ? this.fleetHealth() : this.status(),
             owner: { role: 'access point', name: 'access-point' },
           },
         }),
@@ -262,7 +279,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
             `TLS sessions cannot be saved in the state dir (${err.message}): after a restart executors make full handshakes`,
           ),
     });
-    const provider = identityProviderFor(
+    const provider = await identityProviderFor(
       options,
       { role: 'access-point', name: 'access-point', devDir: paths.devIdentity(options.stateDir, 'access-point', 'access-point'), hosts: [this.listenAt.host] },
       this.logging,
@@ -366,7 +383,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       input: {
         listen: formatHostPort(this.listenAt),
         seed: randomInt(2 ** 31),
-        rotation: { provider: provider.kind, canIssue: provider.canIssue, threshold: 0.7, jitter: 0.05 },
+        rotation: { provider: provider.kind, canIssue: provider.canIssue, threshold: DEFAULT_RENEWAL_THRESHOLD, jitter: RENEWAL_JITTER },
       },
       inspect: machineInspector(this.logging.get('ah_machine'), 'access-point'),
     });

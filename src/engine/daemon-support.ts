@@ -24,17 +24,17 @@ export interface ProviderSetup {
 }
 
 /** The provider given (embedding, tests), or one built from the identity configuration, logging to `ah_identity_provider`. */
-export function identityProviderFor(
+export async function identityProviderFor(
   options: { readonly provider?: IdentityProvider; readonly identity?: IdentityConfig },
   setup: ProviderSetup,
   logging: Logging,
-): IdentityProvider {
+): Promise<IdentityProvider> {
   if (options.provider) return options.provider;
   const log = () => logging.get('ah_identity_provider');
   return createProvider(options.identity ?? { kind: 'dev' }, {
     ...setup,
-    onUnchanged: (reason) => log().info({ event: 'identity_unchanged', reason }, 'identity files re-checked: unchanged'),
-    onEvent: (level, message, fields) => log()[level](fields ?? {}, message),
+    onUnchanged: (reason) => log().info({ event: 'identity_files_unchanged', reason }, 'identity files re-checked: unchanged'),
+    onEvent: (level, message, fields) => log()[level](fields, message),
     onReconnect: ({ attempt, inMs, reason, code }) =>
       log().warn(
         { event: 'workload_api_reconnecting', attempt, code, inMs },
@@ -44,8 +44,11 @@ export function identityProviderFor(
 }
 
 export interface SideServerOptions {
-  /** `--metrics-listen HOST:PORT`, with the registry to serve and what `/readyz` asks. */
-  readonly metrics?: { readonly listen: string; readonly registry: () => Registry; readonly readiness: () => Readiness };
+  /**
+   * `--metrics-listen HOST:PORT`, with the registry to serve and what `/readyz` asks. The registry
+   * may come from a dynamic import, so that a daemon without metrics never loads prom-client.
+   */
+  readonly metrics?: { readonly listen: string; readonly registry: () => Registry | Promise<Registry>; readonly readiness: () => Readiness };
   /** The status socket, unless turned off. */
   readonly status?: { readonly path: string; readonly handler: StatusHandler; readonly owner: { role: string; name: string } };
 }
@@ -60,7 +63,7 @@ export class SideServers {
     try {
       if (options.metrics) {
         const { listen, registry, readiness } = options.metrics;
-        this.metrics = await startMetricsServer(listen, { registry: registry(), readiness }, logging.get('ah_status'));
+        this.metrics = await startMetricsServer(listen, { registry: await registry(), readiness }, logging.get('ah_status'));
       }
       if (options.status) {
         this.status = new StatusServer(options.status.path, options.status.handler, options.status.owner);

@@ -20,7 +20,7 @@ export function executorStatus(
 ): ExecutorStatus {
   const linked = state === 'enrolled' || state === 'renewing';
   return {
-    name: ctx.name,
+    name: ctx.config.name,
     state,
     detail: value,
     remoteServer: extra.remoteServer,

@@ -6,27 +6,28 @@
 import { randomInt, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createActor, type Actor } from 'xstate';
-import { fleetLinkActor, OpenLinks } from '../actors/fleet-link.js';
-import { identityActors } from '../actors/identity-watch.js';
+import { fleetLink, OpenLinks } from '../actors/fleet-link.js';
+import { identityWork } from '../actors/identity-watch.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logging } from '../log/logger.js';
 import { machineInspector } from '../log/machine-log.js';
-import { createRegistry } from '../metrics/common.js';
-import { executorMetrics } from '../metrics/executor-metrics.js';
 import type { Readiness } from '../metrics/http-server.js';
 import type { BackoffPolicy } from '../util/backoff.js';
-import { enrollmentMachine, topLevelState, type EnrollmentState } from '../machines/enrollment.js';
-import { rotationMachine } from '../machines/rotation.js';
+import { topLevelState, type enrollmentMachine, type EnrollmentState } from '../machines/enrollment.js';
 
-import type { IdentityConfig, IdentityProvider } from '../providers/index.js';
+import type { IdentityConfig, IdentityMaterial, IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
-import { parseRemoteServer } from '../util/address.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
+import { formatHostPort, parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
 import { MaterialStore } from '../actors/material-store.js';
+import { ClientContextCache } from '../transport/client-context-cache.js';
+import { verifyMaterial } from '../x509/verify-material.js';
+import { attachExecutorIo, executorMachine } from './executor-machine.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
 import { clearLongTimeout, longClock, setLongTimeout } from '../util/long-timer.js';
@@ -42,7 +43,7 @@ export interface ExecutorOptions {
   readonly maxAttempts?: number;
   readonly labels?: Readonly<Record<string, string>>;
   readonly backoff?: BackoffPolicy;
-  /** Fraction of the certificate lifetime after which to renew (0.7). */
+  /** Fraction of the certificate lifetime after which to renew (DEFAULT_RENEWAL_THRESHOLD, 0.7). */
   readonly renewalThreshold?: number;
   /** A ready logging setup; or just `logLevel` ('info', 'ah_transport=debug', ...). Silent by default. */
   readonly logging?: Logging;
@@ -80,8 +81,6 @@ export interface ExecutorEvents {
 export type ExecutorOutcome = { readonly state: 'stopped' } | { readonly state: 'failed'; readonly error: AhError };
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-export const DEFAULT_RENEWAL_THRESHOLD = 0.7;
-export const RENEWAL_JITTER = 0.05;
 
 const toAhError = (e: ErrorInfo): AhError => AhError.fromInfo(e);
 
@@ -94,6 +93,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly sides = new SideServers();
   private readonly openLinks = new OpenLinks();
   private readonly store = new MaterialStore();
+  /** One TLS context per material, kept across reconnects and rotation retries. */
+  private readonly contexts = new ClientContextCache();
   private readonly logging: Logging;
   private stopping: Promise<void> | null = null;
   /** When the provider last delivered material (for SPIFFE: the last push). */
@@ -142,10 +143,6 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   async start(): Promise<void> {
     const { options } = this;
     const log = this.logging.get('ah_executor');
-    const address = `${this.remote.host.includes(':') ? `[${this.remote.host}]` : this.remote.host}:${this.remote.port}`;
-    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const identity = options.identity ?? { kind: 'dev' };
-
     // Before anything is read from it or written to it.
     await checkStateDir(options.stateDir);
     await this.sides.start(
@@ -153,7 +150,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         ...(options.metricsListen && {
           metrics: {
             listen: options.metricsListen,
-            registry: () => {
+            // Only with --metrics-listen: prom-client is loaded here, not by every executor.
+            registry: async () => {
+              const [{ createRegistry }, { executorMetrics }] = await Promise.all([import('../metrics/common.js'), import('../metrics/executor-metrics.js')]);
               const registry = createRegistry('executor', options.name);
               executorMetrics(this, registry);
               return registry;
@@ -171,45 +170,60 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       },
       this.logging,
     );
-
-    const provider = identityProviderFor(
-      { ...options, identity },
+    const provider = await identityProviderFor(
+      { ...options, identity: options.identity ?? { kind: 'dev' } },
       { role: 'executor', name: options.name, devDir: paths.devIdentity(options.stateDir, 'executor', options.name) },
       this.logging,
     );
     provider.on('material', () => (this.identityUpdatedAt = Date.now()));
     this.store.on('bundleChanged', (m) =>
-      this.logging.get('ah_identity_provider').info({ serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
+      this.logging
+        .get('ah_identity_provider')
+        .info({ event: 'trust_bundle_updated', serial: m.summary.serial }, 'trust bundle updated (CA rotation): new links verify against it'),
     );
     this.provider = provider;
-    const store = this.store;
-    const { watchIdentity, renewIdentity } = identityActors(provider, store, this.logging.get('ah_identity_provider'));
-    const machine = enrollmentMachine.provide({
-      actors: {
-        rotation: rotationMachine.provide({ actors: { watchIdentity, renewIdentity } }),
-        fleetLink: fleetLinkActor(
-          {
-            host: this.remote.host,
-            port: this.remote.port,
-            address,
-            // A CA (the flag's, or the identity's bundle) makes it a CA check; else trust on first use.
-            trustFor: (material): AccessPointTrust => {
-              const bundlePem = options.caPem ?? material.bundlePem;
-              return bundlePem
-                ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
-                : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
-            },
-            hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
-            minVersion: options.tlsMinVersion,
-            store,
-            log: this.logging.get('ah_transport'),
-          },
-          this.openLinks,
-        ),
-      },
-    });
+    const actor = this.createMachine(provider);
+    this.actor = actor;
+    this.observe(actor, log);
+    log.info(
+      { event: 'executor_starting', remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
+      `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
+    );
+    actor.start();
+  }
 
-    const actor = createActor(machine, {
+  /** How this executor trusts its access point: a CA (the flag's, or the identity's bundle), else trust on first use. */
+  private trustFor(material: IdentityMaterial): AccessPointTrust {
+    const { options } = this;
+    const bundlePem = options.caPem ?? material.bundlePem;
+    return bundlePem
+      ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
+      : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
+  }
+
+  /** The enrollment machine with this executor's I/O: the identity watch and renewal, and its fleet links. */
+  private createMachine(provider: IdentityProvider): Actor<ReturnType<typeof executorMachine>> {
+    const { options } = this;
+    const address = formatHostPort(this.remote);
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const trustFor = (material: IdentityMaterial) => this.trustFor(material);
+    const identityLog = this.logging.get('ah_identity_provider');
+    const { watch, renew } = identityWork(provider, this.store, identityLog, (material) => this.verifyMaterial(material, trustFor(material)));
+    const link = fleetLink(
+      {
+        host: this.remote.host,
+        port: this.remote.port,
+        address,
+        trustFor,
+        hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
+        minVersion: options.tlsMinVersion,
+        store: this.store,
+        log: this.logging.get('ah_transport'),
+        contexts: this.contexts,
+      },
+      this.openLinks,
+    );
+    const actor = createActor(executorMachine(), {
       id: `executor:${options.name}`,
       // Connect timeouts, backoff and heartbeats come from flags: any length must wait that long.
       clock: longClock,
@@ -231,13 +245,23 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       },
       inspect: machineInspector(this.logging.get('ah_machine'), `executor:${options.name}`),
     });
-    this.actor = actor;
-    this.observe(actor, log);
-    log.info(
-      { remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
-      `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
-    );
-    actor.start();
+    attachExecutorIo(actor.system, { watch, renew, link });
+    return actor;
+  }
+
+  /**
+   * Material is checked once, when it arrives, by building the TLS context its links will dial
+   * with: OpenSSL refuses a key that does not belong to the certificate. When the context cannot
+   * be built, the plain checks say why in the guide's words; if they find nothing (the trust
+   * bundle is what OpenSSL could not read), the dial reports it as before.
+   */
+  private verifyMaterial(material: IdentityMaterial, trust: AccessPointTrust): void {
+    if (!material.certPem) return verifyMaterial(material);
+    try {
+      this.contexts.contextFor(material, { caPem: trust.kind === 'ca' ? trust.bundlePem : undefined, minVersion: this.options.tlsMinVersion });
+    } catch {
+      verifyMaterial(material);
+    }
   }
 
   /** Say goodbye on every link, wait until the goodbyes are out, then stop. */
@@ -249,7 +273,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       actor?.stop();
       await this.provider?.stop();
       await this.sides.close();
-      this.logging.get('ah_executor').info(`executor ${this.options.name} stopped`);
+      this.logging.get('ah_executor').info({ event: 'executor_stopped' }, `executor ${this.options.name} stopped`);
       this.settle({ state: 'stopped' });
     })();
     return this.stopping;
@@ -314,7 +338,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         if (ctx.rotations !== previousRotations) {
           const serial = ctx.linkIdentity?.serial ?? '';
           log.info(
-            { rotations: ctx.rotations, serial, previousSerial, nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString() },
+            {
+              event: 'rotation_complete',
+              rotations: ctx.rotations,
+              serial,
+              previousSerial,
+              nextRotationAt: ctx.nextRotationAt && new Date(ctx.nextRotationAt).toISOString(),
+            },
             `rotation complete: now using certificate serial ${serial} (rotation ${ctx.rotations}); old link closed with goodbye "rotated"`,
           );
           this.emit('rotated', { serial, previousSerial, rotations: ctx.rotations });
@@ -332,7 +362,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         }
       },
       error: (err) => {
-        log.error({ err }, 'enrollment machine crashed');
+        log.error({ event: 'executor_crashed', err }, 'enrollment machine crashed');
         const error = new AhError('ENROLL_INTERNAL', { detail: (err as Error).message });
         this.failure = error;
         this.emit('failed', error);
@@ -352,22 +382,36 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const err = ctx.lastError;
     const code = err?.code;
     if (to === 'handshaking' && from !== 'handshaking') {
-      log.debug({ attempt: ctx.attempts + 1 }, `connecting to ${ctx.remoteServer} (attempt ${ctx.attempts + 1})`);
+      log.debug({ event: 'connecting', attempt: ctx.attempts + 1 }, `connecting to ${ctx.config.remoteServer} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
-        { executorId: ctx.executorId, serial: ctx.linkIdentity?.serial, notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString() },
-        `enrolled with access point ${ctx.remoteServer} as ${ctx.executorId}`,
+        {
+          event: 'enrolled',
+          executorId: ctx.executorId,
+          serial: ctx.linkIdentity?.serial,
+          notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString(),
+        },
+        `enrolled with access point ${ctx.config.remoteServer} as ${ctx.executorId}`,
       );
     } else if (to === 'renewing' && from === 'enrolled') {
-      log.info({ serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
+      log.info({ event: 'renewal_due', serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
     } else if (detail === '{"renewing":"retryWait"}' && err) {
-      log.warn({ code }, `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`);
+      log.warn(
+        { event: 'rotation_link_failed', code, retryInMs: ctx.retryDelayMs },
+        `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`,
+      );
     } else if (detail === '{"disconnected":"backingOff"}' && err) {
-      log.warn({ code, attempt: ctx.attempts }, `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`);
+      log.warn(
+        { event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retryDelayMs },
+        `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`,
+      );
     } else if (to === 'failed' && err) {
-      log.error({ code, attempts: ctx.attempts }, `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`);
+      log.error(
+        { event: 'gave_up', code, attempts: ctx.attempts },
+        `${messageOf(err)}; giving up after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'}`,
+      );
     } else if (detail === '{"disconnected":"waitingForIdentity"}' && err) {
-      log.warn({ code }, `${messageOf(err)}; waiting for usable identity material`);
+      log.warn({ event: 'waiting_for_identity', code }, `${messageOf(err)}; waiting for usable identity material`);
     }
   }
 }

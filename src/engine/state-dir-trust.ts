@@ -67,9 +67,13 @@ async function entries(dir: string): Promise<string[]> {
   }
 }
 
-/** Create the state dir (0700) if needed, then check it and what we keep in it. Throws AhError. */
-export async function checkStateDir(stateDir: string): Promise<void> {
+/**
+ * Create the state dir (0700) if needed, then check it and what we keep in it. Throws AhError.
+ * `create: false` (the doctor) only looks: a missing state dir is not an error here.
+ */
+export async function checkStateDir(stateDir: string, { create = true }: { create?: boolean } = {}): Promise<void> {
   if (!(await check(stateDir, 'state directory'))) {
+    if (!create) return;
     try {
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
     } catch (err) {

@@ -1,15 +1,37 @@
 import { catalog, fillTemplate, isErrorCode, renderMessage, type ErrorCode, type ErrorParams } from './catalog.js';
 
-/** The plain-data form of an error: what machines keep in context, events carry and status shows. */
-export interface ErrorInfo {
+declare const peerCode: unique symbol;
+
+/**
+ * A code from outside this build that its catalog does not hold: a newer peer's, in a `reject`
+ * frame, kept as sent. Only `codeAsReceived` makes one: a code written in our own source must be
+ * the catalog's, so a misspelt one fails `tsc`.
+ */
+export type PeerCode = string & { readonly [peerCode]: true };
+
+/** A code as it arrived (from a peer, a thrown value): the catalog's when we know it, else a PeerCode. */
+export function codeAsReceived(code: string): ErrorCode | PeerCode {
+  return isErrorCode(code) ? code : (code as PeerCode);
+}
+
+/** An error as it crosses the wire or a process boundary: any code, known here or not. */
+export interface WireErrorInfo {
   readonly code: string;
   readonly params: ErrorParams;
   readonly retryable: boolean;
 }
 
+/**
+ * The plain-data form of an error: what machines keep in context, events carry and status shows.
+ * Built here, its code is the catalog's; from a peer, it may be one this build does not know.
+ */
+export interface ErrorInfo extends WireErrorInfo {
+  readonly code: ErrorCode | PeerCode;
+}
+
 /** An error from the catalog. `message` is the guide's text with the real values filled in. */
 export class AhError extends Error {
-  readonly code: ErrorCode | string;
+  readonly code: ErrorCode | PeerCode;
   readonly params: ErrorParams;
   readonly retryable: boolean;
 
@@ -21,11 +43,16 @@ export class AhError extends Error {
     this.retryable = catalog[code].retryable;
   }
 
-  /** Rebuild from plain data, e.g. a `reject` frame or a status answer. */
-  static fromInfo(info: ErrorInfo): AhError {
-    if (isErrorCode(info.code)) return new AhError(info.code, info.params);
-    const err = new AhError('ENROLL_PROTOCOL_ERROR', { detail: info.params.message ?? info.code });
-    return Object.assign(err, { code: info.code, retryable: info.retryable });
+  /**
+   * Rebuild from plain data, e.g. a `reject` frame or a status answer. A code this build does not
+   * know is kept, with the peer's words as the message; its params stay the peer's, so `toInfo()`
+   * (status, a machine's lastError) still renders those words rather than the bare code.
+   */
+  static fromInfo(info: WireErrorInfo): AhError {
+    const code = codeAsReceived(info.code);
+    if (isErrorCode(code)) return new AhError(code, info.params);
+    const err = new AhError('ENROLL_PROTOCOL_ERROR', { detail: info.params.message ?? code });
+    return Object.assign(err, { code, params: info.params, retryable: info.retryable });
   }
 
   toInfo(): ErrorInfo {
@@ -37,7 +64,7 @@ export class AhError extends Error {
   }
 }
 
-export function messageOf(info: Pick<ErrorInfo, 'code' | 'params'>): string {
+export function messageOf(info: Pick<WireErrorInfo, 'code' | 'params'>): string {
   return renderMessage(info.code, info.params);
 }
 
@@ -45,7 +72,7 @@ export function messageOf(info: Pick<ErrorInfo, 'code' | 'params'>): string {
  * What the CLI prints on stderr when it gives up: `error: <message>` first, exactly as the guide
  * has it, then the guide's likely causes and fixes, indented.
  */
-export function formatForTerminal(info: Pick<ErrorInfo, 'code' | 'params'>): string {
+export function formatForTerminal(info: Pick<WireErrorInfo, 'code' | 'params'>): string {
   const lines = [`error: ${messageOf(info)}`];
   // The rule that failed, when the guide's message is shorter than the cause (SAN mismatch, ...).
   const reason = info.params.reason;

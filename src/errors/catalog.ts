@@ -585,6 +585,81 @@ export const catalog = {
     retryable: false,
     oneLine: true,
   },
+  // --- Diagnosis: the lone leaf, and the fleet doctor's findings --------------------------------
+  ENROLL_CHAIN_LONE_LEAF: {
+    message: 'unable to get local issuer certificate',
+    guideSection: 'Certificate Errors / Certificate Chain Incomplete',
+    causes: [
+      'The {peer} sends only its own certificate ({subject}); its issuer {issuer} (authority key id {authorityKeyId}) is neither sent along nor in {bundle}',
+      'Or {bundle} holds the wrong CA',
+    ],
+    solutions: [
+      'cat cert.pem intermediate.pem > fullchain.pem        # Serve the full chain: the certificate, then its intermediate, and give --cert fullchain.pem',
+      'Or add the CA that issued it ({issuer}) to {bundle}',
+      'openssl s_client -connect access-point:4433 -showcerts    # Diagnosis: how many certificates are sent',
+    ],
+    retryable: true,
+  },
+  ENROLL_FLEET_RENEWAL_OVERDUE: {
+    message: 'executor {executorId} holds certificate serial {serial} past its renewal point ({renewAt}): {left} left',
+    guideSection: 'Rotation Issues / Rotation Not Happening',
+    causes: ['The executor does not renew: files not replaced, SPIRE agent unhealthy, or its Vault token expired'],
+    solutions: [
+      'ah agent status --show-cert                          # On the executor: check certificate expiry',
+      'journalctl -u ah-executor | grep -i "rotat\\|renew"    # On the executor: what the rotation did',
+      'Files provider: ensure file watching is working — touch /etc/ah/cert.pem',
+      'SPIFFE provider: check SPIRE agent health; Vault provider: vault token lookup',
+    ],
+    retryable: true,
+  },
+  ENROLL_FLEET_EXPIRING: {
+    message: 'executor {executorId} holds certificate serial {serial} that expires in {left} ({notAfter})',
+    guideSection: 'Rotation Issues / Connection Drops During Rotation',
+    causes: ['Rotation happens too late (near expiry)', 'The certificate TTL is short and nothing renewed it yet'],
+    solutions: [
+      'ah agent enroll --vault-renewal-threshold 0.5 ...    # Configure earlier rotation threshold (renew at 50% TTL)',
+      'Use longer certificate TTLs to allow more time for rotation',
+    ],
+    retryable: true,
+  },
+  ENROLL_FLEET_CLOCK_SKEW: {
+    message: 'clock skew: executor {executorId} at {address} is {skew} {direction} the access point (more than {threshold})',
+    guideSection: 'Connection Errors / TLS Handshake Failed',
+    causes: ["Certificate not yet valid (clock skew): the executor's clock is not synchronised"],
+    solutions: [
+      'date; timedatectl status                                   # On the executor: check system time',
+      'sudo systemctl start systemd-timesyncd                     # Sync time',
+    ],
+    retryable: true,
+  },
+  ENROLL_FLEET_REJECTIONS: {
+    message: 'enrollments rejected in the last hour with {code}: {count} ({example}); top addresses: {addresses}',
+    guideSection: 'Getting Help',
+    causes: ['Executors (or something else) keep trying with a configuration the access point refuses', 'A scanner or a misconfigured client floods the port'],
+    solutions: [
+      'Run ah agent doctor --remote-server ... on one of those executors: its first failing check names the fix',
+      'sudo iptables -L -n | grep 4433       # A client that should not be there: firewall it',
+    ],
+    retryable: true,
+  },
+  ENROLL_FLEET_DUPLICATE_IDENTITY: {
+    message: 'identity {executorId} is held by two executors: {first} and {second} ({count} takeovers in the last hour)',
+    guideSection: 'Certificate Errors / Certificate SAN Mismatch',
+    causes: ['Two executors were given the same identity (copied certificate files, one SPIFFE registration for two machines)'],
+    solutions: ['Give each executor its own identity (its own certificate and SPIFFE ID)', 'Stop one of the two executors'],
+    retryable: true,
+  },
+  ENROLL_FLEET_FLAPPING: {
+    message: 'executor {executorId} reconnected {count} times in the last hour (more than {max})',
+    guideSection: 'Rotation Issues / Connection Drops During Rotation',
+    causes: [
+      'The link keeps dropping (network, heartbeats missed)',
+      'Rotation happens too late or the server does not accept the new certificate',
+      'Two holders of one identity take turns',
+    ],
+    solutions: ['journalctl -u ah-executor -f        # On the executor: why the link closes', 'ah agent enroll --log-level debug ...'],
+    retryable: true,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

@@ -65,8 +65,16 @@ export function createLogging(options: LoggingOptions): Logging {
   return { root, get: (component) => children.get(component)! };
 }
 
-/** For library users who pass no logger: nothing is written. */
+/**
+ * For library users who pass no logger: nothing is written. One for the whole process: a silent
+ * logger holds nothing worth having twice, and a process may run thousands of executors.
+ */
 export function silentLogging(): Logging {
-  const root = pino({ level: 'silent' });
-  return { root, get: () => root };
+  if (!silent) {
+    const root = pino({ level: 'silent' });
+    silent = { root, get: () => root };
+  }
+  return silent;
 }
+
+let silent: Logging | null = null;

@@ -11,6 +11,7 @@
  */
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Logger } from './logger.js';
+import { topLevelState } from '../util/state-value.js';
 
 type Inspector = (event: InspectionEvent) => void;
 
@@ -19,14 +20,20 @@ function machineIdOf(actor: AnyActorRef): string | null {
   return logic?.root ? (logic.id ?? null) : null;
 }
 
-function topLevel(value: unknown): string {
-  return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
-}
-
 /** One line of this log as data, with its time: what a live observer (the debug view) receives. */
 export type MachineLogRecord =
   | { kind: 'event'; actor: string; machine: string; source: string; event: { type: string; [key: string]: unknown }; time: number }
   | { kind: 'state'; actor: string; machine: string; state: string; value: unknown; event: string; time: number };
+
+export interface InspectorOptions {
+  /**
+   * The root only holds the actor system for actors started as its children (the access point's
+   * links): each child is named by its own id (`link-7`), as if it were a root.
+   */
+  readonly childrenByOwnId?: boolean;
+  /** Hand records to `observer` only while this says so (a debug view that comes and goes). */
+  readonly observing?: () => boolean;
+}
 
 /**
  * @param rootName what to call the root actor (`executor:<name>`, `access-point`, `link-7`);
@@ -34,12 +41,23 @@ export type MachineLogRecord =
  * @param observer also hands every record to this function (the access point's `--debug-listen`
  *   view), whatever the log level; it must not change what it is given.
  */
-export function machineInspector(logger: Logger, rootName: string, observer?: (record: MachineLogRecord) => void): Inspector | undefined {
+export function machineInspector(
+  logger: Logger,
+  rootName: string,
+  observer?: (record: MachineLogRecord) => void,
+  options: InspectorOptions = {},
+): Inspector | undefined {
   const debug = logger.isLevelEnabled('debug');
   if (!debug && !observer) return undefined;
   const lastValue = new WeakMap<AnyActorRef, string>();
-  const nameOf = (actor: AnyActorRef, rootId: string) => (actor.sessionId === rootId ? rootName : `${rootName}/${actor.id}`);
+  const parentOf = (actor: AnyActorRef) => (actor as unknown as { _parent?: AnyActorRef })._parent;
+  const nameOf = (actor: AnyActorRef, rootId: string) => {
+    if (actor.sessionId === rootId) return rootName;
+    return options.childrenByOwnId && parentOf(actor)?.sessionId === rootId ? actor.id : `${rootName}/${actor.id}`;
+  };
+  const observe = options.observing;
   return (ev) => {
+    if (!debug && observe && !observe()) return;
     const actorRef = ev.actorRef as AnyActorRef;
     if (ev.type === '@xstate.event') {
       const machine = machineIdOf(actorRef);
@@ -54,7 +72,7 @@ export function machineInspector(logger: Logger, rootName: string, observer?: (r
               : `child:${(ev.sourceRef as AnyActorRef).id}`;
       const record = { kind: 'event' as const, actor: nameOf(actorRef, ev.rootId), machine, source, event: ev.event };
       if (debug) logger.debug(record, `${machine} event ${ev.event.type}`);
-      observer?.({ ...record, time: Date.now() });
+      if (!observe || observe()) observer?.({ ...record, time: Date.now() });
     } else if (ev.type === '@xstate.snapshot') {
       const machine = machineIdOf(actorRef);
       if (!machine) return;
@@ -62,9 +80,9 @@ export function machineInspector(logger: Logger, rootName: string, observer?: (r
       const serialized = JSON.stringify(value);
       if (lastValue.get(actorRef) === serialized) return;
       lastValue.set(actorRef, serialized);
-      const record = { kind: 'state' as const, actor: nameOf(actorRef, ev.rootId), machine, state: topLevel(value), value, event: ev.event.type };
+      const record = { kind: 'state' as const, actor: nameOf(actorRef, ev.rootId), machine, state: topLevelState(value), value, event: ev.event.type };
       if (debug) logger.debug(record, `${machine} → ${serialized}`);
-      observer?.({ ...record, time: Date.now() });
+      if (!observe || observe()) observer?.({ ...record, time: Date.now() });
     }
   };
 }

@@ -34,6 +34,12 @@ export type ListenerCommand = { type: 'USE_IDENTITY'; fingerprint: string };
 
 export type AccessPointEvent = RotationNotice | { type: 'LISTENING'; address: string } | { type: 'LISTEN_FAILED'; error: ErrorInfo };
 
+type IdentityNews = Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
+
+/** Typed action params, taken from the event of the transition that runs the action. */
+const takeIdentity = { type: 'takeIdentity', params: ({ event }: { event: IdentityNews }) => event } as const;
+const noteError = { type: 'noteError', params: ({ event }: { event: { error: ErrorInfo } }) => ({ error: event.error }) } as const;
+
 export const accessPointMachine = setup({
   types: {
     context: {} as AccessPointContext,
@@ -49,14 +55,11 @@ export const accessPointMachine = setup({
   },
   guards: {
     /** The catalog says retrying cannot help: nobody will fix it while we wait (systemd restarts us). */
-    notRetryable: ({ event }) => (event as { error?: ErrorInfo }).error?.retryable === false,
+    notRetryable: ({ event }) => 'error' in event && event.error.retryable === false,
   },
   actions: {
-    takeIdentity: assign(({ event }) => {
-      const e = event as Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
-      return { identity: e.identity, nextRotationAt: e.nextRotationAt };
-    }),
-    noteError: assign({ lastError: ({ event }) => (event as { error: ErrorInfo }).error }),
+    takeIdentity: assign((_, { identity, nextRotationAt }: IdentityNews) => ({ identity, nextRotationAt })),
+    noteError: assign((_, { error }: { error: ErrorInfo }) => ({ lastError: error })),
   },
 }).createMachine({
   id: 'access-point',
@@ -72,9 +75,9 @@ export const accessPointMachine = setup({
   invoke: { id: 'rotation', src: 'rotation', input: ({ context }) => context.rotationInput },
   initial: 'starting',
   on: {
-    IDENTITY_ERROR: { actions: 'noteError' },
-    IDENTITY_REFUSED: { actions: 'noteError' },
-    RENEWAL_FAILED: { actions: 'noteError' },
+    IDENTITY_ERROR: { actions: noteError },
+    IDENTITY_REFUSED: { actions: noteError },
+    RENEWAL_FAILED: { actions: noteError },
     IDENTITY_EXPIRED: {
       actions: assign({ lastError: { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true } }),
     },
@@ -82,11 +85,11 @@ export const accessPointMachine = setup({
   states: {
     starting: {
       on: {
-        IDENTITY_READY: { target: 'serving', actions: 'takeIdentity' },
-        IDENTITY_RENEWED: { target: 'serving', actions: 'takeIdentity' },
+        IDENTITY_READY: { target: 'serving', actions: takeIdentity },
+        IDENTITY_RENEWED: { target: 'serving', actions: takeIdentity },
         // Without an identity there is nothing to serve: fail rather than wait silently. Once
         // serving, the same error keeps the identity in use (the root handler only notes it).
-        IDENTITY_ERROR: { guard: 'notRetryable', target: 'failed', actions: 'noteError' },
+        IDENTITY_ERROR: { guard: 'notRetryable', target: 'failed', actions: noteError },
       },
     },
     serving: {
@@ -97,10 +100,10 @@ export const accessPointMachine = setup({
       },
       on: {
         LISTENING: { actions: assign({ boundAddress: ({ event }) => event.address }) },
-        LISTEN_FAILED: { target: 'failed', actions: 'noteError' },
+        LISTEN_FAILED: { target: 'failed', actions: noteError },
         IDENTITY_RENEWED: {
           actions: [
-            'takeIdentity',
+            takeIdentity,
             assign({ rotations: ({ context }) => context.rotations + 1, lastError: null }),
             sendTo('listener', ({ event }): ListenerCommand => ({ type: 'USE_IDENTITY', fingerprint: event.identity.fingerprint })),
           ],

@@ -15,6 +15,7 @@
  * The machine owns one `rotation` child for its identity.
  */
 import { and, assign, enqueueActions, fromCallback, raise, setup } from 'xstate';
+import { topLevelState as topLevel } from '../util/state-value.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
 import { nextRandom } from './random.js';
 import { MAX_TIMER_MS, rotationMachine, type RotationInput, type RotationNotice } from './rotation.js';
@@ -41,15 +42,23 @@ export interface EnrollmentInput {
   readonly rotation: Omit<RotationInput, 'seed'>;
 }
 
-export interface EnrollmentContext {
+/** What the machine was started with: fixed for its life, never assigned. */
+export interface EnrollmentConfig {
   readonly name: string;
+  /** `HOST:PORT` of the access point, as messages show it. */
   readonly remoteServer: string;
   readonly connectTimeoutMs: number;
   readonly connectTimeoutLabel: string;
+  /** 0 retries forever. */
   readonly maxAttempts: number;
   readonly backoff: BackoffPolicy;
-  readonly rng: number;
+  /** The rotation child's input, its seed drawn from ours. */
   readonly rotationInput: RotationInput;
+}
+
+export interface EnrollmentContext {
+  readonly config: EnrollmentConfig;
+  readonly rng: number;
   /** Failed attempts in a row; back to 0 on `welcome`. */
   readonly attempts: number;
   readonly retryDelayMs: number;
@@ -105,17 +114,19 @@ export type EnrollmentEvent =
 
 const linkLost = (context: EnrollmentContext, detail: string): ErrorInfo => ({
   code: 'ENROLL_LINK_LOST',
-  params: { address: context.remoteServer, detail },
+  params: { address: context.config.remoteServer, detail },
   retryable: true,
 });
 
-/** The error an event carries, or what the event itself means when it carries none. */
-const errorOf = (context: EnrollmentContext, event: EnrollmentEvent | { type: string }): ErrorInfo => {
-  const carried = (event as { error?: ErrorInfo | null }).error;
-  if (carried) return carried;
+/**
+ * The error an event carries, or what the event itself means when it carries none. The delayed
+ * `xstate.after.connectTimeout…` event is not in `EnrollmentEvent` but arrives here too.
+ */
+const errorOf = (context: EnrollmentContext, event: EnrollmentEvent): ErrorInfo => {
+  if ('error' in event && event.error) return event.error;
   switch (event.type) {
     case 'LINK_CLOSED':
-      return linkLost(context, (event as { reason: string }).reason);
+      return linkLost(context, event.reason);
     case 'IDENTITY_EXPIRED':
     case 'LINK_CERT_EXPIRED':
       return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
@@ -123,14 +134,29 @@ const errorOf = (context: EnrollmentContext, event: EnrollmentEvent | { type: st
       return linkLost(context, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
   }
   if (event.type.startsWith('xstate.after.connectTimeout')) {
-    return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.connectTimeoutLabel }, retryable: true };
+    return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.config.connectTimeoutLabel }, retryable: true };
   }
   return { code: 'ENROLL_INTERNAL', params: { detail: `no error for ${event.type}` }, retryable: true };
 };
 
+type IdentityNews = Extract<RotationNotice, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
+type Welcome = Extract<LinkReport, { type: 'LINK_WELCOMED' }>;
+
+/** Typed action params, taken from the event of the transition that runs the action. */
+const takeIdentity = {
+  type: 'takeIdentity',
+  params: ({ event }: { event: IdentityNews }) => ({ identity: event.identity, nextRotationAt: event.nextRotationAt }),
+} as const;
+const welcomed = <T extends 'promoteCandidate' | 'swapToCandidate'>(type: T) => ({ type, params: ({ event }: { event: Welcome }) => event }) as const;
+const armLinkExpiry = { type: 'armLinkExpiry', params: ({ event }: { event: { at: number } }) => ({ at: event.at }) } as const;
+const recordAck = {
+  type: 'recordAck',
+  params: ({ event }: { event: Extract<LinkReport, { type: 'HEARTBEAT_ACKED' }> }) => ({ seq: event.seq, at: event.at }),
+} as const;
+
 /** enrolled and renewing: the link's certificate ran out (capped timers fire early and re-arm). */
 const onLinkCertExpired = [
-  { guard: 'linkCertStillValid', actions: 'armLinkExpiry' },
+  { guard: 'linkCertStillValid', actions: armLinkExpiry },
   {
     guard: 'fresherIdentityAtHand',
     target: '#enrollment.disconnected.backingOff',
@@ -156,13 +182,13 @@ export const enrollmentMachine = setup({
     }),
   },
   delays: {
-    connectTimeout: ({ context }) => context.connectTimeoutMs,
+    connectTimeout: ({ context }) => context.config.connectTimeoutMs,
     retryDelay: ({ context }) => context.retryDelayMs,
   },
   guards: {
     fromCandidate: ({ context, event }) => 'linkId' in event && event.linkId === context.candidateLink,
     fromActive: ({ context, event }) => 'linkId' in event && event.linkId === context.activeLink,
-    attemptsExhausted: ({ context }) => context.maxAttempts > 0 && context.attempts + 1 >= context.maxAttempts,
+    attemptsExhausted: ({ context }) => context.config.maxAttempts > 0 && context.attempts + 1 >= context.config.maxAttempts,
     acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
     linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
@@ -175,10 +201,11 @@ export const enrollmentMachine = setup({
       context.identity.notAfter > event.at,
   },
   actions: {
-    takeIdentity: assign(({ event }) => {
-      const e = event as Extract<EnrollmentEvent, { type: 'IDENTITY_READY' | 'IDENTITY_RENEWED' }>;
-      return { identity: e.identity, nextRotationAt: e.nextRotationAt, renewalDue: false };
-    }),
+    takeIdentity: assign((_, params: { identity: IdentitySummary; nextRotationAt: number }) => ({
+      identity: params.identity,
+      nextRotationAt: params.nextRotationAt,
+      renewalDue: false,
+    })),
     noteError: assign({ lastError: ({ context, event }) => errorOf(context, event) }),
     /** Count a failed attempt and draw the jittered delay before the next one. */
     recordFailure: assign(({ context, event }) => {
@@ -187,7 +214,7 @@ export const enrollmentMachine = setup({
       return {
         attempts,
         rng: draw.state,
-        retryDelayMs: backoffDelay(context.backoff, attempts, draw.value),
+        retryDelayMs: backoffDelay(context.config.backoff, attempts, draw.value),
         lastError: errorOf(context, event),
       };
     }),
@@ -218,8 +245,7 @@ export const enrollmentMachine = setup({
       enqueue.assign({ activeLink: null, linkIdentity: null, linkNonce: null });
     }),
     /** First welcome after being disconnected: the candidate becomes the link. */
-    promoteCandidate: assign(({ context, event }) => {
-      const e = event as Extract<LinkReport, { type: 'LINK_WELCOMED' }>;
+    promoteCandidate: assign(({ context }, e: Welcome) => {
       return {
         activeLink: context.candidateLink,
         linkNonce: e.nonce ?? null,
@@ -236,8 +262,7 @@ export const enrollmentMachine = setup({
       };
     }),
     /** Make-before-break: the new link is welcomed, so the old one says goodbye and goes. */
-    swapToCandidate: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Extract<LinkReport, { type: 'LINK_WELCOMED' }>;
+    swapToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
       if (context.activeLink) {
         enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'rotated' } satisfies LinkCommand);
         enqueue.stopChild(context.activeLink);
@@ -258,12 +283,11 @@ export const enrollmentMachine = setup({
       });
     }),
     /** Watch the link's own certificate: a link never outlives the certificate it was opened with. */
-    armLinkExpiry: enqueueActions(({ context, event, enqueue }) => {
+    armLinkExpiry: enqueueActions(({ context, enqueue }, params: { at: number }) => {
       enqueue.cancel('link-expiry');
-      const e = event as { type: string; at: number };
       const notAfter = context.linkIdentity?.notAfter;
       if (notAfter === undefined) return;
-      const now = e.at;
+      const now = params.at;
       const delay = Math.min(MAX_TIMER_MS, Math.max(0, notAfter - now));
       enqueue.raise({ type: 'LINK_CERT_EXPIRED', at: now + delay }, { id: 'link-expiry', delay });
     }),
@@ -276,25 +300,27 @@ export const enrollmentMachine = setup({
       enqueue.assign({ heartbeatSeq: seq });
       enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: context.heartbeatIntervalMs });
     }),
-    recordAck: assign(({ context, event }) => {
-      const e = event as Extract<LinkReport, { type: 'HEARTBEAT_ACKED' }>;
-      return { ackedSeq: Math.max(context.ackedSeq, e.seq), lastAckAt: e.at };
-    }),
+    recordAck: assign(({ context }, params: { seq: number; at: number }) => ({
+      ackedSeq: Math.max(context.ackedSeq, params.seq),
+      lastAckAt: params.at,
+    })),
   },
 }).createMachine({
   id: 'enrollment',
   context: ({ input }) => {
     const first = nextRandom(input.seed | 0);
     return {
-      name: input.name,
-      remoteServer: input.remoteServer,
-      connectTimeoutMs: input.connectTimeoutMs,
-      connectTimeoutLabel: input.connectTimeoutLabel,
-      maxAttempts: input.maxAttempts,
-      backoff: input.backoff ?? DEFAULT_BACKOFF,
+      config: {
+        name: input.name,
+        remoteServer: input.remoteServer,
+        connectTimeoutMs: input.connectTimeoutMs,
+        connectTimeoutLabel: input.connectTimeoutLabel,
+        maxAttempts: input.maxAttempts,
+        backoff: input.backoff ?? DEFAULT_BACKOFF,
+        // The rotation child draws from its own stream, seeded from ours.
+        rotationInput: { ...input.rotation, seed: Math.floor(first.value * 2 ** 31) },
+      },
       rng: first.state,
-      // The rotation child draws from its own stream, seeded from ours.
-      rotationInput: { ...input.rotation, seed: Math.floor(first.value * 2 ** 31) },
       attempts: 0,
       retryDelayMs: 0,
       lastError: null,
@@ -315,14 +341,14 @@ export const enrollmentMachine = setup({
       rotations: 0,
     };
   },
-  invoke: { id: 'rotation', src: 'rotation', input: ({ context }) => context.rotationInput },
+  invoke: { id: 'rotation', src: 'rotation', input: ({ context }) => context.config.rotationInput },
   initial: 'disconnected',
   on: {
     SHUTDOWN: {
       target: '.disconnected.stopped',
       actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'shutdown' } }],
     },
-    IDENTITY_RENEWED: { actions: 'takeIdentity' },
+    IDENTITY_RENEWED: { actions: takeIdentity },
     IDENTITY_ERROR: { actions: 'noteError' },
     IDENTITY_REFUSED: { actions: 'noteError' },
     RENEWAL_FAILED: { actions: 'noteError' },
@@ -335,8 +361,8 @@ export const enrollmentMachine = setup({
       states: {
         waitingForIdentity: {
           on: {
-            IDENTITY_READY: { target: '#enrollment.handshaking', actions: 'takeIdentity' },
-            IDENTITY_RENEWED: { target: '#enrollment.handshaking', actions: 'takeIdentity' },
+            IDENTITY_READY: { target: '#enrollment.handshaking', actions: takeIdentity },
+            IDENTITY_RENEWED: { target: '#enrollment.handshaking', actions: takeIdentity },
             IDENTITY_ERROR: [{ guard: 'attemptsExhausted', target: '#enrollment.failed', actions: 'recordFailure' }, { actions: 'recordFailure' }],
           },
         },
@@ -358,7 +384,7 @@ export const enrollmentMachine = setup({
         ],
       },
       on: {
-        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: ['promoteCandidate', 'armLinkExpiry', 'startHeartbeats'] },
+        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: [welcomed('promoteCandidate'), armLinkExpiry, 'startHeartbeats'] },
         LINK_FAILED: [
           { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
           { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
@@ -368,13 +394,13 @@ export const enrollmentMachine = setup({
           { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
         ],
         // Newer material while dialing: dial again with it.
-        IDENTITY_RENEWED: { target: 'handshaking', reenter: true, actions: ['stopCandidate', 'takeIdentity'] },
+        IDENTITY_RENEWED: { target: 'handshaking', reenter: true, actions: ['stopCandidate', takeIdentity] },
       },
     },
     enrolled: {
       on: {
         HEARTBEAT_DUE: [{ guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] }, { actions: 'sendHeartbeat' }],
-        HEARTBEAT_ACKED: { guard: 'fromActive', actions: 'recordAck' },
+        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
         LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] },
         IDENTITY_EXPIRED: {
           guard: 'linkIdentityExpired',
@@ -386,7 +412,7 @@ export const enrollmentMachine = setup({
           { guard: 'renewalIsPulled', target: 'renewing.obtaining', actions: assign({ renewalDue: true }) },
           { actions: assign({ renewalDue: true }) },
         ],
-        IDENTITY_RENEWED: { target: 'renewing.applying', actions: 'takeIdentity' },
+        IDENTITY_RENEWED: { target: 'renewing.applying', actions: takeIdentity },
       },
     },
     renewing: {
@@ -400,7 +426,7 @@ export const enrollmentMachine = setup({
           },
           { actions: 'sendHeartbeat' },
         ],
-        HEARTBEAT_ACKED: { guard: 'fromActive', actions: 'recordAck' },
+        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
         // The old link died before the new one was welcomed: start over with the newest identity.
         LINK_CLOSED: {
           guard: 'fromActive',
@@ -417,23 +443,23 @@ export const enrollmentMachine = setup({
       states: {
         /** The provider is producing new material. */
         obtaining: {
-          on: { IDENTITY_RENEWED: { target: 'applying', actions: 'takeIdentity' } },
+          on: { IDENTITY_RENEWED: { target: 'applying', actions: takeIdentity } },
         },
         /** A second link with the new identity; the old one keeps heartbeating meanwhile. */
         applying: {
           entry: 'spawnCandidate',
           after: { connectTimeout: { target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] } },
           on: {
-            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: ['swapToCandidate', 'armLinkExpiry'] },
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('swapToCandidate'), armLinkExpiry] },
             LINK_FAILED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
             LINK_CLOSED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
-            IDENTITY_RENEWED: { target: 'applying', reenter: true, actions: ['stopCandidate', 'takeIdentity'] },
+            IDENTITY_RENEWED: { target: 'applying', reenter: true, actions: ['stopCandidate', takeIdentity] },
           },
         },
         /** The new link failed; the old link stays up and we try again after a backoff. */
         retryWait: {
           after: { retryDelay: 'applying' },
-          on: { IDENTITY_RENEWED: { target: 'applying', actions: 'takeIdentity' } },
+          on: { IDENTITY_RENEWED: { target: 'applying', actions: takeIdentity } },
         },
       },
     },
@@ -444,8 +470,7 @@ export const enrollmentMachine = setup({
   },
 });
 
-/** The top-level state name of a snapshot value. */
+/** The enrollment's top-level state of a snapshot value: its states are exactly these names. */
 export function topLevelState(value: unknown): EnrollmentState {
-  return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as EnrollmentState;
+  return topLevel(value) as EnrollmentState;
 }
-

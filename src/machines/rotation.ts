@@ -17,7 +17,7 @@ import { assign, enqueueActions, fromCallback, fromPromise, sendParent, setup } 
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
 import { nextRandom } from './random.js';
 import type { IdentitySummary } from '../model/identity.js';
-import type { ErrorInfo } from '../errors/ah-error.js';
+import { codeAsReceived, type ErrorInfo, type WireErrorInfo } from '../errors/ah-error.js';
 
 /** setTimeout cannot wait longer than this; longer waits are taken in steps. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -85,9 +85,9 @@ export function renewalPoint(identity: IdentitySummary, threshold: number, jitte
 
 /** Whatever a renew actor rejected with, as plain data (Error objects do not survive a log). */
 export function toMachineError(thrown: unknown): ErrorInfo {
-  const e = thrown as Partial<ErrorInfo> & { message?: string };
+  const e = thrown as Partial<WireErrorInfo> & { message?: string };
   if (e && typeof e === 'object' && typeof e.code === 'string') {
-    return { code: e.code, params: { ...(e.params ?? {}) }, retryable: e.retryable ?? true };
+    return { code: codeAsReceived(e.code), params: { ...(e.params ?? {}) }, retryable: e.retryable ?? true };
   }
   return { code: 'ENROLL_INTERNAL', params: { detail: String(e?.message ?? thrown) }, retryable: true };
 }
@@ -105,7 +105,7 @@ const onPushedMaterial = [
     reenter: true,
     actions: [{ type: 'acceptMaterial', params: ({ event }: { event: Material }) => event }, 'armExpiry', 'notifyRenewed'],
   },
-  { guard: 'isDifferentButNotNewer', actions: 'refuseOlderMaterial' },
+  { guard: 'isDifferentButNotNewer', actions: { type: 'refuseOlderMaterial', params: ({ event }: { event: Material }) => event } },
   // The same material again (`touch cert.pem`, a periodic poll): nothing to do.
 ] as const;
 
@@ -127,7 +127,10 @@ const requestLoop = {
             'notifyRenewed',
           ],
         },
-        onError: { target: 'backoff', actions: 'recordRenewalFailure' },
+        onError: {
+          target: 'backoff',
+          actions: { type: 'recordRenewalFailure', params: ({ event }: { event: { error: unknown } }) => ({ thrown: event.error }) },
+        },
       },
     },
     backoff: { after: { retryDelay: 'requesting' } },
@@ -192,14 +195,13 @@ export const rotationMachine = setup({
       enqueue.raise({ type: 'EXPIRY_REACHED', at: context.observedAt + delay }, { id: 'expiry', delay });
     }),
     /** A capped expiry timer fired early: wait the rest. */
-    rearmExpiry: enqueueActions(({ context, event, enqueue }) => {
-      const at = (event as { at: number }).at;
+    rearmExpiry: enqueueActions(({ context, enqueue }, { at }: { at: number }) => {
       const delay = Math.min(MAX_TIMER_MS, context.identity!.notAfter - at);
       enqueue.raise({ type: 'EXPIRY_REACHED', at: at + delay }, { id: 'expiry', delay });
     }),
     advanceObservedByOneTimer: assign({ observedAt: ({ context }) => context.observedAt + MAX_TIMER_MS }),
-    recordRenewalFailure: enqueueActions(({ context, event, enqueue }) => {
-      const error = toMachineError((event as { error?: unknown }).error);
+    recordRenewalFailure: enqueueActions(({ context, enqueue }, { thrown }: { thrown: unknown }) => {
+      const error = toMachineError(thrown);
       const failures = context.failures + 1;
       const draw = nextRandom(context.rng);
       const retryDelayMs = backoffDelay(context.retry, failures, draw.value);
@@ -230,20 +232,9 @@ export const rotationMachine = setup({
       }),
     ),
     notifyExpired: sendParent(({ context }): RotationNotice => ({ type: 'IDENTITY_EXPIRED', identity: context.identity! })),
-    notifyError: sendParent(
-      ({ event }): RotationNotice => ({
-        type: 'IDENTITY_ERROR',
-        error: (event as { error: ErrorInfo }).error,
-      }),
-    ),
-    notifyRefused: sendParent(
-      ({ event }): RotationNotice => ({
-        type: 'IDENTITY_REFUSED',
-        error: (event as { error: ErrorInfo }).error,
-      }),
-    ),
-    refuseOlderMaterial: enqueueActions(({ context, event, enqueue }) => {
-      const incoming = (event as { identity: IdentitySummary }).identity;
+    notifyError: sendParent((_, { error }: { error: ErrorInfo }): RotationNotice => ({ type: 'IDENTITY_ERROR', error })),
+    notifyRefused: sendParent((_, { error }: { error: ErrorInfo }): RotationNotice => ({ type: 'IDENTITY_REFUSED', error })),
+    refuseOlderMaterial: enqueueActions(({ context, enqueue }, { identity: incoming }: Material) => {
       const error: ErrorInfo = {
         code: 'ENROLL_RENEWED_NOT_NEWER',
         params: {
@@ -276,9 +267,9 @@ export const rotationMachine = setup({
   invoke: { id: 'watch', src: 'watchIdentity', input: ({ context }) => ({ provider: context.provider }) },
   initial: 'loading',
   on: {
-    EXPIRY_REACHED: [{ guard: 'expiryStillAhead', actions: 'rearmExpiry' }, { target: '.expired' }],
-    MATERIAL_REJECTED: { actions: [assign({ lastError: ({ event }) => event.error }), 'notifyRefused'] },
-    MATERIAL_ERROR: { actions: [assign({ lastError: ({ event }) => event.error }), 'notifyError'] },
+    EXPIRY_REACHED: [{ guard: 'expiryStillAhead', actions: { type: 'rearmExpiry', params: ({ event }) => ({ at: event.at }) } }, { target: '.expired' }],
+    MATERIAL_REJECTED: { actions: [assign({ lastError: ({ event }) => event.error }), { type: 'notifyRefused', params: ({ event }) => event }] },
+    MATERIAL_ERROR: { actions: [assign({ lastError: ({ event }) => event.error }), { type: 'notifyError', params: ({ event }) => event }] },
   },
   states: {
     loading: {

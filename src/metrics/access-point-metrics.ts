@@ -12,8 +12,12 @@
  *                                                   socket_closed | protocol_error | shutdown | other
  *   ah_access_point_heartbeats_total                heartbeats received from admitted executors
  *   ah_access_point_heartbeat_lag_seconds           how late each heartbeat came, against the interval asked for
- *   ah_access_point_handshakes_shed_total{reason}   connections closed before TLS: capacity (--max-handshakes)
- *                                                   | rate (--handshake-rate, per source address)
+ *   ah_access_point_handshakes_shed_total{reason}   connections closed before TLS: capacity (handshakes and their
+ *                                                   queue full) | rate (--handshake-rate, per source address)
+ *                                                   | queue_timeout (waited as long as a handshake may take)
+ *   ah_access_point_handshakes_in_flight            TLS handshakes in progress (at most --max-handshakes)
+ *   ah_access_point_handshake_queue_depth           connections waiting for a handshake place (at most --handshake-queue)
+ *   ah_access_point_handshake_waits_total           connections that had to wait in that queue
  *   ah_access_point_tls_handshakes_total{kind}     TLS handshakes completed: full | resumed (a session kept
  *                                                   in the state dir, so also across a restart)
  *   ah_audit_log_writable                           1 when the last audit record was written (only with --audit-log)
@@ -26,11 +30,10 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AUDIT_EVENTS } from '../audit/audit-log.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import type { IdentityStatus } from '../model/status.js';
-import type { ShedReason } from '../transport/handshake-gate.js';
+import { SHED_REASONS, type HandshakeGateStats, type ShedReason } from '../transport/handshake-gate.js';
 import { CertificateMetrics } from './common.js';
 
 const STATES = ['starting', 'serving', 'failed'] as const;
-const SHED_REASONS: readonly ShedReason[] = ['capacity', 'rate'];
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Departure reasons as a closed set (the reason text itself carries socket details). */
@@ -57,7 +60,7 @@ export interface MeteredAccessPoint {
     readonly executors: number;
     readonly links: number;
     readonly audit: AuditHealth | null;
-    readonly handshakes: { readonly full: number; readonly resumed: number };
+    readonly handshakes: HandshakeGateStats & { readonly full: number; readonly resumed: number };
   };
   on(event: 'admitted', fn: (e: { id: string; lastHeartbeat: string; relinked: boolean; duplicate?: boolean }) => void): unknown;
   on(event: 'rejected', fn: (e: { error: { code: string } }) => void): unknown;
@@ -68,35 +71,16 @@ export interface MeteredAccessPoint {
   on(event: 'shed', fn: (e: { reason: ShedReason }) => void): unknown;
 }
 
+/**
+ * Every metric of the header above, registered on `registry`: gauges read at scrape time, counters
+ * fed by events. Longer than a screen because it is a list, each counter beside the event that
+ * feeds it; the scrape-time gauges are in the functions below.
+ */
 export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Registry, options: { heartbeatIntervalMs: number }): void {
   const current = () => accessPoint.status();
-
-  new Gauge({
-    name: 'ah_access_point_state',
-    help: "The access-point machine's state: 1 for the current one.",
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      const { state } = current();
-      for (const s of STATES) this.set({ state: s }, state === s ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'ah_access_point_enrolled_executors',
-    help: 'Executors enrolled now (one per identity, whatever the number of links).',
-    registers: [registry],
-    collect() {
-      this.set(current().executors);
-    },
-  });
-  new Gauge({
-    name: 'ah_access_point_links',
-    help: 'Open fleet links (an executor has two for a moment while it rotates).',
-    registers: [registry],
-    collect() {
-      this.set(current().links);
-    },
-  });
+  stateGauges(registry, current);
+  handshakeGauges(registry, current);
+  if (accessPoint.options.auditLog) auditMetrics(registry, current);
 
   const attempts = new Counter({
     name: 'ah_access_point_enrollment_attempts_total',
@@ -138,7 +122,7 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
   });
   const shed = new Counter({
     name: 'ah_access_point_handshakes_shed_total',
-    help: 'Connections closed at accept, before TLS: capacity (--max-handshakes in flight) or rate (--handshake-rate per source address).',
+    help: 'Connections closed before TLS: capacity (--max-handshakes in flight and --handshake-queue waiting), rate (--handshake-rate per source address) or queue_timeout (waited as long as a handshake may take).',
     labelNames: ['reason'],
     registers: [registry],
   });
@@ -162,37 +146,6 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
     return { identity: s.identity, nextRotationAt: s.nextRotationAt };
   });
   const provider = () => current().identity?.provider ?? accessPoint.options.identity?.kind ?? 'dev';
-
-  if (accessPoint.options.auditLog) {
-    new Gauge({
-      name: 'ah_audit_log_writable',
-      help: '1 when the last audit record (or the last open) succeeded; 0 while the audit log cannot be written.',
-      registers: [registry],
-      collect() {
-        this.set(current().audit?.writable ? 1 : 0);
-      },
-    });
-    new Counter({
-      name: 'ah_audit_records_total',
-      help: 'Audit records written, by event.',
-      labelNames: ['event'],
-      registers: [registry],
-      collect() {
-        const audit = current().audit;
-        this.reset();
-        for (const event of AUDIT_EVENTS) this.inc({ event }, audit?.written[event] ?? 0);
-      },
-    });
-    new Counter({
-      name: 'ah_audit_write_failures_total',
-      help: "Audit records that could not be written (full disk, unwritable file); each is in the daemon's log instead.",
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(current().audit?.failed ?? 0);
-      },
-    });
-  }
 
   const lastHeartbeat = new Map<string, number>();
   accessPoint.on('admitted', (e) => {
@@ -219,5 +172,98 @@ export function accessPointMetrics(accessPoint: MeteredAccessPoint, registry: Re
   accessPoint.on('renewed', () => certificate.rotated(provider()));
   accessPoint.on('error', (e) => {
     if (e.code !== 'ENROLL_LISTEN_FAILED' && e.code !== 'ENROLL_AUDIT_LOG_FAILED') certificate.rotationFailed(provider(), e.code);
+  });
+}
+
+type Status = ReturnType<MeteredAccessPoint['status']>;
+
+/** The access point's state, executors and links, read at scrape time. */
+function stateGauges(registry: Registry, current: () => Status): void {
+  new Gauge({
+    name: 'ah_access_point_state',
+    help: "The access-point machine's state: 1 for the current one.",
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { state } = current();
+      for (const s of STATES) this.set({ state: s }, state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_enrolled_executors',
+    help: 'Executors enrolled now (one per identity, whatever the number of links).',
+    registers: [registry],
+    collect() {
+      this.set(current().executors);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_links',
+    help: 'Open fleet links (an executor has two for a moment while it rotates).',
+    registers: [registry],
+    collect() {
+      this.set(current().links);
+    },
+  });
+}
+
+/** Handshakes in flight and waiting in the queue in front of TLS, read at scrape time. */
+function handshakeGauges(registry: Registry, current: () => Status): void {
+  new Gauge({
+    name: 'ah_access_point_handshakes_in_flight',
+    help: 'TLS handshakes in progress (at most --max-handshakes).',
+    registers: [registry],
+    collect() {
+      this.set(current().handshakes.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_handshake_queue_depth',
+    help: 'Connections waiting, before TLS, for a handshake place (at most --handshake-queue).',
+    registers: [registry],
+    collect() {
+      this.set(current().handshakes.queued);
+    },
+  });
+  new Counter({
+    name: 'ah_access_point_handshake_waits_total',
+    help: 'Connections that waited in the handshake queue (then admitted, shed after waiting, or gone).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(current().handshakes.waited);
+    },
+  });
+}
+
+/** `--audit-log`: whether it is writable, and records written or lost. */
+function auditMetrics(registry: Registry, current: () => Status): void {
+  new Gauge({
+    name: 'ah_audit_log_writable',
+    help: '1 when the last audit record (or the last open) succeeded; 0 while the audit log cannot be written.',
+    registers: [registry],
+    collect() {
+      this.set(current().audit?.writable ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'ah_audit_records_total',
+    help: 'Audit records written, by event.',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      const audit = current().audit;
+      this.reset();
+      for (const event of AUDIT_EVENTS) this.inc({ event }, audit?.written[event] ?? 0);
+    },
+  });
+  new Counter({
+    name: 'ah_audit_write_failures_total',
+    help: "Audit records that could not be written (full disk, unwritable file); each is in the daemon's log instead.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(current().audit?.failed ?? 0);
+    },
   });
 }

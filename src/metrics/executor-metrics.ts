@@ -38,6 +38,10 @@ const detailOf = (s: ExecutorStatus) => (typeof s.detail === 'string' ? s.detail
 const isDialing = (s: ExecutorStatus) => s.state === 'handshaking' || detailOf(s) === '{"renewing":"applying"}';
 const linked = (state: string) => state === 'enrolled' || state === 'renewing';
 
+/**
+ * The executor's metrics, each declared beside what feeds it (status at scrape time, or an event).
+ * Longer than a screen because it is a list of declarations, not logic.
+ */
 export function executorMetrics(executor: MeteredExecutor, registry: Registry): void {
   const name = executor.options.name;
   const current = (): ExecutorStatus | null => {

@@ -113,6 +113,6 @@ export class MetricsServer {
 export async function startMetricsServer(listen: string, endpoints: MetricsEndpoints, log: Logger): Promise<MetricsServer> {
   const server = new MetricsServer(parseListenAddress(listen), endpoints);
   const at = await server.listen();
-  log.info({ address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
+  log.info({ event: 'metrics_listening', address: formatHostPort(at) }, `metrics listening on ${server.url} (/metrics, /healthz, /readyz)`);
   return server;
 }

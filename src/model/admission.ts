@@ -32,7 +32,8 @@ export interface PeerVerdict {
 export interface ClientHandshake {
   readonly certificate: X509Certificate | undefined;
   /** The chain as OpenSSL assembled it (DER, leaf first, completed from the trust bundle). */
-  readonly chain: readonly Uint8Array[];
+  /** The certificates the client sent, leaf first (DER): what the chain rules check above the leaf. */
+  chain(): readonly Uint8Array[];
   readonly authorized: boolean;
   readonly authorizationError: string | null;
 }

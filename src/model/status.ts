@@ -3,6 +3,7 @@
  * `ah agent fleet --json` (docs/status-json.md). The engine builds them; the CLI, the metrics and the
  * debug view read them.
  */
+import type { FleetState } from './fleet-filter.js';
 
 /** The enrollment machine's top-level states: the executor's `state` in status. */
 export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed';
@@ -45,6 +46,7 @@ export interface FleetEntryJson {
   readonly since: string;
   readonly lastHeartbeat: string;
   readonly certNotAfter: string;
-  readonly state: 'active';
+  /** `active`, `rotating`, `late` or `expired` (model/fleet-filter.ts). */
+  readonly state: FleetState;
   readonly serial: string;
 }

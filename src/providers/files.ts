@@ -13,7 +13,7 @@ import { EventEmitter } from 'eventemitter3';
 import { AhError } from '../errors/ah-error.js';
 import { keyMatchesCertificate, summarize } from '../x509/certificate.js';
 import { chainBreak, parseCertificates } from '../x509/chain.js';
-import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
+import type { IdentityMaterial, IdentityProvider, ProviderEvents, ProviderLogHook } from './identity-provider.js';
 import { clearLongInterval, setLongInterval, type LongInterval } from '../util/long-timer.js';
 
 export interface FilesProviderOptions {
@@ -31,7 +31,7 @@ export interface FilesProviderOptions {
   /** Told when a re-read finds nothing new (`touch cert.pem`), for the log. */
   readonly onUnchanged?: (reason: string) => void;
   /** Told what the provider does that is worth a log line (a change seen, the watch failing). */
-  readonly onEvent?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  readonly onEvent?: ProviderLogHook;
 }
 
 type Read = { ok: true; text: string } | { ok: false; error: AhError };
@@ -92,7 +92,8 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
   }
 
   private async reloadNow(reason: string): Promise<void> {
-    if (reason !== 'start' && reason !== 'poll') this.options.onEvent?.('info', `identity files changed (${reason}): re-reading them`);
+    if (reason !== 'start' && reason !== 'poll')
+      this.options.onEvent?.('info', `identity files changed (${reason}): re-reading them`, { event: 'identity_files_changed', reason });
     const { cert, key, ca } = this.paths;
     const [certRead, keyRead, caRead] = await Promise.all([
       cert ? readIdentityFile(cert, 'a certificate') : null,
@@ -196,6 +197,7 @@ export class FilesIdentityProvider extends EventEmitter<ProviderEvents> implemen
       this.options.onEvent?.(
         'warn',
         `watching the identity files failed (${(err as Error).message}); relying on the ${Math.round((this.options.pollIntervalMs ?? 30_000) / 1000)} s poll`,
+        { event: 'identity_files_watch_failed' },
       );
     });
   }

@@ -11,6 +11,12 @@ export type { IdentityMaterial };
 
 export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault';
 
+/**
+ * What a provider tells its owner for the log: the owner writes `message` as the line and
+ * `fields` (with the line's stable `event` name, docs/log-events.md) beside it.
+ */
+export type ProviderLogHook = (level: 'info' | 'warn', message: string, fields: { readonly event: string; readonly [field: string]: unknown }) => void;
+
 export interface ProviderEvents {
   /** New material the provider has (pushed, or reloaded). */
   material: [IdentityMaterial];

@@ -1,10 +1,10 @@
-/** Building a provider from configuration. */
-import { DevIdentityProvider } from './dev.js';
-import { FilesIdentityProvider } from './files.js';
-import { SpiffeIdentityProvider } from './spiffe.js';
-import { VaultIdentityProvider } from './vault.js';
+/**
+ * Building a provider from configuration. Each provider's module is imported only when that
+ * provider is asked for: SPIFFE brings gRPC and protobuf, Vault an HTTP client, files a file
+ * watcher, dev a certificate generator; an executor carries the code of its own identity only.
+ */
 import type { VaultCredentials } from './vault/credentials.js';
-import type { IdentityProvider } from './identity-provider.js';
+import type { IdentityProvider, ProviderLogHook } from './identity-provider.js';
 
 export type { IdentityMaterial, IdentityProvider, ProviderKind } from './identity-provider.js';
 
@@ -54,16 +54,19 @@ export interface ProviderContext {
   /** A re-read found the files unchanged (`touch cert.pem`). */
   readonly onUnchanged?: (reason: string) => void;
   /** Something worth a log line happened inside the provider (Vault token renewed, sealed, ...). */
-  readonly onEvent?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  readonly onEvent?: ProviderLogHook;
   /** The provider lost its source and will try again (SPIFFE). */
   readonly onReconnect?: (info: { attempt: number; inMs: number; reason: string; code: string }) => void;
 }
 
-export function createProvider(config: IdentityConfig, ctx: ProviderContext): IdentityProvider {
+export async function createProvider(config: IdentityConfig, ctx: ProviderContext): Promise<IdentityProvider> {
   switch (config.kind) {
-    case 'dev':
+    case 'dev': {
+      const { DevIdentityProvider } = await import('./dev.js');
       return new DevIdentityProvider({ role: ctx.role, name: ctx.name, dir: ctx.devDir, ttlMs: config.certTtlMs, hosts: ctx.hosts });
-    case 'files':
+    }
+    case 'files': {
+      const { FilesIdentityProvider } = await import('./files.js');
       return new FilesIdentityProvider({
         certPath: config.certPath,
         keyPath: config.keyPath,
@@ -72,9 +75,13 @@ export function createProvider(config: IdentityConfig, ctx: ProviderContext): Id
         onUnchanged: ctx.onUnchanged,
         onEvent: ctx.onEvent,
       });
-    case 'spiffe':
+    }
+    case 'spiffe': {
+      const { SpiffeIdentityProvider } = await import('./spiffe.js');
       return new SpiffeIdentityProvider({ socket: config.socket, onReconnect: ctx.onReconnect });
-    case 'vault':
+    }
+    case 'vault': {
+      const { VaultIdentityProvider } = await import('./vault.js');
       return new VaultIdentityProvider({
         addr: config.addr,
         role: config.role,
@@ -86,5 +93,6 @@ export function createProvider(config: IdentityConfig, ctx: ProviderContext): Id
         caCertPem: config.caCertPem,
         onEvent: ctx.onEvent,
       });
+    }
   }
 }

@@ -10,7 +10,7 @@ import NodeVault from 'node-vault';
 import { AhError } from '../errors/ah-error.js';
 import { backoffDelay, type BackoffPolicy } from '../util/backoff.js';
 import { summarize } from '../x509/certificate.js';
-import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
+import type { IdentityMaterial, IdentityProvider, ProviderEvents, ProviderLogHook } from './identity-provider.js';
 import type { VaultCredentials } from './vault/credentials.js';
 import { verifyIssueResponse } from './vault/issue-response.js';
 import { isDeadToken, isSealed, vaultErrorToCatalog } from './vault/vault-errors.js';
@@ -36,7 +36,7 @@ export interface VaultProviderOptions {
   readonly authRetry?: BackoffPolicy;
   readonly sealPollMs?: number;
   /** Things worth a log line: token renewed, login repeated, TTL clamped, sealed, unsealed. */
-  readonly onEvent?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  readonly onEvent?: ProviderLogHook;
 }
 
 interface Token {
@@ -94,7 +94,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
         if (!isDeadToken(err) || this.options.credentials.kind !== 'approle') throw err;
         // The token died under us (revoked, expired between checks): log in again, once.
         this.token = null;
-        this.options.onEvent?.('warn', 'vault token no longer valid; logging in again');
+        this.options.onEvent?.('warn', 'vault token no longer valid; logging in again', { event: 'vault_token_invalid' });
         await this.ensureToken();
         body = await this.client.write(this.path, this.issueRequest());
       }
@@ -139,7 +139,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
 
   private toMaterial(body: unknown): IdentityMaterial {
     const issued = verifyIssueResponse(body, { addr: this.options.addr, path: this.path });
-    for (const w of issued.warnings) this.options.onEvent?.('warn', `vault: ${w}`);
+    for (const w of issued.warnings) this.options.onEvent?.('warn', `vault: ${w}`, { event: 'vault_warning', warning: w });
     return { certPem: issued.certPem, keyPem: issued.keyPem, bundlePem: issued.bundlePem, summary: summarize(issued.leaf, 'vault') };
   }
 
@@ -159,7 +159,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
             detail: 'the login response has no auth',
           });
         this.setToken(res.auth.lease_duration ?? 0, Boolean(res.auth.renewable));
-        this.options.onEvent?.('info', 'vault: logged in with AppRole', { ttlSeconds: res.auth.lease_duration });
+        this.options.onEvent?.('info', 'vault: logged in with AppRole', { event: 'vault_logged_in', ttlSeconds: res.auth.lease_duration });
       } else {
         const res = (await this.client.tokenLookupSelf()) as { data?: { ttl?: number; renewable?: boolean } };
         this.setToken(res?.data?.ttl ?? 0, Boolean(res?.data?.renewable));
@@ -192,7 +192,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
         // Renewal stops helping near the token's max TTL: the grant shrinks. Then log in instead.
         if (granted * 1000 >= this.token.ttlMs / 3 || creds.kind !== 'approle') {
           this.setToken(granted, Boolean(res?.auth?.renewable));
-          this.options.onEvent?.('info', 'vault: token renewed', { ttlSeconds: granted });
+          this.options.onEvent?.('info', 'vault: token renewed', { event: 'vault_token_renewed', ttlSeconds: granted });
           return;
         }
       }
@@ -204,7 +204,9 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
         this.watchSeal();
         return;
       }
-      this.options.onEvent?.('warn', `vault: token renewal failed (${(err as Error).message}); logging in again at the next use`);
+      this.options.onEvent?.('warn', `vault: token renewal failed (${(err as Error).message}); logging in again at the next use`, {
+        event: 'vault_token_renewal_failed',
+      });
       this.token = null;
     }
   }
@@ -213,7 +215,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
   private watchSeal(): void {
     this.issueOnUnseal = true;
     if (this.sealPoll || this.stopped) return;
-    this.options.onEvent?.('warn', 'vault is sealed: the current certificate stays in use; waiting for an unseal');
+    this.options.onEvent?.('warn', 'vault is sealed: the current certificate stays in use; waiting for an unseal', { event: 'vault_sealed' });
     const poll = async () => {
       this.sealPoll = null;
       if (this.stopped) return;
@@ -227,7 +229,7 @@ export class VaultIdentityProvider extends EventEmitter<ProviderEvents> implemen
         this.sealPoll = setTimeout(() => void poll(), this.options.sealPollMs ?? 1_000);
         return;
       }
-      this.options.onEvent?.('info', 'vault is unsealed: renewing now');
+      this.options.onEvent?.('info', 'vault is unsealed: renewing now', { event: 'vault_unsealed' });
       if (!this.issueOnUnseal) return;
       try {
         const material = await this.issue();

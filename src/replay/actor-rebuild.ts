@@ -12,7 +12,8 @@
 import { createActor, fromCallback, type AnyActor, type AnyStateMachine } from 'xstate';
 import { FrozenClock } from './frozen-clock.js';
 import type { MachineEventRecord, MachineStateRecord, StateValue } from './log-record.js';
-import { formatValue, sameValue, topLevel } from './state-value.js';
+import { formatValue, sameValue } from './state-value.js';
+import { topLevelState } from '../util/state-value.js';
 
 export interface PathStep {
   /** Line of the event that led here (the init line for the first step). */
@@ -180,7 +181,7 @@ export class ActorRebuild {
       event: record.event.type,
       source: record.source,
       value,
-      state: topLevel(value),
+      state: topLevelState(value),
       quiet: {},
       quietCount: 0,
       lastQuietLine: null,
@@ -239,7 +240,7 @@ export class ActorRebuild {
       });
       return;
     }
-    const at = this.pending.findIndex((p) => sameValue(p.value, record.value) && p.event === record.event && topLevel(p.value) === record.state);
+    const at = this.pending.findIndex((p) => sameValue(p.value, record.value) && p.event === record.event && topLevelState(p.value) === record.state);
     if (at === -1) {
       const head = this.pending.shift();
       if (head) {
@@ -254,7 +255,7 @@ export class ActorRebuild {
           detail:
             `after ${head.event} (line ${head.line}) the machine is in ${formatValue(head.value)}, the log says ${formatValue(record.value)}` +
             (record.event !== head.event ? ` after ${record.event}` : '') +
-            (record.state !== topLevel(record.value) ? ` (its "state" field says ${record.state})` : ''),
+            (record.state !== topLevelState(record.value) ? ` (its "state" field says ${record.state})` : ''),
         });
       } else {
         this.addMismatch({

@@ -13,10 +13,6 @@ export function sameValue(a: StateValue, b: StateValue): boolean {
   return true;
 }
 
-export function topLevel(value: StateValue): string {
-  return typeof value === 'string' ? value : (Object.keys(value)[0] ?? '');
-}
-
 /** Dotted paths of the active leaves: `renewing.applying`; parallel regions give several. */
 export function leafPaths(value: StateValue, prefix = ''): string[] {
   if (typeof value === 'string') return [prefix + value];

@@ -16,9 +16,11 @@
  * for a renewal on a loaded machine, short enough to be seen in the log of a short-lived
  * certificate.
  */
+import type { ErrorCode } from '../errors/catalog.js';
 import { formatDuration } from '../util/duration.js';
 import type { ActorRebuild, PathStep } from './actor-rebuild.js';
-import { formatValue, topLevel } from './state-value.js';
+import { formatValue } from './state-value.js';
+import { topLevelState } from '../util/state-value.js';
 
 export const STORM_ATTEMPTS = 3;
 const GRACE_FRACTION = 0.1;
@@ -27,10 +29,14 @@ const GRACE_MAX_MS = 60_000;
 
 export type StuckKind = 'retry-storm' | 'failed' | 'waiting-for-identity' | 'renew-due-without-material' | 'renewing-too-long' | 'expired' | 'rejected';
 
+/** An error as a log line carries it: its code may be one this build does not know. */
 export interface ErrorRef {
   readonly code: string;
   readonly params: Readonly<Record<string, string>>;
 }
+
+/** An error this diagnosis names itself, not read from the log: its code is the catalog's. */
+const diagnosed = (code: ErrorCode, params: Record<string, string> = {}): ErrorRef => ({ code, params });
 
 export interface Diagnosis {
   readonly actor: string;
@@ -90,17 +96,14 @@ function loggedAttempts(steps: readonly PathStep[]): { attempts: number; error: 
 }
 
 function overdue(identity: Identity, renewAt: number | null, now: number): ErrorRef {
-  return {
-    code: 'ENROLL_RENEWAL_OVERDUE',
-    params: {
-      serial: identity.serial,
-      renewAt: renewAt !== null ? iso(renewAt) : 'unknown',
-      left: identity.notAfter > now ? formatDuration(identity.notAfter - now) : 'nothing',
-    },
-  };
+  return diagnosed('ENROLL_RENEWAL_OVERDUE', {
+    serial: identity.serial,
+    renewAt: renewAt !== null ? iso(renewAt) : 'unknown',
+    left: identity.notAfter > now ? formatDuration(identity.notAfter - now) : 'nothing',
+  });
 }
 
-const EXPIRED: ErrorRef = { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {} };
+const EXPIRED = diagnosed('ENROLL_CERT_NOT_VALID_NOW');
 
 /** What a diagnosis looks at: an actor's path and, when rebuilt, its context at the end. */
 export type ActorView = Pick<ActorRebuild, 'actor' | 'machine' | 'steps' | 'value' | 'context'>;
@@ -126,10 +129,14 @@ function streakSince(steps: readonly PathStep[]): number {
   return steps[i]!.time;
 }
 
+/**
+ * One decision table, longer than a screen on purpose: the stuck patterns are tried in order and
+ * the first that fits wins, so the order itself is the logic; split, it would be hidden.
+ */
 function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | null {
   if (a.steps.length === 0 || a.value === null) return null;
   const value = a.value;
-  const top = topLevel(value);
+  const top = topLevelState(value);
   const state = formatValue(value);
   const since = topSince(a.steps);
   const stayed = formatDuration(Math.max(0, now - since));
@@ -147,7 +154,7 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
           ...base,
           kind: 'failed',
           summary: `gave up after ${attempts} failed attempt${attempts === 1 ? '' : 's'} (--max-attempts)`,
-          error: error ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' } },
+          error: error ?? diagnosed('ENROLL_INTERNAL', { detail: 'failed without an error' }),
           lastError: null,
         };
       }
@@ -251,7 +258,7 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
           ...base,
           kind: 'failed',
           summary: 'the access point stopped',
-          error: lastError ?? { code: 'ENROLL_INTERNAL', params: { detail: 'failed without an error' } },
+          error: lastError ?? diagnosed('ENROLL_INTERNAL', { detail: 'failed without an error' }),
           lastError: null,
         };
       if (top === 'starting' && lastError)

@@ -11,11 +11,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { AhError } from '../errors/ah-error.js';
 import { isValidAt, spkiPin, subjectAltNames } from '../x509/certificate.js';
 import { bundleTouchesChain, parseCertificates } from '../x509/chain.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
+import { loneLeaf, loneLeafError } from '../x509/lone-leaf.js';
 import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 
 export interface FirstUseTrust {
@@ -66,14 +67,25 @@ export function knownAccessPointFile(dir: string, address: string): string {
   return join(dir, `${address.replace(/[^A-Za-z0-9.-]/g, '_')}.pin`);
 }
 
-export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTrust, target: { address: string }, now: number): Promise<void> {
-  if (trust.kind === 'ca') return verifyByCa(socket, trust);
+/** `peer`: the chain as Node already read it from this socket (`getPeerCertificate(true)`), if at hand. */
+export async function verifyAccessPoint(
+  socket: TLSSocket,
+  trust: AccessPointTrust,
+  target: { address: string },
+  now: number,
+  peer?: PeerCertificate,
+): Promise<void> {
+  if (trust.kind === 'ca') return verifyByCa(socket, trust, peer);
   const cert = socket.getPeerX509Certificate();
   if (!cert) throw new AhError('ENROLL_TLS_VERIFY_FAILED');
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
   refuseBrokenProfile([cert.raw]);
   const pin = spkiPin(cert);
   const file = knownAccessPointFile(trust.dir, target.address);
+  // The key we last read from (or wrote to) the file: the same key again needs no read. Any other
+  // key sends us to the file, which has the last word: a changed key is refused as before, and a
+  // file the operator deleted (the guide's fix) lets the new key be remembered.
+  if (rememberedPins.get(file) === pin) return;
   let remembered: string | null = null;
   try {
     remembered = (await readFile(file, 'utf8')).split(/\s+/)[0] ?? null;
@@ -85,12 +97,17 @@ export async function verifyAccessPoint(socket: TLSSocket, trust: AccessPointTru
   if (remembered === null) {
     await mkdir(trust.dir, { recursive: true, mode: 0o700 });
     await writeFile(file, `${pin} ${target.address} first seen ${new Date(now).toISOString()}\n`, { mode: 0o644 });
+    rememberedPins.set(file, pin);
     return;
   }
+  rememberedPins.set(file, remembered);
   if (remembered !== pin) {
     throw new AhError('ENROLL_SERVER_KEY_CHANGED', { address: target.address, expected: remembered, actual: pin, file });
   }
 }
+
+/** Pin file → the pin it held when last read or written, for every executor of this process. */
+const rememberedPins = new Map<string, string>();
 
 /**
  * The peer's chain as it was sent, leaf first. On a client socket call this before
@@ -104,10 +121,10 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
  * The peer's chain as DER, leaf first, as OpenSSL assembled it: the certificates the peer sent,
  * ordered by issuance, completed from our trust bundle up to a self-signed root when it can be.
  */
-export function peerChainDer(socket: TLSSocket): Buffer[] {
+export function peerChainDer(socket: TLSSocket, peer?: PeerCertificate): Buffer[] {
   const out: Buffer[] = [];
   const seen = new Set<string>();
-  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
+  let c: PeerCertificate | undefined = peer ?? socket.getPeerCertificate(true);
   while (c?.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(c.raw);
@@ -116,22 +133,29 @@ export function peerChainDer(socket: TLSSocket): Buffer[] {
   return out;
 }
 
-function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
+function verifyByCa(socket: TLSSocket, trust: CaTrust, peer?: PeerCertificate): void {
   // Node 20 quirk, client side: once getPeerX509Certificate() has been called, getPeerCertificate()
   // returns {}; so the chain is read first and the leaf taken from it.
-  const chain = peerChain(socket);
+  const chainDer = peerChainDer(socket, peer);
+  const digests = chainDer.map(digestOf);
+  const chain = chainDer.map((der, i) => knownCertificate(digests[i]!, der));
   const leaf = chain[0];
   if (!leaf) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: 'no server certificate' });
   if (!socket.authorized) {
     const reason = String(socket.authorizationError ?? '');
     if (VALIDITY_ERRORS.has(reason)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
     if (/ISSUER|SELF_SIGNED|UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(reason)) {
-      const touches = bundleTouchesChain(chain, parseCertificates(trust.bundlePem));
-      throw new AhError(touches ? 'ENROLL_CHAIN_INCOMPLETE' : 'ENROLL_SERVER_UNKNOWN_AUTHORITY');
+      const bundle = parseCertificates(trust.bundlePem);
+      const lone = loneLeaf(
+        chain.map((c) => c.raw),
+        bundle,
+      );
+      if (lone) throw loneLeafError(lone, 'access point', '--ca');
+      throw new AhError(bundleTouchesChain(chain, bundle) ? 'ENROLL_CHAIN_INCOMPLETE' : 'ENROLL_SERVER_UNKNOWN_AUTHORITY');
     }
     throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason });
   }
-  refuseBrokenProfile(chain.map((c) => c.raw));
+  refuseBrokenProfile(chainDer, digests);
   const san = subjectAltNames(leaf);
   if (trust.expectedServerId) {
     const actual = san.uris.length === 1 ? san.uris[0]! : san.uris.length === 0 ? '(no URI SAN)' : san.uris.join(' ');
@@ -152,7 +176,32 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust): void {
 }
 
 /** The access point's chain must follow the same leaf and CA rules as an executor's (chain-rules.ts). */
-function refuseBrokenProfile(chainDer: Buffer[]): void {
+function refuseBrokenProfile(chainDer: Buffer[], digests = chainDer.map(digestOf)): void {
+  // The rules read nothing but the certificates: a chain that passed once passes again, so the
+  // access point's chain is parsed once, not on every dial (and not by every executor in a process).
+  const key = digests.join(' ');
+  if (passedChains.has(key)) return;
   const checked = checkPeerChain(chainDer, 'access-point');
   if (isChainProblem(checked)) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `access point certificate: ${checked.rule}` });
+  passedChains.add(key);
+  // A handful of access points (and their rotations) at most: forget the oldest beyond that.
+  if (passedChains.size > 32) passedChains.delete(passedChains.values().next().value!);
+}
+
+/** Chains (as their certificates' SHA-256, leaf first) that followed the rules. */
+const passedChains = new Set<string>();
+
+const digestOf = (der: Buffer): string => createHash('sha256').update(der).digest('base64');
+
+/** The access point's certificates, parsed once per process: the same few are presented on every dial. */
+const parsedCertificates = new Map<string, X509Certificate>();
+
+function knownCertificate(digest: string, der: Buffer): X509Certificate {
+  let cert = parsedCertificates.get(digest);
+  if (!cert) {
+    cert = new X509Certificate(der);
+    parsedCertificates.set(digest, cert);
+    if (parsedCertificates.size > 32) parsedCertificates.delete(parsedCertificates.keys().next().value!);
+  }
+  return cert;
 }

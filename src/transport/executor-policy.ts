@@ -12,6 +12,7 @@ export type { ClientHandshake };
 import { isValidAt, notAfterOf, serialOf } from '../x509/certificate.js';
 import type { CertificateProfile } from '../x509/cert-profile.js';
 import { checkPeerChain, isChainProblem } from '../x509/chain-rules.js';
+import { loneLeaf, loneLeafError } from '../x509/lone-leaf.js';
 import { parseSpiffeId, spiffeIdUnder, type SpiffeIdPrefix } from '../x509/spiffe-id.js';
 import { VALIDITY_ERRORS } from '../x509/openssl-verify-codes.js';
 
@@ -32,18 +33,24 @@ export interface ExecutorClaim {
 
 /** OpenSSL's word for a certificate whose extended key usage does not allow the purpose. */
 const PURPOSE_ERRORS = new Set(['INVALID_PURPOSE', 'UNSUPPORTED_CERTIFICATE_PURPOSE']);
+/** OpenSSL's words for "the issuer of this certificate is neither in the chain nor in the bundle". */
+const MISSING_ISSUER_ERRORS = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
 
 /** Returns the verdict or throws the catalog error the executor will read in its `reject`. */
 export function verifyExecutor(socket: ClientHandshake, policy: ExecutorPolicy, now: number, claim: ExecutorClaim): PeerVerdict {
   const cert = socket.certificate;
   if (!cert) throw new AhError('ENROLL_CLIENT_CERT_REQUIRED');
-  const checked = checkPeerChain(socket.chain.length ? socket.chain : [cert.raw], 'executor');
+  const chain = socket.chain();
+  const checked = checkPeerChain(chain.length ? chain : [cert.raw], 'executor');
   if (policy.requireCa && !socket.authorized) {
     const reason = String(socket.authorizationError ?? '');
     if (VALIDITY_ERRORS.has(reason)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
     // A certificate that is trusted but not for this purpose is not "signed by unknown authority".
     if (PURPOSE_ERRORS.has(reason) && isChainProblem(checked)) throw new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: checked.rule });
     if (PURPOSE_ERRORS.has(reason)) throw new AhError('ENROLL_CLIENT_CERT_INVALID', { reason: `OpenSSL refused the certificate's purpose (${reason})` });
+    // OpenSSL found no issuer for it locally: a lone leaf is named as the incomplete chain it usually is.
+    const lone = MISSING_ISSUER_ERRORS.has(reason) ? loneLeaf(chain.length ? chain : [cert.raw], []) : null;
+    if (lone) throw loneLeafError(lone, 'executor', "the access point's --ca");
     throw new AhError('ENROLL_CLIENT_CERT_REJECTED', { reason });
   }
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');

@@ -5,7 +5,7 @@
  * believes the handshake is done.
  */
 import { EventEmitter } from 'eventemitter3';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { AhError } from '../errors/ah-error.js';
 import { isErrorCode } from '../errors/catalog.js';
@@ -25,6 +25,12 @@ export interface DialOptions {
   readonly trust: AccessPointTrust;
   readonly hello: Omit<Hello, 'type'>;
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /**
+   * A ready context holding the certificate, key, trust bundle and minimum version (see
+   * client-context-cache.ts); when given, `certPem`, `keyPem`, the bundle and `minVersion` are
+   * not read again for this dial.
+   */
+  readonly secureContext?: SecureContext;
 }
 
 type Phase = 'connecting' | 'verifying' | 'awaiting-welcome' | 'open' | 'closed';
@@ -45,6 +51,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   private executorId: string | null = null;
   /** TLS session resumption (session-cache.ts): offered when kept, kept once the access point is verified. */
   private readonly resumption: DialSession;
+  private peer: PeerCertificate | undefined;
 
   constructor(private readonly options: DialOptions) {
     super();
@@ -56,21 +63,30 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   }
 
   start(): void {
-    const { host, port, certPem, keyPem, minVersion } = this.options;
+    const { host, port, certPem, keyPem, minVersion, secureContext } = this.options;
     const socket = connect({
       host,
       port,
       ...(isIP(host) ? {} : { servername: host }),
-      // An anonymous executor (files identity without --cert/--key) presents no certificate.
-      ...(certPem ? { cert: certPem, key: keyPem } : {}),
-      // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
-      ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
+      ...(secureContext
+        ? { secureContext }
+        : {
+            // An anonymous executor (files identity without --cert/--key) presents no certificate.
+            ...(certPem ? { cert: certPem, key: keyPem } : {}),
+            // With a CA, OpenSSL's verdict (authorized/authorizationError) is read by verifyAccessPoint.
+            ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
+            minVersion: minVersion ?? 'TLSv1.3',
+          }),
       ALPNProtocols: [ALPN_PROTOCOL],
-      minVersion: minVersion ?? 'TLSv1.3',
       // The access point is checked by verifyAccessPoint, which can say precisely what is wrong;
       // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
+      // Node hands us the chain it read for this check (when OpenSSL verified it): kept, so that
+      // verifyAccessPoint need not read it from the socket a second time.
+      checkServerIdentity: (_host, peer) => {
+        this.peer = peer;
+        return undefined;
+      },
       ...this.resumption.connectOptions(),
     });
     this.resumption.watch(socket);
@@ -83,7 +99,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
   }
 
   sendHeartbeat(seq: number): void {
-    if (this.phase === 'open') this.socket!.write(encodeFrame({ type: 'heartbeat', seq }));
+    if (this.phase === 'open') this.socket!.write(encodeFrame({ type: 'heartbeat', seq, sentAt: Date.now() }));
   }
 
   /** Say goodbye (if the link is up) and close once it is flushed. */
@@ -117,7 +133,8 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
     }
     try {
       // A resumed session carries no certificate to check: it was checked when the session was made.
-      if (!this.resumption.resumed(socket)) await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now());
+      if (!this.resumption.resumed(socket)) await verifyAccessPoint(socket, this.options.trust, { address: this.options.address }, Date.now(), this.peer);
+      this.peer = undefined;
       this.resumption.trusted();
     } catch (err) {
       return this.fail(err instanceof AhError ? err : new AhError('ENROLL_INTERNAL', { detail: String(err) }));

@@ -3,14 +3,14 @@
  * but does not let OpenSSL refuse it, so the connection machine can answer with a `reject` that
  * says why. Each accepted socket becomes a ServerLink that turns bytes into messages.
  */
+import type { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import { formatHostPort, type HostPort } from '../util/address.js';
 import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
-import { peerChainDer } from './access-point-trust.js';
 import type { ClientHandshake } from './executor-policy.js';
-import type { HandshakeGate, Release, ShedReason } from './handshake-gate.js';
+import type { HandshakeGate, ShedReason, Ticket } from './handshake-gate.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
 import type { SessionResumption } from './session-resumption.js';
 
@@ -27,7 +27,7 @@ export interface FleetServerOptions {
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** A TLS handshake must finish within this (slowloris guard). */
   readonly handshakeTimeoutMs?: number;
-  /** Admission at TCP accept (handshakes in flight, per-source rate); none admits every connection. */
+  /** Admission at TCP accept (handshakes in flight, their queue, per-source rate); none admits every connection. */
   readonly gate?: HandshakeGate;
   /** TLS 1.3 session resumption that survives a restart (session-resumption.ts); none: full handshakes only. */
   readonly resumption?: SessionResumption;
@@ -37,11 +37,27 @@ interface FleetServerEvents {
   link: [ServerLink];
   /** A client that never got as far as a secure connection (not TLS, wrong ALPN, reset). */
   refused: [{ remoteAddress: string; reason: string }];
-  /** A TCP connection closed at accept, before any TLS byte, by the handshake gate. */
+  /** A TCP connection closed before any TLS byte by the handshake gate: at accept, or after waiting in its queue. */
   shed: [{ remoteAddress: string; sourceAddress: string; reason: ShedReason }];
 }
 
 let linkCounter = 0;
+
+/**
+ * The certificates the client sent, leaf first (DER). On the server, Node 20 hands the sent
+ * intermediates to the leaf's X509Certificate as `issuerCertificate` and drops them from what
+ * `getPeerCertificate(true)` reports afterwards; reading them here also costs ~8 µs where
+ * `getPeerCertificate(true)` costs ~180 µs a link.
+ */
+function sentChain(leaf: X509Certificate | undefined): Buffer[] {
+  const out: Buffer[] = [];
+  const seen = new Set<string>();
+  for (let c = leaf; c && out.length < 16 && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+    seen.add(c.fingerprint256);
+    out.push(c.raw);
+  }
+  return out;
+}
 
 export class ServerLink extends EventEmitter<{
   message: [ExecutorMessage];
@@ -70,12 +86,13 @@ export class ServerLink extends EventEmitter<{
 
   /** The client's certificate and OpenSSL's verdict on it, parsed once for the policy and the logs. */
   get handshake(): ClientHandshake {
+    let chain: Buffer[] | undefined;
     // A resumed session skipped OpenSSL's chain check: it is checked against the bundle of now.
-    this.peer ??= this.resumption?.handshake(this.socket) ?? {
-      // The chain first: Node's quirk (access-point-trust.ts, peerChain) is harmless on this side,
-      // but the order costs nothing.
-      chain: peerChainDer(this.socket),
-      certificate: this.socket.getPeerX509Certificate(),
+    const resumed = this.resumption?.handshake(this.socket);
+    const certificate = resumed ? resumed.certificate : this.socket.getPeerX509Certificate();
+    this.peer ??= resumed ?? {
+      certificate,
+      chain: () => (chain ??= sentChain(certificate)),
       authorized: this.socket.authorized,
       authorizationError: this.socket.authorizationError ? String(this.socket.authorizationError) : null,
     };
@@ -118,16 +135,26 @@ export class ServerLink extends EventEmitter<{
 }
 
 const socketKey = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+const remoteOf = (s: Socket) => formatHostPort({ host: s.remoteAddress ?? '?', port: s.remotePort ?? 0 });
+
+/**
+ * What a queued connection sent before its turn (a ClientHello is a few KB at most). Past this the
+ * socket stops being read; TLS gets what was read and judges it.
+ */
+const MAX_HELD_BYTES = 64 * 1024;
 
 export class FleetServer extends EventEmitter<FleetServerEvents> {
   private readonly server: Server;
   /**
    * The listening socket is a plain TCP server that hands admitted connections to the TLS server
-   * (`'connection'`), so a shed connection is closed before TLS reads or writes a byte.
+   * (`'connection'`), so a shed or waiting connection gets no TLS byte.
    */
   private readonly tcp: TcpServer;
-  /** Handshakes in flight, by `address|port`, until secure, failed or closed. */
-  private readonly handshaking = new Map<string, Release>();
+  /** Connections in their handshake or waiting for one, by `address|port`, until secure, failed or closed. */
+  private readonly handshaking = new Map<string, { ticket: Ticket; socket: Socket }>();
+  /** Connections waiting for a handshake place, with how to hand back what they sent meanwhile. */
+  private readonly waiting = new Map<Socket, () => void>();
+  private closing = false;
 
   constructor(private readonly options: FleetServerOptions) {
     super();
@@ -145,10 +172,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     this.server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       this.handshakeOver(socket);
-      this.emit('refused', {
-        remoteAddress: formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }),
-        reason: err.code ?? err.message,
-      });
+      this.emit('refused', { remoteAddress: remoteOf(socket), reason: err.code ?? err.message });
       socket.destroy();
     });
   }
@@ -176,37 +200,99 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     this.server.setSecureContext(FleetServer.secureContextOptions(identity, this.options.resumption));
   }
 
-  /** Stop accepting; existing sockets are the caller's to close. */
+  /**
+   * Stop accepting, and close the connections still waiting for a handshake or in one (a link
+   * that became secure after the caller drained its links would keep the server open); links are
+   * the caller's to close.
+   */
   close(): Promise<void> {
-    return new Promise((resolve) => this.tcp.close(() => resolve()));
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    for (const { socket } of [...this.handshaking.values()]) socket.destroy();
+    return closed;
   }
 
   private onTcpConnection(socket: Socket): void {
     const gate = this.options.gate;
-    if (gate) {
-      const verdict = gate.admit(socket.remoteAddress ?? '?');
-      if (typeof verdict === 'string') {
-        socket.destroy();
-        const remoteAddress = formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 });
-        this.emit('shed', { remoteAddress, sourceAddress: socket.remoteAddress ?? '?', reason: verdict });
-        return;
-      }
-      const key = socketKey(socket);
-      this.handshaking.set(key, verdict);
-      socket.once('close', () => {
-        verdict();
-        if (this.handshaking.get(key) === verdict) this.handshaking.delete(key);
-      });
+    if (!gate) return this.startTls(socket);
+    const verdict = gate.enter(socket.remoteAddress ?? '?', {
+      admitted: () => this.admitWaiting(socket, ticket),
+      expired: () => this.shed(socket, 'queue_timeout'),
+    });
+    if (typeof verdict === 'string') return this.shed(socket, verdict);
+    const ticket = verdict;
+    const key = socketKey(socket);
+    const entry = { ticket, socket };
+    this.handshaking.set(key, entry);
+    socket.once('close', () => {
+      // Leaves the queue, or frees the handshake place for the next in line.
+      ticket.release();
+      this.waiting.delete(socket);
+      if (this.handshaking.get(key) === entry) this.handshaking.delete(key);
+    });
+    if (ticket.queued) this.hold(socket);
+    else this.startTls(socket);
+  }
+
+  /**
+   * A connection waits its turn unread by TLS: what it sends is kept aside (to be handed to TLS
+   * with the socket), and its end or reset is noticed, so a client that gives up leaves the queue.
+   */
+  private hold(socket: Socket): void {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= MAX_HELD_BYTES) socket.pause();
+    };
+    const onEnd = () => socket.destroy();
+    const onError = () => socket.destroy();
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    this.waiting.set(socket, () => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.pause();
+      if (bytes > 0) socket.unshift(Buffer.concat(chunks, bytes));
+    });
+  }
+
+  /** Its turn came: TLS reads what it sent meanwhile, then the socket itself. */
+  private admitWaiting(socket: Socket, ticket: Ticket): void {
+    const handBack = this.waiting.get(socket);
+    this.waiting.delete(socket);
+    if (this.closing || socket.destroyed || !handBack) {
+      socket.destroy();
+      ticket.release();
+      return;
     }
+    handBack();
+    this.startTls(socket);
+  }
+
+  /** TLS takes the socket; with resumption, once the ClientHello's session identity has been read. */
+  private startTls(socket: Socket): void {
     const handOver = () => this.server.emit('connection', socket);
     if (this.options.resumption) this.options.resumption.peek(socket, handOver);
     else handOver();
   }
 
+  /** Closed without a byte: no TLS alert, nothing an attacker can measure but the close. */
+  private shed(socket: Socket, reason: ShedReason): void {
+    // Read before destroy: a closed socket no longer knows its peer.
+    const shed = { remoteAddress: remoteOf(socket), sourceAddress: socket.remoteAddress ?? '?', reason };
+    this.waiting.delete(socket);
+    socket.destroy();
+    this.emit('shed', shed);
+  }
+
   /** The TLS socket of a connection has the raw socket's address and port. */
   private handshakeOver(socket: TLSSocket): void {
     const key = socketKey(socket);
-    this.handshaking.get(key)?.();
+    this.handshaking.get(key)?.ticket.release();
     this.handshaking.delete(key);
   }
 
@@ -214,10 +300,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     this.handshakeOver(socket);
     socket.setNoDelay(true);
     if (socket.alpnProtocol !== ALPN_PROTOCOL) {
-      this.emit('refused', {
-        remoteAddress: formatHostPort({ host: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 }),
-        reason: `client did not negotiate ALPN ${ALPN_PROTOCOL}`,
-      });
+      this.emit('refused', { remoteAddress: remoteOf(socket), reason: `client did not negotiate ALPN ${ALPN_PROTOCOL}` });
       socket.destroy();
       return;
     }

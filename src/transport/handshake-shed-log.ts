@@ -22,7 +22,7 @@ export class HandshakeShedLog {
     private readonly logger: Logger,
     private readonly gate: HandshakeGate,
   ) {
-    this.windows = new WindowCoalescer<Shed>({ windowMs: WINDOW_MS, maxKeys: 2, maxSamples: 5, onClose: (s) => this.summary(s) });
+    this.windows = new WindowCoalescer<Shed>({ windowMs: WINDOW_MS, maxKeys: 3, maxSamples: 5, onClose: (s) => this.summary(s) });
   }
 
   shed(s: Shed): void {
@@ -55,12 +55,13 @@ export class HandshakeShedLog {
   }
 
   private why(reason: ShedReason, source: string): string {
-    return reason === 'capacity'
-      ? `${this.gate.maxInFlight} TLS handshakes already in progress (--max-handshakes)`
-      : `more than ${this.gate.perSourceRate} handshakes a second from ${source} (--handshake-rate)`;
+    const g = this.gate;
+    if (reason === 'rate') return `more than ${g.perSourceRate} handshakes a second from ${source} (--handshake-rate)`;
+    if (reason === 'queue_timeout') return `waited ${g.maxWaitMs / 1000} s for one of ${g.maxInFlight} TLS handshake places (--max-handshakes)`;
+    return `${g.maxInFlight} TLS handshakes in progress and ${g.queueLimit} connections waiting (--max-handshakes, --handshake-queue)`;
   }
 
   private limits() {
-    return { maxHandshakes: this.gate.maxInFlight, handshakeRate: this.gate.perSourceRate };
+    return { maxHandshakes: this.gate.maxInFlight, handshakeQueue: this.gate.queueLimit, handshakeRate: this.gate.perSourceRate };
   }
 }

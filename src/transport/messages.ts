@@ -15,7 +15,8 @@ export const HEARTBEAT_INTERVAL_RANGE = { minMs: 100, maxMs: 3_600_000 } as cons
 /** executor → access point */
 /** `continuity`: on a rotation's new link, the proof that it continues the link whose welcome had that nonce. */
 export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityProof };
-export type Heartbeat = { type: 'heartbeat'; seq: number };
+/** `sentAt`: the executor's wall clock when it sent the heartbeat (ms); the access point reads clock skew from it. */
+export type Heartbeat = { type: 'heartbeat'; seq: number; sentAt?: number };
 export type Goodbye = { type: 'goodbye'; reason: string };
 export type ExecutorMessage = Hello | Heartbeat | Goodbye;
 
@@ -63,7 +64,8 @@ export function parseExecutorMessage(m: Record<string, unknown> & { type: string
       };
     case 'heartbeat':
       if (!isSeq(m.seq)) fail('heartbeat', 'seq');
-      return { type: 'heartbeat', seq: m.seq };
+      if (m.sentAt !== undefined && !isSeq(m.sentAt)) fail('heartbeat', 'sentAt');
+      return { type: 'heartbeat', seq: m.seq, ...(m.sentAt !== undefined ? { sentAt: m.sentAt } : {}) };
     case 'goodbye':
       if (!isString(m.reason, 256)) fail('goodbye', 'reason');
       return { type: 'goodbye', reason: m.reason };

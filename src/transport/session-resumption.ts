@@ -192,7 +192,7 @@ export class SessionResumption {
         ? known
         : checkChainAgainstBundle(certificate, this.resumed.get(socket)?.chain ?? [], this.bundle, now);
     if (check.error === null && check !== known) this.remember(this.verified, certificate.fingerprint256, check);
-    return { certificate, chain: check.chain, authorized: check.error === null, authorizationError: check.error };
+    return { certificate, chain: () => check.chain, authorized: check.error === null, authorizationError: check.error };
   }
 
   /** Writes what is pending and stops the rotation timer. */

@@ -1,14 +1,27 @@
 /**
  * A daemon's status, served on a unix socket in the state dir: the client writes one JSON line
- * (`{"cmd":"status"}`), the daemon answers with one JSON line and closes. A socket file left by a
- * killed daemon is detected (nothing answers on it) and replaced.
+ * (`{"cmd":"status"}`), the daemon answers with one JSON line and closes. A large answer (the
+ * fleet of an access point, with `"stream":true`) is written as JSON lines instead, a chunk at a
+ * time as the socket takes them, so that neither side holds it as one string. A socket file left
+ * by a killed daemon is detected (nothing answers on it) and replaced.
  */
 import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { AhError } from '../errors/ah-error.js';
 
-export type StatusHandler = (command: string) => unknown;
+/** The request line, whole: `cmd` and whatever else the command takes (e.g. a filter). */
+export type StatusRequest = Readonly<Record<string, unknown>>;
+
+export type StatusHandler = (command: string, request: StatusRequest) => unknown;
+
+/** An answer written as one JSON line per item, in order, with the socket's backpressure. */
+export class LineStream {
+  constructor(readonly lines: Iterable<unknown>) {}
+}
+
+/** Bytes gathered before a write: large enough to be cheap, small enough to stay bounded. */
+const STREAM_CHUNK = 64 * 1024;
 
 /** Longest unix socket path Linux takes (sun_path is 108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -82,22 +95,57 @@ export class StatusServer {
       if (buffered.length > 4096) return socket.destroy();
       const nl = buffered.indexOf('\n');
       if (nl < 0) return;
-      let command = 'status';
+      let request: StatusRequest;
       try {
-        command = String((JSON.parse(buffered.slice(0, nl)) as { cmd?: unknown }).cmd ?? 'status');
+        const parsed: unknown = JSON.parse(buffered.slice(0, nl));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new TypeError('not an object');
+        request = parsed as StatusRequest;
       } catch {
         socket.end(`${JSON.stringify({ error: 'bad request' })}\n`);
         return;
       }
+      socket.removeAllListeners('data');
       let answer: unknown;
       try {
-        answer = this.handler(command);
+        answer = this.handler(String(request.cmd ?? 'status'), request);
       } catch (err) {
         answer = { error: (err as Error).message };
       }
-      socket.end(`${JSON.stringify(answer)}\n`);
+      if (answer instanceof LineStream) void writeLines(socket, answer.lines);
+      else socket.end(`${JSON.stringify(answer)}\n`);
     });
   }
+}
+
+/** Write each item as a JSON line, waiting for the socket to drain; a failure is the last line. */
+async function writeLines(socket: Socket, lines: Iterable<unknown>): Promise<void> {
+  let chunk = '';
+  try {
+    for (const line of lines) {
+      chunk += `${JSON.stringify(line)}\n`;
+      if (chunk.length < STREAM_CHUNK) continue;
+      const flushed = socket.write(chunk);
+      chunk = '';
+      if (!flushed) await drained(socket);
+      if (socket.destroyed) return;
+    }
+  } catch (err) {
+    chunk += `${JSON.stringify({ error: (err as Error).message })}\n`;
+  }
+  if (!socket.destroyed) socket.end(chunk);
+}
+
+/** Resolves when the socket takes more, or is gone (a reader that left, or the idle timeout). */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
 
 /** Why a status socket gave no answer, said with what to do about it. */
@@ -153,4 +201,70 @@ export function queryStatus(path: string, command = 'status', timeoutMs = 5_000,
       }
     });
   });
+}
+
+/**
+ * Ask a daemon for an answer in JSON lines: `onLine` gets each line as it arrives (a throw from it
+ * ends the query with that error). False when no daemon answers on that path; otherwise rejects as
+ * `queryStatus` does. The timeout is for silence, not for the whole answer: a large one may take
+ * longer, as long as it keeps coming.
+ */
+export function streamStatus(path: string, request: StatusRequest, onLine: (line: string) => void, timeoutMs = 5_000, role = 'daemon'): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    let partial = '';
+    let lines = 0;
+    let settled = false;
+    const settle = (err: Error | null, value = true) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const silent = () => settle(unreachable(path, `no answer within ${timeoutMs / 1000}s (a stuck ${role}: restart it)`));
+    const timer = setTimeout(silent, timeoutMs);
+    socket.setEncoding('utf8');
+    socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on('data', (chunk: string) => {
+      timer.refresh();
+      partial += chunk;
+      const last = partial.lastIndexOf('\n');
+      if (last < 0) return;
+      const complete = partial.slice(0, last);
+      partial = partial.slice(last + 1);
+      try {
+        for (const line of complete.split('\n')) {
+          if (line === '') continue;
+          lines++;
+          onLine(line);
+        }
+      } catch (err) {
+        settle(err as Error);
+      }
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') settle(null, false);
+      else settle(unreachable(path, errorDetail(err, path, role)));
+    });
+    // After 'error' when there was one: then settled already.
+    socket.once('close', () => {
+      if (settled) return;
+      if (partial.trim() !== '') {
+        try {
+          lines++;
+          onLine(partial);
+        } catch (err) {
+          return settle(err as Error);
+        }
+      }
+      settle(lines === 0 ? unreachable(path, closedWithoutAnswer(path)) : null);
+    });
+  });
+}
+
+/** An answer that is not what an ah daemon says. */
+export function notAnAhStatus(socket: string): AhError {
+  return unreachable(socket, `its answer is not an ah status (ss -xlp | grep ${socket})`);
 }

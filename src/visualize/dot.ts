@@ -48,6 +48,9 @@ function nodeClass(id: string, overlay: PathOverlay | null, extra: string): stri
 }
 
 /**
+ * The DOT text, written top to bottom as Graphviz reads it: graph attributes, clusters, nodes,
+ * then edges. Longer than a screen on purpose: the layout decisions depend on one another and
+ * read best in that order.
  * @param idPrefix put before every SVG id, so that several drawings of one machine (several links)
  *   on one page keep their ids unique: `link-3/state:connection.active`.
  */

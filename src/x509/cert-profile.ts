@@ -18,6 +18,8 @@ export interface CertificateProfile {
   readonly extendedKeyUsage: readonly string[] | null;
   readonly uris: readonly string[];
   readonly dnsNames: readonly string[];
+  /** authorityKeyIdentifier's keyIdentifier as `AB:CD:…`, or null. */
+  readonly authorityKeyId: string | null;
 }
 
 /** RFC 5280 §4.2.1.3 bit positions, as flags. */
@@ -41,6 +43,7 @@ const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 const OID_KEY_USAGE = '2.5.29.15';
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 const OID_EXT_KEY_USAGE = '2.5.29.37';
+const OID_AUTHORITY_KEY_ID = '2.5.29.35';
 
 export class CertificateProfileError extends Error {}
 
@@ -105,6 +108,7 @@ export function certificateProfile(der: Uint8Array): CertificateProfile {
   let extendedKeyUsage: string[] | null = null;
   const uris: string[] = [];
   const dnsNames: string[] = [];
+  let authorityKeyId: string | null = null;
   if (extensionsWrapper) {
     const seen = new Set<string>();
     const list = children(der, extensionsWrapper)[0];
@@ -132,6 +136,10 @@ export function certificateProfile(der: Uint8Array): CertificateProfile {
         keyUsage = bits;
       } else if (id === OID_EXT_KEY_USAGE) {
         extendedKeyUsage = children(der, inner).map((t) => oidText(der, t));
+      } else if (id === OID_AUTHORITY_KEY_ID) {
+        // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, … }
+        const keyId = children(der, inner).find((t) => t.tag === 0x80);
+        if (keyId) authorityKeyId = Buffer.from(der.subarray(keyId.start, keyId.end)).toString('hex').toUpperCase().match(/../g)!.join(':');
       } else if (id === OID_SUBJECT_ALT_NAME) {
         for (const name of children(der, inner)) {
           if (name.tag === 0x86) uris.push(latin1(der, name));
@@ -140,5 +148,5 @@ export function certificateProfile(der: Uint8Array): CertificateProfile {
       }
     }
   }
-  return { ca, keyUsage, extendedKeyUsage, uris, dnsNames };
+  return { ca, keyUsage, extendedKeyUsage, uris, dnsNames, authorityKeyId };
 }

@@ -38,6 +38,14 @@ export function subjectAltNames(cert: X509Certificate): SubjectAltNames {
   return out;
 }
 
+/**
+ * A distinguished name (`cert.subject`, `cert.issuer`) as messages and records show it: node:crypto
+ * puts one attribute on a line, we print `C=US, O=Acme, CN=ap`.
+ */
+export function distinguishedName(name: string): string {
+  return name.replace(/\n/g, ', ');
+}
+
 /** SPKI pin in the form `--server-san pin=sha256:…` takes: base64 of SHA-256 over the SPKI DER. */
 export function spkiPin(cert: X509Certificate): string {
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
@@ -101,8 +109,8 @@ export interface CertificateDescription {
 export function describe(cert: X509Certificate): CertificateDescription {
   const san = subjectAltNames(cert);
   return {
-    subject: cert.subject.replace(/\n/g, ', '),
-    issuer: cert.issuer.replace(/\n/g, ', '),
+    subject: distinguishedName(cert.subject),
+    issuer: distinguishedName(cert.issuer),
     sans: [...san.uris.map((u) => `URI:${u}`), ...san.dns.map((d) => `DNS:${d}`), ...san.ips.map((i) => `IP:${i}`)],
     serial: serialOf(cert),
     notBefore: new Date(notBeforeOf(cert)).toISOString(),

@@ -6,7 +6,7 @@
  * ("x509: certificate signed by unknown authority")? OpenSSL reports both as the same error.
  */
 import { X509Certificate } from 'node:crypto';
-import { fingerprintOf, splitPemCertificates } from './certificate.js';
+import { distinguishedName, fingerprintOf, splitPemCertificates } from './certificate.js';
 
 /** Every certificate of a PEM bundle; throws with a reason when there is none or one is bad. */
 export function parseCertificates(pem: string): X509Certificate[] {
@@ -34,7 +34,7 @@ export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolea
 export function chainBreak(chain: X509Certificate[]): string | null {
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!issuedBy(chain[i]!, chain[i + 1]!)) {
-      return `certificate ${i + 1} (${chain[i]!.subject.replace(/\n/g, ', ')}) is not issued by certificate ${i + 2} (${chain[i + 1]!.subject.replace(/\n/g, ', ')})`;
+      return `certificate ${i + 1} (${distinguishedName(chain[i]!.subject)}) is not issued by certificate ${i + 2} (${distinguishedName(chain[i + 1]!.subject)})`;
     }
   }
   return null;

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
 import { metricsUrl, scrapeUntil } from '../helpers/metrics.js';
 
 afterAll(stopAll);
@@ -25,25 +25,23 @@ const readAudit = (...files: string[]): Audit[] =>
       : [],
   );
 
-const msg = (l: LogLine) => (typeof l.msg === 'string' ? l.msg : '');
-const rotationDone = (l: LogLine) => msg(l).startsWith('rotation complete');
+const rotationDone = isEvent('rotation_complete');
 
 async function accessPoint(dir: string, extra: string[]): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '500ms', '--state-dir', dir, ...extra]);
-  const line = await daemon.waitForLine((l) => msg(l).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
 /** The audit event each access point log line stands for (the log is the daemon's own narration). */
-function eventOfLogLine(l: LogLine): string | null {
-  const m = msg(l);
-  if (/^executor \S+ enrolled as /.test(m)) return 'enrolled';
-  if (/^executor \S+ rotated: /.test(m)) return 'rotated';
-  if (/^executor from \S+ rejected: /.test(m)) return 'rejected';
-  if (/^executor \S+ left: /.test(m)) return 'departed';
-  if (m.startsWith('access point certificate renewed')) return 'reloaded';
-  return null;
-}
+const AUDIT_EVENT_OF_LOG_EVENT: Readonly<Record<string, string>> = {
+  executor_enrolled: 'enrolled',
+  executor_rotated: 'rotated',
+  executor_rejected: 'rejected',
+  executor_left: 'departed',
+  access_point_certificate_renewed: 'reloaded',
+};
+const eventOfLogLine = (l: LogLine): string | null => (typeof l.event === 'string' ? (AUDIT_EVENT_OF_LOG_EVENT[l.event] ?? null) : null);
 
 describe('audit log', () => {
   it('holds one flushed line per event of a scripted scenario, written before the executor hears', async () => {
@@ -64,7 +62,7 @@ describe('audit log', () => {
 
     // Enrolled: by the time the executor says it is in, the line is in the file.
     const good = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'good', '--dev-cert-ttl', '4s', '--state-dir', dir]);
-    const enrolled = await good.waitForLine((l) => msg(l).startsWith('enrolled with access point'), 'enrolled');
+    const enrolled = await good.waitForLine(isEvent('enrolled'), 'enrolled');
     const atWelcome = readAudit(file).filter((r) => r.event === 'enrolled');
     expect(atWelcome).toHaveLength(1);
     expect(atWelcome[0]).toMatchObject({
@@ -139,7 +137,11 @@ describe('audit log', () => {
     renameSync(file, `${file}.1`);
     const mark = ap.daemon.lines.length;
     ap.daemon.child.kill('SIGHUP');
-    await ap.daemon.waitForNewLine(mark, (l) => msg(l) === `audit log reopened: ${file}`, 'the reopen');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('audit_log_reopened', (l) => l.path === file),
+      'the reopen',
+    );
     const after = ex.lines.filter(rotationDone).length;
     await ex.waitForLine((l) => rotationDone(l) && (l.rotations as number) >= after + 2, 'two more rotations', 30_000);
     expect(await ex.stop()).toBe(0);
@@ -166,15 +168,16 @@ describe('audit log', () => {
     const file = join(notADir, 'audit.log');
     const ap = await accessPoint(dir, ['--audit-log', file, '--metrics-listen', '127.0.0.1:0']);
     const url = await metricsUrl(ap.daemon);
-    const openError = await ap.daemon.waitForLine((l) => l.code === 'ENROLL_AUDIT_LOG_FAILED', 'about the audit log');
-    expect(openError.level).toBe(50);
+    const openError = await ap.daemon.waitForLine(isEvent('audit_log_failed'), 'about the audit log');
+    expect(openError).toMatchObject({ level: 50, code: 'ENROLL_AUDIT_LOG_FAILED', path: file, errno: 'ENOTDIR' });
+    // The catalog's message leads the line.
     expect(openError.msg).toMatch(new RegExp(`^cannot write audit log ${file}: ENOTDIR: not a directory`));
 
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'w', '--state-dir', dir]);
-    await ex.waitForLine((l) => msg(l).startsWith('enrolled with access point'), 'enrolled');
+    await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     // The record is kept in the access point's log instead.
     const kept = await ap.daemon.waitForLine(
-      (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled',
+      isEvent('audit_record_kept', (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled'),
       'the enrolled record',
     );
     expect(kept.audit).toMatchObject({ event: 'enrolled', executorId: 'spiffe://dev.local/ah/agent/w', name: 'w' });
@@ -199,7 +202,11 @@ describe('audit log', () => {
     mkdirSync(notADir);
     const mark = ap.daemon.lines.length;
     expect(await ex.stop()).toBe(0);
-    await ap.daemon.waitForNewLine(mark, (l) => msg(l).startsWith(`audit log ${file} is writable again`), 'the recovery');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('audit_log_writable_again', (l) => l.path === file),
+      'the recovery',
+    );
     expect(readAudit(file)).toEqual([expect.objectContaining({ event: 'departed', executorId: 'spiffe://dev.local/ah/agent/w' })]);
     const healed = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
     expect(healed.audit.writable).toBe(true);
@@ -211,12 +218,13 @@ describe('audit log', () => {
     const dir = tempStateDir();
     const ap = await accessPoint(dir, ['--audit-log', '/dev/full']);
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${ap.port}`, '--name', 'full', '--state-dir', dir]);
-    await ex.waitForLine((l) => msg(l).startsWith('enrolled with access point'), 'enrolled');
+    await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     const kept = await ap.daemon.waitForLine(
-      (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled',
+      isEvent('audit_record_kept', (l) => l.code === 'ENROLL_AUDIT_LOG_FAILED' && (l.audit as Audit | undefined)?.event === 'enrolled'),
       'the enrolled record',
     );
     expect(kept.errno).toBe('ENOSPC');
+    // The catalog's message leads the line.
     expect(kept.msg).toMatch(/^cannot write audit log \/dev\/full: ENOSPC: no space left on device/);
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
     expect(fleet.executors.map((e: { name: string }) => e.name)).toEqual(['full']);

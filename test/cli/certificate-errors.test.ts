@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
 import { skipWithout } from '../helpers/tools.js';
 import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
@@ -81,7 +81,7 @@ async function accessPoint(paths: { cert: string; key: string; ca: string }, ext
     'access point',
     { wrap },
   );
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
@@ -124,7 +124,7 @@ describe('files identity on both sides', () => {
       '--state-dir',
       tempStateDir(),
     ]);
-    const line = await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    const line = await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     expect(line.executorId).toBe(`${PREFIX}executor-1`);
     await ex.stop();
   });
@@ -216,7 +216,7 @@ describe('files identity on both sides', () => {
       '--state-dir',
       tempStateDir(),
     ]);
-    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled with a matching --server-san');
+    await ok.waitForLine(isEvent('enrolled'), 'enrolled with a matching --server-san');
     await ok.stop();
   });
 
@@ -276,14 +276,19 @@ describe('errors that need their own access point', () => {
   it("the access point's certificate expired: it keeps listening, says so, executors read the expiry message, and renewed files fix it", async () => {
     const apPaths = await apIdentity('ap-expired', { notBefore: Date.now() - 3 * DAY, notAfter: Date.now() - DAY });
     const ap = await accessPoint(apPaths);
-    const startLine = await ap.daemon.waitForLine((l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && l.level === 50, 'an error about its own certificate');
-    expect(String(startLine.msg)).toContain('access point certificate has expired or is not yet valid');
+    const startLine = await ap.daemon.waitForLine(isEvent('access_point_certificate_invalid'), 'an error about its own certificate');
+    expect(startLine).toMatchObject({ level: 50, code: 'ENROLL_CERT_NOT_VALID_NOW', serial: expect.any(String) });
+    expect(Date.parse(String(startLine.notAfter))).toBeLessThan(Date.now());
     const p = await executorIdentity('vs-expired-ap');
     const mark = ap.daemon.lines.length;
     const r = await enroll(ap.port, filesArgs(p));
     expect(r.code).toBe(1);
     expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
-    await ap.daemon.waitForNewLine(mark, (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && String(l.msg).includes('handshake from'), 'the per-handshake error');
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('access_point_certificate_invalid', (l) => l.level === 50),
+      'the per-handshake error',
+    );
     // Renewed files are picked up without a restart, and executors enroll.
     const renewed = await issueLeaf(root, {
       cn: 'access point',
@@ -297,7 +302,10 @@ describe('errors that need their own access point', () => {
     writeFileSync(`${apPaths.cert}.tmp`, renewed.certPem);
     renameSync(`${apPaths.key}.tmp`, apPaths.key);
     renameSync(`${apPaths.cert}.tmp`, apPaths.cert);
-    await ap.daemon.waitForLine((l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === renewed.serial, 'the renewed certificate');
+    await ap.daemon.waitForLine(
+      isEvent('access_point_certificate_renewed', (l) => l.serial === renewed.serial),
+      'the renewed certificate',
+    );
     const ok = startAh([
       'agent',
       'enroll',
@@ -309,7 +317,7 @@ describe('errors that need their own access point', () => {
       '--state-dir',
       tempStateDir(),
     ]);
-    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled once the access point renewed');
+    await ok.waitForLine(isEvent('enrolled'), 'enrolled once the access point renewed');
     await ok.stop();
     await ap.daemon.stop();
   });
@@ -324,8 +332,14 @@ describe('errors that need their own access point', () => {
       const r = await enroll(ap.port, filesArgs(p));
       expect(r.code).toBe(1);
       expect(firstLine(r)).toBe('error: certificate has expired or is not yet valid');
-      const refused = await ap.daemon.waitForNewLine(mark, (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW' && l.level === 40, 'the rejection');
-      expect(String(refused.msg)).toMatch(/^executor from 127\.0\.0\.1:\d+ rejected: certificate has expired or is not yet valid$/);
+      const refused = await ap.daemon.waitForNewLine(
+        mark,
+        isEvent('executor_rejected', (l) => l.code === 'ENROLL_CERT_NOT_VALID_NOW'),
+        'the rejection',
+      );
+      expect(refused).toMatchObject({ level: 40, remoteAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+      // The catalog's message for the code ends the line.
+      expect(refused.msg).toMatch(/: certificate has expired or is not yet valid$/);
       await ap.daemon.stop();
     },
   );
@@ -362,7 +376,7 @@ describe('errors that need their own access point', () => {
       '--state-dir',
       tempStateDir(),
     ]);
-    await ok.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled with the complete chain');
+    await ok.waitForLine(isEvent('enrolled'), 'enrolled with the complete chain');
     await ok.stop();
     await ap.daemon.stop();
   });

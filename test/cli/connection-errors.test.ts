@@ -123,12 +123,16 @@ describe('connection errors', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    const retries = lines.filter((l) => l.code === 'ENROLL_CONNECTION_REFUSED' && l.level === 40);
+    const retries = lines.filter((l) => l.event === 'retrying');
     expect(retries.map((l) => l.attempt)).toEqual([1, 2, 3]);
-    for (const l of retries)
-      expect(l.msg).toMatch(new RegExp(`^connection refused to 127\\.0\\.0\\.1:${port}; retrying in \\d+(ms|\\.\\ds|s) \\(attempt \\d\\)$`));
-    const gaveUp = lines.find((l) => l.level === 50);
-    expect(gaveUp.msg).toBe(`connection refused to 127.0.0.1:${port}; giving up after 4 attempts`);
+    for (const l of retries) {
+      expect(l).toMatchObject({ level: 40, code: 'ENROLL_CONNECTION_REFUSED', retryInMs: expect.any(Number) });
+      // Each line leads with the catalog's message for the code.
+      expect(l.msg.startsWith(`connection refused to 127.0.0.1:${port};`)).toBe(true);
+    }
+    const gaveUp = lines.filter((l) => l.level === 50);
+    expect(gaveUp).toEqual([expect.objectContaining({ event: 'gave_up', code: 'ENROLL_CONNECTION_REFUSED', attempts: 4 })]);
+    expect(gaveUp[0].msg.startsWith(`connection refused to 127.0.0.1:${port};`)).toBe(true);
     expect(firstLine(r.stderr)).toBe(`error: connection refused to 127.0.0.1:${port}`);
   });
 });

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { artifactPath, launchChromium, noBrowser } from '../helpers/browser.js';
 
 const EXECUTOR_ID = 'spiffe://dev.local/ah/agent/live';
@@ -27,8 +27,8 @@ beforeAll(async () => {
 
 async function accessPoint(extra: string[]): Promise<{ daemon: Daemon; port: number; url: string }> {
   const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '500ms', '--state-dir', tempStateDir(), ...extra]);
-  const listening = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
-  const view = await daemon.waitForLine((l) => String(l.msg).startsWith('debug view on '), 'the debug view');
+  const listening = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
+  const view = await daemon.waitForLine(isEvent('debug_view_listening'), 'the debug view');
   return { daemon, port: Number(String(listening.address).split(':').pop()), url: String(view.url) };
 }
 
@@ -126,7 +126,7 @@ describe('--debug-listen', () => {
     expect(alone.stderr).toBe('error: --debug-allow-remote needs --debug-listen\n');
 
     const allowed = await accessPoint(['--debug-listen', '0.0.0.0:0', '--debug-allow-remote']);
-    expect(allowed.daemon.lines.find((l) => String(l.msg).startsWith('debug view on'))!.msg).toMatch(/; NOT loopback: --debug-allow-remote\)$/);
+    expect(allowed.daemon.lines.find(isEvent('debug_view_listening'))).toMatchObject({ level: 30, loopback: false });
     await allowed.daemon.stop();
 
     const taken = createServer();

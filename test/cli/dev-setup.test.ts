@@ -9,13 +9,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 
 const GUIDE_ACCESS_POINT = ['agent', 'access-point', '--fleet-listen', '127.0.0.1:4433'];
 const GUIDE_ENROLL = ['agent', 'enroll', '--remote-server', 'https://127.0.0.1:4433', '--name', 'test'];
 
-const isEnrolled = (l: LogLine) => l.component === 'ah_executor' && l.msg.startsWith('enrolled with access point');
-const isListening = (l: LogLine) => l.msg.startsWith('access point listening on 127.0.0.1:4433');
+const isEnrolled = isEvent('enrolled', (l) => l.component === 'ah_executor');
+const isListening = isEvent('access_point_listening', (l) => l.address === '127.0.0.1:4433');
 
 afterAll(stopAll);
 
@@ -27,7 +27,7 @@ describe('guide development setup', () => {
     const accessPoint = startAh(GUIDE_ACCESS_POINT, env, 'access-point');
     const listening = await accessPoint.waitForLine(isListening, 'saying it listens');
     expect(listening.level).toBe(30);
-    const devWarning = accessPoint.lines.find((l) => l.msg.startsWith('DEV MODE'));
+    const devWarning = accessPoint.lines.find(isEvent('dev_mode'));
     expect(devWarning?.level).toBe(40);
 
     const executor = startAh(GUIDE_ENROLL, env, 'executor');
@@ -79,7 +79,11 @@ describe('guide development setup', () => {
     // SIGTERM: the executor says goodbye and exits 0; the access point sees it leave.
     const seen = again.lines.length;
     expect(await executor.stop('SIGTERM')).toBe(0);
-    const left = await again.waitForNewLine(seen, (l) => typeof l.msg === 'string' && l.msg.includes('left: goodbye: shutdown'), 'about the executor leaving');
+    const left = await again.waitForNewLine(
+      seen,
+      isEvent('executor_left', (l) => l.reason === 'goodbye: shutdown'),
+      'about the executor leaving',
+    );
     expect(left.executorId).toBe('spiffe://dev.local/ah/agent/test');
     expect(existsSync(join(stateDir, 'run', 'executor.test.sock'))).toBe(false);
 

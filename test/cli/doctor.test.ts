@@ -8,7 +8,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { skipWithout } from '../helpers/tools.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 import { createTrustDomain, shortSocketDir, startFakeSpire, type FakeSpire } from '../support/fake-spire/index.js';
@@ -73,7 +74,7 @@ async function executorIdentity(dir: string, opts: { notBefore?: number; notAfte
   return writeIdentity(join(base, dir), leaf, root.pem);
 }
 
-async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon: Daemon; port: number }> {
+async function filesAccessPoint(paths: Paths, env: Record<string, string> = {}): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(
     [
       'agent',
@@ -91,11 +92,10 @@ async function filesAccessPoint(paths: Paths, wrap?: string[]): Promise<{ daemon
       '--state-dir',
       tempStateDir(),
     ],
-    {},
+    env,
     'access point',
-    { wrap },
   );
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
@@ -183,10 +183,14 @@ describe('ah agent doctor, files identity', () => {
     expect(check(report, 'enroll').finding).toBe(`welcomed as ${EXECUTOR_ID} (heartbeat interval 5s); left with a goodbye`);
     expect(Math.abs(check(report, 'clock').details!.skewMs)).toBeLessThan(5_000);
     // The access point saw an enrollment that ended with the doctor's goodbye.
-    await ap.daemon.waitForNewLine(mark, (l) => String(l.msg).startsWith('executor executor-1 enrolled as'), 'the enrollment');
     await ap.daemon.waitForNewLine(
       mark,
-      (l) => String(l.msg).includes(`executor ${EXECUTOR_ID} left`) && String(l.msg).includes('doctor check done'),
+      isEvent('executor_enrolled', (l) => l.name === 'executor-1' && l.executorId === EXECUTOR_ID),
+      'the enrollment',
+    );
+    await ap.daemon.waitForNewLine(
+      mark,
+      isEvent('executor_left', (l) => l.executorId === EXECUTOR_ID && l.reason === 'goodbye: doctor check done'),
       'the goodbye',
     );
   });
@@ -261,20 +265,28 @@ describe('ah agent doctor, files identity', () => {
     expect(tls).toMatchObject({ status: 'fail', error: { code: 'ENROLL_SERVER_UNKNOWN_AUTHORITY', message: 'x509: certificate signed by unknown authority' } });
     // The chain is shown even though it does not verify.
     expect(tls.details!.chain[0].issuer).toBe('CN=Example Root CA');
-    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    // Its own certificate, judged by the same bundle, is a lone leaf whose issuer that bundle lacks.
+    expect(check(report, 'identity.chain')).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF', message: 'unable to get local issuer certificate' },
+    });
     expect(check(report, 'enroll')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_SERVER_UNKNOWN_AUTHORITY' } });
   });
 
-  it("executor certificate from a CA the access point does not trust: the enrollment is refused with the guide's message", async () => {
+  it('executor certificate alone, from a CA the access point does not trust: a lone leaf, named with its issuer before the access point refuses it', async () => {
     const p = await executorIdentity('other-issuer', { issuer: otherRoot });
     const { code, report } = await doctorJson(ap.port, filesArgs(p));
     expect(code).toBe(1);
     expect(check(report, 'tls').status).toBe('pass');
-    expect(check(report, 'identity.chain')).toMatchObject({ status: 'fail', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    const chain = check(report, 'identity.chain');
+    expect(chain).toMatchObject({
+      status: 'fail',
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF', message: 'unable to get local issuer certificate', params: { issuer: 'CN=Unrelated Root CA' } },
+    });
+    expect(chain.error!.params.authorityKeyId).toMatch(/^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
     expect(check(report, 'enroll')).toMatchObject({
       status: 'fail',
-      finding: 'the access point refused us: client certificate rejected: certificate signed by unknown authority',
-      error: { code: 'ENROLL_CLIENT_CERT_REJECTED' },
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF', params: { peer: 'executor', issuer: 'CN=Unrelated Root CA' } },
     });
   });
 
@@ -341,11 +353,11 @@ describe('ah agent doctor, files identity', () => {
       stateDir,
     ]);
     try {
-      await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+      await ex.waitForLine(isEvent('enrolled'), 'enrolled');
       // The access point logs the admission a moment after the executor hears its welcome.
       const admitted = await ap.daemon.waitForNewLine(
         apStart,
-        (l) => String(l.msg).includes('enrolled as') && l.executorId === `${PREFIX}executor-1`,
+        isEvent('executor_enrolled', (l) => l.executorId === `${PREFIX}executor-1`),
         'the admission',
       );
       const mark = ap.daemon.lines.indexOf(admitted) + 1;
@@ -354,7 +366,7 @@ describe('ah agent doctor, files identity', () => {
       expect(check(report, 'enroll').status).toBe('skip');
       expect(check(report, 'enroll').finding).toMatch(/^executor executor-1 is running from .* and is enrolled with https:\/\/127\.0\.0\.1:\d+; a second link/);
       expect(check(report, 'clock').status).toBe('skip');
-      expect(ap.daemon.lines.slice(mark).filter((l) => String(l.msg).includes('enrolled as') || String(l.msg).includes('rotated'))).toEqual([]);
+      expect(ap.daemon.lines.slice(mark).filter((l) => l.event === 'executor_enrolled' || l.event === 'executor_rotated')).toEqual([]);
     } finally {
       await ex.stop();
     }
@@ -495,7 +507,7 @@ describe('ah agent doctor, files identity', () => {
 describe('ah agent doctor, clock skew', () => {
   it.skipIf(skipWithout('faketime'))('an access point two days ahead (faketime): the clock check reads its welcome and flags the skew', async () => {
     const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
-    const ap = await filesAccessPoint(apPaths, ['faketime', '-f', '+2d']);
+    const ap = await filesAccessPoint(apPaths, fakeClock('+2d'));
     try {
       // Valid in both clocks, so the enrollment itself gets as far as welcome.
       const p = await executorIdentity('skew', { notAfter: Date.now() + 10 * DAY });
@@ -525,7 +537,7 @@ describe('ah agent doctor, dev identity', () => {
     const stateDir = tempStateDir();
     const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', tempStateDir()]);
     try {
-      const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+      const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
       const port = Number(String(line.address).split(':').pop());
       const { code, report } = await doctorJson(port, [], {}, stateDir);
       expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
@@ -568,7 +580,7 @@ describe('ah agent doctor, SPIFFE identity', () => {
       '--state-dir',
       tempStateDir(),
     ]);
-    const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+    const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     port = Number(String(line.address).split(':').pop());
   });
 
@@ -683,7 +695,7 @@ describe('ah agent doctor, Vault identity', () => {
       ],
       { VAULT_ROLE_ID: 'ap-role-id', VAULT_SECRET_ID: 'ap-secret-id' },
     );
-    const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+    const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     port = Number(String(line.address).split(':').pop());
   });
 

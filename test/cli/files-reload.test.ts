@@ -9,7 +9,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync }
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
 afterAll(stopAll);
@@ -24,7 +24,7 @@ let ap: Daemon;
 let apPaths: { cert: string; key: string; ca: string };
 let port: number;
 
-const rotationTo = (serial: string) => (l: LogLine) => String(l.msg).startsWith('rotation complete') && l.serial === serial;
+const rotationTo = (serial: string) => isEvent('rotation_complete', (l) => l.serial === serial);
 // Each new certificate outlives the last (a renewal must end later; X.509 times have whole seconds).
 let issued = 0;
 const newExecutorLeaf = () => issueLeaf(root, { cn: 'reloader', uris: [EXECUTOR], usage: 'client', notAfter: Date.now() + 86_400_000 + ++issued * 60_000 });
@@ -50,7 +50,7 @@ beforeAll(async () => {
     '--state-dir',
     tempStateDir(),
   ]);
-  const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
   port = Number(String(line.address).split(':').pop());
 });
 
@@ -97,10 +97,10 @@ function assertNoHeartbeatLate(ex: Daemon) {
 async function stopAndCheckNothingDropped(ex: Daemon, apFrom: number) {
   const apUntil = ap.lines.length;
   await ex.stop();
-  expect(ex.lines.filter((l) => l.code === 'ENROLL_LINK_LOST' || (l.level >= 40 && String(l.msg).startsWith('rotation: new link failed')))).toEqual([]);
+  expect(ex.lines.filter((l) => l.code === 'ENROLL_LINK_LOST' || l.event === 'rotation_link_failed')).toEqual([]);
   // A torn write never reaches TLS: no link ever failed on certificate grounds.
   expect(ex.lines.filter((l) => l.kind === 'event' && (l.event as { type: string }).type === 'LINK_FAILED')).toEqual([]);
-  expect(ap.lines.slice(apFrom, apUntil).filter((l) => String(l.msg).includes(' left: ') && l.executorId === EXECUTOR)).toEqual([]);
+  expect(ap.lines.slice(apFrom, apUntil).filter(isEvent('executor_left', (l) => l.executorId === EXECUTOR))).toEqual([]);
 }
 
 describe('files identity hot reload', () => {
@@ -108,7 +108,7 @@ describe('files identity hot reload', () => {
     const apFrom = ap.lines.length;
     const paths = writeIdentity(join(base, 'inplace'), await newExecutorLeaf(), root.pem);
     const ex = enrollFrom(paths);
-    await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     for (let round = 0; round < 2; round++) {
       const next = await newExecutorLeaf();
       // New certificate, old key: the torn state a non-atomic writer (spiffe-helper) leaves. The key
@@ -117,7 +117,7 @@ describe('files identity hot reload', () => {
       writeFileSync(paths.cert, next.certPem);
       await ex.waitForNewLine(
         mark,
-        (l) => l.code === 'ENROLL_KEY_MISMATCH' && String(l.msg).startsWith('new identity material refused, keeping the current one'),
+        isEvent('identity_refused', (l) => l.code === 'ENROLL_KEY_MISMATCH'),
         `the torn set refused (round ${round})`,
       );
       writeFileSync(paths.key, next.keyPem);
@@ -132,7 +132,7 @@ describe('files identity hot reload', () => {
     const apFrom = ap.lines.length;
     const paths = writeIdentity(join(base, 'rename'), await newExecutorLeaf(), root.pem);
     const ex = enrollFrom(paths);
-    await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     for (let round = 0; round < 2; round++) {
       const next = await newExecutorLeaf();
       writeFileSync(`${paths.key}.tmp`, next.keyPem, { mode: 0o600 });
@@ -168,7 +168,7 @@ describe('files identity hot reload', () => {
     for (const f of ['tls.crt', 'tls.key', 'ca.crt']) symlinkSync(join('..data', f), join(dir, f));
     const paths = { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), ca: join(dir, 'ca.crt') };
     const ex = enrollFrom(paths);
-    const enrolled = await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    const enrolled = await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     expect(enrolled.serial).toBe(first.serial);
     for (let round = 0; round < 2; round++) {
       const next = await publish();
@@ -180,7 +180,7 @@ describe('files identity hot reload', () => {
     utimesSync(join(dir, '..data'), now, now);
     const { execSync } = await import('node:child_process');
     execSync(`touch ${paths.cert}`);
-    await ex.waitForNewLine(mark, (l) => l.msg === 'identity files re-checked: unchanged', 'the re-check');
+    await ex.waitForNewLine(mark, isEvent('identity_files_unchanged'), 'the re-check');
     await heartbeats(ex, 3);
     await stopAndCheckNothingDropped(ex, apFrom);
     assertNoHeartbeatLate(ex);
@@ -191,12 +191,17 @@ describe('files identity hot reload', () => {
     const paths = writeIdentity(join(base, 'bad'), await newExecutorLeaf(), root.pem);
     const stateDir = tempStateDir();
     const ex = enrollFrom(paths, stateDir);
-    const enrolled = await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    const enrolled = await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     const stranger = await newExecutorLeaf();
     writeFileSync(`${paths.key}.tmp`, stranger.keyPem);
     renameSync(`${paths.key}.tmp`, paths.key);
-    const refused = await ex.waitForLine((l) => l.code === 'ENROLL_KEY_MISMATCH', 'the refusal');
-    expect(refused.msg).toBe(`new identity material refused, keeping the current one (serial ${enrolled.serial}): private key does not match certificate`);
+    const refused = await ex.waitForLine(
+      isEvent('identity_refused', (l) => l.code === 'ENROLL_KEY_MISMATCH'),
+      'the refusal',
+    );
+    // It names the identity kept, and ends with the catalog's message for the code.
+    expect(refused).toMatchObject({ level: 40, component: 'ah_identity_provider', serial: enrolled.serial });
+    expect(refused.msg).toMatch(/: private key does not match certificate$/);
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
     expect(status).toMatchObject({ state: 'enrolled', rotations: 0, identity: { serial: enrolled.serial }, lastError: { code: 'ENROLL_KEY_MISMATCH' } });
     await stopAndCheckNothingDropped(ex, apFrom);
@@ -206,7 +211,7 @@ describe('files identity hot reload', () => {
     const apFrom = ap.lines.length;
     const paths = writeIdentity(join(base, 'steady'), await newExecutorLeaf(), root.pem);
     const ex = enrollFrom(paths);
-    await ex.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled');
+    await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     const next = await issueLeaf(root, {
       cn: 'ap',
       uris: ['spiffe://example.org/ah/serve'],
@@ -218,7 +223,10 @@ describe('files identity hot reload', () => {
     writeFileSync(`${apPaths.cert}.tmp`, next.certPem);
     renameSync(`${apPaths.key}.tmp`, apPaths.key);
     renameSync(`${apPaths.cert}.tmp`, apPaths.cert);
-    await ap.waitForLine((l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === next.serial, 'the swap');
+    await ap.waitForLine(
+      isEvent('access_point_certificate_renewed', (l) => l.serial === next.serial),
+      'the swap',
+    );
     // A new connection is served the new certificate.
     const served = await new Promise<string>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['ah-fleet/1'] }, () => {

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import 'reflect-metadata';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { createSelfSigned, type PemPair } from '../../src/x509/self-signed.js';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 
 let stateDir: string;
 let accessPoint: Daemon;
@@ -22,10 +23,10 @@ afterAll(stopAll);
 beforeAll(async () => {
   stateDir = tempStateDir();
   accessPoint = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '300ms', '--state-dir', stateDir]);
-  const listening = await accessPoint.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+  const listening = await accessPoint.waitForLine(isEvent('access_point_listening'), 'listening');
   port = Number(String(listening.address).split(':').pop());
   executor = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'steady', '--state-dir', stateDir]);
-  await executor.waitForLine((l) => l.msg.startsWith('enrolled with access point'), 'enrolled');
+  await executor.waitForLine(isEvent('enrolled'), 'enrolled');
   const now = Date.now();
   clientCert = await createSelfSigned({
     commonName: 'mallory',
@@ -80,8 +81,17 @@ describe('garbage clients', () => {
   it('random bytes instead of TLS', async () => {
     const socket = netConnect(port, '127.0.0.1');
     const closed = untilClosed(socket);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const from = `127.0.0.1:${socket.localPort}`;
     socket.write(randomBytes(4096));
     await closed;
+    // Refused in the TLS layer: logged with the TLS error, and nothing of the fleet protocol ran.
+    const refused = await accessPoint.waitForLine(
+      isEvent('connection_refused_before_protocol', (l) => l.remoteAddress === from),
+      'about the refused connection',
+    );
+    expect(refused).toMatchObject({ component: 'ah_transport', reason: expect.stringMatching(/^(ERR_SSL_|ECONNRESET)/) });
+    expect(accessPoint.lines.filter((l) => l.remoteAddress === from && l.event !== 'connection_refused_before_protocol')).toEqual([]);
   });
 
   it('a frame larger than 64 KiB', async () => {
@@ -92,11 +102,13 @@ describe('garbage clients', () => {
     header.writeUInt8(1, 4);
     socket.write(header);
     socket.write(randomBytes(1024));
+    const from = `127.0.0.1:${socket.localPort}`;
     expect((await closed).length).toBe(0);
-    await accessPoint.waitForLine(
-      (l) => l.level === 40 && String(l.msg).includes('frame of 1048576 bytes exceeds the 65536-byte limit'),
+    const closing = await accessPoint.waitForLine(
+      isEvent('closing_link_protocol_error', (l) => l.remoteAddress === from),
       'about the oversized frame',
     );
+    expect(closing).toMatchObject({ level: 40, component: 'ah_transport' });
   });
 
   it('a heartbeat before hello', async () => {
@@ -119,7 +131,14 @@ describe('garbage clients', () => {
 
   it('a TLS client without ALPN ah-fleet/1', async () => {
     const socket = await tlsClient({ alpn: false });
-    await untilClosed(socket);
+    const from = `127.0.0.1:${socket.localPort}`;
+    // The handshake completed, but no frame comes: the link is closed before the fleet protocol.
+    expect((await untilClosed(socket)).length).toBe(0);
+    const refused = await accessPoint.waitForLine(
+      isEvent('connection_refused_before_protocol', (l) => l.remoteAddress === from),
+      'about the refused connection',
+    );
+    expect(refused).toMatchObject({ component: 'ah_transport', reason: expect.stringContaining('ALPN') });
   });
 
   it('a TLS client without a certificate is told why, in a reject frame', async () => {
@@ -135,12 +154,11 @@ describe('garbage clients', () => {
     expect(accessPoint.child.exitCode).toBeNull();
     expect(executor.child.exitCode).toBeNull();
     const before = await fleetLastHeartbeat();
-    const mark = Date.now();
-    // Heartbeats every 300 ms: wait (bounded) for the roster to show a newer one.
-    const deadline = mark + 10_000;
-    let after = before;
-    while (after <= before && Date.now() < deadline) after = await fleetLastHeartbeat();
-    expect(after).toBeGreaterThan(before);
+    // Heartbeats every 300 ms: the roster shows a newer one.
+    await eventually(fleetLastHeartbeat, (after) => after > before, 'a heartbeat newer than the one before', {
+      timeoutMs: 10_000,
+      show: (t) => new Date(t).toISOString(),
+    });
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
     expect(status).toMatchObject({ state: 'enrolled', attempts: 0, lastError: null });
   });

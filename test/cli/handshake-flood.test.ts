@@ -1,7 +1,8 @@
 /**
  * An access point under a flood (the CLI, as a child process, over real sockets on loopback):
  * unauthenticated clients' rejections are coalesced per source address in the audit log and the
- * log, handshakes beyond --max-handshakes are closed before any TLS byte, a source past
+ * log, handshakes beyond --max-handshakes wait their turn in order (unread, open) and are closed
+ * before any TLS byte only once --handshake-queue is full too, a source past
  * --handshake-rate is shed while another source enrolls, and --audit-required refuses enrollments
  * while the audit log cannot be written.
  */
@@ -10,8 +11,11 @@ import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paths } from '../../src/engine/state-dir.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine, type RunResult } from '../helpers/cli.js';
+import { queryStatus } from '../../src/transport/status-server.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { metricsUrl, probe, scrape, scrapeUntil } from '../helpers/metrics.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
@@ -28,8 +32,7 @@ const readAudit = (file: string): Audit[] =>
         .map((l) => JSON.parse(l) as Audit)
     : [];
 
-/** The access point's "listening" line, told apart by its fields. */
-const isListening = (l: LogLine) => typeof l.address === 'string' && 'executorSanUriPrefix' in l && 'heartbeatIntervalMs' in l;
+const isListening = isEvent('access_point_listening');
 
 async function accessPoint(stateDir: string, extra: string[]): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', stateDir, ...extra]);
@@ -39,13 +42,12 @@ async function accessPoint(stateDir: string, extra: string[]): Promise<{ daemon:
 
 /** Polls the access point's roster until an executor of that name is on it. */
 async function waitForFleetMember(stateDir: string, name: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await runAh(['agent', 'fleet', '--json', '--state-dir', stateDir]);
-    if (r.code === 0 && JSON.parse(r.stdout).executors.some((e: { name: string }) => e.name === name)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${name} never joined the fleet within ${timeoutMs} ms`);
+  await eventually(
+    () => runAh(['agent', 'fleet', '--json', '--state-dir', stateDir]),
+    (r) => r.code === 0 && JSON.parse(r.stdout).executors.some((e: { name: string }) => e.name === name),
+    `${name} to join the fleet`,
+    { timeoutMs, intervalMs: 200, show: (r) => `${r.stdout}${r.stderr}` },
+  );
 }
 
 /** Resolves with every byte the server sent before the connection closed. */
@@ -86,6 +88,46 @@ function rawTcp(port: number, localAddress?: string): Promise<Socket> {
 }
 
 const firstLine = (r: RunResult) => r.stderr.split('\n')[0];
+
+interface HandshakesStatus {
+  inFlight: number;
+  queued: number;
+}
+
+/** Polls the access point's status until its handshake figures pass `test` (bounded). */
+async function handshakesUntil(stateDir: string, test: (h: HandshakesStatus) => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: HandshakesStatus | null = null;
+  while (Date.now() < deadline) {
+    last = ((await queryStatus(paths.accessPointSocket(stateDir), 'status')) as { handshakes: HandshakesStatus }).handshakes;
+    if (test(last)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`never ${what} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+/** A socket whose received bytes and close are recorded. */
+function watched(socket: Socket): { socket: Socket; bytes: () => number; closed: boolean } {
+  const w = { socket, chunks: [] as Buffer[], closed: false, bytes: () => Buffer.concat(w.chunks).length };
+  socket.on('data', (b: Buffer) => w.chunks.push(b));
+  socket.on('error', () => {});
+  socket.on('close', () => (w.closed = true));
+  return w;
+}
+
+/** A TLS client without a certificate; `name` is pushed on `order` when its handshake completes. */
+function tlsInOrder(port: number, name: string, order: string[]): { socket: TLSSocket; secure: Promise<void> } {
+  const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['ah-fleet/1'] });
+  const secure = new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', () => {
+      order.push(name);
+      resolve();
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`${name} closed before its handshake completed`)));
+  });
+  return { socket, secure };
+}
 
 describe('unauthenticated clients cannot grow the audit log', () => {
   let root: Issuer;
@@ -207,26 +249,102 @@ describe('unauthenticated clients cannot grow the audit log', () => {
 });
 
 describe('handshake limits', () => {
-  it('--max-handshakes 2: further connections are closed before any TLS byte; an executor enrolls once the first go', async () => {
+  it('--max-handshakes 2: further connections wait unread and open, leave the queue when they hang up, and are admitted in arrival order', async () => {
     const stateDir = tempStateDir();
     const { daemon, port } = await accessPoint(stateDir, ['--max-handshakes', '2', '--metrics-listen', '127.0.0.1:0']);
     const url = await metricsUrl(daemon);
+    // Two places, taken by clients that never start TLS.
     const held: Socket[] = [];
     for (let i = 0; i < 2; i++) held.push(await rawTcp(port));
+    await handshakesUntil(stateDir, (h) => h.inFlight === 2, 'two handshakes in flight');
+
+    // The next ones wait. A raw one first, then real TLS clients, one after the other.
+    const raw = watched(await rawTcp(port));
+    await handshakesUntil(stateDir, (h) => h.queued === 1, 'one waiting');
+    const order: string[] = [];
+    const clients = ['t1', 't2', 't3', 't4', 't5'].map((name, i) => ({ name, i }));
+    const dialled: Array<{ socket: TLSSocket; secure: Promise<void> }> = [];
+    for (const { name, i } of clients) {
+      dialled.push(tlsInOrder(port, name, order));
+      await handshakesUntil(stateDir, (h) => h.queued === i + 2, `${name} waiting`);
+    }
+    const status = (await queryStatus(paths.accessPointSocket(stateDir), 'status')) as { handshakes: Record<string, number> };
+    expect(status.handshakes).toMatchObject({ inFlight: 2, queued: 6, maxInFlight: 2, queueLimit: 16, waited: 6 });
+    const m = await scrape(url);
+    expect(m.sample('ah_access_point_handshake_queue_depth')).toBe(6);
+    expect(m.sample('ah_access_point_handshakes_in_flight')).toBe(2);
+    expect(m.sample('ah_access_point_handshake_waits_total')).toBe(6);
+    // Nobody waiting heard a byte (no TLS alert, no ServerHello) or was closed.
+    expect(raw.bytes()).toBe(0);
+    expect(raw.closed).toBe(false);
+    expect(order).toEqual([]);
+    for (const d of dialled) expect(d.socket.destroyed).toBe(false);
+
+    // One that hangs up while waiting leaves the queue.
+    raw.socket.destroy();
+    await handshakesUntil(stateDir, (h) => h.queued === 5, 'the raw one gone from the queue');
+
+    // One place frees: the TLS clients go through it one at a time, in the order they came.
+    held[0]!.destroy();
+    await Promise.all(dialled.map((d) => d.secure));
+    expect(order).toEqual(['t1', 't2', 't3', 't4', 't5']);
+    for (const d of dialled) d.socket.destroy();
+    held[1]!.destroy();
+    const after = await scrapeUntil(url, (x) => x.sample('ah_access_point_handshakes_in_flight') === 0, 'no handshake in flight');
+    expect(after.sample('ah_access_point_handshake_queue_depth')).toBe(0);
+    expect(after.sample('ah_access_point_handshake_waits_total')).toBe(6);
+    for (const reason of ['capacity', 'rate', 'queue_timeout']) expect(after.sample('ah_access_point_handshakes_shed_total', { reason })).toBe(0);
+    expect(await daemon.stop()).toBe(0);
+    expect(daemon.lines.filter((l) => l.event === 'handshake_shed' || l.event === 'handshakes_shed_coalesced')).toEqual([]);
+  });
+
+  it('--handshake-queue: when the places and the queue are full, the next connections are closed before any TLS byte; enrolled links are served meanwhile', async () => {
+    const stateDir = tempStateDir();
+    const { daemon, port } = await accessPoint(stateDir, [
+      '--max-handshakes',
+      '1',
+      '--handshake-queue',
+      '2',
+      '--heartbeat-interval',
+      '200ms',
+      '--metrics-listen',
+      '127.0.0.1:0',
+    ]);
+    const url = await metricsUrl(daemon);
+    // Enrolled before the storm.
+    const steady = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'steady', '--state-dir', stateDir]);
+    await waitForFleetMember(stateDir, 'steady');
+    const held = watched(await rawTcp(port));
+    await handshakesUntil(stateDir, (h) => h.inFlight === 1, 'one handshake in flight');
+    const waiting = [watched(await rawTcp(port)), watched(await rawTcp(port))];
+    await handshakesUntil(stateDir, (h) => h.queued === 2, 'two waiting');
     const shed = await Promise.all([0, 1, 2].map(async () => untilClosed(await rawTcp(port))));
     // The server wrote nothing: not a TLS alert, not a byte.
     for (const bytes of shed) expect(bytes.length).toBe(0);
-    for (const s of held) expect(s.destroyed).toBe(false);
     const m = await scrapeUntil(url, (s) => s.sample('ah_access_point_handshakes_shed_total', { reason: 'capacity' }) === 3, 'three sheds');
     expect(m.sample('ah_access_point_handshakes_shed_total', { reason: 'rate' })).toBe(0);
+    expect(m.sample('ah_access_point_handshake_queue_depth')).toBe(2);
+    // The enrolled executor is served while the storm waits: its heartbeats keep being acked.
+    const beats = m.sample('ah_access_point_heartbeats_total')!;
+    const later = await scrapeUntil(url, (s) => s.sample('ah_access_point_heartbeats_total')! >= beats + 3, 'three more heartbeats while the queue is full');
+    expect(later.sample('ah_access_point_handshake_queue_depth')).toBe(2);
+    expect(later.sum('ah_access_point_departures_total')).toBe(0);
+    expect(later.sample('ah_access_point_enrolled_executors')).toBe(1);
+    // Those in flight and waiting were left alone.
+    for (const w of [held, ...waiting]) {
+      expect(w.closed).toBe(false);
+      expect(w.bytes()).toBe(0);
+    }
     // Told once, then counted.
     const told = daemon.lines.filter((l) => l.event === 'handshake_shed');
-    expect(told).toEqual([expect.objectContaining({ reason: 'capacity', maxHandshakes: 2, sourceAddress: '127.0.0.1' })]);
+    expect(told).toEqual([expect.objectContaining({ reason: 'capacity', maxHandshakes: 1, handshakeQueue: 2, sourceAddress: '127.0.0.1' })]);
 
-    for (const s of held) s.destroy();
+    // Once the first go, an executor enrolls through the queue.
+    for (const w of [held, ...waiting]) w.socket.destroy();
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'after-flood', '--state-dir', stateDir]);
     await waitForFleetMember(stateDir, 'after-flood');
     expect(await ex.stop()).toBe(0);
+    expect(await steady.stop()).toBe(0);
     const total = (await scrape(url)).sample('ah_access_point_handshakes_shed_total', { reason: 'capacity' })!;
     expect(await daemon.stop()).toBe(0);
     // The ones not told one by one are in one line with their count (at the latest at stop).
@@ -276,13 +394,16 @@ describe('handshake limits', () => {
     expect(await daemon.stop()).toBe(0);
   });
 
-  it('refuses a --max-handshakes or --handshake-rate outside its range, naming the range', async () => {
+  it('refuses a --max-handshakes, --handshake-queue or --handshake-rate outside its range, naming the range', async () => {
     const r = await runAh(['agent', 'access-point', '--max-handshakes', '0', '--state-dir', tempStateDir()]);
     expect(r.code).toBe(2);
     expect(firstLine(r)).toBe("error: option '--max-handshakes <n>' argument '0' is invalid. expected a whole number from 1 to 65536");
     const rate = await runAh(['agent', 'access-point', '--handshake-rate', '1e3', '--state-dir', tempStateDir()]);
     expect(rate.code).toBe(2);
     expect(firstLine(rate)).toBe("error: option '--handshake-rate <n>' argument '1e3' is invalid. expected a whole number from 1 to 100000");
+    const queue = await runAh(['agent', 'access-point', '--handshake-queue', '-1', '--state-dir', tempStateDir()]);
+    expect(queue.code).toBe(2);
+    expect(firstLine(queue)).toBe("error: option '--handshake-queue <n>' argument '-1' is invalid. expected a whole number from 0 to 524288");
   });
 });
 

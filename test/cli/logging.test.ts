@@ -5,18 +5,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAh, stopAll, tempStateDir, waitForStatus, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, startAh, stopAll, tempStateDir, waitForStatus, type Daemon } from '../helpers/cli.js';
 import { taggedEnv } from '../helpers/processes.js';
 import { requireTool, skipWithout } from '../helpers/tools.js';
 
 afterAll(stopAll);
 
-const enrolled = (l: LogLine) => l.msg.startsWith('enrolled with access point');
+const enrolled = isEvent('enrolled');
 
 async function pair(apEnv: Record<string, string>, apArgs: string[], exEnv: Record<string, string>, exArgs: string[]) {
   const dir = tempStateDir();
   const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '200ms', '--state-dir', dir, ...apArgs], apEnv);
-  const line = await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+  const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
   const ex = startAh(['agent', 'enroll', '--remote-server', `https://${line.address}`, '--name', 'logs', '--state-dir', dir, ...exArgs], exEnv);
   await ex.waitForLine(enrolled, 'enrolled');
   return { dir, ap, ex };
@@ -80,7 +80,7 @@ describe('logging', () => {
   it('--log-level wins over AH_LOG', async () => {
     const dir = tempStateDir();
     const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--state-dir', dir]);
-    const line = await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const ex = startAh(['agent', 'enroll', '--remote-server', `https://${line.address}`, '--name', 'quiet', '--state-dir', dir, '--log-level', 'warn'], {
       AH_LOG: 'debug',
     });
@@ -109,7 +109,8 @@ describe('pretty output on a terminal', () => {
     );
     expect(r.status).toBe(1);
     const lines = r.stdout.split(/\r?\n/).filter(Boolean);
-    expect(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO {2}ah_executor executor tty starting/.test(l))).toBe(true);
+    // `time LEVEL component message key=value`, the line's event among the fields.
+    expect(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO {2}ah_executor \S.* event=executor_starting( |$)/.test(l))).toBe(true);
     expect(lines.some((l) => l.startsWith('{'))).toBe(false);
     expect(lines).toContain('error: connection refused to 127.0.0.1:1');
   });

@@ -5,12 +5,12 @@
  * (`ah agent status --json`, `ah agent fleet --json`, the daemons' own log lines).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 import { freePort, metricsUrl, probe, readyzUntil, scrape, scrapeUntil, type Scrape } from '../helpers/metrics.js';
 
 afterAll(stopAll);
 
-const rotationDone = (l: LogLine) => typeof l.msg === 'string' && l.msg.startsWith('rotation complete');
+const rotationDone = isEvent('rotation_complete');
 const status = async (dir: string) => JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', dir])).stdout) as Record<string, any>;
 const seconds = (iso: string) => Date.parse(iso) / 1000;
 
@@ -81,9 +81,9 @@ describe('metrics, /healthz and /readyz', () => {
       dir,
     ]);
     const apUrl = await metricsUrl(ap);
-    await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     expect(await readyzUntil(apUrl, 200)).toEqual({ status: 200, body: 'ok: serving\n' });
-    await ex.waitForLine((l) => l.msg.startsWith('enrolled with access point'), 'enrolled', 30_000);
+    await ex.waitForLine(isEvent('enrolled'), 'enrolled', 30_000);
     expect((await readyzUntil(exUrl, 200)).body).toMatch(/^ok: (enrolled|\{"renewing":"\w+"\})\n$/);
 
     const enrolled = await steadyScrape(exUrl, dir);
@@ -120,7 +120,7 @@ describe('metrics, /healthz and /readyz', () => {
 
     // The access point saw the same: one executor, its rotations, heartbeats on time.
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', dir])).stdout);
-    const apRotationLines = () => ap.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('executor m1 rotated')).length;
+    const apRotationLines = () => ap.lines.filter(isEvent('executor_rotated', (l) => l.executorId === 'spiffe://dev.local/ah/agent/m1')).length;
     // The same count in the metrics and in the log (read together: rotations go on meanwhile).
     let apRotations = 0;
     const a = await scrapeUntil(

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatForTerminal } from '../../src/errors/ah-error.js';
-import { AH, ROOT, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { AH, ROOT, isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
 import { createRoot, issueLeaf, writeIdentity } from '../helpers/pki.js';
 import { spawnTracked } from '../helpers/processes.js';
 import { loggedStates, recordStdout } from '../helpers/recorded-log.js';
@@ -18,7 +18,7 @@ afterAll(stopAll);
 
 const DEBUG = ['--log-level', 'debug'];
 const HEARTBEAT = ['--heartbeat-interval', '500ms'];
-const isEvent = (type: string) => (l: LogLine) => l.kind === 'event' && (l.event as { type: string }).type === type;
+const isMachineEvent = (type: string) => (l: LogLine) => l.kind === 'event' && (l.event as { type: string }).type === type;
 
 interface Replay {
   code: number | null;
@@ -51,7 +51,7 @@ async function accessPoint(stateDir: string, args: string[] = []): Promise<{ dae
     'access point',
   );
   const raw = recordStdout(daemon);
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()), raw };
 }
 
@@ -107,8 +107,8 @@ beforeAll(async () => {
   ]);
   const stormRaw = recordStdout(storm);
 
-  await clean.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'clean enrolled');
-  await storm.waitForLine(() => storm.lines.filter(isEvent('LINK_FAILED')).length >= 6, 'six failed attempts', 30_000);
+  await clean.waitForLine(isEvent('enrolled'), 'clean enrolled');
+  await storm.waitForLine(() => storm.lines.filter(isMachineEvent('LINK_FAILED')).length >= 6, 'six failed attempts', 30_000);
   // While it still runs, as an operator copies a journal: the storm is going on.
   logs.stormRunning = join(dir, 'storm-running.log');
   writeFileSync(logs.stormRunning, stormRaw.text());
@@ -118,7 +118,7 @@ beforeAll(async () => {
   logs.clean = cleanRaw.save(dir, 'clean.log');
 
   let rotations = 0;
-  await rot.waitForLine((l) => isEvent('LINK_WELCOMED')(l) && ++rotations >= 3, 'two rotations (three welcomes)', 40_000);
+  await rot.waitForLine((l) => isMachineEvent('LINK_WELCOMED')(l) && ++rotations >= 3, 'two rotations (three welcomes)', 40_000);
   await rot.stop();
   logs.rot = rotRaw.save(dir, 'rot.log');
   await ap.daemon.stop();
@@ -158,7 +158,8 @@ beforeAll(async () => {
   const rejectedRaw = recordStdout(rejected);
   expect(await rejected.exited).toBe(1);
   logs.rejected = rejectedRaw.save(dir, 'rejected.log');
-  await ap2.daemon.waitForLine((l) => l.code === 'ENROLL_CLIENT_CERT_REJECTED', 'the rejection');
+  // Its leaf alone, from a CA the access point does not hold: the lone leaf (docs/diagnosis.md).
+  await ap2.daemon.waitForLine((l) => l.code === 'ENROLL_CHAIN_LONE_LEAF', 'the rejection');
   await ap2.daemon.stop();
   logs.rejectedAp = ap2.raw.save(dir, 'rejected-access-point.log');
 }, 120_000);
@@ -223,19 +224,19 @@ describe('replaying real runs', () => {
     expect(r.json.diagnoses[0]).toMatchObject({
       actor: 'executor:x',
       kind: 'failed',
-      error: { code: 'ENROLL_CLIENT_CERT_REJECTED' },
-      message: 'client certificate rejected: certificate signed by unknown authority',
+      error: { code: 'ENROLL_CHAIN_LONE_LEAF' },
+      message: 'unable to get local issuer certificate',
     });
     // The whole guide entry, as the CLI prints errors.
     expect(r.stdout).toContain(formatForTerminal(r.json.diagnoses[0].error));
-    expect(r.stdout).toMatch(/error: client certificate rejected: certificate signed by unknown authority\n {2}Reason: [A-Z_]+\n/);
+    expect(r.stdout).toMatch(/^error: unable to get local issuer certificate$/m);
     expect(r.stdout).toMatch(/^STUCK executor:x \(enrollment\) in failed since \S+: gave up after 2 failed attempts \(--max-attempts\)$/m);
 
     const ap = await replay(logs.rejectedAp!);
     expect(ap.code, ap.stderr).toBe(0);
     const rejectedLinks = ap.json.diagnoses.filter((d: any) => d.kind === 'rejected');
     expect(rejectedLinks.length).toBe(2);
-    for (const d of rejectedLinks) expect(d).toMatchObject({ machine: 'connection', error: { code: 'ENROLL_CLIENT_CERT_REJECTED' } });
+    for (const d of rejectedLinks) expect(d).toMatchObject({ machine: 'connection', error: { code: 'ENROLL_CHAIN_LONE_LEAF' } });
     expect(paths(ap, rejectedLinks[0].actor)).toEqual(['accepted', 'verifying', 'draining', 'closed']);
   });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrustDomain, shortSocketDir, startFakeSpire, type FakeSpire, type FakeTrustDomain } from '../support/fake-spire/index.js';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 
 const EXECUTOR_ID = 'spiffe://example.org/ah/agent/executor-1';
 const AP_ID = 'spiffe://example.org/ah/serve';
@@ -17,8 +17,8 @@ let spireEx: FakeSpire;
 let ap: Daemon;
 let port: number;
 
-const enrolledLine = (l: LogLine) => String(l.msg).startsWith('enrolled with access point');
-const rotationTo = (serial: string) => (l: LogLine) => String(l.msg).startsWith('rotation complete') && l.serial === serial;
+const enrolledLine = isEvent('enrolled');
+const rotationTo = (serial: string) => isEvent('rotation_complete', (l) => l.serial === serial);
 
 beforeAll(async () => {
   dir = shortSocketDir('ahsp-');
@@ -41,7 +41,7 @@ beforeAll(async () => {
     '--state-dir',
     tempStateDir(),
   ]);
-  const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
   expect(line.executorSanUriPrefix).toBe('spiffe://example.org/ah/agent/');
   port = Number(String(line.address).split(':').pop());
 });
@@ -106,7 +106,7 @@ describe('SPIFFE identity', () => {
     }
     const [apNext] = await spireAp.rotate(AP_ID);
     await ap.waitForLine(
-      (l) => String(l.msg).startsWith('access point certificate renewed') && l.serial === apNext!.serial.toUpperCase(),
+      isEvent('access_point_certificate_renewed', (l) => l.serial === apNext!.serial.toUpperCase()),
       'the access point renewal',
     );
     // Another rotation after the access point's: its new SVID is accepted by the executor.
@@ -124,7 +124,10 @@ describe('SPIFFE identity', () => {
     const after = spireEx.svids()[0]!;
     expect(after.serial).not.toBe(before);
     await ex.waitForLine(rotationTo(after.serial.toUpperCase()), 'the rotation to an SVID of the new CA');
-    await ex.waitForLine((l) => l.msg === 'trust bundle updated (CA rotation): new links verify against it', 'the bundle update');
+    await ex.waitForLine(
+      isEvent('trust_bundle_updated', (l) => l.component === 'ah_identity_provider'),
+      'the bundle update',
+    );
     await rotation.oldCaDropped;
     // A fresh executor enrolls under the new CA alone.
     const fresh = enroll([], spireEx.target);
@@ -141,7 +144,7 @@ describe('SPIFFE identity', () => {
     await spireEx.stop();
     await ex.waitForNewLine(
       mark,
-      (l) => String(l.msg).includes('reconnecting to the Workload API in') && String(l.msg).includes('(the current SVID stays in use)'),
+      isEvent('workload_api_reconnecting', (l) => l.level === 40 && typeof l.inMs === 'number'),
       'a reconnect',
     );
     // The link carries on meanwhile.
@@ -159,10 +162,13 @@ describe('SPIFFE identity', () => {
     const ex = enroll([], spireEx.target, stateDir);
     const enrolled = await ex.waitForLine(enrolledLine, 'enrolled');
     await spireEx.pushGarbage();
-    const refused = await ex.waitForLine((l) => l.code === 'ENROLL_INVALID_SVID', 'the refusal');
-    expect(String(refused.msg)).toMatch(
-      new RegExp(`^new identity material refused, keeping the current one \\(serial ${enrolled.serial}\\): invalid X\\.509-SVID from the Workload API: `),
+    const refused = await ex.waitForLine(
+      isEvent('identity_refused', (l) => l.code === 'ENROLL_INVALID_SVID'),
+      'the refusal',
     );
+    // It names the SVID kept, and carries the catalog's message for the code.
+    expect(refused).toMatchObject({ level: 40, serial: enrolled.serial });
+    expect(refused.msg).toContain(': invalid X.509-SVID from the Workload API: ');
     const status = JSON.parse((await runAh(['agent', 'status', '--json', '--state-dir', stateDir])).stdout);
     expect(status).toMatchObject({ state: 'enrolled', identity: { serial: enrolled.serial }, lastError: { code: 'ENROLL_INVALID_SVID' } });
     await ex.stop();
@@ -196,7 +202,10 @@ describe("SPIFFE errors, with the guide's first lines", () => {
       expect(firstLine(r.stderr)).toBe('error: no identity issued');
       expect(r.stderr).toContain('spire-server entry create -socketPath /run/spire/server.sock');
       const ex = enroll([], spire.target);
-      await ex.waitForLine((l) => l.code === 'ENROLL_NO_IDENTITY_ISSUED' && String(l.msg).includes('reconnecting'), 'a retry');
+      await ex.waitForLine(
+        isEvent('workload_api_reconnecting', (l) => l.code === 'ENROLL_NO_IDENTITY_ISSUED'),
+        'a retry',
+      );
       await spire.register(EXECUTOR_ID);
       await ex.waitForLine(enrolledLine, 'enrolled once registered', 40_000);
       await ex.stop();

@@ -7,15 +7,15 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, un
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 
 afterAll(stopAll);
 
-const enrolled = (l: LogLine) => l.msg.startsWith('enrolled with access point');
+const enrolled = isEvent('enrolled');
 
 async function accessPointOn(listen: string, stateDir: string): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(['agent', 'access-point', '--fleet-listen', listen, '--state-dir', stateDir], {}, `access-point ${stateDir}`);
-  const line = await daemon.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
@@ -187,7 +187,7 @@ describe('who may have made the state dir (StrictModes)', () => {
     const dir = join(parent, 'state');
     const umask000 = { wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"'] };
     const ap = startAh(apArgs(dir), {}, 'access-point umask 000', umask000);
-    const line = await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    const line = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const executor = startAh(
       ['agent', 'enroll', '--remote-server', `https://${String(line.address)}`, '--name', 'e', '--state-dir', dir],
       {},

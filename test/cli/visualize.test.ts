@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAh, startAh, stopAll, tempStateDir, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type LogLine } from '../helpers/cli.js';
 import { artifactPath, launchChromium, noBrowser } from '../helpers/browser.js';
 import { recordStdout } from '../helpers/recorded-log.js';
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
   const state = tempStateDir();
   const ap = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', '--heartbeat-interval', '500ms', '--state-dir', state, '--log-level', 'debug']);
   const port = Number(
-    String((await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening')).address)
+    String((await ap.waitForLine(isEvent('access_point_listening'), 'listening')).address)
       .split(':')
       .pop(),
   );

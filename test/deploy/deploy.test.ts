@@ -12,7 +12,7 @@ import { createAccessPoint, createExecutor } from '../../src/index.js';
 import { accessPointMetrics } from '../../src/metrics/access-point-metrics.js';
 import { createRegistry } from '../../src/metrics/common.js';
 import { executorMetrics } from '../../src/metrics/executor-metrics.js';
-import { AH, ROOT, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
+import { AH, isEvent, ROOT, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 import { freePort, metricsUrl, readyzUntil } from '../helpers/metrics.js';
 import { requireTool, skipWithout } from '../helpers/tools.js';
 
@@ -121,7 +121,7 @@ describe('systemd units', () => {
       AH_STATE_DIR: dir,
       AH_LOG: env.AH_LOG!,
     });
-    await ap.waitForLine((l) => l.msg.startsWith('access point listening'), 'listening');
+    await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const ex = startAh(['agent', 'enroll', ...args(env.AH_EXECUTOR_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
     expect((await readyzUntil(await metricsUrl(ex), 200)).body).toBe('ok: enrolled\n');
     expect((await readyzUntil(await metricsUrl(ap), 200)).body).toBe('ok: serving\n');

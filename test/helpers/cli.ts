@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { eventually } from './eventually.js';
 import { endAll, endGroup, spawnTracked } from './processes.js';
 import { requireTool, type Tool } from './tools.js';
 
@@ -19,6 +20,16 @@ export interface LogLine {
   component?: string;
   code?: string;
   [key: string]: unknown;
+}
+
+/**
+ * A test for `waitForLine`: the narrated line named `event` (docs/log-events.md), and `also` if
+ * given. Tests match on that name and the line's fields, never on its prose `msg`. (`ah_machine`
+ * lines have an `event` too, XState's: an object, or a type such as `LINK_WELCOMED` or
+ * `xstate.init`, never a snake_case name.)
+ */
+export function isEvent(event: string, also: (l: LogLine) => boolean = () => true): (l: LogLine) => boolean {
+  return (l) => l.event === event && also(l);
 }
 
 const running = new Set<Daemon>();
@@ -165,17 +176,17 @@ export async function waitForStatus(
   timeoutMs = 20_000,
   extra: string[] = [],
 ): Promise<Record<string, any>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: RunResult | null = null;
-  while (Date.now() < deadline) {
-    last = await runAh(['agent', 'status', '--json', '--state-dir', stateDir, ...extra]);
-    if (last.code === 0) {
-      const status = JSON.parse(last.stdout.trim().split('\n')[0]!) as Record<string, any>;
-      if (test(status)) return status;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`status never ${what} within ${timeoutMs} ms; last: ${last?.stdout}${last?.stderr}`);
+  const look = async () => {
+    const run = await runAh(['agent', 'status', '--json', '--state-dir', stateDir, ...extra]);
+    const status = run.code === 0 ? (JSON.parse(run.stdout.trim().split('\n')[0]!) as Record<string, any>) : null;
+    return { run, status };
+  };
+  const seen = await eventually(look, (l) => l.status !== null && test(l.status), `status ${what}`, {
+    timeoutMs,
+    intervalMs: 200,
+    show: (l) => `${l.run.stdout}${l.run.stderr}`,
+  });
+  return seen.status!;
 }
 
 /** Kill every daemon and command this file started (test/setup.ts also runs it after each file). */

@@ -4,7 +4,8 @@
  * labels (null when there is none).
  */
 import { createServer } from 'node:net';
-import type { Daemon } from './cli.js';
+import { isEvent, type Daemon } from './cli.js';
+import { eventually } from './eventually.js';
 
 export interface Sample {
   readonly name: string;
@@ -65,36 +66,32 @@ export async function probe(base: string, path: '/readyz' | '/healthz'): Promise
 
 /** Poll until `test` passes on a scrape (bounded; scrapes are cheap). */
 export async function scrapeUntil(base: string, test: (s: Scrape) => boolean, what: string, timeoutMs = 20_000): Promise<Scrape> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Scrape | null = null;
-  while (Date.now() < deadline) {
-    last = await scrape(base);
-    if (test(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(
-    `metrics never showed ${what} within ${timeoutMs} ms; last scrape:\n${last?.text
-      .split('\n')
-      .filter((l) => l.startsWith('ah_'))
-      .join('\n')}`,
-  );
+  return eventually(() => scrape(base), test, `metrics showing ${what}`, {
+    timeoutMs,
+    show: (last) =>
+      `\n${last.text
+        .split('\n')
+        .filter((l) => l.startsWith('ah_'))
+        .join('\n')}`,
+  });
 }
 
 /** Poll `/readyz` until it answers `status`. */
 export async function readyzUntil(base: string, status: number, timeoutMs = 20_000): Promise<{ status: number; body: string }> {
-  const deadline = Date.now() + timeoutMs;
-  let last = { status: 0, body: '' };
-  while (Date.now() < deadline) {
-    last = await probe(base, '/readyz');
-    if (last.status === status) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`/readyz never answered ${status} within ${timeoutMs} ms; last: ${last.status} ${last.body}`);
+  return eventually(
+    () => probe(base, '/readyz'),
+    (last) => last.status === status,
+    `/readyz to answer ${status}`,
+    {
+      timeoutMs,
+      show: (last) => `${last.status} ${last.body}`,
+    },
+  );
 }
 
 /** The `http://HOST:PORT` a daemon logged for its metrics listener. */
 export async function metricsUrl(daemon: Daemon): Promise<string> {
-  const line = await daemon.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('metrics listening on '), 'about its metrics listener');
+  const line = await daemon.waitForLine(isEvent('metrics_listening'), 'about its metrics listener');
   return `http://${String(line.address)}`;
 }
 

@@ -29,7 +29,8 @@ type CryptoKeyPair = { privateKey: webcrypto.CryptoKey; publicKey: webcrypto.Cry
 
 const serial = () => {
   const b = randomBytes(16);
-  b[0]! &= 0x7f;
+  // Positive, and no leading zero byte: Node prints serials without one.
+  b[0] = (b[0]! & 0x7f) | 0x10;
   return b.toString('hex');
 };
 

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { eventually } from './eventually.js';
 
 /** The variable every test process carries; its value is the run's id (set by the global setup). */
 export const TAG = 'AH_TEST_RUN';
@@ -100,13 +101,12 @@ function readProc(pid: string, file: string): string | null {
   }
 }
 
-async function until(test: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return true;
+/** Whether `test` came true within `timeoutMs` (the caller escalates when it did not). */
+function until(test: () => boolean, timeoutMs: number): Promise<boolean> {
+  return eventually(test, (ok) => ok, 'the process group to end', { timeoutMs, intervalMs: 25 }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

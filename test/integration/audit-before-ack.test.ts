@@ -30,31 +30,38 @@ describe('audit log, flushed before the acknowledgement', () => {
       return send.call(this, message);
     });
 
-    const accessPoint = createAccessPoint({
-      listen: '127.0.0.1:0',
-      stateDir,
-      auditLog: file,
-      statusSocket: false,
-      executorSanUriPrefix: 'spiffe://dev.local/ah/agent/good',
-    });
-    const { port } = await accessPoint.start();
-    const good = createExecutor({
-      name: 'good',
-      remoteServer: `https://127.0.0.1:${port}`,
-      stateDir,
-      statusSocket: false,
-      identity: { kind: 'dev', certTtlMs: 3_000 },
-    });
-    await good.start();
-    await good.waitFor('enrolled');
-    await new Promise((resolve) => good.once('rotated', resolve));
-    const bad = createExecutor({ name: 'bad', remoteServer: `https://127.0.0.1:${port}`, stateDir, statusSocket: false, maxAttempts: 1 });
-    await bad.start();
-    const outcome = await bad.done;
-    expect(outcome).toMatchObject({ state: 'failed', error: { code: 'ENROLL_SAN_MISMATCH' } });
-    await bad.stop();
-    await good.stop();
-    await accessPoint.stop();
+    // Whatever fails below, what was started is stopped (executors first, then the access point).
+    const started: Array<{ stop(): Promise<unknown> }> = [];
+    try {
+      const accessPoint = createAccessPoint({
+        listen: '127.0.0.1:0',
+        stateDir,
+        auditLog: file,
+        statusSocket: false,
+        executorSanUriPrefix: 'spiffe://dev.local/ah/agent/good',
+      });
+      started.unshift(accessPoint);
+      const { port } = await accessPoint.start();
+      const good = createExecutor({
+        name: 'good',
+        remoteServer: `https://127.0.0.1:${port}`,
+        stateDir,
+        statusSocket: false,
+        identity: { kind: 'dev', certTtlMs: 3_000 },
+      });
+      started.unshift(good);
+      await good.start();
+      await good.waitFor('enrolled');
+      await new Promise((resolve) => good.once('rotated', resolve));
+      const bad = createExecutor({ name: 'bad', remoteServer: `https://127.0.0.1:${port}`, stateDir, statusSocket: false, maxAttempts: 1 });
+      started.unshift(bad);
+      await bad.start();
+      const outcome = await bad.done;
+      expect(outcome).toMatchObject({ state: 'failed', error: { code: 'ENROLL_SAN_MISMATCH' } });
+    } finally {
+      // One that fails to stop must not leave the others running; stopping is not what this test checks.
+      for (const s of started) await s.stop().catch(() => undefined);
+    }
 
     const welcomes = seen.filter((s) => s.frame === 'welcome');
     expect(welcomes.length).toBeGreaterThanOrEqual(2);

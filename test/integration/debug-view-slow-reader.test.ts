@@ -1,8 +1,8 @@
 /**
  * A reader of the live view's event stream that stops reading is dropped once more than the bound
  * waits for it, while the other readers keep receiving. The debug server in-process over real
- * sockets, with a stand-in for a large fleet (a 256 KiB snapshot on every change), so that the
- * socket buffers of a reader that never reads fill in a moment.
+ * sockets, with a stand-in for a large fleet (a 1 MiB snapshot on every change; the server sends
+ * one a second), so that the socket buffers of a reader that never reads fill in seconds.
  */
 import { request, type IncomingMessage } from 'node:http';
 import { EventEmitter } from 'eventemitter3';
@@ -13,7 +13,7 @@ import type { FleetView } from '../../src/visualize/live/fleet-view.js';
 class BigFleet extends EventEmitter<{ changed: []; touched: [] }> {
   version = 0;
   snapshot() {
-    return { version: ++this.version, padding: 'x'.repeat(256 * 1024) };
+    return { version: ++this.version, padding: 'x'.repeat(1024 * 1024) };
   }
   executorView() {
     return null;
@@ -65,7 +65,7 @@ describe('live view event streams and slow readers', () => {
       }
     });
 
-    // Changes keep coming (the server sends at most one snapshot per 200 ms).
+    // Changes keep coming (the server sends at most one snapshot a second).
     const ticker = setInterval(() => fleet.emit('changed'), 50);
     try {
       await expect.poll(() => dropped.length, { timeout: 30_000, interval: 100 }).toBe(1);

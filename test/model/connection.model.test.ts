@@ -8,7 +8,7 @@ import { allTransitions, transitionCoveringPaths } from './coverage.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/transport/frame-codec.js';
 import { createSelfSigned, type PemPair } from '../../src/x509/self-signed.js';
-import { startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { connectionModel, type ConnectionModelEvent } from './connection-model.js';
 
 const HEARTBEAT_MS = 300;
@@ -52,7 +52,7 @@ describe('connection: every model transition on the real system', () => {
       '--log-level',
       'info,ah_machine=debug',
     ]);
-    const listening = await ap.waitForLine((l: LogLine) => String(l.msg).startsWith('access point listening'), 'listening');
+    const listening = await ap.waitForLine(isEvent('access_point_listening'), 'listening');
     const port = Number(String(listening.address).split(':').pop());
     let socket: TLSSocket | null = null;
     let seq = 0;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryStatus } from '../../src/transport/status-server.js';
 import { paths } from '../../src/engine/state-dir.js';
 import { stopAll } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { AccessPoints, FleetHarness } from './harness/fleet-harness.js';
 
 type Action = 'CUT' | 'REFUSE_NEW' | 'REFUSE_ALL' | 'REJECT' | 'STALL' | 'RESTORE' | 'PAUSE';
@@ -74,25 +75,22 @@ describe('the real fleet under random network trouble', () => {
               // The way back open: it must come back, and the access point must hold it once.
               await act(h, 'RESTORE');
               await h.until((s) => s.state === 'enrolled', `enrolled again after ${actions.join(',')}`, 30_000);
-              const deadline = Date.now() + 15_000;
-              let view = await accessPointView();
-              while (Date.now() < deadline && (view.links !== 1 || view.executors.filter((e) => e.id === h.id).length !== 1)) {
-                await new Promise((r) => setTimeout(r, 100));
-                view = await accessPointView();
-              }
-              expect(
-                view.executors.filter((e) => e.id === h.id),
-                'one roster entry for the executor',
-              ).toHaveLength(1);
-              expect(view.links, 'one link at the access point, nothing leaked').toBe(1);
+              await eventually(
+                accessPointView,
+                (view) => view.links === 1 && view.executors.filter((e) => e.id === h.id).length === 1,
+                'one roster entry for the executor and one link at the access point (nothing leaked)',
+                { timeoutMs: 15_000 },
+              );
               expect(h.executor!.stderr, 'nothing on stderr (no crash, no unhandled rejection)').toEqual([]);
               expect(aps.welcoming.daemon.child.exitCode).toBeNull();
               expect(aps.welcoming.daemon.lines.filter((l) => l.level >= 50)).toEqual([]);
             } finally {
               await h.stop();
               // The next run starts from an access point without our link.
-              const until = Date.now() + 10_000;
-              while (Date.now() < until && (await accessPointView()).links > 0) await new Promise((r) => setTimeout(r, 50));
+              // Best effort: a link that never goes shows up in the next run's own check, with its actions.
+              await eventually(accessPointView, (view) => view.links === 0, 'the access point without links', { timeoutMs: 10_000, intervalMs: 50 }).catch(
+                () => undefined,
+              );
             }
           },
         ),

@@ -29,7 +29,15 @@ describe('certificate profile from DER', () => {
   it('reads the flags @peculiar/x509 reads', async () => {
     const leaf = await issueLeaf(root, { uris: [ID], dns: ['good1.example.org'], usage: 'client' });
     const p = certificateProfile(der(leaf.certPem));
-    expect(p).toEqual({ ca: false, keyUsage: KeyUsage.digitalSignature, extendedKeyUsage: [EKU_CLIENT_AUTH], uris: [ID], dnsNames: ['good1.example.org'] });
+    const rootKeyId = new x509.X509Certificate(root.pem).getExtension(x509.SubjectKeyIdentifierExtension)!.keyId;
+    expect(p).toEqual({
+      ca: false,
+      keyUsage: KeyUsage.digitalSignature,
+      extendedKeyUsage: [EKU_CLIENT_AUTH],
+      uris: [ID],
+      dnsNames: ['good1.example.org'],
+      authorityKeyId: rootKeyId.toUpperCase().match(/../g)!.join(':'),
+    });
     const rootProfile = certificateProfile(der(root.pem));
     expect(rootProfile.ca).toBe(true);
     expect(rootProfile.keyUsage).toBe(KeyUsage.keyCertSign | KeyUsage.cRLSign);

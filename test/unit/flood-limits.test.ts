@@ -1,10 +1,10 @@
 /**
  * The bounded bookkeeping behind the flood defences, on an injected clock: coalescing windows
  * (first reported, the rest counted, one summary per window, at most N windows) and the per-source
- * token buckets and in-flight cap of the handshake gate.
+ * token buckets, in-flight cap and FIFO queue of the handshake gate.
  */
-import { describe, expect, it } from 'vitest';
-import { HandshakeGate } from '../../src/transport/handshake-gate.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { HandshakeGate, type Ticket, type Waiter } from '../../src/transport/handshake-gate.js';
 import { SourceRateLimit } from '../../src/transport/source-rate-limit.js';
 import { WindowCoalescer, type WindowSummary } from '../../src/util/window-coalescer.js';
 
@@ -78,26 +78,104 @@ describe('SourceRateLimit', () => {
 });
 
 describe('HandshakeGate', () => {
-  it('caps handshakes in flight without charging the shed source, and frees a place once per release', () => {
-    const gate = new HandshakeGate({ maxInFlight: 2, perSourceRate: 1, now: () => 0 });
-    const first = gate.admit('a');
-    const second = gate.admit('b');
-    expect(typeof first).toBe('function');
-    expect(typeof second).toBe('function');
-    expect(gate.admit('c')).toBe('capacity');
-    (first as () => void)();
-    (first as () => void)();
-    expect(gate.inHandshake).toBe(1);
-    // c's burst (2) was not spent by the shed connection.
-    expect(typeof gate.admit('c')).toBe('function');
-    (second as () => void)();
-    expect(typeof gate.admit('c')).toBe('function');
-    expect(gate.inHandshake).toBe(2);
+  /** A waiter that records what it was told. */
+  function waiter(name: string, told: string[]): Waiter {
+    return { admitted: () => told.push(`${name} admitted`), expired: () => told.push(`${name} expired`) };
+  }
+  const ticket = (v: Ticket | string): Ticket => {
+    if (typeof v === 'string') throw new Error(`shed: ${v}`);
+    return v;
+  };
+
+  it('admits up to the cap at once, queues the rest and admits them in arrival order as places free', () => {
+    const told: string[] = [];
+    const gate = new HandshakeGate({ maxInFlight: 2, queueLimit: 10, perSourceRate: 100, now: () => 0 });
+    const [a, b] = [ticket(gate.enter('x', waiter('a', told))), ticket(gate.enter('x', waiter('b', told)))];
+    expect([a.queued, b.queued]).toEqual([false, false]);
+    const queued = ['c', 'd', 'e'].map((n) => ticket(gate.enter('x', waiter(n, told))));
+    expect(queued.map((t) => t.queued)).toEqual([true, true, true]);
+    expect(gate.stats).toEqual({ inFlight: 2, queued: 3, maxInFlight: 2, queueLimit: 10, waited: 3 });
+    expect(told).toEqual([]);
+    a.release();
+    a.release();
+    expect(told).toEqual(['c admitted']);
+    expect(queued[0]!.queued).toBe(false);
+    b.release();
+    expect(told).toEqual(['c admitted', 'd admitted']);
+    queued[0]!.release();
+    queued[1]!.release();
+    expect(told).toEqual(['c admitted', 'd admitted', 'e admitted']);
+    expect(gate.stats).toMatchObject({ inFlight: 1, queued: 0, waited: 3 });
+    // Empty queue, free places: in flight at once again.
+    expect(ticket(gate.enter('x', waiter('f', told))).queued).toBe(false);
+  });
+
+  it('a connection that leaves the queue frees its place in it, and is never admitted', () => {
+    const told: string[] = [];
+    const gate = new HandshakeGate({ maxInFlight: 1, queueLimit: 2, perSourceRate: 100, now: () => 0 });
+    const a = ticket(gate.enter('x', waiter('a', told)));
+    const b = ticket(gate.enter('x', waiter('b', told)));
+    ticket(gate.enter('x', waiter('c', told)));
+    expect(gate.enter('x', waiter('d', told))).toBe('capacity');
+    b.release();
+    expect(gate.stats.queued).toBe(1);
+    const e = ticket(gate.enter('x', waiter('e', told)));
+    expect(e.queued).toBe(true);
+    a.release();
+    expect(told).toEqual(['c admitted']);
+  });
+
+  it('sheds for capacity only when the places and the queue are full, without charging the source', () => {
+    const gate = new HandshakeGate({ maxInFlight: 1, queueLimit: 1, perSourceRate: 1, now: () => 0 });
+    const first = ticket(gate.enter('a', waiter('1', [])));
+    ticket(gate.enter('b', waiter('2', [])));
+    expect(gate.enter('c', waiter('3', []))).toBe('capacity');
+    expect(gate.enter('c', waiter('4', []))).toBe('capacity');
+    first.release();
+    // c's burst (2) was not spent by the shed connections.
+    expect(typeof gate.enter('c', waiter('5', []))).toBe('object');
+  });
+
+  it('with no queue, sheds as soon as every place is taken', () => {
+    const gate = new HandshakeGate({ maxInFlight: 2, queueLimit: 0, perSourceRate: 100, now: () => 0 });
+    ticket(gate.enter('a', waiter('1', [])));
+    ticket(gate.enter('a', waiter('2', [])));
+    expect(gate.enter('a', waiter('3', []))).toBe('capacity');
+  });
+
+  it('the queue holds 8 connections per place by default', () => {
+    expect(new HandshakeGate({ maxInFlight: 3 }).queueLimit).toBe(24);
   });
 
   it('sheds a source past its rate while another is admitted', () => {
     const gate = new HandshakeGate({ maxInFlight: 100, perSourceRate: 1, now: () => 0 });
-    expect([gate.admit('a'), gate.admit('a'), gate.admit('a')].map((v) => (typeof v === 'function' ? 'ok' : v))).toEqual(['ok', 'ok', 'rate']);
-    expect(typeof gate.admit('b')).toBe('function');
+    expect([0, 1, 2].map(() => gate.enter('a', waiter('a', []))).map((v) => (typeof v === 'string' ? v : 'ok'))).toEqual(['ok', 'ok', 'rate']);
+    expect(typeof gate.enter('b', waiter('b', []))).toBe('object');
+  });
+
+  describe('on fake timers', () => {
+    beforeEach(() => vi.useFakeTimers());
+    afterEach(() => vi.useRealTimers());
+
+    it('sheds a connection that waited maxWaitMs, oldest first, and re-arms for the next one', () => {
+      const told: string[] = [];
+      const gate = new HandshakeGate({ maxInFlight: 1, queueLimit: 10, maxWaitMs: 10_000, perSourceRate: 100 });
+      const a = ticket(gate.enter('x', waiter('a', told)));
+      ticket(gate.enter('x', waiter('b', told)));
+      vi.advanceTimersByTime(4_000);
+      ticket(gate.enter('x', waiter('c', told)));
+      vi.advanceTimersByTime(5_999);
+      expect(told).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(told).toEqual(['b expired']);
+      expect(gate.stats.queued).toBe(1);
+      vi.advanceTimersByTime(3_999);
+      expect(told).toEqual(['b expired']);
+      a.release();
+      expect(told).toEqual(['b expired', 'c admitted']);
+      vi.advanceTimersByTime(60_000);
+      expect(told).toEqual(['b expired', 'c admitted']);
+      expect(vi.getTimerCount()).toBe(0);
+    });
   });
 });

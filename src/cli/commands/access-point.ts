@@ -78,7 +78,12 @@ export function registerAccessPoint(agent: Command): void {
     stopOnSignals(() => accessPoint.stop());
     // SIGHUP (systemctl reload, logrotate's postrotate): reopen the audit log by its name.
     process.on('SIGHUP', () => {
-      logging.get('ah_access_point').info(flags.auditLog ? 'SIGHUP: reopening the audit log' : 'SIGHUP: nothing to reopen (no --audit-log)');
+      logging
+        .get('ah_access_point')
+        .info(
+          { event: 'sighup', reopening: Boolean(flags.auditLog) },
+          flags.auditLog ? 'SIGHUP: reopening the audit log' : 'SIGHUP: nothing to reopen (no --audit-log)',
+        );
       accessPoint.reopenAuditLog();
     });
     try {

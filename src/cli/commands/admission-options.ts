@@ -1,14 +1,25 @@
 /**
- * `ah agent access-point --max-handshakes N --handshake-rate N --audit-required`: what the access
- * point admits under load, and whether it may enroll anyone while its audit log cannot be written.
+ * `ah agent access-point --max-handshakes N --handshake-queue N --handshake-rate N --audit-required`:
+ * what the access point admits under load, and whether it may enroll anyone while its audit log
+ * cannot be written.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import type { AccessPointOptions } from '../../engine/access-point.js';
-import { DEFAULT_HANDSHAKE_RATE, DEFAULT_MAX_HANDSHAKES, HANDSHAKE_RATE_RANGE, MAX_HANDSHAKES_RANGE } from '../../transport/handshake-gate.js';
+import {
+  DEFAULT_HANDSHAKE_RATE,
+  DEFAULT_MAX_HANDSHAKES,
+  DEFAULT_MAX_QUEUE_WAIT_MS,
+  DEFAULT_QUEUE_PER_HANDSHAKE,
+  HANDSHAKE_QUEUE_RANGE,
+  HANDSHAKE_RATE_RANGE,
+  MAX_HANDSHAKES_RANGE,
+} from '../../transport/handshake-gate.js';
 import { option, UsageError } from '../common.js';
 
 export interface AdmissionFlags {
   maxHandshakes: number;
+  /** Unset: 8 × --max-handshakes. */
+  handshakeQueue?: number;
   handshakeRate: number;
   auditRequired?: boolean;
   auditLog?: string;
@@ -25,13 +36,21 @@ function wholeNumberIn(range: { min: number; max: number }): (value: string) => 
 export function addAdmissionOptions(command: Command): Command {
   const { min: hMin, max: hMax } = MAX_HANDSHAKES_RANGE;
   const { min: rMin, max: rMax } = HANDSHAKE_RATE_RANGE;
+  const { min: qMin, max: qMax } = HANDSHAKE_QUEUE_RANGE;
   return command
     .addOption(
       option(
         '--max-handshakes <n>',
-        `TLS handshakes in progress at most (${hMin}-${hMax}); when full, new connections are closed before TLS`,
+        `TLS handshakes in progress at most (${hMin}-${hMax}); further connections wait their turn, in order, before TLS`,
         wholeNumberIn(MAX_HANDSHAKES_RANGE),
         { value: DEFAULT_MAX_HANDSHAKES, shown: String(DEFAULT_MAX_HANDSHAKES) },
+      ),
+    )
+    .addOption(
+      option(
+        '--handshake-queue <n>',
+        `connections that may wait for a handshake (${qMin}-${qMax}); when full, or after ${DEFAULT_MAX_QUEUE_WAIT_MS / 1000} s of waiting, a connection is closed before TLS (default: ${DEFAULT_QUEUE_PER_HANDSHAKE} × --max-handshakes)`,
+        wholeNumberIn(HANDSHAKE_QUEUE_RANGE),
       ),
     )
     .addOption(
@@ -45,7 +64,12 @@ export function addAdmissionOptions(command: Command): Command {
     .option('--audit-required', 'fail closed: while the --audit-log file cannot be written, refuse enrollments and report /readyz not ready');
 }
 
-export function admissionOptions(flags: AdmissionFlags): Pick<AccessPointOptions, 'maxHandshakes' | 'handshakeRate' | 'auditRequired'> {
+export function admissionOptions(flags: AdmissionFlags): Pick<AccessPointOptions, 'maxHandshakes' | 'handshakeQueue' | 'handshakeRate' | 'auditRequired'> {
   if (flags.auditRequired && flags.auditLog === undefined) throw new UsageError('--audit-required needs --audit-log');
-  return { maxHandshakes: flags.maxHandshakes, handshakeRate: flags.handshakeRate, auditRequired: flags.auditRequired === true };
+  return {
+    maxHandshakes: flags.maxHandshakes,
+    handshakeQueue: flags.handshakeQueue,
+    handshakeRate: flags.handshakeRate,
+    auditRequired: flags.auditRequired === true,
+  };
 }

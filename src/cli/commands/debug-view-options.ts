@@ -75,7 +75,7 @@ export function prepareDebugView(flags: DebugViewFlags, accessPoint: AccessPoint
     logging
       .get('ah_access_point')
       .info(
-        { url: server.url, address: formatHostPort(server.address) },
+        { event: 'debug_view_listening', url: server.url, address: formatHostPort(server.address), loopback: isLoopbackHost(listen.host) },
         `debug view on ${server.url} (live executor states and their machines${isLoopbackHost(listen.host) ? '' : '; NOT loopback: --debug-allow-remote'})`,
       );
     return server;

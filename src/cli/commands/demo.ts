@@ -45,6 +45,11 @@ export function registerDemo(agent: Command): void {
     });
 }
 
+/**
+ * The demo as one script, in the order a person watches it: start the access point, start the
+ * executors, redraw the table while it runs, stop everything, count. Longer than a screen because
+ * it is that story, told once.
+ */
 async function runDemo(flags: DemoFlags): Promise<DemoSummary> {
   const { createAccessPoint, createExecutor } = await import('../../index.js');
   const stateDir = flags.stateDir ?? mkdtempSync(join(tmpdir(), 'ah-demo-'));

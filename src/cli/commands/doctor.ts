@@ -1,15 +1,16 @@
 /**
  * `ah agent doctor`: the troubleshooting guide's diagnostics, run for the operator against the
  * configuration they would enroll with (the same flags as `ah agent enroll`), or with
- * `--access-point` against the access point's. Exit 0 when no check fails, 1 otherwise, 2 on a
- * usage error.
+ * `--access-point` against the access point's, or with `--fleet` against the running access
+ * point's view of its fleet. Exit 0 when no check fails, 1 otherwise, 2 on a usage error.
  */
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import type { DoctorConfig } from '../../doctor/types.js';
 import { formatHostPort, parseListenAddress, parseRemoteServer, type HostPort } from '../../util/address.js';
-import { durationOption, EXIT_FAILURE, EXIT_OK, parsers, printError, stateDirFrom, UsageError } from '../common.js';
-import { FLAG_RANGES } from '../flag-ranges.js';
+import { countOption, durationOption, EXIT_FAILURE, EXIT_OK, parsers, printError, stateDirFrom, UsageError } from '../common.js';
+import { COUNT_RANGES, FLAG_RANGES } from '../flag-ranges.js';
+import { DEFAULT_RENEWAL_THRESHOLD } from '../../model/renewal-policy.js';
 import { addEnrollOptions, type EnrollFlags } from './enroll.js';
 import { identityConfig } from './identity-options.js';
 
@@ -26,11 +27,13 @@ interface DoctorFlags extends Partial<EnrollFlags> {
   json?: boolean;
   production?: boolean;
   clockSkewThreshold: number;
+  fleet?: boolean;
+  expiringWithin: number;
+  maxReconnects: number;
 }
 
 export const DEFAULT_CLOCK_SKEW_THRESHOLD_MS = 5_000;
 /** The access point renews its own certificate at this fraction (it has no flag for it). */
-const ACCESS_POINT_RENEWAL_THRESHOLD = 0.7;
 
 /**
  * Add an option unless the command has it already: the daemons' flags (`--audit-log`,
@@ -40,6 +43,7 @@ function addOnce(command: Command, opt: Option): void {
   if (!command.options.some((o) => o.long === opt.long)) command.addOption(opt);
 }
 
+/** The command's declaration: its options in the order `--help` shows them (a list, not logic). */
 export function registerDoctor(agent: Command): void {
   const command = agent
     .command('doctor')
@@ -48,8 +52,10 @@ export function registerDoctor(agent: Command): void {
       "Check, in order and without stopping at a failure: name resolution, TCP, the TLS handshake and the access point's " +
         'chain, the local identity (files and modes, parsing, key, chain, SANs, validity), SPIFFE, Vault, an mTLS enrollment ' +
         'that stops at welcome, and the clock difference to the access point; with --production, the production checklist ' +
-        'too. Takes the flags of `ah agent enroll`; with --access-point, those of `ah agent access-point`. Exit 0 when no ' +
-        'check fails, 1 otherwise, 2 on a usage error.',
+        'too. Takes the flags of `ah agent enroll`; with --access-point, those of `ah agent access-point` (and it checks the ' +
+        'state dir, the fleet and metrics ports and the audit log first). With --fleet, reads the running access point of ' +
+        '--state-dir and reports the whole fleet (exit 1 when a finding is an error). Exit 0 when no check fails, 1 ' +
+        'otherwise, 2 on a usage error.',
     );
   addEnrollOptions(command);
   addOnce(command, new Option('--access-point', "check the access point's configuration (give the flags of ah agent access-point)"));
@@ -75,7 +81,24 @@ export function registerDoctor(agent: Command): void {
         shown: '5s',
       }),
     )
+    .option(
+      '--fleet',
+      "check the whole fleet through the running access point's status socket (--state-dir): renewals, expiry, clock skew, rejections, duplicate identities, flapping",
+    )
+    .addOption(
+      durationOption('--expiring-within <duration>', 'with --fleet: warn about certificates that expire within this', FLAG_RANGES.expiringWithin, {
+        value: 86_400_000,
+        shown: '24h',
+      }),
+    )
+    .addOption(
+      countOption('--max-reconnects <n>', 'with --fleet: more reconnects than this in the last hour is flapping', COUNT_RANGES.maxReconnects, {
+        value: 5,
+        shown: '5',
+      }),
+    )
     .action(async (flags: DoctorFlags) => {
+      if (flags.fleet) return runFleet(flags);
       let config: DoctorConfig;
       try {
         config = doctorConfig(flags);
@@ -144,7 +167,7 @@ export function doctorConfig(flags: DoctorFlags): DoctorConfig {
     serverSan: flags.serverSan,
     executorSanUriPrefix: flags.executorSanUriPrefix,
     connectTimeoutMs: flags.connectTimeout,
-    renewalThreshold: role === 'executor' ? (flags.vaultRenewalThreshold ?? flags.renewalThreshold) : ACCESS_POINT_RENEWAL_THRESHOLD,
+    renewalThreshold: role === 'executor' ? (flags.vaultRenewalThreshold ?? flags.renewalThreshold) : DEFAULT_RENEWAL_THRESHOLD,
     tlsMinVersion: flags.tlsMin,
     labels: flags.labels,
     clockSkewThresholdMs: flags.clockSkewThreshold,
@@ -152,4 +175,27 @@ export function doctorConfig(flags: DoctorFlags): DoctorConfig {
     auditLog: flags.auditLog,
     metricsListen: normalizeListen(flags.metricsListen),
   };
+}
+
+async function runFleet(flags: DoctorFlags): Promise<void> {
+  if (flags.accessPoint || flags.remoteServer) {
+    throw new UsageError('--fleet reads the running access point of --state-dir: give it without --access-point or --remote-server');
+  }
+  const { runFleetDoctor, renderFleetReport } = await import('../../doctor/fleet.js');
+  try {
+    const report = await runFleetDoctor({
+      stateDir: stateDirFrom(flags.stateDir),
+      expiringWithinMs: flags.expiringWithin,
+      renewalThreshold: flags.vaultRenewalThreshold ?? flags.renewalThreshold,
+      clockSkewThresholdMs: flags.clockSkewThreshold,
+      maxReconnects: flags.maxReconnects,
+      auditLog: flags.auditLog,
+    });
+    process.stdout.write(`${flags.json ? JSON.stringify(report) : renderFleetReport(report)}\n`);
+    process.exit(report.ok ? EXIT_OK : EXIT_FAILURE);
+  } catch (err) {
+    if (!(err instanceof AhError)) throw err;
+    printError(err);
+    process.exit(EXIT_FAILURE);
+  }
 }

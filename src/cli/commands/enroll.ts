@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress, parseRemoteServer } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../util/backoff.js';
+import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER, RENEWAL_THRESHOLD_RANGE } from '../../model/renewal-policy.js';
 import {
   countOption,
   defaultName,
@@ -52,6 +53,8 @@ export function registerEnroll(agent: Command): void {
     .action(async (flags: EnrollFlags & { metricsListen?: string }) => runEnroll(flags));
 }
 
+const THRESHOLDS = `[${RENEWAL_THRESHOLD_RANGE.min}..${RENEWAL_THRESHOLD_RANGE.max}, exclusive]`;
+
 /** Every flag of `ah agent enroll` (identity flags included); `ah agent doctor` takes the same. */
 export function addEnrollOptions(command: Command): Command {
   command
@@ -76,16 +79,12 @@ export function addEnrollOptions(command: Command): Command {
     .addOption(
       option(
         '--renewal-threshold <fraction>',
-        'renew after this fraction of the certificate lifetime (±0.05 jitter) [0.05..0.95, exclusive]',
+        `renew after this fraction of the certificate lifetime (±${RENEWAL_JITTER} jitter) ${THRESHOLDS}`,
         parsers.fraction,
-        { value: 0.7, shown: '0.7' },
+        { value: DEFAULT_RENEWAL_THRESHOLD, shown: String(DEFAULT_RENEWAL_THRESHOLD) },
       ),
     )
-    .option(
-      '--vault-renewal-threshold <fraction>',
-      'the same as --renewal-threshold, as the guide spells it for Vault [0.05..0.95, exclusive]',
-      parsers.fraction,
-    )
+    .option('--vault-renewal-threshold <fraction>', `the same as --renewal-threshold, as the guide spells it for Vault ${THRESHOLDS}`, parsers.fraction)
     .addOption(
       durationOption('--backoff-base <duration>', 'ceiling of the first retry delay (full jitter, doubling)', FLAG_RANGES.backoffBase, {
         value: DEFAULT_BACKOFF.baseMs,
@@ -127,7 +126,7 @@ async function runEnroll(flags: EnrollFlags & { metricsListen?: string }): Promi
     process.exit(EXIT_FAILURE);
   }
   if (identity.kind === 'files' && !identity.certPath) {
-    logging.get('ah_cli').warn('no --cert/--key given: connecting without a client certificate');
+    logging.get('ah_cli').warn({ event: 'no_client_certificate' }, 'no --cert/--key given: connecting without a client certificate');
   }
   // Loaded here so `status`, `--help` and friends start fast.
   const { createExecutor } = await import('../../engine/executor.js');

@@ -8,10 +8,9 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
-import { LogLineError } from '../../replay/log-record.js';
-import { replayFile, type ReplayResult } from '../../replay/replay-log.js';
-import { toJson } from '../../replay/report-json.js';
-import { renderText } from '../../replay/report-text.js';
+// The replay itself (and with it XState and every machine) is loaded when a log is replayed, not
+// for `ah --help` or `ah agent enroll`.
+import type { ReplayResult } from '../../replay/replay-log.js';
 import { parseTimeQuery, type TimeQuery } from '../../replay/time-query.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../common.js';
 
@@ -39,6 +38,7 @@ const FS_ERRORS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'per
 
 /** Replay LOG ('-' for stdin), turning every way the file can be wrong into one line. */
 export async function replayOrExit(path: string, options: { actor?: string; at?: TimeQuery }): Promise<ReplayResult> {
+  const [{ replayFile }, { LogLineError }] = await Promise.all([import('../../replay/replay-log.js'), import('../../replay/log-record.js')]);
   let result: ReplayResult;
   try {
     result = await replayFile(path === '-' ? process.stdin : path, options);
@@ -74,6 +74,7 @@ export function registerReplay(agent: Command): void {
     .option('--json', 'print the replay as one JSON object')
     .action(async (log: string, flags: ReplayFlags) => {
       const result = await replayOrExit(log, { actor: flags.actor, at: flags.at });
+      const [{ toJson }, { renderText }] = await Promise.all([import('../../replay/report-json.js'), import('../../replay/report-text.js')]);
       process.stdout.write(`${flags.json ? JSON.stringify(toJson(result)) : renderText(result, log)}\n`);
       process.exitCode = result.mismatches ? EXIT_FAILURE : EXIT_OK;
     });

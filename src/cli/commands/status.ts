@@ -1,36 +1,14 @@
 /** `ah agent status` and `ah agent fleet`: ask the daemons on their unix sockets. */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { queryStatus } from '../../transport/status-server.js';
 import { AhError } from '../../errors/ah-error.js';
 import type { ExecutorStatus } from '../../engine/executor-status.js';
-import type { FleetEntryJson } from '../../model/status.js';
 import { executorNameFromSocket, paths } from '../../engine/state-dir.js';
-import { EXIT_FAILURE, parsers, printError, stateDirFrom, stateDirOption } from '../common.js';
-import { renderAuditWarning, renderExecutorStatus, renderFleet } from '../render.js';
-import type { AuditHealth } from '../../audit/audit-log.js';
-
-const AS_OWNER = (role: string) => `run as the user that runs the ${role}, or root`;
-
-/** The state dir as `status` and `fleet` read it: null when there is none (nothing runs). */
-async function existingStateDir(stateDir: string, role: string): Promise<string | null> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = (await stat(stateDir)).isDirectory();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code !== 'ENOTDIR') {
-      throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', {
-        path: stateDir,
-        detail: code === 'EACCES' ? `permission denied (${AS_OWNER(role)})` : (code ?? String(err)),
-      });
-    }
-    isDirectory = false;
-  }
-  if (!isDirectory) throw new AhError('ENROLL_STATE_DIR_NOT_A_DIRECTORY', { path: stateDir });
-  return stateDir;
-}
+import { parsers, stateDirFrom, stateDirOption } from '../common.js';
+import { renderExecutorStatus } from '../render.js';
+import { answering, AS_OWNER, existingStateDir, notRunning } from './daemon-answer.js';
+import { registerFleet } from './fleet.js';
 
 async function runningExecutorNames(stateDir: string): Promise<string[]> {
   const runDir = paths.runDir(stateDir);
@@ -46,23 +24,6 @@ async function runningExecutorNames(stateDir: string): Promise<string[]> {
       code === 'EACCES' ? `permission denied (${AS_OWNER('executor')})` : code === 'ENOTDIR' ? `${runDir} is not a directory` : (code ?? String(err));
     throw new AhError('ENROLL_STATUS_DIR_UNREADABLE', { path: runDir, detail });
   }
-}
-
-/** Run a `status`/`fleet` action; what keeps it from an answer is one line and exit 1. */
-async function answering(action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (err) {
-    if (!(err instanceof AhError)) throw err;
-    printError(err);
-    process.exit(EXIT_FAILURE);
-  }
-}
-
-/** One line, as for a usage error: there is nothing to diagnose beyond "start it". */
-function notRunning(role: string, stateDir: string): never {
-  process.stderr.write(`error: ${new AhError('ENROLL_NOT_RUNNING', { role, stateDir }).message}\n`);
-  process.exit(EXIT_FAILURE);
 }
 
 export function registerStatus(agent: Command): void {
@@ -90,27 +51,5 @@ export function registerStatus(agent: Command): void {
         process.stdout.write(`${out}\n`);
       }),
     );
-
-  agent
-    .command('fleet')
-    .summary("list the executors enrolled with this machine's access point")
-    .description('Ask the running access point (on its status socket in the state dir) for its roster.')
-    .option('--json', 'print {executors:[{id, name, remoteAddress, since, lastHeartbeat, certNotAfter, state}]}')
-    .addOption(stateDirOption())
-    .action((flags: { json?: boolean; stateDir?: string }) =>
-      answering(async () => {
-        const stateDir = stateDirFrom(flags.stateDir);
-        const exists = await existingStateDir(stateDir, 'access point');
-        const answer = exists
-          ? ((await queryStatus(paths.accessPointSocket(stateDir), 'fleet', undefined, 'access point')) as {
-              executors: FleetEntryJson[];
-              audit?: AuditHealth;
-            } | null)
-          : null;
-        if (!answer) notRunning('access point', stateDir);
-        process.stdout.write(`${flags.json ? JSON.stringify(answer) : renderFleet(answer.executors)}\n`);
-        // A failing audit log is said under the table, on every look at the fleet.
-        if (!flags.json && answer.audit && !answer.audit.writable) process.stdout.write(`${renderAuditWarning(answer.audit)}\n`);
-      }),
-    );
+  registerFleet(agent);
 }

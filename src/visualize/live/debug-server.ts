@@ -2,9 +2,11 @@
  * `--debug-listen HOST:PORT`: the access point's live view over plain HTTP.
  *
  *   GET /                    the page (live-page.ts)
- *   GET /events              server-sent events: the fleet snapshot on every change (at most 5 a second)
- *                            and every 2 s while only heartbeats arrive
- *   GET /api/fleet           the same snapshot, once
+ *   GET /events?q=&page=     server-sent events: the fleet snapshot (counts, histogram, one page of
+ *                            the table searched by `q`: fleet-page.ts) when anything changed, at
+ *                            most one message a second however many events arrive, and every 5 s
+ *                            anyway (ages, late and expired entries move on without events)
+ *   GET /api/fleet?q=&page=  the same snapshot, once
  *   GET /api/executor?id=ID  {html, version}: one executor drawn (actor-section.ts)
  *
  * It shows names, addresses and SPIFFE IDs of the fleet, never key material, but that is still
@@ -21,12 +23,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from '../../log/logger.js';
 import { formatHostPort, type HostPort } from '../../util/address.js';
 import { actorSection, escapeHtml } from '../actor-section.js';
+import { fleetQueryFrom, type FleetQuery, queryKey } from './fleet-page.js';
 import type { FleetView } from './fleet-view.js';
 import { isLoopbackHost } from './loopback.js';
 import { livePage } from './live-page.js';
 
-const THROTTLE_MS = 200;
-const TICK_MS = 2_000;
+/** A stream gets at most one message in this time: a burst of events is one message. */
+export const BATCH_MS = 1_000;
+/** Sent this often even without events. */
+const REFRESH_MS = 5_000;
 const KEEPALIVE_MS = 15_000;
 export const MAX_EVENT_STREAMS = 32;
 /** Bytes written to a stream but not yet taken by its reader, beyond which the stream is ended. */
@@ -53,19 +58,30 @@ const SECURITY_HEADERS = {
   'Cache-Control': 'no-store',
 };
 
+/** One open event stream: what its reader asked for, and what it has been sent. */
+interface EventStream {
+  readonly res: ServerResponse;
+  readonly query: FleetQuery;
+  /** `performance.now()` of the last message. */
+  sentAt: number;
+  /** The change count the last message covered. */
+  seen: number;
+}
+
 export class DebugServer {
   private readonly server: Server;
-  private readonly streams = new Set<ServerResponse>();
+  private readonly streams = new Set<EventStream>();
   private pending: NodeJS.Timeout | null = null;
-  private touched = false;
+  /** Counts changes (and refreshes); a stream is behind while its `seen` is lower. */
+  private changes = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly drawings = new Map<string, { version: number; html: string }>();
   private bound: HostPort | null = null;
 
   constructor(private readonly options: DebugServerOptions) {
     this.server = createServer((req, res) => void this.handle(req, res));
-    options.view.on('changed', () => this.schedule());
-    options.view.on('touched', () => (this.touched = true));
+    options.view.on('changed', () => this.changed());
+    options.view.on('touched', () => this.changed());
   }
 
   get address(): HostPort {
@@ -84,13 +100,11 @@ export class DebugServer {
         this.server.off('error', reject);
         const a = this.server.address() as { address: string; port: number };
         this.bound = { host: this.options.listen.host, port: a.port };
-        const tick = setInterval(() => {
-          if (this.touched) this.broadcast();
-        }, TICK_MS);
+        const refresh = setInterval(() => this.changed(), REFRESH_MS);
         const keepalive = setInterval(() => this.streams.forEach((s) => this.write(s, ':\n\n')), KEEPALIVE_MS);
-        tick.unref();
+        refresh.unref();
         keepalive.unref();
-        this.timers.push(tick, keepalive);
+        this.timers.push(refresh, keepalive);
         resolve(this.bound);
       });
     });
@@ -99,36 +113,62 @@ export class DebugServer {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     if (this.pending) clearTimeout(this.pending);
-    for (const s of this.streams) s.end();
+    for (const s of this.streams) s.res.end();
     this.streams.clear();
     this.options.view.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections?.();
   }
 
-  private schedule(): void {
-    if (this.pending || this.streams.size === 0) return;
-    this.pending = setTimeout(() => {
-      this.pending = null;
-      this.broadcast();
-    }, THROTTLE_MS);
+  private changed(): void {
+    this.changes++;
+    this.arm();
   }
 
-  private broadcast(): void {
-    this.touched = false;
-    if (this.streams.size === 0) return;
-    const data = `data: ${JSON.stringify(this.options.view.snapshot())}\n\n`;
-    for (const s of this.streams) this.write(s, data);
+  /** One timer, for the moment the stream sent to longest ago may have its next message. */
+  private arm(): void {
+    if (this.pending || this.streams.size === 0) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const s of this.streams) if (s.seen < this.changes) oldest = Math.min(oldest, s.sentAt);
+    if (oldest === Number.POSITIVE_INFINITY) return;
+    this.pending = setTimeout(
+      () => {
+        this.pending = null;
+        this.flush();
+      },
+      Math.max(0, oldest + BATCH_MS - performance.now()),
+    );
+  }
+
+  /** Each stream that is behind and has waited its second gets one snapshot, computed once per query. */
+  private flush(): void {
+    const now = performance.now();
+    const snapshots = new Map<string, string>();
+    for (const s of this.streams) {
+      if (s.seen >= this.changes || now - s.sentAt < BATCH_MS) continue;
+      const key = queryKey(s.query);
+      let data = snapshots.get(key);
+      if (data === undefined) snapshots.set(key, (data = `data: ${JSON.stringify(this.options.view.snapshot(s.query))}\n\n`));
+      this.send(s, data);
+    }
+    this.arm();
+  }
+
+  private send(s: EventStream, data: string): void {
+    s.sentAt = performance.now();
+    s.seen = this.changes;
+    this.write(s, data);
   }
 
   /**
    * Write to one stream, unless its reader has left more than the bound unread (the socket's
    * buffers are full and `write` has been returning false): then end it; a live page reconnects.
    */
-  private write(res: ServerResponse, data: string): void {
+  private write(stream: EventStream, data: string): void {
+    const { res } = stream;
     const limit = this.options.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
     if (res.writableLength > limit) {
-      this.streams.delete(res);
+      this.streams.delete(stream);
       this.options.log?.warn(
         { event: 'debug_stream_dropped', remoteAddress: res.socket?.remoteAddress ?? null, bufferedBytes: res.writableLength, limit },
         `debug view: dropped an event stream whose reader left ${res.writableLength} bytes unread (more than ${limit})`,
@@ -160,7 +200,7 @@ export class DebugServer {
         case '/':
           return send(200, 'text/html; charset=utf-8', livePage(this.options.title ?? `ah access point ${formatHostPort(this.address)}: live view`));
         case '/api/fleet':
-          return send(200, 'application/json', JSON.stringify(this.options.view.snapshot()));
+          return send(200, 'application/json', JSON.stringify(this.options.view.snapshot(fleetQueryFrom(url.searchParams))));
         case '/api/executor': {
           const id = url.searchParams.get('id') ?? '';
           const found = this.options.view.executorView(id);
@@ -175,10 +215,11 @@ export class DebugServer {
               `too many event streams: ${this.streams.size} are open (at most ${this.options.maxStreams ?? MAX_EVENT_STREAMS})\n`,
             );
           }
+          const stream: EventStream = { res, query: fleetQueryFrom(url.searchParams), sentAt: 0, seen: 0 };
           res.writeHead(200, { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', ...SECURITY_HEADERS });
-          res.write(`retry: 1000\ndata: ${JSON.stringify(this.options.view.snapshot())}\n\n`);
-          this.streams.add(res);
-          req.on('close', () => this.streams.delete(res));
+          this.streams.add(stream);
+          req.on('close', () => this.streams.delete(stream));
+          this.send(stream, `retry: 1000\ndata: ${JSON.stringify(this.options.view.snapshot(stream.query))}\n\n`);
           return;
         }
         default:

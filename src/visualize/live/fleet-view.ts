@@ -8,12 +8,23 @@
  * steps per link, a few hundred departed executors and unadmitted links.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { FleetEntryJson } from '../../model/status.js';
+import type { FleetState } from '../../model/fleet-filter.js';
 import type { MachineLogRecord } from '../../log/machine-log.js';
 import type { StateValue } from '../../replay/log-record.js';
 import { formatValue } from '../../replay/state-value.js';
 import type { Diagnosis } from '../../replay/stuck.js';
 import type { ActorView, ViewStep } from '../actor-section.js';
+import {
+  emptyCounts,
+  FIRST_PAGE,
+  type FleetQuery,
+  PAGE_SIZE,
+  pageOf,
+  searchMatcher,
+  type TimeLeftBar,
+  timeLeftHistogram,
+  type ViewCountKey,
+} from './fleet-page.js';
 
 const LINKS_PER_EXECUTOR = 8;
 const STEPS_PER_LINK = 40;
@@ -65,8 +76,10 @@ export interface LinkRow {
 export interface ExecutorRow {
   readonly id: string;
   readonly name: string;
-  /** The newest link's state. */
+  /** The newest link's state (`unknown` for an entry whose links this view has not seen). */
   readonly state: string;
+  /** The roster's state of the entry (`ah agent fleet`), or `departed`. */
+  readonly fleetState: FleetState | 'departed';
   readonly since: number;
   readonly openLinks: number;
   readonly links: readonly LinkRow[];
@@ -80,15 +93,37 @@ export interface ExecutorRow {
 export interface FleetSnapshot {
   readonly now: number;
   readonly version: number;
+  /** Over the whole fleet: entries by state, executors seen leaving, links not admitted. */
+  readonly counts: Record<ViewCountKey, number>;
+  /** Over the enrolled executors: how long their certificates have left. */
+  readonly timeLeft: readonly TimeLeftBar[];
+  /** The search, the executors it matched (enrolled and departed), and the page of them shown. */
+  readonly q: string;
+  readonly matched: number;
+  readonly page: number;
+  readonly pages: number;
+  readonly pageSize: number;
   readonly executors: readonly ExecutorRow[];
   readonly unadmitted: readonly LinkRow[];
+}
+
+/** One roster entry as the view reads it (actors/roster.ts `rows()`). */
+export interface RosterRowView {
+  readonly id: string;
+  readonly name: string;
+  readonly state: FleetState;
+  readonly certNotAfter: number;
+  readonly entry: { readonly lastHeartbeat: number; readonly remoteAddress: string; readonly since: number };
 }
 
 export interface MachineSource {
   on(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
   off(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
-  readonly roster: { toJSON(): { executors: FleetEntryJson[] } };
+  readonly roster: { rows(now?: number): Iterable<RosterRowView> };
 }
+
+const byName = new Intl.Collator('en').compare;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 const asError = (e: unknown): Step['error'] => {
   const o = e as { code?: unknown; params?: unknown } | null | undefined;
@@ -214,36 +249,73 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
     };
   }
 
-  snapshot(): FleetSnapshot {
-    const roster = new Map(this.source.roster.toJSON().executors.map((e) => [e.id, e] as const));
-    const executors: ExecutorRow[] = [];
-    for (const ex of this.executors.values()) {
-      const tracks = ex.links.map((id) => this.links.get(id)).filter((l): l is LinkTrack => l !== undefined);
-      const rows = tracks.map((l) => this.linkRow(l));
-      const newest = rows[rows.length - 1];
-      const entry = roster.get(ex.id);
-      executors.push({
-        id: ex.id,
-        name: ex.name,
-        state: newest?.state ?? 'unknown',
-        since: newest?.since ?? 0,
-        openLinks: rows.filter((r) => !r.closed).length,
-        links: rows,
-        present: entry !== undefined,
-        lastHeartbeat: entry?.lastHeartbeat ?? null,
-        certNotAfter: entry?.certNotAfter ?? null,
-        remoteAddress: entry?.remoteAddress ?? newest?.remoteAddress ?? null,
-        version: ex.version,
-      });
+  /**
+   * The counts and the histogram over the whole fleet, and one page of it: the enrolled executors
+   * by name, then those seen leaving. Rows are built only for the page.
+   */
+  snapshot(query: FleetQuery = FIRST_PAGE, now = Date.now()): FleetSnapshot {
+    const counts = emptyCounts();
+    const present: RosterRowView[] = [];
+    for (const row of this.source.roster.rows(now)) {
+      counts[row.state]++;
+      present.push(row);
     }
-    executors.sort((a, b) => Number(b.present) - Number(a.present) || a.name.localeCompare(b.name));
+    const enrolled = new Set(present.map((r) => r.id));
+    const departed = [...this.executors.values()].filter((e) => !enrolled.has(e.id));
+    counts.departed = departed.length;
     const unadmitted = this.unadmitted
       .map((id) => this.links.get(id))
       .filter((l): l is LinkTrack => l !== undefined)
       .map((l) => this.linkRow(l))
       .reverse();
+    counts.unadmitted = unadmitted.length;
+    const matches = searchMatcher(query.q);
+    const listed: Array<RosterRowView | ExecutorTrack> = [
+      ...present.filter(matches).sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id)),
+      ...departed.filter(matches).sort((a, b) => byName(a.name, b.name)),
+    ];
+    const { rows, page, pages } = pageOf(listed, query.page);
     // Links not yet admitted nor closed (mid-handshake) are in neither list: they last milliseconds.
-    return { now: Date.now(), version: this.version, executors, unadmitted };
+    return {
+      now,
+      version: this.version,
+      counts,
+      timeLeft: timeLeftHistogram(
+        present.map((r) => r.certNotAfter),
+        now,
+      ),
+      q: query.q,
+      matched: listed.length,
+      page,
+      pages,
+      pageSize: PAGE_SIZE,
+      executors: rows.map((r) => this.executorRow(r)),
+      unadmitted,
+    };
+  }
+
+  private executorRow(r: RosterRowView | ExecutorTrack): ExecutorRow {
+    const entry = 'entry' in r ? r : null;
+    const ex = this.executors.get(r.id);
+    const rows = (ex?.links ?? [])
+      .map((id) => this.links.get(id))
+      .filter((l): l is LinkTrack => l !== undefined)
+      .map((l) => this.linkRow(l));
+    const newest = rows[rows.length - 1];
+    return {
+      id: r.id,
+      name: entry?.name ?? ex?.name ?? r.id,
+      state: newest?.state ?? 'unknown',
+      fleetState: entry?.state ?? 'departed',
+      since: newest?.since ?? entry?.entry.since ?? 0,
+      openLinks: rows.filter((l) => !l.closed).length,
+      links: rows,
+      present: entry !== null,
+      lastHeartbeat: entry ? iso(entry.entry.lastHeartbeat) : null,
+      certNotAfter: entry ? iso(entry.certNotAfter) : null,
+      remoteAddress: entry?.entry.remoteAddress ?? newest?.remoteAddress ?? null,
+      version: ex?.version ?? 0,
+    };
   }
 
   /**

@@ -8,7 +8,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { queryStatus } from '../../../src/transport/status-server.js';
 import { paths } from '../../../src/engine/state-dir.js';
-import { startAh, tempStateDir, type Daemon } from '../../helpers/cli.js';
+import { isEvent, startAh, tempStateDir, type Daemon } from '../../helpers/cli.js';
+import { eventually } from '../../helpers/eventually.js';
 import { ModeProxy, type ProxyMode } from '../../helpers/mode-proxy.js';
 
 export const HEARTBEAT_MS = 300;
@@ -37,7 +38,7 @@ async function accessPoint(stateDir: string, extra: string[] = []): Promise<{ da
     stateDir,
     ...extra,
   ]);
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening');
+  const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
 }
 
@@ -124,24 +125,23 @@ export class FleetHarness {
 
   /** Poll the executor's status (its unix socket) until `test` holds; bounded. */
   async until(test: (s: ExecutorStatusJson) => boolean, what: string, timeoutMs = 20_000): Promise<ExecutorStatusJson> {
-    const deadline = Date.now() + timeoutMs;
-    let last: ExecutorStatusJson | null = null;
-    while (Date.now() < deadline) {
-      last = await this.status();
-      if (last && test(last)) return last;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const tail = this.executor
-      ? this.executor.lines
-          .filter((l) => l.level >= 30)
-          .slice(-5)
-          .map((l) => l.msg)
-          .join(' | ')
-      : '';
-    throw new Error(
-      `${this.name} never ${what} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}; exit ${this.executor?.child.exitCode}; ` +
-        `stderr: ${this.executor?.stderr.join(' ') ?? ''}; log: ${tail}`,
+    const show = (last: ExecutorStatusJson | null) => {
+      const tail = this.executor
+        ? this.executor.lines
+            .filter((l) => l.level >= 30)
+            .slice(-5)
+            .map((l) => l.msg)
+            .join(' | ')
+        : '';
+      return `status ${JSON.stringify(last)}; exit ${this.executor?.child.exitCode}; stderr: ${this.executor?.stderr.join(' ') ?? ''}; log: ${tail}`;
+    };
+    const status = await eventually(
+      () => this.status(),
+      (s) => s !== null && test(s),
+      `${this.name} ${what}`,
+      { timeoutMs, intervalMs: 50, show },
     );
+    return status!;
   }
 
   async setMode(mode: ProxyMode): Promise<void> {

@@ -407,7 +407,7 @@ export function creationBundle(role: ResolvedRole, body: Record<string, unknown>
         throw errorResponse('URI Subject Alternative Names were provided via the API which are not valid for this role');
       }
       // Go's url.Parse fails on control characters and bad %-escapes.
-          if (/[\x00-\x1f\x7f]/.test(uri) || /%(?![0-9a-fA-F]{2})/.test(uri)) {
+      if (/[\x00-\x1f\x7f]/.test(uri) || /%(?![0-9a-fA-F]{2})/.test(uri)) {
         throw errorResponse(`the provided URI Subject Alternative Name ${goQuote(uri)} is not a valid URI`);
       }
     }
