@@ -44,9 +44,11 @@ if (mode === 'plain') {
     provider: new StaticProvider([serverPair], executorCaPem),
     heartbeatIntervalMs: Number(heartbeatMs),
     statusSocket: false,
-    // Every load process dials from the same loopback address: measure the engine, not the gate.
-    maxHandshakes: 65_536,
+    // Every load process dials from the same loopback address: the per-source rate is lifted. The
+    // handshake concurrency stays at its default (256), with a queue that holds a CA-wide push of
+    // the whole fleet, so a rotation storm waits its turn while the links already up are served.
     handshakeRate: 100_000,
+    handshakeQueue: 32_768,
   });
   const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0 };
   let gapWindow = null; // { since, lastBeat: Map, maxGap }
