@@ -171,6 +171,9 @@ export class SessionResumption {
     const timer = setTimeout(finish, this.options.helloTimeoutMs ?? 10_000);
     socket.on('data', onData);
     socket.on('error', ignore);
+    // A connection that waited in the handshake queue comes paused, its first bytes put back: flow
+    // them (a 'data' listener alone does not resume an explicitly paused stream).
+    socket.resume();
     socket.once('close', () => {
       done = true;
       clearTimeout(timer);
