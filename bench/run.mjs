@@ -24,7 +24,6 @@ const { values } = parseArgs({
     clients: { type: 'string', default: 'auto' },
     concurrency: { type: 'string', default: '32' },
     heartbeat: { type: 'string', default: '2000' },
-    'skip-storm': { type: 'boolean', default: false },
     /** `enroll`: only the access point's enrollment, memory and storm figures (no topic scripts). */
     only: { type: 'string' },
   },
