@@ -119,7 +119,7 @@ async function fleetUntil(test: (r: FleetReport) => boolean, what: string, extra
   throw new Error(`the fleet doctor never showed ${what}; last: ${JSON.stringify(last?.report)}`);
 }
 
-const enrolled = (d: Daemon) => d.waitForLine((l) => String(l.msg).startsWith('enrolled with access point'), 'enrolled', BOUND_MS);
+const enrolled = (d: Daemon) => d.waitForLine((l) => l.event === 'enrolled', 'enrolled', BOUND_MS);
 
 beforeAll(async () => {
   base = tempStateDir('ah-fleet-');
