@@ -2,6 +2,7 @@
  * The guide's connection errors, made for real, with the exact first line on stderr and exit 1
  * under --max-attempts; and usage errors, one line and exit 2.
  */
+import { renderMessage } from '../../src/errors/catalog.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAh, stopAll, tempStateDir } from '../helpers/cli.js';
@@ -127,12 +128,12 @@ describe('connection errors', () => {
     expect(retries.map((l) => l.attempt)).toEqual([1, 2, 3]);
     for (const l of retries) {
       expect(l).toMatchObject({ level: 40, code: 'ENROLL_CONNECTION_REFUSED', retryInMs: expect.any(Number) });
-      // Each line leads with the catalog's message for the code.
-      expect(l.msg.startsWith(`connection refused to 127.0.0.1:${port};`)).toBe(true);
+      // Each line leads with the catalog's message for its code (the guide's words, exact).
+      expect(l.msg.split(';')[0]).toBe(renderMessage(l.code, { address: `127.0.0.1:${port}` }));
     }
     const gaveUp = lines.filter((l) => l.level === 50);
     expect(gaveUp).toEqual([expect.objectContaining({ event: 'gave_up', code: 'ENROLL_CONNECTION_REFUSED', attempts: 4 })]);
-    expect(gaveUp[0].msg.startsWith(`connection refused to 127.0.0.1:${port};`)).toBe(true);
+    expect(gaveUp[0].msg.split(';')[0]).toBe(renderMessage(gaveUp[0].code, { address: `127.0.0.1:${port}` }));
     expect(firstLine(r.stderr)).toBe(`error: connection refused to 127.0.0.1:${port}`);
   });
 });

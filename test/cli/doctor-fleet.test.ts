@@ -160,7 +160,7 @@ beforeAll(async () => {
     {},
     'access point',
   );
-  const line = await ap.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening', BOUND_MS);
+  const line = await ap.waitForLine((l) => l.event === 'access_point_listening', 'listening', BOUND_MS);
   port = Number(String(line.address).split(':').pop());
 }, BOUND_MS + 30_000);
 

@@ -97,7 +97,7 @@ async function accessPoint(paths: Paths): Promise<number> {
     {},
     'access point',
   );
-  const line = await daemon.waitForLine((l) => String(l.msg).startsWith('access point listening'), 'listening', RUN_BOUND_MS);
+  const line = await daemon.waitForLine((l) => l.event === 'access_point_listening', 'listening', RUN_BOUND_MS);
   return Number(String(line.address).split(':').pop());
 }
 
