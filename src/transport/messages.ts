@@ -17,12 +17,16 @@ export const HEARTBEAT_INTERVAL_RANGE = { minMs: 100, maxMs: 3_600_000 } as cons
 export type Hello = { type: 'hello'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityProof };
 /** `sentAt`: the executor's wall clock when it sent the heartbeat (ms); the access point reads clock skew from it. */
 export type Heartbeat = { type: 'heartbeat'; seq: number; sentAt?: number };
-export type Goodbye = { type: 'goodbye'; reason: string };
+/** `retryAfterMs` (with `draining`): when the executor may come back to this access point. */
+export type Goodbye = { type: 'goodbye'; reason: string; retryAfterMs?: number };
 export type ExecutorMessage = Hello | Heartbeat | Goodbye;
 
 /** access point → executor */
-/** `nonce`: fresh per link; a later rotation proves continuity over it (transport/continuity.ts). */
-export type Welcome = { type: 'welcome'; executorId: string; heartbeatInterval: number; serverTime: number; nonce?: string };
+/**
+ * `nonce`: fresh per link; a later rotation proves continuity over it (transport/continuity.ts).
+ * `accessPoints`: the fleet's other serving access points (`https://HOST:PORT`), for failover.
+ */
+export type Welcome = { type: 'welcome'; executorId: string; heartbeatInterval: number; serverTime: number; nonce?: string; accessPoints?: string[] };
 export type Ack = { type: 'ack'; seq: number };
 export type Reject = { type: 'reject'; code: string; message: string; params?: Record<string, string> };
 export type AccessPointMessage = Welcome | Ack | Reject | Goodbye;
