@@ -1,6 +1,7 @@
 /**
  * The access point's executor links: one `connection` machine per link, provided with the link's
- * wire effects (welcome, ack, reject, goodbye) and its `verifyPeer` (the certificate rules, the
+ * wire effects (welcome, reject, goodbye; heartbeats of admitted links are acked here, beside the
+ * machine, see ./heartbeat-watch.ts) and its `verifyPeer` (the certificate rules, the
  * claimed name, and continuity against the identity's other open links), and the roster kept from
  * what the machines emit. The executor's counterpart is ./fleet-link.ts.
  */
@@ -12,13 +13,14 @@ import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import type { Logging } from '../log/logger.js';
 import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
-import { connectionMachine, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
+import { connectionMachine, HEARTBEATS_MISSED_BEFORE_CLOSE, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
 import { newNonce, verifyContinuity } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import type { ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
 import { wheelClock } from '../util/timer-wheel.js';
 import { DuplicateIdentities } from './duplicate-identities.js';
+import { HeartbeatWatch } from './heartbeat-watch.js';
 import type { FleetEntryJson, Roster, RosterEntry } from './roster.js';
 
 export type DuplicateIdentityPolicy = 'supersede' | 'reject';
@@ -67,6 +69,8 @@ export interface LinkHealthSink {
 interface LinkSlot {
   readonly link: ServerLink;
   readonly actor: Actor<typeof connectionMachine>;
+  /** Set once the link is admitted: from then on its heartbeats are acked here (./heartbeat-watch.ts). */
+  executorId: string | null;
 }
 
 type Admitted = Extract<ConnectionEmitted, { type: 'admitted' }>;
@@ -82,6 +86,8 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
    * (about 2 KB less per link, and less to create). It does nothing itself.
    */
   private readonly system: AnyActorRef;
+  /** Admitted links' silence deadlines, on the links' clock. */
+  private readonly heartbeats = new HeartbeatWatch(wheelClock, (linkId) => this.links.get(linkId)?.actor.send({ type: 'SILENT', at: Date.now() }));
 
   constructor(private readonly deps: ExecutorLinksDeps) {
     super();
@@ -130,29 +136,31 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       parent: this.system,
       input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
     });
-    this.links.set(link.id, { link, actor });
-    actor.on('admitted', (e: Admitted) => this.onAdmitted(e, link, actor.getSnapshot().context.labels));
-    actor.on('heartbeat', (e: Extract<ConnectionEmitted, { type: 'heartbeat' }>) => {
-      deps.roster.heartbeat(e.executorId, e.linkId, e.at);
-      this.emit('heartbeat', { id: e.executorId, linkId: e.linkId, seq: e.seq, at: e.at });
+    const slot: LinkSlot = { link, actor, executorId: null };
+    this.links.set(link.id, slot);
+    actor.on('admitted', (e: Admitted) => {
+      slot.executorId = e.executorId;
+      this.heartbeats.watch(link.id, deps.heartbeatIntervalMs * HEARTBEATS_MISSED_BEFORE_CLOSE);
+      this.onAdmitted(e, link, actor.getSnapshot().context.labels);
     });
     // Logged (or counted) with the audit record, in sendReject.
     actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
       deps.health?.rejected({ at: Date.now(), code: e.error.code, message: messageOf(e.error), remoteAddress: e.remoteAddress });
       this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
     });
-    actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => this.onDeparted(e));
+    actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {
+      this.heartbeats.unwatch(link.id);
+      this.onDeparted(e);
+    });
     actor.subscribe({ complete: () => this.links.delete(link.id) });
 
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
-      if (m.type === 'hello')
+      if (m.type === 'heartbeat' && slot.executorId !== null) this.onHeartbeat(slot, m.seq, m.sentAt, at);
+      else if (m.type === 'hello')
         actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
-      else if (m.type === 'heartbeat') {
-        actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
-        const executorId = actor.getSnapshot().context.peer?.executorId;
-        if (executorId && m.sentAt !== undefined) deps.health?.heartbeat(executorId, m.sentAt, at);
-      } else actor.send({ type: 'GOODBYE', reason: m.reason, at });
+      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+      else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });
     link.on('protocolError', (detail) => {
       deps.logging
@@ -165,6 +173,17 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     });
     link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
     actor.start();
+  }
+
+  /** An admitted link's heartbeat: acked, its deadline moved, the roster told; no machine transition. */
+  private onHeartbeat(slot: LinkSlot, seq: number, sentAt: number | undefined, at: number): void {
+    const { link } = slot;
+    const executorId = slot.executorId!;
+    link.send({ type: 'ack', seq });
+    this.heartbeats.heard(link.id);
+    this.deps.roster.heartbeat(executorId, link.id, at);
+    if (sentAt !== undefined) this.deps.health?.heartbeat(executorId, sentAt, at);
+    this.emit('heartbeat', { id: executorId, linkId: link.id, seq, at });
   }
 
   private provideConnection() {
@@ -213,7 +232,6 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
             ...(peer.nonce ? { nonce: peer.nonce } : {}),
           });
         },
-        sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
         sendReject: ({ context }, params) => {
           const link = wire(context.linkId);
           // Audited and logged before the executor hears why (repeats of unauthenticated clients: counted).

@@ -1,14 +1,18 @@
 /**
  * `connection`: one executor link as the access point sees it.
  *
- *   accepted ──hello──▶ verifying ──peer ok──▶ active ──goodbye / silence / socket closed──▶ closed
+ *   accepted ──hello──▶ verifying ──peer ok──▶ active ──goodbye / SILENT / socket closed──▶ closed
  *       │                   └──peer refused: reject{code,message}──▶ draining ──▶ closed
  *       └──anything but hello, or no hello in time──▶ closed
  *
- * Nothing but `hello` is read before the peer is verified. A link whose heartbeats stop for three
- * intervals is closed. Writing to the socket is done by named actions the transport provides
- * (`sendWelcome`, `sendAck`, ...); the roster listens to the emitted `admitted`/`heartbeat`/
- * `departed`/`rejected` events. Times arrive with the events (`at`).
+ * Nothing but `hello` is read before the peer is verified. Once active, a heartbeat changes
+ * nothing in the lifecycle, so the transport acks it and notes its time without a transition
+ * (actors/heartbeat-watch.ts: at ten thousand links a macrostep per heartbeat was half the access
+ * point's CPU); a heartbeat before verification still comes here and closes the link. A link whose
+ * heartbeats stop for three intervals gets `SILENT` from that watch and is closed. Writing to the
+ * socket is done by named actions the transport provides (`sendWelcome`, `sendReject`, ...); the
+ * roster listens to the emitted `admitted`/`departed`/`rejected` events. Times arrive with the
+ * events (`at`).
  */
 import { assign, emit, fromPromise, setup } from 'xstate';
 import type { ErrorInfo } from '../errors/ah-error.js';
@@ -44,15 +48,16 @@ export interface ConnectionContext {
   readonly continuity: ContinuityClaim | null;
   readonly peer: PeerVerdict | null;
   readonly helloAt: number | null;
-  readonly heartbeats: number;
-  readonly lastHeartbeatAt: number | null;
   readonly closeReason: string | null;
   readonly rejection: ErrorInfo | null;
 }
 
 export type ConnectionEvent =
   | { type: 'HELLO'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityClaim; at: number }
+  /** Only before verification, where it is a protocol error; an admitted link's heartbeats stay in the transport. */
   | { type: 'HEARTBEAT'; seq: number; at: number }
+  /** Three heartbeat intervals without one (actors/heartbeat-watch.ts). */
+  | { type: 'SILENT'; at: number }
   | { type: 'GOODBYE'; reason: string; at: number }
   | { type: 'PROTOCOL_ERROR'; detail: string; at: number }
   | { type: 'SOCKET_CLOSED'; detail: string; at: number }
@@ -71,7 +76,6 @@ export type ConnectionEmitted =
       supersedes: readonly string[];
       at: number;
     }
-  | { type: 'heartbeat'; linkId: string; executorId: string; seq: number; at: number }
   | { type: 'departed'; linkId: string; executorId: string | null; reason: string }
   | { type: 'rejected'; linkId: string; remoteAddress: string; error: ErrorInfo };
 
@@ -85,6 +89,8 @@ const reasonOf = (event: ConnectionEvent): string => {
       return `socket closed: ${event.detail}`;
     case 'DRAIN':
       return event.reason;
+    case 'SILENT':
+      return `no heartbeat for ${HEARTBEATS_MISSED_BEFORE_CLOSE} intervals`;
     case 'HELLO':
       return 'protocol error: hello sent twice';
     case 'HEARTBEAT':
@@ -114,7 +120,6 @@ export const connectionMachine = setup({
   actions: {
     // Wire effects, provided by the transport; the definitions here only name them.
     sendWelcome: () => {},
-    sendAck: (_, _params: { seq: number }) => {},
     sendReject: (_, _params: { error: ErrorInfo }) => {},
     sendGoodbye: (_, _params: { reason: string }) => {},
     endSocket: () => {},
@@ -123,7 +128,6 @@ export const connectionMachine = setup({
   },
   delays: {
     helloTimeout: ({ context }) => context.helloTimeoutMs,
-    heartbeatTimeout: ({ context }) => context.heartbeatIntervalMs * HEARTBEATS_MISSED_BEFORE_CLOSE,
     drainTimeout: ({ context }) => context.drainTimeoutMs,
   },
 }).createMachine({
@@ -140,8 +144,6 @@ export const connectionMachine = setup({
     continuity: null,
     peer: null,
     helloAt: null,
-    heartbeats: 0,
-    lastHeartbeatAt: null,
     closeReason: null,
     rejection: null,
   }),
@@ -210,30 +212,9 @@ export const connectionMachine = setup({
     active: {
       initial: 'live',
       states: {
+        // Heartbeats are acked by the transport; the machine hears only of their absence.
         live: {
-          after: {
-            heartbeatTimeout: {
-              target: '#connection.closed',
-              actions: assign({ closeReason: `no heartbeat for ${HEARTBEATS_MISSED_BEFORE_CLOSE} intervals` }),
-            },
-          },
-          on: {
-            HEARTBEAT: {
-              target: 'live',
-              reenter: true,
-              actions: [
-                assign({ heartbeats: ({ context }) => context.heartbeats + 1, lastHeartbeatAt: ({ event }) => event.at }),
-                { type: 'sendAck', params: ({ event }) => ({ seq: event.seq }) },
-                emit(({ context, event }) => ({
-                  type: 'heartbeat' as const,
-                  linkId: context.linkId,
-                  executorId: context.peer!.executorId,
-                  seq: event.seq,
-                  at: event.at,
-                })),
-              ],
-            },
-          },
+          on: { SILENT: { target: '#connection.closed', actions: 'noteClose' } },
         },
       },
       on: {

@@ -48,7 +48,7 @@ export const DEFAULT_WHEEL_RESOLUTION_MS = 100;
 
 export class TimerWheel {
   readonly resolutionMs: number;
-  private readonly now: () => number;
+  private readonly timeSource: () => number;
   private readonly buckets = new Map<number, Bucket>();
   private readonly ticks = new TickHeap();
   private armed: { tick: number; timer: LongTimer } | null = null;
@@ -59,7 +59,7 @@ export class TimerWheel {
   constructor(options: TimerWheelOptions = {}) {
     this.resolutionMs = options.resolutionMs ?? DEFAULT_WHEEL_RESOLUTION_MS;
     if (!(this.resolutionMs > 0)) throw new RangeError(`resolutionMs must be positive, got ${this.resolutionMs}`);
-    this.now = options.now ?? (() => performance.now());
+    this.timeSource = options.now ?? (() => performance.now());
   }
 
   /** Timers waiting. */
@@ -68,9 +68,14 @@ export class TimerWheel {
   }
 
   /** Like setTimeout(fn, ms), for any ms (negative or NaN: as soon as possible). */
+  /** The wheel's time, in ms, from its time source. */
+  now(): number {
+    return this.timeSource();
+  }
+
   setTimeout(fn: () => void, ms: number): WheelTimer {
     const delay = Number.isNaN(ms) ? 0 : Math.max(0, ms);
-    const deadline = this.now() + delay;
+    const deadline = this.timeSource() + delay;
     // The bucket whose end is strictly after the deadline: never early, and a timer set while a
     // bucket fires lands in a later one.
     const tick = Math.floor(deadline / this.resolutionMs) + 1;
@@ -101,7 +106,7 @@ export class TimerWheel {
   /** Fires every bucket whose end has passed, then arms for the next one that holds a timer. */
   private fire(): void {
     this.armed = null;
-    const now = this.now();
+    const now = this.timeSource();
     const failures: unknown[] = [];
     this.firing = true;
     try {
@@ -152,7 +157,7 @@ export class TimerWheel {
     if (this.armed?.tick === tick) return;
     this.disarm();
     // Rounded up: a native timer counts whole milliseconds, and waking early costs a second wake.
-    const wait = Math.ceil(tick * this.resolutionMs - this.now());
+    const wait = Math.ceil(tick * this.resolutionMs - this.timeSource());
     this.armed = { tick, timer: setLongTimeout(() => this.fire(), Math.max(0, wait), { ref: false }) };
   }
 

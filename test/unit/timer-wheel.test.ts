@@ -10,6 +10,7 @@ import { createActor, fromPromise } from 'xstate';
 import { connectionMachine, type PeerVerdict } from '../../src/machines/connection.js';
 import { MAX_NATIVE_TIMEOUT_MS } from '../../src/util/long-timer.js';
 import { TimerWheel, wheelClock } from '../../src/util/timer-wheel.js';
+import { HeartbeatWatch } from '../../src/actors/heartbeat-watch.js';
 
 const TICK = 100;
 const DAY = 86_400_000;
@@ -196,38 +197,37 @@ describe('TimerWheel', () => {
   });
 });
 
-describe('the connection machine on the wheel', () => {
+describe('heartbeat deadlines on the wheel', () => {
   const OK: PeerVerdict = { executorId: 'spiffe://dev.local/ah/agent/e', certNotAfter: 9e12, serial: '01' };
 
-  it('acks heartbeats and closes a link silent for three intervals, not before, at most one tick after', async () => {
+  it('a link heard every 2.9 s stays; silent for three intervals it is closed, not before, at most one tick after', async () => {
     const clock = new TimerWheel({ resolutionMs: TICK, now: () => Date.now() });
     const wire: string[] = [];
     const machine = connectionMachine.provide({
       actors: { verifyPeer: fromPromise(async () => OK) },
-      actions: {
-        sendWelcome: () => void wire.push('welcome'),
-        sendAck: (_, p) => void wire.push(`ack ${p.seq}`),
-        destroySocket: () => void wire.push('destroy'),
-      },
+      actions: { sendWelcome: () => void wire.push('welcome'), destroySocket: () => void wire.push('destroy') },
     });
     const actor = createActor(machine, { clock, input: { linkId: 'link-1', remoteAddress: '127.0.0.1:5', heartbeatIntervalMs: 1_000 } });
+    const watch = new HeartbeatWatch(clock, () => actor.send({ type: 'SILENT', at: Date.now() }));
+    actor.on('admitted', () => watch.watch('link-1', 3_000));
     actor.start();
     actor.send({ type: 'HELLO', name: 'e', version: '1', labels: {}, at: Date.now() });
     await vi.advanceTimersByTimeAsync(0);
     expect(actor.getSnapshot().value).toEqual({ active: 'live' });
     for (let seq = 1; seq <= 5; seq++) {
       vi.advanceTimersByTime(2_900);
-      actor.send({ type: 'HEARTBEAT', seq, at: Date.now() });
+      watch.heard('link-1');
     }
-    expect(wire).toEqual(['welcome', 'ack 1', 'ack 2', 'ack 3', 'ack 4', 'ack 5']);
+    expect(actor.getSnapshot().value).toEqual({ active: 'live' });
     vi.advanceTimersByTime(2_999);
     expect(actor.getSnapshot().value).toEqual({ active: 'live' });
     vi.advanceTimersByTime(TICK + 1);
     expect(actor.getSnapshot().value).toBe('closed');
     expect(actor.getSnapshot().context.closeReason).toBe('no heartbeat for 3 intervals');
-    expect(wire.at(-1)).toBe('destroy');
-    // The hello deadline and every heartbeat deadline before the last were cleared, not fired.
+    expect(wire).toEqual(['welcome', 'destroy']);
+    // The hello deadline was cleared, and the watch re-armed one timer per link, not one per heartbeat.
     expect(clock.size).toBe(0);
+    expect(watch.size).toBe(0);
   });
 
   it('the shared clock the access point gives its links is a wheel', () => {
