@@ -119,16 +119,28 @@ const fleet = await phase('ah', HEARTBEAT_MS);
 // Rotation storm: every executor gets new material at once, and rotates make-before-break.
 await sleep(HEARTBEAT_MS * 1.5); // let heartbeats run so every executor has a last beat to measure from
 await fleet.server.call('watchGaps');
-await sleep(HEARTBEAT_MS * 1.5);
+await sleep(HEARTBEAT_MS * 3);
+// The same fleet's worst gap with nothing happening: timers on a shared, loaded machine fire late.
+const calmGaps = await fleet.server.call('gaps');
+await fleet.server.call('restartGapMax');
 const before = await fleet.server.call('counters');
 const disconnectsBefore = (await Promise.all(fleet.clients.map((c) => c.call('counters')))).reduce((a, c) => a + c.disconnects, 0);
 const stormStart = performance.now();
 await Promise.all(fleet.clients.map((c) => c.call('storm')));
 let rotated = 0;
 let stormMs = 0;
+let lastProgress = 0;
 for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(100)) {
   const counts = await Promise.all(fleet.clients.map((c) => c.call('counters')));
   rotated = counts.reduce((a, c) => a + c.rotations, 0);
+  if (performance.now() - lastProgress >= 5_000) {
+    lastProgress = performance.now();
+    const s = await fleet.server.call('counters');
+    const h = s.handshakes;
+    log(
+      `#   storm +${((lastProgress - stormStart) / 1000).toFixed(0)} s: ${rotated} rotated, ${s.links} links, ${s.departed - before.departed} gone, handshakes ${h.inFlight} in flight / ${h.queued} queued, heartbeats ${s.heartbeats}`,
+    );
+  }
   if (rotated >= fleet.result.opened) {
     stormMs = performance.now() - stormStart;
     break;
@@ -143,11 +155,15 @@ const storm = {
   rotated,
   windowMs: stormMs,
   linksDropped: after.departed - before.departed,
+  // Why the access point saw links go (cumulative over the fleet phase).
+  departedBy: after.departedBy,
   executorDisconnects: clientCounts.reduce((a, c) => a + c.disconnects, 0) - disconnectsBefore,
   relinked: after.relinked - before.relinked,
   worstHeartbeatGapMs: gaps.maxGap,
+  calmWorstHeartbeatGapMs: calmGaps.maxGap,
   heartbeatIntervalMs: HEARTBEAT_MS,
 };
+log(`# storm: ${storm.rotated}/${storm.executors} rotated in ${(storm.windowMs / 1000).toFixed(1)} s; links gone at the access point by reason: ${JSON.stringify(storm.departedBy)}; executor disconnects ${storm.executorDisconnects}`);
 await Promise.all(fleet.clients.map((c) => c.call('close').catch(() => {})));
 await Promise.all(fleet.clients.map((c) => c.kill()));
 await fleet.server.kill();
@@ -173,6 +189,13 @@ const rows = [
     ah: storm.worstHeartbeatGapMs,
     ratio: storm.worstHeartbeatGapMs / HEARTBEAT_MS,
     goal: '≤ 1 interval, 0 dropped',
+  },
+  {
+    figure: 'the same fleet before the storm: worst heartbeat gap ms (how late timers fire on this machine now)',
+    plain: null,
+    ah: storm.calmWorstHeartbeatGapMs,
+    ratio: storm.calmWorstHeartbeatGapMs / HEARTBEAT_MS,
+    goal: '',
   },
 ];
 

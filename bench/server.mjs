@@ -50,10 +50,13 @@ if (mode === 'plain') {
     handshakeRate: 100_000,
     handshakeQueue: 32_768,
   });
-  const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0 };
+  const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0, departedBy: {} };
   let gapWindow = null; // { since, lastBeat: Map, maxGap }
   ap.on('admitted', (e) => (e.relinked ? counters.relinked++ : counters.joined++));
-  ap.on('departed', () => counters.departed++);
+  ap.on('departed', ({ reason }) => {
+    counters.departed++;
+    counters.departedBy[reason] = (counters.departedBy[reason] ?? 0) + 1;
+  });
   ap.on('rejected', () => counters.rejected++);
   ap.on('heartbeat', ({ id, at }) => {
     counters.heartbeats++;
@@ -65,9 +68,17 @@ if (mode === 'plain') {
   const { port } = await ap.start();
   serveIpc(
     {
-      counters: () => ({ ...counters, links: ap.status().links, executors: ap.status().executors }),
+      counters: () => {
+        const status = ap.status();
+        return { ...counters, links: status.links, executors: status.executors, handshakes: status.handshakes };
+      },
       watchGaps: () => {
         gapWindow = { since: Date.now(), lastBeat: new Map(), maxGap: 0 };
+        return true;
+      },
+      /** Start a new worst gap, keeping every executor's last beat. */
+      restartGapMax: () => {
+        gapWindow.maxGap = 0;
         return true;
       },
       gaps: () => {
