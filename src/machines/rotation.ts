@@ -25,7 +25,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface RotationInput {
   readonly provider: string;
-  /** The provider can be asked for new material (dev, vault); otherwise it pushes (files, spiffe). */
+  /** The provider can be asked for new material (dev, vault, exec); otherwise it pushes (files, spiffe). */
   readonly canIssue: boolean;
   /** Fraction of the lifetime after which to renew (0.7). */
   readonly threshold: number;

@@ -26,7 +26,7 @@ export interface ProviderEvents {
 
 export interface IdentityProvider extends Pick<EventEmitter<ProviderEvents>, 'on' | 'off' | 'once'> {
   readonly kind: ProviderKind;
-  /** Can be asked for new material at the renewal point (dev, vault); push providers cannot. */
+  /** Can be asked for new material at the renewal point (dev, vault, exec); push providers cannot. */
   readonly canIssue: boolean;
   /** Ask for new material after this long even before the renewal point (exec's `--dynamic-cert-ttl`). */
   readonly maxAgeMs?: number;

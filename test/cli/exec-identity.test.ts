@@ -149,6 +149,41 @@ describe.skipIf(skipWithout('openssl'))('--identity exec', () => {
     await ex.waitForNewLine(mark, isEvent('rotation_complete'), 'a rotation once the command works again', 30_000);
   });
 
+  it('an executor whose command fails at start waits with the catalog line, and enrolls once it works', async () => {
+    const dir = brokerDir(ca);
+    writeFileSync(join(dir, 'mode'), 'garbage');
+    const state = tempStateDir();
+    const lateId = 'spiffe://example.org/ah/agent/exec-late';
+    const late = startAh([
+      'agent',
+      'enroll',
+      '--remote-server',
+      `https://127.0.0.1:${port}`,
+      '--name',
+      'exec-late',
+      '--identity',
+      'exec',
+      '--dynamic-cert-cmd',
+      `${BROKER} ${dir} URI:${lateId}`,
+      '--state-dir',
+      state,
+    ]);
+    const unavailable = await late.waitForLine(isEvent('identity_unavailable'), 'identity_unavailable');
+    expect(unavailable.code).toBe('ENROLL_EXEC_BAD_OUTPUT');
+    const waiting = await waitForStatus(state, (s) => s.lastError !== null, 'the start error in status');
+    expect([waiting.state, waiting.detail, waiting.lastError]).toEqual([
+      'disconnected',
+      { disconnected: 'waitingForIdentity' },
+      {
+        code: 'ENROLL_EXEC_BAD_OUTPUT',
+        message: `identity command ${BROKER} printed no usable PEM: no PEM block in its output (42 bytes) (stderr: upstream said 502)`,
+      },
+    ]);
+    writeFileSync(join(dir, 'mode'), 'mint');
+    expect((await late.waitForLine(isEvent('enrolled'), 'enrolled once the command works')).executorId).toBe(lateId);
+    await late.stop();
+  });
+
   it('writes no private key to any log line of either daemon', async () => {
     const text = [...ex.lines, ...ap.lines].map((l) => JSON.stringify(l)).join('\n') + ex.stderr.join('\n') + ap.stderr.join('\n');
     const keys = [...mintedKeyLines(exBroker), ...mintedKeyLines(apBroker)];
