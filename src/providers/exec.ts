@@ -75,6 +75,8 @@ export class ExecIdentityProvider extends EventEmitter<ProviderEvents> implement
   /** Run the command once: the material it printed, verified, or the catalog's error. */
   async issue(): Promise<IdentityMaterial> {
     const { program } = this.spec;
+    // A renewal that races the daemon's stop must not start a command nobody will kill.
+    if (this.stopping.signal.aborted) throw new AhError('ENROLL_INTERNAL', { detail: 'the exec identity provider is stopped' });
     if (this.spec.argv.length === 0) {
       const split = splitCommandLine(this.options.command);
       throw new AhError('ENROLL_EXEC_NOT_STARTED', { command: program, detail: split.ok ? 'empty command' : split.problem });
