@@ -20,6 +20,10 @@ export const FLAG_RANGES = {
   devCertTtl: { minMs: 2 * S, maxMs: 365 * D },
   filesPollInterval: { minMs: 1 * S, maxMs: 24 * H },
   vaultTtl: { minMs: 10 * S, maxMs: 365 * D },
+  /** exec: how long one run's material is used; below a few seconds the command runs faster than links are made. */
+  dynamicCertTtl: { minMs: 2 * S, maxMs: 365 * D },
+  /** exec: how long one run of the command may take. */
+  dynamicCertTimeout: { minMs: 1 * S, maxMs: 1 * H },
   clockSkewThreshold: { minMs: 100, maxMs: 30 * D },
   demoDuration: { minMs: 1 * S, maxMs: 24 * H },
   demoCertTtl: { minMs: 2 * S, maxMs: 24 * H },

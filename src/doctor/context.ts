@@ -18,7 +18,20 @@ import { probeEnrollment } from './enrollment.js';
 import { loadIdentity } from './identity.js';
 import { resolveHost, tcpConnect } from './network.js';
 import { probeSpiffe } from './spiffe.js';
-import type { BindProbe, DoctorSession, EnrollProbe, IdentityProbe, ResolveProbe, SpiffeProbe, TcpProbe, TlsProbe, TrustPlan, VaultProbe } from './session.js';
+import { probeExec } from './exec.js';
+import type {
+  BindProbe,
+  DoctorSession,
+  EnrollProbe,
+  ExecProbe,
+  IdentityProbe,
+  ResolveProbe,
+  SpiffeProbe,
+  TcpProbe,
+  TlsProbe,
+  TrustPlan,
+  VaultProbe,
+} from './session.js';
 import { probeTls } from './tls.js';
 import type { DoctorConfig } from './types.js';
 import { probeVault } from './vault.js';
@@ -90,6 +103,12 @@ export class DoctorContext implements DoctorSession {
     if (identity.kind !== 'vault') return Promise.reject(new Error('not the vault identity'));
     const commonName = identity.commonName ?? (this.config.role === 'access-point' ? hostname() : this.config.name);
     return this.once('vault', () => probeVault(identity, commonName, this.config.connectTimeoutMs));
+  }
+
+  exec(): Promise<ExecProbe> {
+    const identity = this.config.identity;
+    if (identity.kind !== 'exec') return Promise.reject(new Error('not the exec identity'));
+    return this.once('exec', () => probeExec(identity));
   }
 
   enrollment(): Promise<EnrollProbe> {

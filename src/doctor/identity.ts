@@ -191,8 +191,8 @@ export async function loadIdentity(ctx: DoctorSession): Promise<IdentityProbe> {
     };
   }
 
-  // spiffe and vault: the material their checks obtained.
-  const probe = identity.kind === 'spiffe' ? await ctx.spiffe() : await ctx.vault();
+  // spiffe, vault and exec: the material their checks obtained.
+  const probe = identity.kind === 'spiffe' ? await ctx.spiffe() : identity.kind === 'vault' ? await ctx.vault() : await ctx.exec();
   const material = probe.material;
   if (!material) {
     return {
@@ -203,7 +203,7 @@ export async function loadIdentity(ctx: DoctorSession): Promise<IdentityProbe> {
       anonymous: false,
       extraCaPem,
       unavailable: {
-        reason: `no ${identity.kind === 'spiffe' ? 'SVID from the Workload API' : 'certificate from Vault'} (see the ${identity.kind} checks)`,
+        reason: `no ${SOURCE_OF[identity.kind]} (see the ${identity.kind} checks)`,
         error: probe.materialError,
       },
     };
@@ -220,12 +220,14 @@ export async function loadIdentity(ctx: DoctorSession): Promise<IdentityProbe> {
     key: parseKey(material.keyPem, probe.origin, parseErrors),
     bundle,
     bundlePem: material.bundlePem ?? undefined,
-    bundleOrigin: identity.kind === 'spiffe' ? 'the SVID trust bundle' : "Vault's CA chain",
+    bundleOrigin: identity.kind === 'spiffe' ? 'the SVID trust bundle' : identity.kind === 'vault' ? "Vault's CA chain" : `the CA bundle in ${probe.origin}`,
     parseErrors,
     anonymous: false,
     extraCaPem,
   };
 }
+
+const SOURCE_OF = { spiffe: 'SVID from the Workload API', vault: 'certificate from Vault', exec: 'identity from the command' } as const;
 
 function fileSummary(f: FileRead): string {
   return `${f.role} ${f.path}${f.mode !== undefined ? ` (${formatMode(f.mode)})` : ''}`;
@@ -251,8 +253,13 @@ export const identityFilesCheck: Check<DoctorSession> = {
         return fail(id.devDirProblem, `dev identity: cannot write the state dir (${id.devDirProblem.params.path}: ${id.devDirProblem.params.detail})`);
       return pass(`${id.origin}; state dir ${ctx.config.stateDir} is writable${listed ? `; ${listed} readable` : ''}`);
     }
-    if (id.kind === 'spiffe' || id.kind === 'vault') {
-      const source = id.kind === 'spiffe' ? 'the SVID comes from the Workload API' : 'the certificate comes from Vault';
+    if (id.kind === 'spiffe' || id.kind === 'vault' || id.kind === 'exec') {
+      const source =
+        id.kind === 'spiffe'
+          ? 'the SVID comes from the Workload API'
+          : id.kind === 'vault'
+            ? 'the certificate comes from Vault'
+            : 'the identity comes from the command';
       return listed ? pass(`${listed} readable; ${source}`) : skip(`${id.kind} identity: no files, ${source}`);
     }
     if (id.anonymous) return pass(`${listed} readable (no --cert/--key)`);

@@ -9,6 +9,7 @@ import { apAuditLogCheck, apListenCheck, apMetricsCheck, apStateDirCheck } from 
 import { DoctorContext } from './context.js';
 import { clockCheck, enrollCheck } from './enrollment.js';
 import { identityChainCheck, identityFilesCheck, identityKeyCheck, identityParseCheck, identitySanCheck, identityValidityCheck } from './identity.js';
+import { execCommandCheck } from './exec.js';
 import { dnsCheck, tcpCheck } from './network.js';
 import {
   productionAuditLogCheck,
@@ -42,6 +43,7 @@ export const CHECKS: readonly Check<DoctorSession>[] = [
   vaultSealCheck,
   vaultTokenCheck,
   vaultIssueCheck,
+  execCommandCheck,
   enrollCheck,
   clockCheck,
 ];

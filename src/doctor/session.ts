@@ -9,7 +9,7 @@
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { AhError } from '../errors/ah-error.js';
-import type { ProviderKind } from '../providers/identity-provider.js';
+import type { IdentityMaterial, ProviderKind } from '../providers/identity-provider.js';
 import type { SvidMaterial } from '../providers/spiffe.js';
 import type { Welcome } from '../transport/messages.js';
 import type { CheckOutcome, DoctorConfig } from './types.js';
@@ -107,6 +107,18 @@ export interface VaultProbe {
   readonly origin: string;
 }
 
+/** One run of the exec identity's command. */
+export interface ExecProbe {
+  /** The program as typed. */
+  readonly program: string;
+  readonly material: IdentityMaterial | null;
+  readonly materialError?: AhError;
+  /** Its first stderr lines, key material left out. */
+  readonly stderr: string[];
+  readonly ms: number;
+  readonly origin: string;
+}
+
 export type EnrollProbe =
   | { readonly kind: 'welcomed'; readonly welcome: Welcome; readonly startedAt: number; readonly receivedAt: number }
   | { readonly kind: 'failed'; readonly error: AhError }
@@ -133,6 +145,8 @@ export interface DoctorSession {
   spiffe(): Promise<SpiffeProbe>;
   /** Rejects unless the identity is vault: checks ask only then. */
   vault(): Promise<VaultProbe>;
+  /** The exec identity's command, run once. */
+  exec(): Promise<ExecProbe>;
   enrollment(): Promise<EnrollProbe>;
   /** The executor's rule (engine/executor.ts): `--ca` for identities without a bundle, else the identity's bundle, else first use. */
   trust(): Promise<TrustPlan>;

@@ -383,7 +383,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       input: {
         listen: formatHostPort(this.listenAt),
         seed: randomInt(2 ** 31),
-        rotation: { provider: provider.kind, canIssue: provider.canIssue, threshold: DEFAULT_RENEWAL_THRESHOLD, jitter: RENEWAL_JITTER },
+        rotation: {
+          provider: provider.kind,
+          canIssue: provider.canIssue,
+          maxAgeMs: provider.maxAgeMs,
+          threshold: DEFAULT_RENEWAL_THRESHOLD,
+          jitter: RENEWAL_JITTER,
+        },
       },
       inspect: machineInspector(this.logging.get('ah_machine'), 'access-point'),
     });

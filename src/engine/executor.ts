@@ -238,6 +238,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         rotation: {
           provider: provider.kind,
           canIssue: provider.canIssue,
+          maxAgeMs: provider.maxAgeMs,
           threshold: options.renewalThreshold ?? DEFAULT_RENEWAL_THRESHOLD,
           jitter: RENEWAL_JITTER,
           retry: options.backoff,

@@ -660,6 +660,69 @@ export const catalog = {
     solutions: ['journalctl -u ah-executor -f        # On the executor: why the link closes', 'ah agent enroll --log-level debug ...'],
     retryable: true,
   },
+  // --- The exec identity provider (--identity exec --dynamic-cert-cmd CMD) ----------------------
+  // {command} is the program as typed (its first word: arguments may hold tokens); {stderr} is
+  // empty, or ` (stderr: <the command's first stderr line>)` with key material left out. The
+  // guide has no section of its own for this provider: its parent section is named.
+  ENROLL_EXEC_NOT_STARTED: {
+    message: 'identity command {command} could not be started: {detail}',
+    guideSection: 'Identity Provider Errors',
+    causes: ['The program does not exist or is not executable by the daemon user', 'A shell command given without --dynamic-cert-shell'],
+    solutions: ['ls -la $(command -v {command})     # Does it exist, may this user run it?', 'ah agent doctor ... --identity exec --dynamic-cert-cmd ...'],
+    retryable: false,
+  },
+  ENROLL_EXEC_FAILED: {
+    message: 'identity command {command} exited with {status}{stderr}',
+    guideSection: 'Identity Provider Errors',
+    causes: ['The certificate broker the command asks is down or refused this host', 'The command lacks its own credentials'],
+    solutions: ['Run the command by hand as the daemon user and read its stderr', 'journalctl -u ah-executor | grep identity_command_stderr'],
+    retryable: true,
+  },
+  ENROLL_EXEC_TIMEOUT: {
+    message: 'identity command {command} did not finish within {timeout} and was killed{stderr}',
+    guideSection: 'Identity Provider Errors',
+    causes: ['The broker does not answer', 'The command waits for input (its stdin is closed) or for a lock'],
+    solutions: ['Run the command by hand with </dev/null and time it', 'ah agent enroll --dynamic-cert-timeout 2m ...   # If it is merely slow'],
+    retryable: true,
+  },
+  ENROLL_EXEC_OUTPUT_TOO_LARGE: {
+    message: 'identity command {command} printed more than {limit} on stdout and was killed{stderr}',
+    guideSection: 'Identity Provider Errors',
+    causes: ['The command prints logs or a whole CA store on stdout; only PEM belongs there (logs go to stderr)'],
+    solutions: ["Send the command's diagnostics to stderr (>&2)", 'Print only the chain, the key and the CA bundle'],
+    retryable: false,
+  },
+  ENROLL_EXEC_BAD_OUTPUT: {
+    message: 'identity command {command} printed no usable PEM: {detail}{stderr}',
+    guideSection: 'Identity Provider Errors',
+    causes: ['The command printed an error page, logs or nothing on stdout', 'A block is cut short or is not a certificate or an unencrypted private key'],
+    solutions: ['{command} ... | grep -- "-----BEGIN"     # Which PEM blocks it prints', 'openssl x509 -noout -text     # Inspect each certificate'],
+    retryable: false,
+  },
+  ENROLL_EXEC_NO_KEY: {
+    message: 'identity command {command} printed no private key{stderr}',
+    guideSection: 'Identity Provider Errors',
+    causes: ['The command prints the certificate only', 'The key is written to a file instead of stdout'],
+    solutions: ['Print the key on stdout too, as a PRIVATE KEY (or RSA/EC PRIVATE KEY) PEM block, unencrypted'],
+    retryable: false,
+  },
+  ENROLL_EXEC_KEY_MISMATCH: {
+    message: 'identity command {command}: private key does not match certificate{stderr}',
+    guideSection: 'Certificate Errors / Wrong Key for Certificate',
+    causes: ['The command prints a key from another run or another host', 'The broker returned a certificate for another key'],
+    solutions: ['Print the key the certificate was issued for, from the same run', 'Regenerate certificate and key pair together'],
+    retryable: false,
+  },
+  ENROLL_EXEC_AMBIGUOUS_PEM: {
+    message: 'identity command {command} printed PEM that cannot be sorted into chain, key and CA bundle: {detail}',
+    guideSection: 'Identity Provider Errors',
+    causes: [
+      'The output must hold one end-entity certificate (the leaf), the CAs that sign it (the chain) and self-signed root CAs (the CA bundle)',
+      'A second leaf, a second key, or a CA certificate that is neither in the chain nor a self-signed root',
+    ],
+    solutions: ['Print one leaf, its key, its intermediates and the root CA(s) only', 'See the exec provider section of the README for the rule'],
+    retryable: false,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

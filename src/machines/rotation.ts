@@ -6,7 +6,8 @@
  *                           └──────────── new MATERIAL, or the renewed material ◀─────────────┘
  *   any ──EXPIRY_REACHED──▶ expired (keeps renewing, or waits for material)
  *
- * The renewal point is notBefore + lifetime × (threshold ± jitter). Times come in with the events
+ * The renewal point is notBefore + lifetime × (threshold ± jitter), or observedAt + maxAgeMs when
+ * the provider gives one (exec's `--dynamic-cert-ttl`) and that comes first. Times come in with the events
  * (`observedAt`), the jitter from a seeded generator in context, and every wait goes through the
  * actor's clock. New material is accepted only when its notAfter is not earlier than the current one's;
  * key and chain were checked before the event was sent. The owner (the enrollment machine, or the
@@ -24,13 +25,15 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface RotationInput {
   readonly provider: string;
-  /** The provider can be asked for new material (dev, vault); otherwise it pushes (files, spiffe). */
+  /** The provider can be asked for new material (dev, vault, exec); otherwise it pushes (files, spiffe). */
   readonly canIssue: boolean;
   /** Fraction of the lifetime after which to renew (0.7). */
   readonly threshold: number;
   /** Half-width of the jitter around the threshold, as a fraction of the lifetime (0.05). */
   readonly jitter: number;
   readonly retry?: BackoffPolicy;
+  /** Renew at most this long after the material was observed, if sooner than the renewal point. */
+  readonly maxAgeMs?: number;
   readonly seed: number;
 }
 
@@ -40,6 +43,7 @@ export interface RotationContext {
   readonly threshold: number;
   readonly jitter: number;
   readonly retry: BackoffPolicy;
+  readonly maxAgeMs: number | null;
   readonly rng: number;
   readonly identity: IdentitySummary | null;
   /** Epoch ms at which `identity` was observed; advanced when a capped timer fires. */
@@ -181,7 +185,10 @@ export const rotationMachine = setup({
         identity: material.identity,
         observedAt: material.observedAt,
         rng: draw.state,
-        renewAt: renewalPoint(material.identity, context.threshold, context.jitter, draw.value),
+        renewAt: Math.min(
+          renewalPoint(material.identity, context.threshold, context.jitter, draw.value),
+          context.maxAgeMs === null ? Number.POSITIVE_INFINITY : material.observedAt + context.maxAgeMs,
+        ),
         failures: 0,
         lastError: null,
       });
@@ -256,6 +263,7 @@ export const rotationMachine = setup({
     threshold: input.threshold,
     jitter: input.jitter,
     retry: input.retry ?? DEFAULT_BACKOFF,
+    maxAgeMs: input.maxAgeMs ?? null,
     rng: input.seed | 0,
     identity: null,
     observedAt: 0,

@@ -1,5 +1,5 @@
 /**
- * The one interface every identity source implements: dev, files, spiffe, vault. A provider
+ * The one interface every identity source implements: dev, files, spiffe, vault, exec. A provider
  * delivers material (certificate chain, key, trust bundle) and says when it changes or fails;
  * the engine verifies material before use and the rotation machine decides when to ask for more.
  */
@@ -9,7 +9,7 @@ import type { IdentityMaterial } from '../model/identity.js';
 
 export type { IdentityMaterial };
 
-export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault';
+export type ProviderKind = 'dev' | 'files' | 'spiffe' | 'vault' | 'exec';
 
 /**
  * What a provider tells its owner for the log: the owner writes `message` as the line and
@@ -26,8 +26,10 @@ export interface ProviderEvents {
 
 export interface IdentityProvider extends Pick<EventEmitter<ProviderEvents>, 'on' | 'off' | 'once'> {
   readonly kind: ProviderKind;
-  /** Can be asked for new material at the renewal point (dev, vault); push providers cannot. */
+  /** Can be asked for new material at the renewal point (dev, vault, exec); push providers cannot. */
   readonly canIssue: boolean;
+  /** Ask for new material after this long even before the renewal point (exec's `--dynamic-cert-ttl`). */
+  readonly maxAgeMs?: number;
   /** Begin delivering: the current material (or an error) as an event, then changes. */
   start(): Promise<void>;
   /** New material on demand; only for providers with `canIssue`. */

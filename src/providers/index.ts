@@ -1,7 +1,7 @@
 /**
  * Building a provider from configuration. Each provider's module is imported only when that
  * provider is asked for: SPIFFE brings gRPC and protobuf, Vault an HTTP client, files a file
- * watcher, dev a certificate generator; an executor carries the code of its own identity only.
+ * watcher, dev a certificate generator, exec a child process; an executor carries the code of its own identity only.
  */
 import type { VaultCredentials } from './vault/credentials.js';
 import type { IdentityProvider, ProviderLogHook } from './identity-provider.js';
@@ -42,7 +42,16 @@ export interface VaultIdentityConfig {
   readonly caCertPem?: string;
 }
 
-export type IdentityConfig = DevIdentityConfig | FilesIdentityConfig | SpiffeIdentityConfig | VaultIdentityConfig;
+export interface ExecIdentityConfig {
+  readonly kind: 'exec';
+  /** `--dynamic-cert-cmd`; `--dynamic-cert-shell` runs it with /bin/sh -c. */
+  readonly command: string;
+  readonly shell?: boolean;
+  readonly ttlMs?: number;
+  readonly timeoutMs?: number;
+}
+
+export type IdentityConfig = DevIdentityConfig | FilesIdentityConfig | SpiffeIdentityConfig | VaultIdentityConfig | ExecIdentityConfig;
 
 export interface ProviderContext {
   readonly role: 'executor' | 'access-point';
@@ -93,6 +102,10 @@ export async function createProvider(config: IdentityConfig, ctx: ProviderContex
         caCertPem: config.caCertPem,
         onEvent: ctx.onEvent,
       });
+    }
+    case 'exec': {
+      const { ExecIdentityProvider } = await import('./exec.js');
+      return new ExecIdentityProvider({ ...config, onEvent: ctx.onEvent });
     }
   }
 }

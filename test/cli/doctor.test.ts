@@ -160,6 +160,7 @@ describe('ah agent doctor, files identity', () => {
       'vault.seal',
       'vault.token',
       'vault.issue',
+      'exec.command',
       'enroll',
       'clock',
     ]);
@@ -200,13 +201,13 @@ describe('ah agent doctor, files identity', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`ah agent doctor: executor executor-1 → https://127.0.0.1:${ap.port} (identity files)`);
-    expect(lines.filter((l) => /^\[(pass|FAIL|skip)\] /.test(l))).toHaveLength(18);
+    expect(lines.filter((l) => /^\[(pass|FAIL|skip)\] /.test(l))).toHaveLength(19);
     expect(r.stdout).toMatch(/^\[pass\] tcp connect +connected to 127\.0\.0\.1:\d+/m);
     expect(r.stdout).toMatch(/^ +#0 subject CN=access point$/m);
     expect(r.stdout).toMatch(/^ +#1 subject CN=Example Root CA +\(in --ca .*ca\.pem\)$/m);
     expect(r.stdout).toMatch(/^ +SPKI +sha256:/m);
     expect(r.stdout).toMatch(/^\[skip\] SPIFFE socket +the identity is files, not spiffe$/m);
-    expect(r.stdout).toMatch(/18 checks: 11 passed, 0 failed, 7 skipped: all checks passed\n$/);
+    expect(r.stdout).toMatch(/19 checks: 11 passed, 0 failed, 8 skipped: all checks passed\n$/);
   });
 
   it("expired certificate: validity fails with the guide's message, and the access point refuses it too", async () => {

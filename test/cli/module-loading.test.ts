@@ -47,6 +47,9 @@ async function enrollTraced(name: string, extra: string[]): Promise<Set<string>>
   const executor = startAh(['agent', 'enroll', '--remote-server', `https://${address}`, '--name', name, '--state-dir', dir, ...extra], env, name);
   await executor.waitForLine(isWelcomed, 'enrolled');
   expect(await executor.stop()).toBe(0);
+  // The exec provider (running and reading a command) is another identity's code: not loaded here.
+  // (Its command-line splitting is the CLI's too, to refuse a bad --dynamic-cert-cmd at once.)
+  expect(readFileSync(env.AH_TRACE_LOADS, 'utf8')).not.toMatch(/\/providers\/exec(\.js|\/run-command|\/pem-output)/);
   return packagesIn(env.AH_TRACE_LOADS);
 }
 

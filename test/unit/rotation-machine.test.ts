@@ -6,7 +6,7 @@ import { advance } from '../helpers/clock.js';
 import { identity } from '../helpers/machine-harness.js';
 
 /** A rotation actor under a parent that records every notice. */
-function rotationUnderTest(canIssue: boolean, seed = 7) {
+function rotationUnderTest(canIssue: boolean, seed = 7, maxAgeMs?: number) {
   const clock = new SimulatedClock();
   const notices: RotationNotice[] = [];
   const verdicts: WatchCommand[] = [];
@@ -22,7 +22,7 @@ function rotationUnderTest(canIssue: boolean, seed = 7) {
     },
   });
   const parent = createMachine({
-    invoke: { id: 'rotation', src: rotation, input: { provider: 'test', canIssue, threshold: 0.7, jitter: 0.05, seed } },
+    invoke: { id: 'rotation', src: rotation, input: { provider: 'test', canIssue, threshold: 0.7, jitter: 0.05, seed, maxAgeMs } },
     on: { '*': { actions: ({ event }) => notices.push(event as RotationNotice) } },
   });
   const actor = createActor(parent, { clock }).start();
@@ -60,6 +60,46 @@ describe('rotation machine', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('renews at maxAgeMs after the material arrived when that comes first (exec --dynamic-cert-ttl), and at the renewal point otherwise', async () => {
+    const r = rotationUnderTest(true, 7, 10_000);
+    r.material(identity(1, 0, 100_000));
+    expect(r.context.renewAt).toBe(10_000);
+    advance(r.clock, 9_999);
+    expect(r.value).toBe('valid');
+    advance(r.clock, 1);
+    expect(r.value).toEqual({ renewing: 'requesting' });
+    // The renewed material is used for another maxAgeMs from when it arrived.
+    r.renewals.at(-1)!.resolve({ identity: identity(2, r.clock.now(), 100_000), observedAt: r.clock.now() });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toBe('valid');
+    expect(r.context.renewAt).toBe(20_000);
+    expect(r.notices.map((n) => n.type)).toEqual(['IDENTITY_READY', 'RENEWAL_DUE', 'IDENTITY_RENEWED']);
+
+    // A certificate shorter than the maximum age renews at its own renewal point.
+    const short = rotationUnderTest(true, 7, 10_000);
+    short.material(identity(1, 0, 5_000));
+    const unbounded = rotationUnderTest(true, 7);
+    unbounded.material(identity(1, 0, 5_000));
+    expect(short.context.renewAt).toBe(unbounded.context.renewAt);
+    expect(short.context.renewAt).toBeGreaterThanOrEqual(3_250);
+    expect(short.context.renewAt).toBeLessThanOrEqual(3_750);
+  });
+
+  it('keeps the identity in use while a renewal at maxAgeMs fails, retrying with backoff', async () => {
+    const r = rotationUnderTest(true, 7, 10_000);
+    r.material(identity(1, 0, 100_000));
+    advance(r.clock, 10_000);
+    r.renewals.at(-1)!.reject({ code: 'ENROLL_EXEC_FAILED', params: { command: 'broker', status: 'status 1', stderr: '' }, retryable: true });
+    await new Promise((res) => setImmediate(res));
+    expect(r.value).toEqual({ renewing: 'backoff' });
+    expect(r.context.identity.serial).toBe('01');
+    expect(r.notices.at(-1)).toMatchObject({ type: 'RENEWAL_FAILED', error: { code: 'ENROLL_EXEC_FAILED' } });
+    const renewals = r.renewals.length;
+    advance(r.clock, 1_000); // the first backoff is below the base (1 s)
+    expect(r.renewals.length).toBe(renewals + 1);
+    expect(r.context.identity.serial).toBe('01');
   });
 
   it('spreads renewal points with the jitter', () => {

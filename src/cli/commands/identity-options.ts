@@ -8,12 +8,13 @@ import { resolveWorkloadEndpoint } from '../../providers/spiffe/endpoint.js';
 import { resolveCredentials } from '../../providers/vault/credentials.js';
 import { durationOption, UsageError } from '../common.js';
 import { FLAG_RANGES } from '../flag-ranges.js';
+import { addExecIdentityOptions, execConfig, type ExecIdentityFlags } from './exec-identity-options.js';
 
-export const IDENTITY_PROVIDERS = ['dev', 'files', 'spiffe', 'vault'] as const;
+export const IDENTITY_PROVIDERS = ['dev', 'files', 'spiffe', 'vault', 'exec'] as const;
 /** Providers this build can run; the others are in the contract and refused clearly for now. */
-const SUPPORTED = new Set(['dev', 'files', 'spiffe', 'vault']);
+const SUPPORTED = new Set(['dev', 'files', 'spiffe', 'vault', 'exec']);
 
-export interface IdentityFlags {
+export interface IdentityFlags extends ExecIdentityFlags {
   identity?: string;
   cert?: string;
   key?: string;
@@ -39,7 +40,7 @@ export function addIdentityOptions(command: Command, role: 'executor' | 'access-
     role === 'executor'
       ? "CA bundle (PEM) that issued the access point's certificate"
       : "CA bundle (PEM) that issued the executors' certificates; executors must chain to it";
-  return command
+  command
     .addOption(new Option('--identity <provider>', 'identity provider (default: files when --cert/--key are given, else dev)').choices([...IDENTITY_PROVIDERS]))
     .option('--cert <path>', `certificate (PEM; leaf first, then intermediates) of this ${role === 'executor' ? 'executor' : 'access point'}`)
     .option('--key <path>', 'its private key (PEM)')
@@ -70,6 +71,7 @@ export function addIdentityOptions(command: Command, role: 'executor' | 'access-
         { value: 30_000, shown: '30s' },
       ),
     );
+  return addExecIdentityOptions(command);
 }
 
 /** Which provider, with which settings. Throws UsageError on flags that do not go together. */
@@ -80,6 +82,11 @@ export function identityConfig(flags: IdentityFlags, role: 'executor' | 'access-
   const kind = flags.identity ?? (cert || key ? 'files' : 'dev');
   if (!SUPPORTED.has(kind)) throw new UsageError(`--identity ${kind} is not available in this build yet (use dev, files or spiffe)`);
   if (flags.spiffeSocket && kind !== 'spiffe') throw new UsageError('--spiffe-socket needs --identity spiffe');
+  const exec = execConfig(flags, kind);
+  if (exec) {
+    if (cert || key) throw new UsageError('--cert and --key need --identity files (the exec identity comes from --dynamic-cert-cmd)');
+    return { config: exec, extraCaPath: ca };
+  }
   if (kind === 'vault') return { config: vaultConfig(flags, role), extraCaPath: ca };
   if (kind === 'spiffe') {
     if (cert || key) throw new UsageError('--cert and --key need --identity files (SPIFFE identities come from the Workload API)');
