@@ -82,6 +82,8 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
    * (about 2 KB less per link, and less to create). It does nothing itself.
    */
   private readonly system: AnyActorRef;
+  /** Set by a configuration reload: the interval new links are told (deps' until then). */
+  private heartbeatIntervalMs: number | undefined;
 
   constructor(private readonly deps: ExecutorLinksDeps) {
     super();
@@ -122,13 +124,23 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     return closing.length;
   }
 
+  /** The heartbeat interval links attached from now on are told; links already up keep theirs. */
+  setHeartbeatInterval(ms: number): void {
+    this.heartbeatIntervalMs = ms;
+  }
+
   /** A new TLS link: its machine starts in `accepted` and waits for hello. */
   attach(link: ServerLink): void {
     const { deps } = this;
     const actor = createActor(this.logic, {
       id: link.id,
       parent: this.system,
-      input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
+      input: {
+        linkId: link.id,
+        remoteAddress: link.remoteAddress,
+        heartbeatIntervalMs: this.heartbeatIntervalMs ?? deps.heartbeatIntervalMs,
+        helloTimeoutMs: deps.helloTimeoutMs,
+      },
     });
     this.links.set(link.id, { link, actor });
     actor.on('admitted', (e: Admitted) => this.onAdmitted(e, link, actor.getSnapshot().context.labels));
