@@ -12,6 +12,8 @@ import { registerEnroll } from './commands/enroll.js';
 import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
 import { registerVisualize } from './commands/visualize.js';
+import { installConfig } from './config/hook.js';
+import { registerConfig } from './config/show.js';
 
 export function buildProgram(): Command {
   const program = new Command('ah')
@@ -39,6 +41,9 @@ export function buildProgram(): Command {
   registerReplay(agent);
   registerVisualize(agent);
   agent.addHelpText('after', '\nTroubleshooting: ah agent status; ah agent <command> --help');
+  registerConfig(program, buildProgram);
+  // Last: every command that takes a configuration file gets --config and the layers.
+  installConfig(program);
   return program;
 }
 
