@@ -21,13 +21,14 @@ export const NOT_CONFIGURABLE: Readonly<Partial<Record<ConfigGroup, readonly str
 };
 
 /**
- * Keys without a flag: the Vault credentials, which until now only the environment could give.
+ * Keys without a flag: the Vault credentials and CA, which until now only the environment could give.
  * A file that holds a secret must be readable by its owner alone.
  */
 export const CONFIG_ONLY_KEYS: Readonly<Record<string, { readonly env: string; readonly secret: boolean; readonly description: string }>> = {
   'vault-role-id': { env: 'VAULT_ROLE_ID', secret: false, description: 'vault identity: the AppRole role ID (as VAULT_ROLE_ID)' },
   'vault-secret-id': { env: 'VAULT_SECRET_ID', secret: true, description: 'vault identity: the AppRole secret ID (as VAULT_SECRET_ID); the file must be 0600' },
   'vault-token': { env: 'VAULT_TOKEN', secret: true, description: 'vault identity: a Vault token (as VAULT_TOKEN); the file must be 0600' },
+  'vault-cacert': { env: 'VAULT_CACERT', secret: false, description: "vault identity: the CA of Vault's own TLS certificate (as VAULT_CACERT)" },
 };
 /** The groups that take the Vault credentials (those with the identity flags). */
 export const GROUPS_WITH_IDENTITY: readonly ConfigGroup[] = ['agent.enroll', 'agent.access-point', 'agent.doctor'];
@@ -52,6 +53,7 @@ export const KEPT_ENV_NAMES: Readonly<Record<string, readonly string[]>> = {
   'vault-role-id': ['VAULT_ROLE_ID'],
   'vault-secret-id': ['VAULT_SECRET_ID'],
   'vault-token': ['VAULT_TOKEN'],
+  'vault-cacert': ['VAULT_CACERT'],
 };
 
 /** Environment names for a key, first wins; `kept` ones the code reads on its own. */

@@ -73,3 +73,42 @@ export function buildConfigSchema(): JsonSchema {
     },
   };
 }
+
+const REFERENCE_START = '<!-- keys:start (generated from schema/config.schema.json by npm run schema) -->';
+const REFERENCE_END = '<!-- keys:end -->';
+
+function typeText(schema: JsonSchema): string {
+  if (schema.pattern) return 'duration';
+  if (schema.enum) return (schema.enum as string[]).map((v) => `"${v}"`).join(' \\| ');
+  const types = ([] as string[]).concat(schema.type as string | string[]);
+  const range =
+    schema.minimum !== undefined
+      ? ` ${schema.minimum}..${schema.maximum}`
+      : schema.exclusiveMinimum !== undefined
+        ? ` (${schema.exclusiveMinimum}, ${schema.exclusiveMaximum})`
+        : '';
+  return types.map((t) => (t === 'array' ? 'array of strings' : t === 'object' ? 'table' : t)).join(' or ') + range;
+}
+
+/** The keys of every table, as a Markdown section rendered from the schema (docs/configuration.md). */
+export function keyReference(schema: JsonSchema): string {
+  const agent = ((schema.properties as JsonSchema).agent as JsonSchema).properties as Record<string, JsonSchema>;
+  const parts = [REFERENCE_START, ''];
+  for (const [table, tableSchema] of Object.entries(agent)) {
+    parts.push(`### [agent.${table}]`, '', '| key | type | what |', '|---|---|---|');
+    for (const [key, keySchema] of Object.entries(tableSchema.properties as Record<string, JsonSchema>)) {
+      parts.push(`| \`${key}\` | ${typeText(keySchema)} | ${String(keySchema.description ?? '').replace(/\|/g, '\\|')} |`);
+    }
+    parts.push('');
+  }
+  parts.push(REFERENCE_END);
+  return parts.join('\n');
+}
+
+/** `text` with its generated key reference replaced by `reference`. */
+export function withKeyReference(text: string, reference: string): string {
+  const start = text.indexOf(REFERENCE_START);
+  const end = text.indexOf(REFERENCE_END);
+  if (start < 0 || end < 0) throw new Error('docs/configuration.md has no keys:start/keys:end markers');
+  return text.slice(0, start) + reference + text.slice(end + REFERENCE_END.length);
+}
