@@ -49,14 +49,14 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  // `ah` or `ah agent` alone: show what there is, as a usage error.
+  // `ah`, `ah agent` or `ah config` alone: show what there is, as a usage error.
   const words = argv.filter((a) => !a.startsWith('-'));
   if (words.length === 0 && !argv.some((a) => ['-h', '--help', '-V', '--version'].includes(a))) {
     program.outputHelp({ error: true });
     process.exit(EXIT_USAGE);
   }
-  if (words.length === 1 && words[0] === 'agent' && !argv.some((a) => a === '-h' || a === '--help')) {
-    program.commands.find((c) => c.name() === 'agent')!.outputHelp({ error: true });
+  if (words.length === 1 && (words[0] === 'agent' || words[0] === 'config') && !argv.some((a) => a === '-h' || a === '--help')) {
+    program.commands.find((c) => c.name() === words[0])!.outputHelp({ error: true });
     process.exit(EXIT_USAGE);
   }
   try {

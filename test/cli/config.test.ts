@@ -79,6 +79,20 @@ describe('configuration: precedence', () => {
     expect(out.settings.find((s) => s.key === 'fleet-listen')).toMatchObject({ value: '0.0.0.0:4433', source: { kind: 'default' } });
   });
 
+  it('the doctor reads the table of the daemon it checks, then its own', async () => {
+    const { env, write } = scopes();
+    const path = write(
+      'system.toml',
+      '[agent.enroll]\nremote-server = "https://ap.example.com:4433"\n\n[agent.access-point]\nfleet-listen = "127.0.0.1:4999"\n\n[agent.doctor]\nclock-skew-threshold = "9s"\n',
+    );
+    const executor = explained((await runAh(['config', 'show', 'agent', 'doctor', '--explain'], env)).stdout);
+    expect(executor['remote-server']).toEqual({ value: '"https://ap.example.com:4433"', source: `system ${path}:2` });
+    expect(executor['clock-skew-threshold']).toEqual({ value: '"9s"', source: `system ${path}:8` });
+    const accessPoint = explained((await runAh(['config', 'show', 'agent', 'doctor', '--access-point', '--explain'], env)).stdout);
+    expect(accessPoint['fleet-listen']).toEqual({ value: '"127.0.0.1:4999"', source: `system ${path}:5` });
+    expect(accessPoint['remote-server']).toBeUndefined();
+  });
+
   it("a file's value beats the code's default in the running daemon", async () => {
     const { dir, env, write } = scopes();
     // The default heartbeat interval is 5s: the file's 2s is what executors are told.
@@ -255,6 +269,33 @@ describe('configuration: SIGHUP', () => {
     expect(again.applied).toEqual([]);
     expect(again.restartRequired).toEqual([]);
     expect(await ex.stop()).toBe(0);
+    expect(await ap.stop()).toBe(0);
+  });
+
+  it('admits new executors by the new SAN prefix and writes their records to the new audit log', async () => {
+    const { dir, env, write } = scopes();
+    const state = join(dir, 'state');
+    const address = `127.0.0.1:${await freePort()}`;
+    const file = (prefix: string, audit: string) =>
+      `[agent.access-point]\nfleet-listen = "${address}"\nexecutor-san-uri-prefix = "${prefix}"\naudit-log = "${join(dir, audit)}"\n`;
+    const path = write('ap.toml', file('spiffe://dev.local/ah/agent/', 'first.log'));
+    const ap = startAh(['agent', 'access-point', '--config', path, '--state-dir', state], env);
+    await ap.waitForLine(isEvent('access_point_listening'), 'listening');
+    const enroll = (name: string) =>
+      runAh(['agent', 'enroll', '--remote-server', `https://${address}`, '--name', name, '--max-attempts', '1', '--state-dir', state], env, 30_000);
+
+    write('ap.toml', file('spiffe://dev.local/ah/agent/team-a/', 'second.log'));
+    const done = await reloaded(ap, ap.lines.length, 'config_reloaded');
+    expect(done.applied).toEqual(['executor-san-uri-prefix', 'audit-log']);
+    const refused = await enroll('outsider');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.split('\n')[0]).toBe('error: certificate SAN does not match expected pattern');
+    const records = readFileSync(join(dir, 'second.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.find((r) => r.event === 'rejected')).toMatchObject({ code: 'ENROLL_SAN_MISMATCH', name: 'outsider' });
+    expect(readFileSync(join(dir, 'first.log'), 'utf8')).not.toContain('outsider');
     expect(await ap.stop()).toBe(0);
   });
 
