@@ -93,6 +93,15 @@ describe('configuration: precedence', () => {
     expect(accessPoint['remote-server']).toBeUndefined();
   });
 
+  it('status and fleet find the state dir the daemons are given', async () => {
+    const { env, write } = scopes();
+    const path = write('system.toml', '[agent.enroll]\nstate-dir = "/srv/ah-executor"\n\n[agent.access-point]\nstate-dir = "/srv/ah-ap"\n');
+    const status = explained((await runAh(['config', 'show', 'agent', 'status', '--explain'], env)).stdout);
+    expect(status['state-dir']).toEqual({ value: '"/srv/ah-executor"', source: `system ${path}:2` });
+    const fleet = explained((await runAh(['config', 'show', 'agent', 'fleet', '--explain'], env)).stdout);
+    expect(fleet['state-dir']).toEqual({ value: '"/srv/ah-ap"', source: `system ${path}:5` });
+  });
+
   it("a file's value beats the code's default in the running daemon", async () => {
     const { dir, env, write } = scopes();
     // The default heartbeat interval is 5s: the file's 2s is what executors are told.
@@ -218,6 +227,9 @@ describe('configuration: [[server]]', () => {
     write('system.toml', '[[server]]\nname = "only"\nurl = "https://ap.example.com:4433"\n');
     const show = await runAh(['config', 'show', 'agent', 'enroll', '--explain'], env);
     expect(explained(show.stdout)['remote-server']).toEqual({ value: '["https://ap.example.com:4433"]', source: `system ${env.AH_SYSTEM_CONFIG}:2` });
+    // A flag may name an entry too.
+    const flag = await runAh(['config', 'show', 'agent', 'enroll', '--remote-server', 'only', '--explain'], env);
+    expect(explained(flag.stdout)['remote-server']).toEqual({ value: '"https://ap.example.com:4433"', source: 'flag' });
   });
 });
 

@@ -63,9 +63,14 @@ export function envNamesOf(key: string): Array<{ name: string; kept: boolean }> 
   return [...rule.map((name) => ({ name, kept: name === 'AH_STATE_DIR' })), ...(KEPT_ENV_NAMES[key] ?? []).map((name) => ({ name, kept: true }))];
 }
 
-/** The tables a command reads, lowest first: the doctor checks the setup of the daemon it is given. */
+/**
+ * The tables a command reads, lowest first: the doctor checks the setup of the daemon it is given,
+ * and status and fleet ask the daemon of the state dir its own table names.
+ */
 export function tablesFor(group: ConfigGroup, opts: Record<string, unknown>): ConfigGroup[] {
   if (group === 'agent.doctor') return [opts.accessPoint ? 'agent.access-point' : 'agent.enroll', 'agent.doctor'];
+  if (group === 'agent.status') return ['agent.enroll', 'agent.status'];
+  if (group === 'agent.fleet') return ['agent.access-point', 'agent.fleet'];
   return [group];
 }
 

@@ -51,7 +51,6 @@ export function buildConfigSchema(): JsonSchema {
   for (const group of CONFIG_GROUPS) agent[group.split('.')[1]!] = groupSchema(commandOf(program, group), group);
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
-    $id: 'https://agent-harbor.dev/schema/ah/config.schema.json',
     title: 'ah configuration (/etc/agent-harbor/config.toml, ~/.config/agent-harbor/config.toml, --config FILE)',
     type: 'object',
     additionalProperties: false,
