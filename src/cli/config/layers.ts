@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { configError } from './problems.js';
-import { CONFIG_ONLY_KEYS, envNamesOf, isSecretKey, tablesFor, type ConfigGroup } from './keys.js';
+import { envNamesOf, isSecretKey, tablesFor, type ConfigGroup } from './keys.js';
 import { systemConfigPath, userConfigPath, type FileScope } from './locations.js';
 import type { TomlFile } from './toml-file.js';
 
@@ -25,7 +25,9 @@ export interface Setting {
 export interface Server {
   readonly name: string;
   readonly url: string;
+  /** Where the entry's name is written; `urlSource`, its URL. */
   readonly source: Source;
+  readonly urlSource: Source;
 }
 
 export interface Layers {
@@ -108,14 +110,9 @@ export function serversOf(layers: Layers): Server[] {
     const list = (file.data.server ?? []) as Array<{ name: string; url: string }>;
     list.forEach((entry, i) => {
       byName.delete(entry.name);
-      byName.set(entry.name, {
-        name: entry.name,
-        url: entry.url,
-        source: { kind: 'file', scope, path: file.path, line: file.lineOf(['server', i, 'name']), table: 'server' },
-      });
+      const at = (key: string): Source => ({ kind: 'file', scope, path: file.path, line: file.lineOf(['server', i, key]), table: 'server' });
+      byName.set(entry.name, { name: entry.name, url: entry.url, source: at('name'), urlSource: at('url') });
     });
   }
   return [...byName.values()];
 }
-
-export const SECRET_KEYS = Object.keys(CONFIG_ONLY_KEYS);

@@ -63,7 +63,7 @@ function printText(explain: boolean): void {
     lines.push('');
     table('[[server]]', [
       { left: `name = ${JSON.stringify(server.name)}`, note: sourceText(server.source) },
-      { left: `url = ${JSON.stringify(server.url)}`, note: sourceText(server.source) },
+      { left: `url = ${JSON.stringify(server.url)}`, note: sourceText(server.urlSource) },
     ]);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
