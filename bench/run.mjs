@@ -163,7 +163,9 @@ const storm = {
   calmWorstHeartbeatGapMs: calmGaps.maxGap,
   heartbeatIntervalMs: HEARTBEAT_MS,
 };
-log(`# storm: ${storm.rotated}/${storm.executors} rotated in ${(storm.windowMs / 1000).toFixed(1)} s; links gone at the access point by reason: ${JSON.stringify(storm.departedBy)}; executor disconnects ${storm.executorDisconnects}`);
+log(
+  `# storm: ${storm.rotated}/${storm.executors} rotated in ${(storm.windowMs / 1000).toFixed(1)} s; links gone at the access point by reason: ${JSON.stringify(storm.departedBy)}; executor disconnects ${storm.executorDisconnects}`,
+);
 await Promise.all(fleet.clients.map((c) => c.call('close').catch(() => {})));
 await Promise.all(fleet.clients.map((c) => c.kill()));
 await fleet.server.kill();

@@ -88,6 +88,8 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
   private readonly system: AnyActorRef;
   /** Admitted links' silence deadlines, on the links' clock. */
   private readonly heartbeats = new HeartbeatWatch(wheelClock, (linkId) => this.links.get(linkId)?.actor.send({ type: 'SILENT', at: Date.now() }));
+  /** Set by a configuration reload: the interval new links are told (deps' until then). */
+  private heartbeatIntervalMs: number | undefined;
 
   constructor(private readonly deps: ExecutorLinksDeps) {
     super();
@@ -128,19 +130,30 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     return closing.length;
   }
 
+  /** The heartbeat interval links attached from now on are told; links already up keep theirs. */
+  setHeartbeatInterval(ms: number): void {
+    this.heartbeatIntervalMs = ms;
+  }
+
   /** A new TLS link: its machine starts in `accepted` and waits for hello. */
   attach(link: ServerLink): void {
     const { deps } = this;
     const actor = createActor(this.logic, {
       id: link.id,
       parent: this.system,
-      input: { linkId: link.id, remoteAddress: link.remoteAddress, heartbeatIntervalMs: deps.heartbeatIntervalMs, helloTimeoutMs: deps.helloTimeoutMs },
+      input: {
+        linkId: link.id,
+        remoteAddress: link.remoteAddress,
+        heartbeatIntervalMs: this.heartbeatIntervalMs ?? deps.heartbeatIntervalMs,
+        helloTimeoutMs: deps.helloTimeoutMs,
+      },
     });
     const slot: LinkSlot = { link, actor, executorId: null };
     this.links.set(link.id, slot);
     actor.on('admitted', (e: Admitted) => {
       slot.executorId = e.executorId;
-      this.heartbeats.watch(link.id, deps.heartbeatIntervalMs * HEARTBEATS_MISSED_BEFORE_CLOSE);
+      // The interval this link was told in its welcome, even if a reload changed it since.
+      this.heartbeats.watch(link.id, actor.getSnapshot().context.heartbeatIntervalMs * HEARTBEATS_MISSED_BEFORE_CLOSE);
       this.onAdmitted(e, link, actor.getSnapshot().context.labels);
     });
     // Logged (or counted) with the audit record, in sendReject.

@@ -10,6 +10,7 @@ import { EXECUTOR_NAME, resolveStateDir } from '../engine/state-dir.js';
 import { parseSpiffeIdPrefix, workloadIdProblem } from '../x509/spiffe-id.js';
 import { formatRange, inRange, parseDuration, type DurationRange } from '../util/duration.js';
 import type { CountRange } from './flag-ranges.js';
+import { tagOption } from './config/option-kinds.js';
 import { DEFAULT_RENEWAL_THRESHOLD, isRenewalThreshold, RENEWAL_THRESHOLD_RANGE } from '../model/renewal-policy.js';
 
 export const EXIT_OK = 0;
@@ -150,12 +151,12 @@ export function option<T>(flags: string, description: string, parse?: (value: st
 
 /** A duration flag whose help shows its range, and which refuses anything outside it. */
 export function durationOption(flags: string, description: string, range: DurationRange, fallback?: { value: number | undefined; shown: string }): Option {
-  return option(flags, `${description} [${formatRange(range)}]`, parsers.duration(range), fallback);
+  return tagOption(option(flags, `${description} [${formatRange(range)}]`, parsers.duration(range), fallback), { type: 'duration' });
 }
 
 /** A whole-number flag whose help shows its range, and which refuses anything outside it. */
 export function countOption(flags: string, description: string, range: CountRange, fallback: { value: number; shown: string }, zeroMeans?: string): Option {
-  return option(flags, `${description} [${range.min}..${range.max}]`, parsers.count(range, zeroMeans), fallback);
+  return tagOption(option(flags, `${description} [${range.min}..${range.max}]`, parsers.count(range, zeroMeans), fallback), { type: 'count', ...range });
 }
 
 export const STATE_DIR_HELP = 'state directory (default: $AH_STATE_DIR, ~/.local/state/ah, /var/lib/ah as root)';

@@ -12,6 +12,8 @@ import { registerEnroll } from './commands/enroll.js';
 import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
 import { registerVisualize } from './commands/visualize.js';
+import { installConfig } from './config/hook.js';
+import { registerConfig } from './config/show.js';
 
 export function buildProgram(): Command {
   const program = new Command('ah')
@@ -39,19 +41,22 @@ export function buildProgram(): Command {
   registerReplay(agent);
   registerVisualize(agent);
   agent.addHelpText('after', '\nTroubleshooting: ah agent status; ah agent <command> --help');
+  registerConfig(program, buildProgram);
+  // Last: every command that takes a configuration file gets --config and the layers.
+  installConfig(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  // `ah` or `ah agent` alone: show what there is, as a usage error.
+  // `ah`, `ah agent` or `ah config` alone: show what there is, as a usage error.
   const words = argv.filter((a) => !a.startsWith('-'));
   if (words.length === 0 && !argv.some((a) => ['-h', '--help', '-V', '--version'].includes(a))) {
     program.outputHelp({ error: true });
     process.exit(EXIT_USAGE);
   }
-  if (words.length === 1 && words[0] === 'agent' && !argv.some((a) => a === '-h' || a === '--help')) {
-    program.commands.find((c) => c.name() === 'agent')!.outputHelp({ error: true });
+  if (words.length === 1 && (words[0] === 'agent' || words[0] === 'config') && !argv.some((a) => a === '-h' || a === '--help')) {
+    program.commands.find((c) => c.name() === words[0])!.outputHelp({ error: true });
     process.exit(EXIT_USAGE);
   }
   try {

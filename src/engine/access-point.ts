@@ -134,8 +134,14 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private readonly devMode: boolean;
   /** The certificate the listener presents now. */
   private serving: IdentitySummary | null = null;
-  /** `--executor-san-uri-prefix`, parsed once (null: the provider's default, if any). */
-  private readonly sanUriPrefix: SpiffeIdPrefix | null;
+  /** `--executor-san-uri-prefix`, parsed (null: the provider's default, if any); a reload may change it. */
+  private sanUriPrefix: SpiffeIdPrefix | null;
+  /** The provider's default prefix (SPIFFE: the agents of our own trust domain). */
+  private providerSanUriPrefix: SpiffeIdPrefix | null = null;
+  /** Told to links welcomed from now on; a reload may change it. */
+  private heartbeatMs: number;
+  /** `--audit-log`; a reload may change it. */
+  private auditLogPath: string | undefined;
   /** Who may enroll now; replaced as a whole when the identity (and so the trust bundle) changes. */
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
   /** What `ah agent doctor --fleet` reads (status socket command `fleet-health`). */
@@ -149,6 +155,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     if (options.heartbeatIntervalMs !== undefined && !inRange(options.heartbeatIntervalMs, HEARTBEAT_INTERVAL_RANGE)) {
       throw new RangeError(`heartbeatIntervalMs ${options.heartbeatIntervalMs} is outside ${formatRange(HEARTBEAT_INTERVAL_RANGE)}, which executors accept`);
     }
+    this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    this.auditLogPath = options.auditLog;
     this.devMode = (options.identity?.kind ?? 'dev') === 'dev' && !options.provider;
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
@@ -201,7 +209,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   /** The status socket's `fleet-health`: the roster and the last hour of what the fleet doctor judges. */
   private fleetHealth() {
     const roster = this.roster.toJSON();
-    return { ...roster, health: this.health.toJSON(Date.now(), new Set(roster.executors.map((x) => x.id))), auditLog: this.options.auditLog ?? null };
+    return { ...roster, health: this.health.toJSON(Date.now(), new Set(roster.executors.map((x) => x.id))), auditLog: this.auditLogPath ?? null };
   }
 
   /** `/readyz`: serving (own identity in hand, listener bound) and not shutting down. */
@@ -261,8 +269,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       this.logging,
     );
     // After the status socket: a second access point on this state dir stops before touching the log.
-    if (options.auditLog) {
-      this.audit = new AccessPointAudit(options.auditLog, log);
+    if (this.auditLogPath) {
+      this.audit = new AccessPointAudit(this.auditLogPath, log);
       this.audit.open();
     }
     this.rejections = new RejectionCoalescer(this.audit, log);
@@ -326,6 +334,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       // SPIFFE: admit the agents of our own trust domain unless told otherwise.
       const ownDomainAgents =
         provider.kind === 'spiffe' && m.summary.spiffeId ? parseSpiffeIdPrefix(`${/^spiffe:\/\/[^/]+/.exec(m.summary.spiffeId)![0]}/ah/agent/`) : null;
+      this.providerSanUriPrefix = ownDomainAgents;
       this.policy = { requireCa: m.bundlePem !== null, sanUriPrefix: this.sanUriPrefix ?? ownDomainAgents };
       this.serving = m.summary;
       return { certPem: m.certPem, keyPem: m.keyPem, clientCaPem: m.bundlePem };
@@ -471,7 +480,37 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   }
 
   private get heartbeatIntervalMs(): number {
-    return this.options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    return this.heartbeatMs;
+  }
+
+  // --- Live changes (SIGHUP re-reads the configuration): each applies to what comes next. -----
+
+  /** The interval welcomed links are told from now on; links already up keep theirs. */
+  setHeartbeatInterval(ms: number): void {
+    if (!inRange(ms, HEARTBEAT_INTERVAL_RANGE)) throw new RangeError(`heartbeatIntervalMs ${ms} is outside ${formatRange(HEARTBEAT_INTERVAL_RANGE)}`);
+    this.heartbeatMs = ms;
+    this.links.setHeartbeatInterval(ms);
+    // Links told the old interval still run on it: judge lateness by the longer of the two.
+    this.roster.lateAfterMs = Math.max(this.roster.lateAfterMs, LATE_AFTER_INTERVALS * ms);
+  }
+
+  /** Who may enroll from now on (undefined: the provider's default); links already admitted stay. */
+  setExecutorSanUriPrefix(prefix: string | undefined): void {
+    this.sanUriPrefix = prefix !== undefined ? parseSpiffeIdPrefix(prefix) : null;
+    this.policy = { ...this.policy, sanUriPrefix: this.sanUriPrefix ?? this.providerSanUriPrefix };
+  }
+
+  /** Write audit records to another file (or none) from now on. */
+  setAuditLog(path: string | undefined): void {
+    if (path === this.auditLogPath) return;
+    const log = this.logging.get('ah_access_point');
+    const next = path ? new AccessPointAudit(path, log) : null;
+    next?.open();
+    this.rejections?.flush();
+    this.audit?.close();
+    this.audit = next;
+    this.auditLogPath = path;
+    if (this.rejections) this.rejections = new RejectionCoalescer(this.audit, log);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomInt, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { fleetLink, OpenLinks } from '../actors/fleet-link.js';
 import { identityWork } from '../actors/identity-watch.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
@@ -17,7 +17,7 @@ import { topLevelState, type enrollmentMachine, type EnrollmentState } from '../
 
 import type { IdentityConfig, IdentityMaterial, IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
-import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
+import { DEFAULT_RENEWAL_THRESHOLD, isRenewalThreshold, RENEWAL_JITTER, RENEWAL_THRESHOLD_RANGE } from '../model/renewal-policy.js';
 import { formatHostPort, parseRemoteServer } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
@@ -263,6 +263,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     } catch {
       verifyMaterial(material);
     }
+  }
+
+  /**
+   * A configuration reload: renew at this fraction of the lifetime from the next certificate on
+   * (the current one keeps the renewal point it was given).
+   */
+  setRenewalThreshold(threshold: number): void {
+    if (!isRenewalThreshold(threshold))
+      throw new RangeError(`renewal threshold ${threshold} is outside ${RENEWAL_THRESHOLD_RANGE.min}..${RENEWAL_THRESHOLD_RANGE.max}`);
+    const rotation = (this.actor?.getSnapshot().children as Record<string, AnyActorRef | undefined> | undefined)?.rotation;
+    rotation?.send({ type: 'SET_THRESHOLD', threshold });
   }
 
   /** Say goodbye on every link, wait until the goodbyes are out, then stop. */

@@ -730,6 +730,31 @@ export const catalog = {
     solutions: ['Collect debug logs from both access point and executor (--log-level debug)', 'Note the exact error message'],
     retryable: true,
   },
+  // --- Configuration files (TOML: /etc/agent-harbor/config.toml, the user's, --config FILE) -----
+  ENROLL_CONFIG_INVALID: {
+    message: '{where}: {problem}',
+    guideSection: 'Quick Diagnostics / Configuration',
+    causes: ['A key misspelt or in the wrong table, a value of the wrong type, or one its flag refuses'],
+    solutions: ['ah config show agent enroll --explain      # What each value is and where it comes from', 'See docs/configuration.md for every key'],
+    retryable: false,
+    oneLine: true,
+  },
+  ENROLL_CONFIG_UNREADABLE: {
+    message: 'cannot read configuration file {path}: {detail}',
+    guideSection: 'Quick Diagnostics / Configuration',
+    causes: ['--config names a file that does not exist', 'The file is not readable by the user that runs ah'],
+    solutions: ['ls -la {path}'],
+    retryable: false,
+    oneLine: true,
+  },
+  ENROLL_CONFIG_SECRET_EXPOSED: {
+    message: '{path} holds {key} and is readable by group or others (mode {mode}): chmod 600 {path}',
+    guideSection: 'Quick Diagnostics / Configuration',
+    causes: ['A configuration file with a Vault secret ID or token was installed with a permissive mode'],
+    solutions: ['chmod 600 {path}', 'Or keep the secret in a file of its own: vault-secret-id-file = "/etc/ah/vault-secret-id"'],
+    retryable: false,
+    oneLine: true,
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof catalog;

@@ -12,6 +12,8 @@ export type { Logger };
 export interface Logging {
   readonly root: Logger;
   get(component: Component): Logger;
+  /** New levels for every component (SIGHUP); loggers already handed out follow, their children made later too. */
+  setPlan?(plan: LevelPlan): void;
 }
 
 export interface LoggingOptions {
@@ -62,7 +64,10 @@ export function createLogging(options: LoggingOptions): Logging {
     const level = options.plan.components[component] ?? options.plan.defaultLevel;
     children.set(component, root.child({ component }, { level }));
   }
-  return { root, get: (component) => children.get(component)! };
+  const setPlan = (plan: LevelPlan) => {
+    for (const [component, child] of children) child.level = plan.components[component] ?? plan.defaultLevel;
+  };
+  return { root, get: (component) => children.get(component)!, setPlan };
 }
 
 /**

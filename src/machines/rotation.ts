@@ -5,6 +5,7 @@
  *                           ▲                           (push providers wait here)            │
  *                           └──────────── new MATERIAL, or the renewed material ◀─────────────┘
  *   any ──EXPIRY_REACHED──▶ expired (keeps renewing, or waits for material)
+ *   any ──SET_THRESHOLD──▶ (same state; the next certificate's renewal point uses it)
  *
  * The renewal point is notBefore + lifetime × (threshold ± jitter), or observedAt + maxAgeMs when
  * the provider gives one (exec's `--dynamic-cert-ttl`) and that comes first. Times come in with the events
@@ -63,7 +64,9 @@ export type RotationEvent =
   | { type: 'MATERIAL'; identity: IdentitySummary; observedAt: number }
   | { type: 'MATERIAL_REJECTED'; error: ErrorInfo; observedAt: number }
   | { type: 'MATERIAL_ERROR'; error: ErrorInfo; observedAt: number }
-  | { type: 'EXPIRY_REACHED'; at: number };
+  | { type: 'EXPIRY_REACHED'; at: number }
+  /** A configuration reload: renewal points are computed with this threshold from the next certificate on. */
+  | { type: 'SET_THRESHOLD'; threshold: number };
 
 /** What the watch hears: the machine's verdict on material it offered (or a renewal brought). */
 export type WatchCommand =
@@ -275,6 +278,7 @@ export const rotationMachine = setup({
   invoke: { id: 'watch', src: 'watchIdentity', input: ({ context }) => ({ provider: context.provider }) },
   initial: 'loading',
   on: {
+    SET_THRESHOLD: { actions: assign({ threshold: ({ event }) => event.threshold }) },
     EXPIRY_REACHED: [{ guard: 'expiryStillAhead', actions: { type: 'rearmExpiry', params: ({ event }) => ({ at: event.at }) } }, { target: '.expired' }],
     MATERIAL_REJECTED: { actions: [assign({ lastError: ({ event }) => event.error }), { type: 'notifyRefused', params: ({ event }) => event }] },
     MATERIAL_ERROR: { actions: [assign({ lastError: ({ event }) => event.error }), { type: 'notifyError', params: ({ event }) => event }] },

@@ -1,12 +1,14 @@
 /**
  * deploy/: the systemd units pass `systemd-analyze verify` (no warning either) and the offline
- * security review; the example environment files use only flags the CLI has, and the dev one runs
- * as written; the alert rules pass `promtool check rules` and their own `promtool test rules`,
+ * security review; the example configuration files (deploy/config/*.toml) pass the configuration
+ * schema and every flag's own check, and the dev one runs as written from the system scope; the alert rules pass `promtool check rules` and their own `promtool test rules`,
  * and every metric they (and their tests) name is one our registries export.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse } from 'smol-toml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAccessPoint, createExecutor } from '../../src/index.js';
 import { accessPointMetrics } from '../../src/metrics/access-point-metrics.js';
@@ -19,21 +21,15 @@ import { requireTool, skipWithout } from '../helpers/tools.js';
 afterAll(stopAll);
 
 const SYSTEMD = join(ROOT, 'deploy', 'systemd');
+const CONFIG = join(ROOT, 'deploy', 'config');
 const PROMETHEUS = join(ROOT, 'deploy', 'prometheus');
 const UNITS = ['ah-access-point.service', 'ah-executor.service'];
 const PROVIDERS = ['dev', 'files', 'spiffe', 'vault'];
 
 const run = (cmd: string, args: string[], cwd?: string) => spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000 });
 
-/** systemd EnvironmentFile syntax, as far as the examples use it: KEY=value or KEY="value". */
-function readEnvFile(path: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
-  }
-  return env;
-}
+/** No user or system file of the machine running the tests. */
+const NO_SCOPES = { AH_SYSTEM_CONFIG: '/nonexistent/config.toml', AH_HOME: '/nonexistent' };
 
 describe('systemd units', () => {
   it.skipIf(skipWithout('systemd-analyze'))('pass systemd-analyze verify without a warning, and the offline security review', () => {
@@ -59,10 +55,10 @@ describe('systemd units', () => {
   it('run the CLI as the guide names them, hardened, with a restart policy', () => {
     const ap = readFileSync(join(SYSTEMD, 'ah-access-point.service'), 'utf8');
     const ex = readFileSync(join(SYSTEMD, 'ah-executor.service'), 'utf8');
-    expect(ap).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent access-point --audit-log %L\/ah\/audit\.log \$AH_ACCESS_POINT_OPTS$/m);
-    expect(ap).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    // Settings come from /etc/agent-harbor/config.toml, the system scope: no flags, no environment file.
+    expect(ap).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent access-point$/m);
     expect(ap).toMatch(/^LogsDirectory=ah$/m);
-    expect(ex).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent enroll \$AH_EXECUTOR_OPTS$/m);
+    expect(ex).toMatch(/^ExecStart=\/usr\/local\/bin\/ah agent enroll$/m);
     for (const unit of [ap, ex]) {
       for (const line of [
         'User=agent-harbor',
@@ -73,7 +69,7 @@ describe('systemd units', () => {
         'PrivateTmp=yes',
         'StateDirectory=ah',
         'Environment=AH_STATE_DIR=%S/ah',
-        'EnvironmentFile=/etc/ah/ah.env',
+        'ExecReload=/bin/kill -HUP $MAINPID',
         'Restart=on-failure',
         'RestartPreventExitStatus=2',
         'CapabilityBoundingSet=',
@@ -85,44 +81,53 @@ describe('systemd units', () => {
     expect(readFileSync(join(SYSTEMD, 'ah.sysusers.conf'), 'utf8')).toMatch(/^u agent-harbor - /m);
   });
 
-  it('come with an environment file per provider that uses only flags the CLI has', async () => {
-    expect(
-      readdirSync(SYSTEMD)
-        .filter((f) => f.endsWith('.env'))
-        .sort(),
-    ).toEqual(PROVIDERS.map((p) => `${p}.env`).sort());
-    const help = {
-      AH_ACCESS_POINT_OPTS: (await runAh(['agent', 'access-point', '--help'])).stdout,
-      AH_EXECUTOR_OPTS: (await runAh(['agent', 'enroll', '--help'])).stdout,
-    };
+  it('do not read an environment file', () => {
+    for (const unit of UNITS) expect(readFileSync(join(SYSTEMD, unit), 'utf8')).not.toMatch(/^EnvironmentFile=/m);
+    expect(readdirSync(SYSTEMD).filter((f) => f.endsWith('.env'))).toEqual([]);
+  });
+});
+
+describe('configuration files', () => {
+  it('come one per provider, and pass the configuration schema', () => {
+    expect(readdirSync(CONFIG).sort()).toEqual(PROVIDERS.map((p) => `${p}.toml`).sort());
+    const schema = JSON.parse(readFileSync(join(ROOT, 'schema', 'config.schema.json'), 'utf8')) as object;
+    const validate = new Ajv({ allErrors: true, strictTypes: false, allowUnionTypes: true }).compile(schema);
     for (const provider of PROVIDERS) {
-      const env = readEnvFile(join(SYSTEMD, `${provider}.env`));
-      for (const key of ['AH_ACCESS_POINT_OPTS', 'AH_EXECUTOR_OPTS'] as const) {
-        const opts = env[key];
-        expect(opts, `${provider}.env ${key}`).toBeTruthy();
-        if (provider !== 'dev') expect(opts).toContain(`--identity ${provider}`);
-        expect(opts).toContain('--metrics-listen ');
-        for (const flag of opts!.match(/--[a-z-]+/g)!) expect(help[key], `${provider}.env: ${flag}`).toMatch(new RegExp(`\\s${flag}[ ,]`));
+      const data = parse(readFileSync(join(CONFIG, `${provider}.toml`), 'utf8'));
+      expect(validate(data), `${provider}.toml: ${JSON.stringify(validate.errors)}`).toBe(true);
+      const agent = data.agent as Record<string, Record<string, unknown>>;
+      for (const table of ['access-point', 'enroll']) {
+        if (provider !== 'dev') expect(agent[table]!.identity, `${provider}.toml [agent.${table}]`).toBe(provider);
+        expect(agent[table]!['metrics-listen'], `${provider}.toml [agent.${table}]`).toBeTruthy();
       }
     }
   });
 
-  it('dev.env runs as written (ports moved to free ones)', async () => {
-    const env = readEnvFile(join(SYSTEMD, 'dev.env'));
+  it("pass every flag's own check, as each daemon reads them", async () => {
+    for (const provider of PROVIDERS) {
+      for (const command of ['access-point', 'enroll']) {
+        const run = await runAh(['config', 'show', 'agent', command, '--config', join(CONFIG, `${provider}.toml`)], NO_SCOPES);
+        expect(run.stderr, `${provider}.toml agent ${command}`).toBe('');
+        expect(run.code).toBe(0);
+      }
+    }
+  });
+
+  it('dev.toml runs as written from the system scope (ports and audit log moved)', async () => {
     const fleet = await freePort();
     const dir = tempStateDir();
-    const args = (opts: string) =>
-      opts
-        .replaceAll(':4433', `:${fleet}`)
-        .replace(/127\.0\.0\.1:946\d/, '127.0.0.1:0')
-        .split(/\s+/);
-    // As ExecStart has it: `ah agent access-point --audit-log … $AH_ACCESS_POINT_OPTS`, AH_STATE_DIR from the unit.
-    const ap = startAh(['agent', 'access-point', '--audit-log', join(dir, 'audit.log'), ...args(env.AH_ACCESS_POINT_OPTS!)], {
-      AH_STATE_DIR: dir,
-      AH_LOG: env.AH_LOG!,
-    });
+    const system = join(dir, 'config.toml');
+    const text = readFileSync(join(CONFIG, 'dev.toml'), 'utf8')
+      .replaceAll(':4433', `:${fleet}`)
+      .replace(/127\.0\.0\.1:946\d/g, '127.0.0.1:0')
+      .replace('/var/log/ah/audit.log', join(dir, 'audit.log'));
+    writeFileSync(system, text);
+    chmodSync(system, 0o640);
+    // As the units run them: no flags, AH_STATE_DIR from the unit, the file in the system scope.
+    const env = { ...NO_SCOPES, AH_SYSTEM_CONFIG: system, AH_STATE_DIR: dir };
+    const ap = startAh(['agent', 'access-point'], env);
     await ap.waitForLine(isEvent('access_point_listening'), 'listening');
-    const ex = startAh(['agent', 'enroll', ...args(env.AH_EXECUTOR_OPTS!)], { AH_STATE_DIR: dir, AH_LOG: env.AH_LOG! });
+    const ex = startAh(['agent', 'enroll'], env);
     expect((await readyzUntil(await metricsUrl(ex), 200)).body).toBe('ok: enrolled\n');
     expect((await readyzUntil(await metricsUrl(ap), 200)).body).toBe('ok: serving\n');
     expect(await ex.stop()).toBe(0);

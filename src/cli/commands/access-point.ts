@@ -7,6 +7,8 @@ import { FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
 import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './debug-view-options.js';
 import { addAdmissionOptions, admissionOptions, type AdmissionFlags } from './admission-options.js';
+import { reloadOnSighup } from '../config/reload.js';
+import { accessPointLiveSettings } from '../config/live-settings.js';
 
 interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags {
   fleetListen: string;
@@ -86,6 +88,8 @@ export function registerAccessPoint(agent: Command): void {
         );
       accessPoint.reopenAuditLog();
     });
+    // And re-read the configuration files: what can change live does (config/live-settings.ts).
+    reloadOnSighup(logging, 'ah_access_point', accessPointLiveSettings(accessPoint, logging));
     try {
       await accessPoint.start();
       await startDebugView?.();

@@ -15,6 +15,7 @@ import {
   MAX_HANDSHAKES_RANGE,
 } from '../../transport/handshake-gate.js';
 import { option, UsageError } from '../common.js';
+import { tagOption } from '../config/option-kinds.js';
 
 export interface AdmissionFlags {
   maxHandshakes: number;
@@ -39,26 +40,35 @@ export function addAdmissionOptions(command: Command): Command {
   const { min: qMin, max: qMax } = HANDSHAKE_QUEUE_RANGE;
   return command
     .addOption(
-      option(
-        '--max-handshakes <n>',
-        `TLS handshakes in progress at most (${hMin}-${hMax}); further connections wait their turn, in order, before TLS`,
-        wholeNumberIn(MAX_HANDSHAKES_RANGE),
-        { value: DEFAULT_MAX_HANDSHAKES, shown: String(DEFAULT_MAX_HANDSHAKES) },
+      tagOption(
+        option(
+          '--max-handshakes <n>',
+          `TLS handshakes in progress at most (${hMin}-${hMax}); further connections wait their turn, in order, before TLS`,
+          wholeNumberIn(MAX_HANDSHAKES_RANGE),
+          { value: DEFAULT_MAX_HANDSHAKES, shown: String(DEFAULT_MAX_HANDSHAKES) },
+        ),
+        { type: 'count', ...MAX_HANDSHAKES_RANGE },
       ),
     )
     .addOption(
-      option(
-        '--handshake-queue <n>',
-        `connections that may wait for a handshake (${qMin}-${qMax}); when full, or after ${DEFAULT_MAX_QUEUE_WAIT_MS / 1000} s of waiting, a connection is closed before TLS (default: ${DEFAULT_QUEUE_PER_HANDSHAKE} × --max-handshakes)`,
-        wholeNumberIn(HANDSHAKE_QUEUE_RANGE),
+      tagOption(
+        option(
+          '--handshake-queue <n>',
+          `connections that may wait for a handshake (${qMin}-${qMax}); when full, or after ${DEFAULT_MAX_QUEUE_WAIT_MS / 1000} s of waiting, a connection is closed before TLS (default: ${DEFAULT_QUEUE_PER_HANDSHAKE} × --max-handshakes)`,
+          wholeNumberIn(HANDSHAKE_QUEUE_RANGE),
+        ),
+        { type: 'count', ...HANDSHAKE_QUEUE_RANGE },
       ),
     )
     .addOption(
-      option(
-        '--handshake-rate <n>',
-        `TLS handshakes a second per source address (${rMin}-${rMax}), in bursts of up to twice that; faster connections are closed before TLS`,
-        wholeNumberIn(HANDSHAKE_RATE_RANGE),
-        { value: DEFAULT_HANDSHAKE_RATE, shown: String(DEFAULT_HANDSHAKE_RATE) },
+      tagOption(
+        option(
+          '--handshake-rate <n>',
+          `TLS handshakes a second per source address (${rMin}-${rMax}), in bursts of up to twice that; faster connections are closed before TLS`,
+          wholeNumberIn(HANDSHAKE_RATE_RANGE),
+          { value: DEFAULT_HANDSHAKE_RATE, shown: String(DEFAULT_HANDSHAKE_RATE) },
+        ),
+        { type: 'count', ...HANDSHAKE_RATE_RANGE },
       ),
     )
     .option('--audit-required', 'fail closed: while the --audit-log file cannot be written, refuse enrollments and report /readyz not ready');

@@ -22,6 +22,8 @@ import {
 import { COUNT_RANGES, FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } from './identity-options.js';
 import { parseServerSan, type ServerSanPolicy } from '../../transport/access-point-trust.js';
+import { reloadOnSighup } from '../config/reload.js';
+import { executorLiveSettings } from '../config/live-settings.js';
 
 export interface EnrollFlags extends IdentityFlags {
   remoteServer: string;
@@ -148,6 +150,8 @@ async function runEnroll(flags: EnrollFlags & { metricsListen?: string }): Promi
     metricsListen: flags.metricsListen,
   });
   stopOnSignals(() => executor.stop());
+  // SIGHUP re-reads the configuration files: what can change live does (config/live-settings.ts).
+  reloadOnSighup(logging, 'ah_executor', executorLiveSettings(executor, logging));
   try {
     await executor.start();
   } catch (err) {
