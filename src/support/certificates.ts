@@ -97,11 +97,12 @@ async function pins(stateDir: string): Promise<CertificateReport['pinnedAccessPo
   return out;
 }
 
-function accessPointInUse(answers: DaemonAnswers, dev: CertificateReport['devIdentities']): CertificateReport['inUse'][number] | null {
+/** The access point reports its identity by serial: its details come from a dev identity or a --cert file of that serial. */
+function accessPointInUse(answers: DaemonAnswers, known: readonly DescribedCertificate[]): CertificateReport['inUse'][number] | null {
   const ap = answers.accessPoint;
   if (!ap) return null;
   const serial = ap.identity?.serial;
-  const kept = dev.flatMap((d) => d.certificates).find((c) => c.serial === serial) ?? null;
+  const kept = known.find((c) => c.serial === serial) ?? null;
   return {
     role: 'access-point',
     name: 'access-point',
@@ -123,8 +124,6 @@ export async function certificateReport(
     provider: e.identity?.provider ?? null,
     certificate: e.certificate ? { ...e.certificate, spiffeId: e.identity?.spiffeId ?? null } : null,
   }));
-  const ap = accessPointInUse(answers, dev);
-  if (ap) inUse.push(ap);
   const named: Array<CertificateReport['files'][number]> = [];
   for (const [kind, list] of [
     ['cert', files.certs],
@@ -132,5 +131,10 @@ export async function certificateReport(
   ] as const) {
     for (const path of list) named.push({ path, kind, ...(await readPem(path)) });
   }
+  const ap = accessPointInUse(
+    answers,
+    [...dev, ...named].flatMap((d) => d.certificates),
+  );
+  if (ap) inUse.push(ap);
   return { inUse, devIdentities: dev, pinnedAccessPoints: await pins(stateDir), files: named };
 }

@@ -13,7 +13,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonAnswers } from './daemons.js';
-import { isSecretName, REDACTED } from './redact.js';
+import { isSecretName, REDACTED, secretValue } from './redact.js';
 
 /** What the bundle knows when it asks for the configuration. */
 export interface KnownState {
@@ -86,7 +86,13 @@ export function redactConfiguration(json: unknown): unknown {
   const named = typeof o.key === 'string' ? o.key : typeof o.name === 'string' ? o.name : null;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if ((k === 'value' && named !== null && isSecretName(named)) || (isSecretName(k) && v !== null && typeof v !== 'boolean' && typeof v !== 'number')) {
+    const secret =
+      k === 'value' && named !== null
+        ? isSecretName(named)
+        : typeof v === 'string'
+          ? secretValue(k, v)
+          : isSecretName(k) && typeof v === 'object' && v !== null;
+    if (secret) {
       out[k] = v === undefined || v === '' ? v : REDACTED;
     } else {
       out[k] = redactConfiguration(v);

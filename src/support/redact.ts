@@ -81,7 +81,8 @@ const ESCAPED_JSON_FIELD = /\\"([A-Za-z0-9_.-]{1,64})\\"(\s*:\s*)\\"((?:(?!\\")[
 /** A setting's name as a value (`{"key": "vault-secret-id-file"}`): not key material. */
 const IDENTIFIER = /^(?:[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)$/;
 
-function secretValue(name: string, value: string): boolean {
+/** Whether a field or setting of this name holds a secret in this value. */
+export function secretValue(name: string, value: string): boolean {
   if (value === '' || value === REDACTED || !isSecretName(name)) return false;
   return !(name.toLowerCase() === 'key' && IDENTIFIER.test(value));
 }

@@ -120,6 +120,12 @@ describe('support bundle redaction', () => {
     for (const text of innocent) expect(redact(text)).toBe(text);
   });
 
+  it("leaves the visualizer's page (its script, styles and drawings) as it is", async () => {
+    const { machinesPage } = await import('../../src/visualize/html-page.js');
+    const html = await machinesPage();
+    expect(redact(html) === html).toBe(true);
+  }, 60_000);
+
   it('redacts a secret setting of a configuration by structure, whatever its shape', () => {
     const secretId = randomUUID();
     const config = {

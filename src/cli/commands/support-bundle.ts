@@ -122,7 +122,7 @@ export function registerSupportBundle(agent: Command): void {
       'Write one tar.gz for a support request, for the daemons of the state dir: versions (ah, Node, OpenSSL, OS); ' +
         'status --json and fleet --json of the daemons that answer; the fleet doctor report; certificate details (never keys) ' +
         'of the identities in use, the dev identities and pinned access points of the state dir, and the --cert/--ca files; ' +
-        'the configuration with its sources; the journal of ah-executor and ah-access-point (else the --log-file files) since ' +
+        'the configuration with its sources; the journal of ah-executor and ah-access-point and the --log-file files, since ' +
         '--since; and the replay and visualize page of each stuck actor. Every file is redacted (private keys, Vault tokens, ' +
         'secret and role IDs, Authorization headers, bearer tokens, fields named like secrets) and README.txt lists what is in ' +
         'it and what could not be gathered, and why. A daemon that does not answer is said there, not an error. The file is ' +
@@ -131,7 +131,7 @@ export function registerSupportBundle(agent: Command): void {
     .option('--out <file.tar.gz>', 'where to write it (default: ./ah-support-<UTC time>.tar.gz)')
     .option('--force', 'replace --out if it exists')
     .addOption(durationOption('--since <duration>', 'logs from this long ago', FLAG_RANGES.supportBundleSince, { value: 3_600_000, shown: '1h' }))
-    .addOption(repeated('--log-file <file>', "a daemon's log file, when the journal has none (repeat for several)"))
+    .addOption(repeated('--log-file <file>', "a daemon's log file, for daemons that do not log to the journal (repeat for several)"))
     .addOption(repeated('--cert <file>', 'a certificate file a daemon uses: its details go in (repeat for several)'))
     .addOption(repeated('--ca <file>', 'a CA bundle a daemon trusts: the details of each certificate in it (repeat for several)'))
     .addOption(option('--name <name>', 'only this executor, when several run from one state dir', parsers.name))
