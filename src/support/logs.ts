@@ -6,7 +6,7 @@
  * message) goes with the line before it, and lines before the first timed one are kept. Each log
  * keeps at most its last MAX_LOG_BYTES.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { readLines } from '../replay/line-reader.js';
 
@@ -96,11 +96,21 @@ export function logNames(paths: readonly string[]): string[] {
   });
 }
 
-function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string; error: { code?: string | number | null; message: string } | null }> {
+/** journalctl's output read a line at a time into `sink` (a month of journal need not fit in memory); its exit and stderr's first line. */
+function journalctl(args: string[], sink: (line: string) => void): Promise<{ missing: boolean; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 4 * MAX_LOG_BYTES, timeout: 60_000, encoding: 'utf8' }, (error, stdout, stderr) =>
-      resolve({ stdout: String(stdout ?? ''), stderr: String(stderr ?? ''), error }),
-    );
+    const child = spawn('journalctl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    // Settled either way: a spawn that failed leaves a stream that never yields.
+    const read = readLines(child.stdout, (line) => {
+      if (line !== '') sink(line);
+    }).catch(() => undefined);
+    child.once('error', (err: NodeJS.ErrnoException) => resolve({ missing: err.code === 'ENOENT', code: null, stderr: err.message }));
+    child.once('close', (code) => void read.then(() => resolve({ missing: false, code, stderr })));
   });
 }
 
@@ -111,14 +121,13 @@ function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: str
 export async function journal(since: number): Promise<LogOutcome> {
   const what = `system journal (journalctl ${JOURNAL_UNITS.map((u) => `-u ${u}`).join(' ')})`;
   const args = [...JOURNAL_UNITS.flatMap((u) => ['-u', u]), '--since', `@${Math.floor(since / 1000)}`, '-o', 'cat', '--no-pager', '-q'];
-  const r = await run('journalctl', args);
-  if (r.error?.code === 'ENOENT') return { missing: { what, why: 'journalctl is not installed on this machine' } };
-  if (r.error && !r.stdout) {
-    const first = r.stderr.split('\n').find((l) => l.trim()) ?? r.error.message;
+  const filter = new SinceFilter(since);
+  const r = await journalctl(args, filter.line);
+  if (r.missing) return { missing: { what, why: 'journalctl is not installed on this machine' } };
+  if (r.code !== 0 && filter.lines.length === 0) {
+    const first = r.stderr.split('\n').find((l) => l.trim()) ?? `exit ${r.code}`;
     return { missing: { what, why: `journalctl failed: ${first.trim()}` } };
   }
-  const filter = new SinceFilter(since);
-  for (const line of r.stdout.split('\n')) if (line !== '') filter.line(line);
   const lines = filter.lines;
   if (lines.length === 0) return { missing: { what, why: `no entries for these units since ${new Date(since).toISOString()}` } };
   return { log: { name: 'journal.log', source: `journalctl ${args.join(' ')}`, text: `${lines.join('\n')}\n`, lines: lines.length, cut: filter.cut } };

@@ -281,6 +281,19 @@ describe('support bundle without daemons and with bad input', () => {
     expect(files.get('logs/executor.log')!.trim().split('\n')).toEqual([line(10, 'recent'), '  continuation of the recent line']);
   });
 
+  it('says why when journalctl fails', async () => {
+    const dir = tempStateDir('ah-sb-');
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'journalctl'), '#!/bin/sh\necho "No journal files were opened due to insufficient permissions." >&2\nexit 1\n', { mode: 0o755 });
+    const out = join(dir, 'b.tar.gz');
+    const r = await runAh(['agent', 'support-bundle', '--state-dir', join(dir, 'none'), '--out', out], { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.code).toBe(0);
+    expect(unpack(out).files.get('README.txt')).toContain(
+      '  - system journal (journalctl -u ah-executor -u ah-access-point): journalctl failed: No journal files were opened due to insufficient permissions.\n',
+    );
+  });
+
   it('says so when there is no journalctl', async () => {
     const dir = tempStateDir('ah-sb-');
     const out = join(dir, 'b.tar.gz');
