@@ -6,7 +6,7 @@
  *
  * What it removes, and why each rule has the shape it has:
  * - private keys: any PEM block whose label ends in PRIVATE KEY (PKCS#8, ENCRYPTED, EC, RSA, DSA,
- *   OPENSSH...), also with its newlines escaped inside a JSON string, also cut short (no END line);
+ *   OPENSSH..., and OpenPGP's PRIVATE KEY BLOCK), also with its newlines escaped inside a JSON string, also cut short (no END line);
  * - Vault tokens by their shape: `hvs.`, `hvb.`, `hvr.` (Vault ≥ 1.10) and the older `s.`/`b.`/
  *   `r.` followed by 24 or more token characters, wherever they appear;
  * - `Authorization`, `Proxy-Authorization` and `X-Vault-Token` header values, and any
@@ -25,13 +25,14 @@ export const REDACTED = '[redacted]';
 
 /** What each rule removes, for the bundle's README. */
 export const REDACTION_RULES: readonly string[] = [
-  'private keys: every PEM block labelled ... PRIVATE KEY (PKCS#8, ENCRYPTED, EC, RSA, DSA, OPENSSH), also escaped in JSON or cut short',
+  'private keys: every PEM block labelled ... PRIVATE KEY (PKCS#8, ENCRYPTED, EC, RSA, DSA, OPENSSH) and PGP PRIVATE KEY BLOCK, also escaped in JSON or cut short',
   'Vault tokens: hvs./hvb./hvr. tokens and the older s./b./r. tokens',
   'Authorization, Proxy-Authorization and X-Vault-Token header values; the credential after Bearer or Basic; JWTs',
   'values of fields and settings named like a secret (secret id, role id, token, password, passphrase, private key, key) in JSON, as name=value and as name: value',
 ];
 
-const PEM_LABEL = '[A-Z0-9 ]*PRIVATE KEY';
+/** The label of a private key block, PEM's or OpenPGP's armour (`PGP PRIVATE KEY BLOCK`). */
+const PEM_LABEL = '[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?';
 /** A whole block, its newlines real or escaped (`\n` inside a JSON string). */
 const PEM_BLOCK = new RegExp(`-----BEGIN (${PEM_LABEL})-----[\\s\\S]*?-----END \\1-----`, 'g');
 /** What is left of a block without its END line: base64, its headers (Proc-Type, DEK-Info), escaped newlines. */

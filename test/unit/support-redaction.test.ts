@@ -26,6 +26,8 @@ function privateKeys(): Record<string, string> {
     encryptedPkcs8: ec.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string,
     legacyEncryptedRsa: rsa.export({ type: 'pkcs1', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'pw' }) as string,
     ed25519: ed.export({ type: 'pkcs8', format: 'pem' }) as string,
+    // OpenPGP armour has the same shape; its body here is random, as a key's would look.
+    openpgp: `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${randomBytes(300).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END PGP PRIVATE KEY BLOCK-----\n`,
   };
 }
 
@@ -43,10 +45,10 @@ describe('support bundle redaction', () => {
       const cut = pem.slice(0, Math.floor(pem.length / 2));
       for (const text of [`before\n${pem}after`, asJsonLine, `truncated: ${cut}`, JSON.stringify({ blob: `x${pem}y` })]) {
         const out = redact(text);
-        expect(out, kind).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY-----(?!\[redacted\])/);
+        expect(out, kind).not.toMatch(/-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?!\[redacted\])/);
         for (const line of bodyLines(pem)) expect(out.includes(line), `${kind}: ${line}`).toBe(false);
       }
-      expect(redact(`before\n${pem}after`)).toMatch(/^before\n-----BEGIN [A-Z ]*PRIVATE KEY-----\[redacted\]-----END [A-Z ]*PRIVATE KEY-----\nafter$/);
+      expect(redact(`before\n${pem}after`)).toMatch(/^before\n-----BEGIN ([A-Z ]*PRIVATE KEY(?: BLOCK)?)-----\[redacted\]-----END \1-----\nafter$/);
       // JSON stays JSON, with the innocent field intact.
       expect(JSON.parse(redact(asJsonLine))).toMatchObject({ level: 30, msg: 'material', note: 'kept' });
     }
