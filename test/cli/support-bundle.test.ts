@@ -62,6 +62,8 @@ describe('support bundle of a running fleet', () => {
   let stuck: Daemon;
   const token = newTokenId();
   const secretId = randomUUID();
+  const roleId = randomUUID();
+  const legacyToken = `s.${randomUUID().replace(/-/g, '').slice(0, 24)}`;
   const bearer = `${randomUUID()}${randomUUID()}`.replace(/-/g, '');
 
   beforeAll(async () => {
@@ -95,6 +97,8 @@ describe('support bundle of a running fleet', () => {
       const salted = [
         JSON.stringify({ level: 20, time: Date.now(), component: 'ah_provider', msg: 'dump', keyPem, headers: { 'X-Vault-Token': token } }),
         `${new Date().toISOString()} curl -H "Authorization: Bearer ${bearer}" -d secret_id=${secretId} https://vault:8200/v1/auth/approle/login`,
+        JSON.stringify({ level: 20, time: Date.now(), msg: 'login answer', auth: { client_token: legacyToken }, request: { role_id: roleId } }),
+        `${new Date().toISOString()} env VAULT_ROLE_ID=${roleId} VAULT_TOKEN=${legacyToken}`,
         keyPem,
       ].join('\n');
       const logs = { ap: join(work, 'access-point.log'), web: join(work, 'web-1.log'), stuck: join(work, 'stuck-1.log') };
@@ -178,7 +182,7 @@ describe('support bundle of a running fleet', () => {
       expect(files.get('logs/web-1.log')).toContain('"event":"enrolled"');
       expect(files.get('logs/stuck-1.log')).toContain('ENROLL_CONNECTION_REFUSED');
       for (const [path, text] of files) {
-        for (const secret of [token, secretId, bearer, ...keyBody]) expect(text.includes(secret), `${secret} in ${path}`).toBe(false);
+        for (const secret of [token, secretId, roleId, legacyToken, bearer, ...keyBody]) expect(text.includes(secret), `${secret} in ${path}`).toBe(false);
       }
       expect(files.get('logs/web-1.log')).toContain('-----BEGIN PRIVATE KEY-----[redacted]-----END PRIVATE KEY-----');
 
