@@ -29,6 +29,8 @@ export const FLAG_RANGES = {
   demoCertTtl: { minMs: 2 * S, maxMs: 24 * H },
   /** `ah agent fleet --expiring-within`: ten years covers any certificate an access point admits. */
   expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
+  /** `ah agent support-bundle --since`: from a minute (the last retries) to journald's usual month. */
+  supportBundleSince: { minMs: 60 * S, maxMs: 30 * D },
 } as const satisfies Record<string, DurationRange>;
 
 export interface CountRange {

@@ -10,6 +10,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEnroll } from './commands/enroll.js';
 import { registerStatus } from './commands/status.js';
+import { registerSupportBundle } from './commands/support-bundle.js';
 import { registerReplay } from './commands/replay.js';
 import { registerVisualize } from './commands/visualize.js';
 import { installConfig } from './config/hook.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerDoctor(agent);
   registerReplay(agent);
   registerVisualize(agent);
+  registerSupportBundle(agent);
   agent.addHelpText('after', '\nTroubleshooting: ah agent status; ah agent <command> --help');
   registerConfig(program, buildProgram);
   // Last: every command that takes a configuration file gets --config and the layers.

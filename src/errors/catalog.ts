@@ -723,6 +723,23 @@ export const catalog = {
     solutions: ['Print one leaf, its key, its intermediates and the root CA(s) only', 'See the exec provider section of the README for the rule'],
     retryable: false,
   },
+  // --- ah agent support-bundle ------------------------------------------------------------------
+  ENROLL_SUPPORT_BUNDLE_EXISTS: {
+    message: '{path} exists: give --force to replace it, or another --out',
+    guideSection: 'Getting Help',
+    causes: ['A bundle made earlier has that name', '--out names a file that is not a bundle'],
+    solutions: ['ah agent support-bundle --out FILE.tar.gz --force     # Replace it', 'ah agent support-bundle --out OTHER.tar.gz'],
+    retryable: false,
+    oneLine: true,
+  },
+  ENROLL_SUPPORT_BUNDLE_UNWRITABLE: {
+    message: 'cannot write the support bundle {path}: {detail}',
+    guideSection: 'Getting Help',
+    causes: ['The directory does not exist, or this user may not write in it', 'The disk is full'],
+    solutions: ['ah agent support-bundle --out /tmp/ah-support.tar.gz     # A directory this user can write'],
+    retryable: false,
+    oneLine: true,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

@@ -27,8 +27,10 @@ export const MAY_IMPORT: Record<string, readonly string[]> = {
   replay: [...BASE, 'machines'],
   visualize: [...BASE, 'machines', 'replay', 'engine'],
   doctor: [...BASE, 'machines', 'x509', 'providers', 'transport', 'actors', 'engine'],
+  // The support bundle gathers what the other tools report.
+  support: [...BASE, 'machines', 'x509', 'transport', 'engine', 'replay', 'visualize', 'doctor'],
   // Layer 6: the command line and the public API.
-  cli: [...BASE, 'machines', 'x509', 'providers', 'transport', 'actors', 'audit', 'metrics', 'engine', 'replay', 'visualize', 'doctor', 'index'],
+  cli: [...BASE, 'machines', 'x509', 'providers', 'transport', 'actors', 'audit', 'metrics', 'engine', 'replay', 'visualize', 'doctor', 'support', 'index'],
   index: [...BASE, 'machines', 'x509', 'providers', 'transport', 'actors', 'engine'],
 };
 
@@ -49,6 +51,7 @@ export const LAYER_OF: Record<string, number> = {
   replay: 5,
   visualize: 5,
   doctor: 5,
+  support: 5,
   cli: 6,
   index: 6,
 };
