@@ -17,7 +17,7 @@ import { parseCertificates } from '../x509/chain.js';
 import { missingBytes, parseClientHello } from './client-hello.js';
 import { type ChainCheck, checkChainAgainstBundle } from './resumed-chain.js';
 import { DEFAULT_SESSION_KEY_ROTATION_MS, SessionKeys } from './session-keys.js';
-import { sessionPeer } from './session-peer.js';
+import { sessionPeer, type SessionPeer } from './session-peer.js';
 import { SessionStore, type SessionRecord } from './session-store.js';
 
 export interface SessionResumptionOptions {
@@ -65,12 +65,12 @@ export class SessionResumption {
    */
   private readonly verified = new Map<string, ChainCheck>();
   /** OpenSSL issues two tickets per handshake: the second reads the same peer again. */
-  private lastPeer: X509Certificate | null = null;
+  private lastPeer: SessionPeer | null = null;
   /**
    * The ticket issued just before, in this event-loop turn: when the next one is for the same
    * certificate it comes from the same handshake, and the client keeps the last one it gets.
    */
-  private previousTicket: { id: string; peer: X509Certificate } | null = null;
+  private previousTicket: { id: string; peer: SessionPeer } | null = null;
   private readonly rotation: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly maxAgeMs: number;
@@ -259,7 +259,7 @@ export class SessionResumption {
       if (!this.bundle?.some((b) => b.raw.equals(c!.raw))) extra.push(c.raw);
     }
     if (!extra.length) return;
-    this.remember(this.chains, leaf.fingerprint256, extra);
+    this.remember(this.chains, chainKey(leaf.raw), extra);
   }
 
   private remember<T>(map: Map<string, T>, key: string, value: T): void {
@@ -273,9 +273,10 @@ export class SessionResumption {
     if (!peer) return;
     this.lastPeer = peer;
     const now = this.now();
-    const expiresAt = Math.min(Date.parse(peer.validTo), now + this.maxAgeMs);
+    const expiresAt = Math.min(peer.notAfter, now + this.maxAgeMs);
     if (expiresAt <= now) return;
-    const record = { id: id.toString('hex'), data, chain: this.chains.get(peer.fingerprint256) ?? [], expiresAt };
+    const chain = this.chains.size ? (this.chains.get(chainKey(peer.der)) ?? []) : [];
+    const record = { id: id.toString('hex'), data, chain, expiresAt };
     // Keep one session per handshake: half the records, on disk and in memory.
     if (this.previousTicket?.peer === peer) this.store.drop(this.previousTicket.id);
     else if (!this.previousTicket) setImmediate(() => (this.previousTicket = null));
@@ -283,3 +284,6 @@ export class SessionResumption {
     this.store.put(record);
   }
 }
+
+/** The executor certificate a remembered chain belongs to (its DER: no hash to compute). */
+const chainKey = (der: Buffer): string => der.toString('base64');
