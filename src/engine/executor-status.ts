@@ -24,6 +24,8 @@ export function executorStatus(
     state,
     detail: value,
     remoteServer: extra.remoteServer,
+    accessPoint: linked && ctx.linkServer ? `https://${ctx.linkServer}` : null,
+    accessPoints: ctx.servers.map((s) => `https://${s}`),
     executorId: linked ? ctx.executorId : null,
     identity: identityStatus(ctx.linkIdentity ?? ctx.identity),
     identityUpdatedAt: iso(extra.identityUpdatedAt),

@@ -18,6 +18,7 @@ const ENROLLMENT_STATES = [
   'disconnected',
   'disconnected.waitingForIdentity',
   'disconnected.backingOff',
+  'disconnected.failingOver',
   'disconnected.stopped',
   'handshaking',
   'enrolled',
