@@ -125,6 +125,7 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
     link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
+    link.on('draining', (retryAfterMs) => report({ type: 'LINK_DRAINING', linkId, retryAfterMs, at: Date.now() }));
     link.on('closed', (reason, error) => {
       if (debug) log().debug({ event: 'link_closed', reason }, 'link closed');
       report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });

@@ -30,7 +30,7 @@ async function runningExecutor(ctx: DoctorSession): Promise<string | null> {
       remoteServer?: string;
       accessPoint?: string | null;
     } | null;
-    if (status && (status.state === 'enrolled' || status.state === 'renewing'))
+    if (status && (status.state === 'enrolled' || status.state === 'renewing' || status.state === 'relinking'))
       return `${status.state} with ${status.accessPoint ?? status.remoteServer ?? 'its access point'}`;
   } catch {
     // No answer: nothing running that we could disturb.

@@ -18,7 +18,7 @@ export function executorStatus(
   ctx: EnrollmentContext,
   extra: { remoteServer: string; stateDir: string; identityUpdatedAt?: number | null },
 ): ExecutorStatus {
-  const linked = state === 'enrolled' || state === 'renewing';
+  const linked = state === 'enrolled' || state === 'renewing' || state === 'relinking';
   return {
     name: ctx.config.name,
     state,

@@ -24,6 +24,7 @@ import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
+import { narrateRelink } from './relink-narration.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { ClientContextCache } from '../transport/client-context-cache.js';
 import { verifyMaterial } from '../x509/verify-material.js';
@@ -131,12 +132,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     });
   }
 
-  /** `/readyz`: ready while enrolled or renewing (a link is up), as the enrollment machine says. */
+  /** `/readyz`: ready while a link is up (enrolled, renewing or relinking), as the enrollment machine says. */
   readiness(): Readiness {
     if (!this.actor) return { ready: false, state: 'starting' };
     const { value } = this.actor.getSnapshot();
     const state = topLevelState(value);
-    return { ready: state === 'enrolled' || state === 'renewing', state: typeof value === 'string' ? value : JSON.stringify(value) };
+    const linked = state === 'enrolled' || state === 'renewing' || state === 'relinking';
+    return { ready: linked, state: typeof value === 'string' ? value : JSON.stringify(value) };
   }
 
   /** The certificate in use (or about to be), described for `--show-cert`. */
@@ -340,7 +342,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           const status = this.status();
           this.narrate(previousState, state, snap.value, ctx, log);
           this.emit('state', status);
-          if (state === 'enrolled' && previousState !== 'enrolled' && previousState !== 'renewing') this.emit('enrolled', status);
+          if (state === 'enrolled' && previousState !== 'enrolled' && previousState !== 'renewing' && previousState !== 'relinking')
+            this.emit('enrolled', status);
           // Not at start: only a link (or an attempt) that was lost.
           if (state === 'disconnected' && previousState !== null && previousState !== 'disconnected') this.emit('disconnected', status);
         }
@@ -404,6 +407,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         },
         `enrolled with access point ${ctx.linkServer ?? ctx.config.remoteServer} as ${ctx.executorId}`,
       );
+    } else if (narrateRelink(from, to, detail, ctx, log)) {
+      // A step of a move away from a draining access point: said there.
     } else if (to === 'renewing' && from === 'enrolled') {
       log.info({ event: 'renewal_due', serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
     } else if (detail === '{"renewing":"retryWait"}' && err) {

@@ -8,6 +8,23 @@
  *   handshaking ──N-th failed attempt (--max-attempts)──▶ failed (final)
  *   handshaking ──failed, access points left in this round──▶ disconnected.failingOver ──▶ handshaking
  *
+ * Drain without absence: an access point that drains says goodbye{draining, retryAfterMs} and
+ * keeps serving the link. The executor goes `relinking` (make-before-break, as a rotation): it
+ * dials another access point of its list with the continuity proof over the draining link's
+ * nonce, and closes the draining link (goodbye "moved") only once the new one is welcomed;
+ * heartbeats go on over the old link meanwhile.
+ *
+ *   enrolled ──draining──▶ relinking.elsewhere ──welcome──▶ enrolled
+ *                              │ (no other access point, or none answers)
+ *                              ▼
+ *                          waitingToReturn ──retryAfterMs──▶ returning ──welcome──▶ enrolled
+ *                                                               │ (refused: the draining one itself)
+ *                                                               ▼
+ *                          stranded: the draining link is kept until the access point closes it
+ *
+ * `returning` dials the draining link's address again: behind a balancer name that lands on
+ * another access point once the balancer has seen the draining one's /readyz fail.
+ *
  * Several access points: the executor's own list (shuffled once, from the seed) followed by the
  * ones the last welcome named. A failed dial moves on to the next at once; only when every one
  * of them failed in a row (a round) does it back off, with the usual full jitter. An attempt is
@@ -83,6 +100,12 @@ export interface EnrollmentContext {
   readonly linkServer: string | null;
   /** The access point the candidate link dials. */
   readonly candidateServer: string | null;
+  /** The access point of the last drain (relinking: the active link's); kept after the move, for messages. */
+  readonly drainingServer: string | null;
+  /** relinking: when the draining access point said we may come back to its address. */
+  readonly retryAfterMs: number;
+  /** relinking: other access points dialed so far. */
+  readonly relinkTried: number;
   readonly retryDelayMs: number;
   readonly lastError: ErrorInfo | null;
   /** The newest usable identity; the next link is opened with it. */
@@ -120,7 +143,9 @@ export type LinkReport =
     }
   | { type: 'LINK_FAILED'; linkId: string; error: ErrorInfo; at: number }
   | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: ErrorInfo | null; at: number }
-  | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number };
+  | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number }
+  /** goodbye{reason:"draining"} on an open link: it stays up until we close it. */
+  | { type: 'LINK_DRAINING'; linkId: string; retryAfterMs: number; at: number };
 
 /** Commands the machine sends to a link actor. */
 export type LinkCommand = { type: 'SEND_HEARTBEAT'; seq: number } | { type: 'CLOSE'; reason: string };
@@ -157,6 +182,13 @@ const linkLost = (context: EnrollmentContext, event: EnrollmentEvent, detail: st
   params: { address: serverOf(context, event), detail },
   retryable: true,
 });
+
+/** relinking: the access points to move to, the draining one left out, starting after it. */
+export function relinkTargets(context: Pick<EnrollmentContext, 'servers' | 'drainingServer'>): string[] {
+  const at = context.servers.indexOf(context.drainingServer ?? '');
+  const rotated = [...context.servers.slice(at + 1), ...context.servers.slice(0, at + 1)];
+  return rotated.filter((s) => s !== context.drainingServer);
+}
 
 /** Own access points first, then the welcome's, each once. */
 const mergeServers = (own: readonly string[], learned: readonly string[] | undefined): string[] => [...new Set([...own, ...(learned ?? [])])];
@@ -203,7 +235,8 @@ const takeIdentity = {
   type: 'takeIdentity',
   params: ({ event }: { event: IdentityNews }) => ({ identity: event.identity, nextRotationAt: event.nextRotationAt }),
 } as const;
-const welcomed = <T extends 'promoteCandidate' | 'swapToCandidate'>(type: T) => ({ type, params: ({ event }: { event: Welcome }) => event }) as const;
+const welcomed = <T extends 'promoteCandidate' | 'swapToCandidate' | 'moveToCandidate'>(type: T) =>
+  ({ type, params: ({ event }: { event: Welcome }) => event }) as const;
 const armLinkExpiry = { type: 'armLinkExpiry', params: ({ event }: { event: { at: number } }) => ({ at: event.at }) } as const;
 const recordAck = {
   type: 'recordAck',
@@ -258,6 +291,7 @@ export const enrollmentMachine = setup({
   },
   delays: {
     connectTimeout: ({ context }) => context.config.connectTimeoutMs,
+    retryAfter: ({ context }) => context.retryAfterMs,
     retryDelay: ({ context }) => context.retryDelayMs,
   },
   guards: {
@@ -266,6 +300,10 @@ export const enrollmentMachine = setup({
     attemptsExhausted: ({ context }) => context.config.maxAttempts > 0 && context.attempts + 1 >= context.config.maxAttempts,
     /** Some access point of this round has not been tried yet: fail over to it without waiting. */
     roundUnfinished: ({ context }) => context.failedInRound + 1 < context.servers.length,
+    /** relinking: an access point other than the draining one is known. */
+    otherServerKnown: ({ context }) => relinkTargets({ servers: context.servers, drainingServer: context.linkServer }).length > 0,
+    /** relinking: another one is left to dial after the one that just failed. */
+    anotherServerLeft: ({ context }) => context.relinkTried + 1 < relinkTargets(context).length,
     acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
     linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
@@ -306,14 +344,25 @@ export const enrollmentMachine = setup({
       retryDelayMs: 0,
       lastError: errorOf(context, event),
     })),
-    spawnCandidate: enqueueActions(({ context, enqueue }) => {
+    /**
+     * A new link: `dial` to the next access point of the list, `rotation` to the active link's
+     * (which checks the continuity proof), `relink` to another than the draining one, `return`
+     * to the draining one's address.
+     */
+    spawnCandidate: enqueueActions(({ context, enqueue }, params: { to: 'dial' | 'rotation' | 'relink' | 'return' }) => {
       const linkId = `link-${context.linkCount + 1}`;
       const continues =
         context.activeLink && context.linkIdentity && context.linkNonce
           ? { fingerprint: context.linkIdentity.fingerprint, nonce: context.linkNonce }
           : undefined;
-      // A rotation's new link goes where the active one is: that access point checks the proof.
-      const address = context.activeLink && context.linkServer ? context.linkServer : context.servers[context.serverIndex]!;
+      const address =
+        params.to === 'relink'
+          ? relinkTargets(context)[context.relinkTried]!
+          : params.to === 'return'
+            ? context.drainingServer!
+            : params.to === 'rotation' && context.linkServer
+              ? context.linkServer
+              : context.servers[context.serverIndex]!;
       const input: LinkInput = { linkId, address, fingerprint: context.identity!.fingerprint, ...(continues ? { continues } : {}) };
       enqueue.spawnChild('fleetLink', { id: linkId, input });
       enqueue.assign({ linkCount: context.linkCount + 1, candidateLink: linkId, candidateServer: address });
@@ -374,6 +423,39 @@ export const enrollmentMachine = setup({
         lastError: null,
       });
     }),
+    /** The draining access point asked us to move: remember which, and how long to stay away from it. */
+    startRelink: assign(({ context, event }) => ({
+      drainingServer: context.linkServer,
+      retryAfterMs: event.type === 'LINK_DRAINING' ? event.retryAfterMs : 0,
+      relinkTried: 0,
+    })),
+    /** A relink candidate failed: the draining link stays; the next one (if any) is tried. */
+    noteRelinkFailure: assign(({ context, event }) => ({ lastError: errorOf(context, event), relinkTried: context.relinkTried + 1 })),
+    /** Make-before-break: welcomed elsewhere, so the draining link says goodbye and goes. */
+    moveToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
+      if (context.activeLink) {
+        enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'moved' } satisfies LinkCommand);
+        enqueue.stopChild(context.activeLink);
+      }
+      const renewed = context.identity?.fingerprint !== context.linkIdentity?.fingerprint;
+      enqueue.assign({
+        ...welcomedAt(context, e),
+        activeLink: context.candidateLink,
+        linkNonce: e.nonce ?? null,
+        candidateLink: null,
+        linkIdentity: context.identity,
+        executorId: e.executorId,
+        heartbeatIntervalMs: e.heartbeatIntervalMs,
+        ackedSeq: context.heartbeatSeq,
+        lastAckAt: e.at,
+        connectedSince: e.at,
+        // A move with newer material is that material's rotation too.
+        rotations: context.rotations + (renewed ? 1 : 0),
+        attempts: 0,
+        lastError: null,
+        relinkTried: 0,
+      });
+    }),
     /** Watch the link's own certificate: a link never outlives the certificate it was opened with. */
     armLinkExpiry: enqueueActions(({ context, enqueue }, params: { at: number }) => {
       enqueue.cancel('link-expiry');
@@ -423,6 +505,9 @@ export const enrollmentMachine = setup({
       serverIndex: 0,
       linkServer: null,
       candidateServer: null,
+      drainingServer: null,
+      retryAfterMs: 0,
+      relinkTried: 0,
       retryDelayMs: 0,
       lastError: null,
       identity: null,
@@ -481,7 +566,7 @@ export const enrollmentMachine = setup({
       },
     },
     handshaking: {
-      entry: 'spawnCandidate',
+      entry: { type: 'spawnCandidate', params: { to: 'dial' } },
       after: {
         connectTimeout: [
           { guard: 'attemptsExhausted', target: 'failed', actions: ['recordFailure', 'stopCandidate'] },
@@ -521,6 +606,10 @@ export const enrollmentMachine = setup({
           { actions: assign({ renewalDue: true }) },
         ],
         IDENTITY_RENEWED: { target: 'renewing.applying', actions: takeIdentity },
+        LINK_DRAINING: [
+          { guard: and(['fromActive', 'otherServerKnown']), target: 'relinking.elsewhere', actions: ['startRelink'] },
+          { guard: 'fromActive', target: 'relinking.waitingToReturn', actions: ['startRelink'] },
+        ],
       },
     },
     renewing: {
@@ -547,6 +636,11 @@ export const enrollmentMachine = setup({
           actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
         },
         LINK_CERT_EXPIRED: onLinkCertExpired,
+        // The rotation's link would go to the draining access point: move instead, with the newest identity.
+        LINK_DRAINING: [
+          { guard: and(['fromActive', 'otherServerKnown']), target: 'relinking.elsewhere', actions: ['stopCandidate', 'startRelink'] },
+          { guard: 'fromActive', target: 'relinking.waitingToReturn', actions: ['stopCandidate', 'startRelink'] },
+        ],
       },
       states: {
         /** The provider is producing new material. */
@@ -555,7 +649,7 @@ export const enrollmentMachine = setup({
         },
         /** A second link with the new identity; the old one keeps heartbeating meanwhile. */
         applying: {
-          entry: 'spawnCandidate',
+          entry: { type: 'spawnCandidate', params: { to: 'rotation' } },
           after: { connectTimeout: { target: 'retryWait', actions: ['recordFailure', 'stopCandidate'] } },
           on: {
             LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('swapToCandidate'), armLinkExpiry] },
@@ -569,6 +663,66 @@ export const enrollmentMachine = setup({
           after: { retryDelay: 'applying' },
           on: { IDENTITY_RENEWED: { target: 'applying', actions: takeIdentity } },
         },
+      },
+    },
+    /** The active link's access point drains: move to another before letting it go (make-before-break). */
+    relinking: {
+      initial: 'elsewhere',
+      on: {
+        HEARTBEAT_DUE: [
+          { guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate', 'dropActive'] },
+          { actions: 'sendHeartbeat' },
+        ],
+        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
+        // The draining access point closed the link before we could move: reconnect with backoff.
+        LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate', 'dropActive'] },
+        IDENTITY_EXPIRED: {
+          guard: 'linkIdentityExpired',
+          target: 'disconnected.waitingForIdentity',
+          actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
+        },
+        LINK_CERT_EXPIRED: onLinkCertExpired,
+        // The next link is opened with the newest identity.
+        IDENTITY_RENEWED: { actions: takeIdentity },
+      },
+      states: {
+        /** Dialing another access point of the list than the draining one, at once. */
+        elsewhere: {
+          entry: { type: 'spawnCandidate', params: { to: 'relink' } },
+          after: {
+            connectTimeout: [
+              { guard: 'anotherServerLeft', target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
+              { target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            ],
+          },
+          on: {
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('moveToCandidate'), armLinkExpiry] },
+            LINK_FAILED: [
+              { guard: and(['fromCandidate', 'anotherServerLeft']), target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
+              { guard: 'fromCandidate', target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            ],
+            LINK_CLOSED: [
+              { guard: and(['fromCandidate', 'anotherServerLeft']), target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
+              { guard: 'fromCandidate', target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            ],
+          },
+        },
+        /** Nowhere else (yet): give a balancer the time the access point asked for to stop sending there. */
+        waitingToReturn: {
+          after: { retryAfter: 'returning' },
+        },
+        /** The draining link's address again: a balancer name lands elsewhere now; the draining access point itself refuses. */
+        returning: {
+          entry: { type: 'spawnCandidate', params: { to: 'return' } },
+          after: { connectTimeout: { target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] } },
+          on: {
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('moveToCandidate'), armLinkExpiry] },
+            LINK_FAILED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            LINK_CLOSED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
+          },
+        },
+        /** No other access point took us: keep the draining link (still served) until its access point closes it. */
+        stranded: {},
       },
     },
     failed: {

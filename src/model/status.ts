@@ -6,7 +6,7 @@
 import type { FleetState } from './fleet-filter.js';
 
 /** The enrollment machine's top-level states: the executor's `state` in status. */
-export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed';
+export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'relinking' | 'failed';
 
 export interface IdentityStatus {
   readonly provider: string;

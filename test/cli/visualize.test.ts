@@ -26,6 +26,11 @@ const ENROLLMENT_STATES = [
   'renewing.obtaining',
   'renewing.applying',
   'renewing.retryWait',
+  'relinking',
+  'relinking.elsewhere',
+  'relinking.waitingToReturn',
+  'relinking.returning',
+  'relinking.stranded',
   'failed',
 ];
 
