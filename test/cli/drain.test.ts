@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
 import { metricsUrl, probe, scrape } from '../helpers/metrics.js';
+import { recordStdout } from '../helpers/recorded-log.js';
 
 afterAll(stopAll);
 
@@ -59,13 +60,15 @@ describe('drain', () => {
           '--state-dir',
           tempStateDir(),
           '--log-level',
-          'info,ah_transport=debug',
+          // The machine lines too, to replay the move from the log afterwards.
+          'info,ah_transport=debug,ah_machine=debug',
           ...FAST_RETRY,
         ],
         {},
         name,
       ),
     );
+    const recorded = recordStdout(executors[0]!);
     for (const e of executors)
       await e.waitForLine(
         fromExecutor('enrolled', (l) => l.accessPoint === a.address),
@@ -104,6 +107,12 @@ describe('drain', () => {
       expect(e.lines.filter(fromExecutor('retrying'))).toEqual([]);
       expect(e.lines.filter(fromExecutor('enrolled', (l) => l.accessPoint === b.address))).toEqual([]);
     }
+    // The move is in the machine, so `ah agent replay` retraces it from the log.
+    const replay = await runAh(['agent', 'replay', recorded.save(tempStateDir('ah-drain-log-'), 'd1.log'), '--json']);
+    const steps = JSON.parse(replay.stdout)
+      .actors.find((x: { label: string }) => x.label === 'executor:d1')
+      .steps.map((s: { path: string }) => s.path);
+    expect(steps.slice(steps.indexOf('relinking.elsewhere'))).toEqual(['relinking.elsewhere', 'enrolled']);
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', b.stateDir])).stdout);
     expect(fleet.executors.map((x: { name: string }) => x.name).sort()).toEqual(names);
     for (const e of executors) expect(await e.stop()).toBe(0);
@@ -150,6 +159,19 @@ describe('drain', () => {
     expect(executor.lines.find(fromExecutor('relinking'))).toMatchObject({ next: null, retryAfterMs: 200 });
     expect(a.daemon.lines.find(isEvent('executor_left'))?.reason).toBe('shutdown');
     await executor.waitForLine((l) => l.code === 'ENROLL_LINK_LOST', 'the link closed', 20_000);
+    expect(await executor.stop()).toBe(0);
+  });
+
+  it('SIGINT does not drain: every link is closed with goodbye "shutdown" at once, exit 0', async () => {
+    const a = await accessPoint('ap-int', 0, ['--drain-retry-after', '10m']);
+    const executor = startAh(['agent', 'enroll', '--remote-server', a.url, '--name', 'int', '--state-dir', tempStateDir(), ...FAST_RETRY], {}, 'int');
+    await executor.waitForLine(fromExecutor('enrolled'), 'enrolled', 30_000);
+    a.daemon.child.kill('SIGINT');
+    expect(await a.daemon.exited).toBe(0);
+    expect(a.daemon.lines.filter(isEvent('drain_requested'))).toEqual([]);
+    expect(a.daemon.lines.find(isEvent('access_point_stopped'))).toMatchObject({ links: 1 });
+    await executor.waitForLine((l) => l.code === 'ENROLL_LINK_LOST', 'the link lost', 20_000);
+    expect(executor.lines.filter(fromExecutor('relinking'))).toEqual([]);
     expect(await executor.stop()).toBe(0);
   });
 });
