@@ -31,6 +31,10 @@ export const FLAG_RANGES = {
   expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
   /** `ah agent support-bundle --since`: from a minute (the last retries) to journald's usual month. */
   supportBundleSince: { minMs: 60 * S, maxMs: 30 * D },
+  /** Access point drain: a day is longer than any orchestrator waits for a stop. */
+  drainTimeout: { minMs: 1 * S, maxMs: 24 * H },
+  /** goodbye's retryAfterMs: up to the longest a balancer takes to notice /readyz (capped by the protocol at a day). */
+  drainRetryAfter: { minMs: 0, maxMs: 10 * 60 * S },
 } as const satisfies Record<string, DurationRange>;
 
 export interface CountRange {
@@ -44,4 +48,6 @@ export const COUNT_RANGES = {
   maxReconnects: { min: 0, max: 1_000_000 },
   /** One process holds the whole demo fleet. */
   demoExecutors: { min: 1, max: 50 },
+  /** Links a draining access point asks to move per second. */
+  drainRate: { min: 1, max: 100_000 },
 } as const satisfies Record<string, CountRange>;

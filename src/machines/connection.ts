@@ -2,8 +2,11 @@
  * `connection`: one executor link as the access point sees it.
  *
  *   accepted ──hello──▶ verifying ──peer ok──▶ active ──goodbye / SILENT / socket closed──▶ closed
- *       │                   └──peer refused: reject{code,message}──▶ draining ──▶ closed
+ *       │                   ├──peer refused: reject{code,message}──▶ draining ──▶ closed
+ *       │                   └──access point draining: goodbye{draining, retryAfterMs}──▶ draining ──▶ closed
  *       └──anything but hello, or no hello in time──▶ closed
+ *   active.live ──LEAVE: goodbye{draining, retryAfterMs}──▶ active.leaving: heartbeats still acked until the
+ *       executor, welcomed elsewhere, says goodbye (or DRAIN closes the link)
  *
  * Nothing but `hello` is read before the peer is verified. Once active, a heartbeat changes
  * nothing in the lifecycle, so the transport acks it and notes its time without a transition
@@ -50,6 +53,8 @@ export interface ConnectionContext {
   readonly helloAt: number | null;
   readonly closeReason: string | null;
   readonly rejection: ErrorInfo | null;
+  /** Told to move (goodbye{draining}) and not gone yet. */
+  readonly leaving: boolean;
 }
 
 export type ConnectionEvent =
@@ -61,7 +66,12 @@ export type ConnectionEvent =
   | { type: 'GOODBYE'; reason: string; at: number }
   | { type: 'PROTOCOL_ERROR'; detail: string; at: number }
   | { type: 'SOCKET_CLOSED'; detail: string; at: number }
-  | { type: 'DRAIN'; reason: string };
+  | { type: 'DRAIN'; reason: string }
+  /** The access point drains: ask the executor to move (make-before-break) and keep serving it until it does. */
+  | { type: 'LEAVE'; retryAfterMs: number };
+
+/** The code verifyPeer fails with while the access point drains: answered with goodbye{draining}, not reject. */
+export const DRAINING_CODE = 'ENROLL_ACCESS_POINT_DRAINING';
 
 export type ConnectionEmitted =
   | {
@@ -91,6 +101,8 @@ const reasonOf = (event: ConnectionEvent): string => {
       return event.reason;
     case 'SILENT':
       return `no heartbeat for ${HEARTBEATS_MISSED_BEFORE_CLOSE} intervals`;
+    case 'LEAVE':
+      return 'draining';
     case 'HELLO':
       return 'protocol error: hello sent twice';
     case 'HEARTBEAT':
@@ -101,7 +113,7 @@ const reasonOf = (event: ConnectionEvent): string => {
 /** Before a link is admitted, these events (and the socket or protocol failing) end it. */
 const closeOnAnythingElse = (frames: Array<'HELLO' | 'HEARTBEAT' | 'GOODBYE'>) =>
   Object.fromEntries(
-    [...frames, 'PROTOCOL_ERROR', 'SOCKET_CLOSED', 'DRAIN'].map((type) => [type, { target: '#connection.closed', actions: 'noteClose' }] as const),
+    [...frames, 'PROTOCOL_ERROR', 'SOCKET_CLOSED', 'DRAIN', 'LEAVE'].map((type) => [type, { target: '#connection.closed', actions: 'noteClose' }] as const),
   ) as Partial<Record<ConnectionEvent['type'], { target: '#connection.closed'; actions: 'noteClose' }>>;
 
 export const connectionMachine = setup({
@@ -121,7 +133,7 @@ export const connectionMachine = setup({
     // Wire effects, provided by the transport; the definitions here only name them.
     sendWelcome: () => {},
     sendReject: (_, _params: { error: ErrorInfo }) => {},
-    sendGoodbye: (_, _params: { reason: string }) => {},
+    sendGoodbye: (_, _params: { reason: string; retryAfterMs?: number }) => {},
     endSocket: () => {},
     destroySocket: () => {},
     noteClose: assign({ closeReason: ({ context, event }) => context.closeReason ?? reasonOf(event) }),
@@ -146,6 +158,7 @@ export const connectionMachine = setup({
     helloAt: null,
     closeReason: null,
     rejection: null,
+    leaving: false,
   }),
   initial: 'accepted',
   states: {
@@ -189,22 +202,36 @@ export const connectionMachine = setup({
             })),
           ],
         },
-        onError: {
-          target: 'draining',
-          actions: [
-            assign({
-              rejection: ({ event }) => event.error as ErrorInfo,
-              closeReason: ({ event }) => `rejected: ${(event.error as ErrorInfo).code}`,
-            }),
-            { type: 'sendReject', params: ({ event }) => ({ error: event.error as ErrorInfo }) },
-            emit(({ context, event }) => ({
-              type: 'rejected' as const,
-              linkId: context.linkId,
-              remoteAddress: context.remoteAddress,
-              error: event.error as ErrorInfo,
-            })),
-          ],
-        },
+        onError: [
+          {
+            // Not a verdict on the executor: this access point is going away; go elsewhere.
+            guard: ({ event }) => (event.error as ErrorInfo).code === DRAINING_CODE,
+            target: 'draining',
+            actions: [
+              assign({ closeReason: 'refused: access point draining' }),
+              {
+                type: 'sendGoodbye',
+                params: ({ event }) => ({ reason: 'draining', retryAfterMs: Number((event.error as ErrorInfo).params.retryAfterMs ?? 0) }),
+              },
+            ],
+          },
+          {
+            target: 'draining',
+            actions: [
+              assign({
+                rejection: ({ event }) => event.error as ErrorInfo,
+                closeReason: ({ event }) => `rejected: ${(event.error as ErrorInfo).code}`,
+              }),
+              { type: 'sendReject', params: ({ event }) => ({ error: event.error as ErrorInfo }) },
+              emit(({ context, event }) => ({
+                type: 'rejected' as const,
+                linkId: context.linkId,
+                remoteAddress: context.remoteAddress,
+                error: event.error as ErrorInfo,
+              })),
+            ],
+          },
+        ],
       },
       // Nothing but hello is read before the peer is verified.
       on: closeOnAnythingElse(['HELLO', 'HEARTBEAT', 'GOODBYE']),
@@ -214,6 +241,16 @@ export const connectionMachine = setup({
       states: {
         // Heartbeats are acked by the transport; the machine hears only of their absence.
         live: {
+          on: {
+            SILENT: { target: '#connection.closed', actions: 'noteClose' },
+            LEAVE: {
+              target: 'leaving',
+              actions: [assign({ leaving: true }), { type: 'sendGoodbye', params: ({ event }) => ({ reason: 'draining', retryAfterMs: event.retryAfterMs }) }],
+            },
+          },
+        },
+        /** Asked to move: still served (heartbeats acked by the transport) until the executor is welcomed elsewhere and says goodbye. */
+        leaving: {
           on: { SILENT: { target: '#connection.closed', actions: 'noteClose' } },
         },
       },

@@ -50,8 +50,11 @@ function recordRawFlags(command: Command): void {
     }
     const parse = option.parseArg;
     option.parseArg = ((value: string, previous: unknown) => {
-      raw.set(key, value);
-      return parse ? parse(value, previous) : value;
+      const parsed = parse ? parse(value, previous) : value;
+      // A repeatable flag (its parser collects a list, as --remote-server's) keeps every value given.
+      const before = raw.get(key);
+      raw.set(key, Array.isArray(parsed) && before !== undefined ? [...[before].flat(), value] : value);
+      return parsed;
     }) as typeof option.parseArg;
   }
 }
