@@ -3,7 +3,6 @@
  * but does not let OpenSSL refuse it, so the connection machine can answer with a `reject` that
  * says why. Each accepted socket becomes a ServerLink that turns bytes into messages.
  */
-import type { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
@@ -12,6 +11,7 @@ import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
 import type { ClientHandshake } from './executor-policy.js';
 import type { HandshakeGate, ShedReason, Ticket } from './handshake-gate.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
+import { peerCertificate, sentChain } from './peer-certificate.js';
 import type { SessionResumption } from './session-resumption.js';
 
 export interface ServerIdentity {
@@ -43,22 +43,6 @@ interface FleetServerEvents {
 
 let linkCounter = 0;
 
-/**
- * The certificates the client sent, leaf first (DER). On the server, Node 20 hands the sent
- * intermediates to the leaf's X509Certificate as `issuerCertificate` and drops them from what
- * `getPeerCertificate(true)` reports afterwards; reading them here also costs ~8 µs where
- * `getPeerCertificate(true)` costs ~180 µs a link.
- */
-function sentChain(leaf: X509Certificate | undefined): Buffer[] {
-  const out: Buffer[] = [];
-  const seen = new Set<string>();
-  for (let c = leaf; c && out.length < 16 && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
-    seen.add(c.fingerprint256);
-    out.push(c.raw);
-  }
-  return out;
-}
-
 export class ServerLink extends EventEmitter<{
   message: [ExecutorMessage];
   protocolError: [string];
@@ -89,7 +73,7 @@ export class ServerLink extends EventEmitter<{
     let chain: Buffer[] | undefined;
     // A resumed session skipped OpenSSL's chain check: it is checked against the bundle of now.
     const resumed = this.resumption?.handshake(this.socket);
-    const certificate = resumed ? resumed.certificate : this.socket.getPeerX509Certificate();
+    const certificate = resumed ? resumed.certificate : peerCertificate(this.socket);
     this.peer ??= resumed ?? {
       certificate,
       chain: () => (chain ??= sentChain(certificate)),

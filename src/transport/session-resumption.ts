@@ -17,6 +17,7 @@ import { parseCertificates } from '../x509/chain.js';
 import { missingBytes, parseClientHello } from './client-hello.js';
 import { type ChainCheck, checkChainAgainstBundle } from './resumed-chain.js';
 import { DEFAULT_SESSION_KEY_ROTATION_MS, SessionKeys } from './session-keys.js';
+import { peerCertificate, sentChain } from './peer-certificate.js';
 import { sessionPeer, type SessionPeer } from './session-peer.js';
 import { SessionStore, type SessionRecord } from './session-store.js';
 
@@ -186,7 +187,7 @@ export class SessionResumption {
    */
   handshake(socket: TLSSocket): ClientHandshake | null {
     if (!socket.isSessionReused()) return null;
-    const certificate = socket.getPeerX509Certificate();
+    const certificate = peerCertificate(socket);
     if (!certificate || !this.bundle) return null;
     const now = this.now();
     const known = this.verified.get(certificate.fingerprint256);
@@ -250,14 +251,10 @@ export class SessionResumption {
 
   /** The issuers the executor sent that the bundle does not hold: a resumed link will need them. */
   private rememberChain(socket: TLSSocket): void {
-    const leaf = socket.getPeerCertificate(true);
-    if (!leaf?.raw) return;
-    const extra: Buffer[] = [];
-    const seen = new Set<string>([leaf.fingerprint256]);
-    for (let c = leaf.issuerCertificate; c?.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
-      seen.add(c.fingerprint256);
-      if (!this.bundle?.some((b) => b.raw.equals(c!.raw))) extra.push(c.raw);
-    }
+    const leaf = peerCertificate(socket);
+    if (!leaf) return;
+    const [, ...issuers] = sentChain(leaf);
+    const extra = issuers.filter((der) => !this.bundle?.some((b) => b.raw.equals(der)));
     if (!extra.length) return;
     this.remember(this.chains, chainKey(leaf.raw), extra);
   }

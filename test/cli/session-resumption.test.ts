@@ -15,7 +15,7 @@ import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { queryStatus } from '../../src/transport/status-server.js';
 import { type Daemon, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
 import { freePort, metricsUrl, scrape } from '../helpers/metrics.js';
-import { createRoot, issueLeaf, type Issuer, writeIdentity } from '../helpers/pki.js';
+import { createIntermediate, createRoot, issueLeaf, type Issuer, writeIdentity } from '../helpers/pki.js';
 
 afterAll(stopAll);
 
@@ -152,6 +152,21 @@ describe('access point: TLS session resumption across a restart', () => {
     const metrics = await scrape(await metricsUrl(ap));
     expect(metrics.sample('ah_access_point_tls_handshakes_total', { kind: 'resumed' })).toBe(1);
     expect(metrics.sample('ah_access_point_tls_handshakes_total', { kind: 'full' })).toBe(0);
+  });
+
+  it('resumes the session of an executor whose chain has an intermediate the bundle lacks: the chain it sent is kept with the session', async () => {
+    const stateDir = tempStateDir('ah-res-');
+    const id = await accessPointIdentity('ap-i', rootA);
+    const intermediate = await createIntermediate(rootA, 'Executors Intermediate');
+    const issued = await issueLeaf(intermediate, { cn: 'e-int', uris: ['spiffe://example.org/ah/agent/e-int'], usage: 'client', notAfter: Date.now() + DAY });
+    // The executor sends its leaf and the intermediate; the access point trusts only Root A.
+    const leaf = { certPem: `${issued.certPem}${intermediate.pem}`, keyPem: issued.keyPem };
+    const { port, session } = await enrollThenKill(stateDir, id, leaf, 'e-int');
+    const ap = startAccessPoint(id, stateDir, port);
+    await listening(ap);
+    const again = await dial(port, leaf, 'e-int', session);
+    expect(again).toMatchObject({ reused: true, answer: { type: 'welcome', executorId: 'spiffe://example.org/ah/agent/e-int' } });
+    await handshakesReach(stateDir, { full: 0, resumed: 1 });
   });
 
   it('refuses a resumed link whose chain the new --ca does not trust, as a full handshake would', async () => {
