@@ -24,7 +24,7 @@ const SYSTEMD = join(ROOT, 'deploy', 'systemd');
 const CONFIG = join(ROOT, 'deploy', 'config');
 const PROMETHEUS = join(ROOT, 'deploy', 'prometheus');
 const UNITS = ['ah-access-point.service', 'ah-executor.service'];
-const PROVIDERS = ['dev', 'files', 'spiffe', 'vault'];
+const PROVIDERS = ['dev', 'files', 'spiffe', 'vault', 'exec'];
 
 const run = (cmd: string, args: string[], cwd?: string) => spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000 });
 
