@@ -5,6 +5,7 @@
  */
 import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
 import type { DurationRange } from '../util/duration.js';
+import { LEASE_TTL_RANGE } from '../actors/roster-etcd.js';
 
 const S = 1_000;
 const H = 3_600_000;
@@ -25,6 +26,8 @@ export const FLAG_RANGES = {
   demoCertTtl: { minMs: 2 * S, maxMs: 24 * H },
   /** `ah agent fleet --expiring-within`: ten years covers any certificate an access point admits. */
   expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
+  /** `--roster-lease-ttl`: etcd keeps it in whole seconds; keepalives go at a third of it. */
+  rosterLeaseTtl: LEASE_TTL_RANGE,
 } as const satisfies Record<string, DurationRange>;
 
 export interface CountRange {

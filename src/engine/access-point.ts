@@ -23,7 +23,9 @@ import { accessPointMachine } from '../machines/access-point.js';
 import { rotationMachine } from '../machines/rotation.js';
 import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
+import { rosterMetrics } from '../metrics/roster-metrics.js';
 import type { Readiness } from '../metrics/http-server.js';
+import type { FleetDirectory } from '../model/fleet-directory.js';
 import { LATE_AFTER_INTERVALS } from '../model/fleet-filter.js';
 import type { IdentitySummary } from '../model/identity.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
@@ -43,6 +45,8 @@ import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.
 import { FleetHealth } from './fleet-health.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { fleetAnswer } from './fleet-answer.js';
+import { defaultAccessPointId, FleetRoster, type RosterOptions } from './fleet-roster.js';
+import type { EtcdRosterStatus } from '../actors/roster-etcd.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
 
@@ -82,6 +86,12 @@ export interface AccessPointOptions {
   readonly auditRequired?: boolean;
   /** How often the TLS session key in the state dir rotates (default 24 h); sessions live at most that long. */
   readonly sessionKeyRotationMs?: number;
+  /** `--access-point-id`: this access point's name in the fleet (default: the host name). */
+  readonly accessPointId?: string;
+  /** `--advertise-address https://HOST:PORT`: where executors reach it (default: the listen address, or the host name on 0.0.0.0). */
+  readonly advertiseAddress?: string;
+  /** `--roster etcd://…`: the fleet-wide roster on etcd (engine/fleet-roster.ts); without it, the in-memory roster. */
+  readonly roster?: RosterOptions;
 }
 
 export interface AccessPointStatus {
@@ -99,6 +109,10 @@ export interface AccessPointStatus {
   readonly audit: AuditHealth | null;
   /** TLS handshakes in flight and waiting (`--max-handshakes`, `--handshake-queue`), and completed: full or resumed from a session (one kept across restarts). */
   readonly handshakes: HandshakeGateStats & HandshakeCounts;
+  /** `--access-point-id`. */
+  readonly accessPoint: string;
+  /** The fleet-wide roster with `--roster` (null without). */
+  readonly roster: EtcdRosterStatus | null;
   readonly pid: number;
   readonly version: string;
 }
@@ -140,6 +154,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
   /** What `ah agent doctor --fleet` reads (status socket command `fleet-health`). */
   private readonly health = new FleetHealth();
+  /** Its place among the fleet's access points, and with `--roster` the fleet-wide roster. */
+  private readonly fleet: FleetRoster;
 
   constructor(readonly options: AccessPointOptions) {
     super();
@@ -153,6 +169,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
     this.roster.lateAfterMs = LATE_AFTER_INTERVALS * this.heartbeatIntervalMs;
+    this.fleet = new FleetRoster(options.accessPointId ?? defaultAccessPointId(), options, this.roster, this.logging);
     this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, queueLimit: options.handshakeQueue, perSourceRate: options.handshakeRate });
     this.links = new ExecutorLinks({
       roster: this.roster,
@@ -166,6 +183,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       auditUnavailable: () => this.auditUnavailable(),
       wantsMachineRecords: () => this.listenerCount('machine') > 0,
       health: this.health,
+      remoteHolders: this.fleet,
     });
     for (const event of ['admitted', 'rejected', 'departed', 'heartbeat', 'machine', 'duplicate'] as const) {
       this.links.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
@@ -176,6 +194,11 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   get address(): HostPort {
     if (!this.bound) throw new Error('access point not listening');
     return this.bound;
+  }
+
+  /** The fleet's access points as this one knows them (all of them with `--roster`). */
+  get directory(): FleetDirectory {
+    return this.fleet;
   }
 
   status(): AccessPointStatus {
@@ -193,6 +216,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
       audit: this.audit?.health() ?? null,
       handshakes: { ...this.gate.stats, ...(this.resumption?.counts ?? { full: 0, resumed: 0 }) },
+      accessPoint: this.fleet.accessPointId,
+      roster: this.fleet.status(),
       pid: process.pid,
       version: VERSION,
     };
@@ -244,6 +269,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
             registry: () => {
               const registry = createRegistry('access-point', 'access-point');
               accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
+              if (options.roster) rosterMetrics(() => this.fleet.fleetWide, registry);
               return registry;
             },
             readiness: () => this.readiness(),
@@ -253,7 +279,13 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
           status: {
             path: paths.accessPointSocket(options.stateDir),
             handler: (cmd, request) =>
-              cmd === 'fleet' ? fleetAnswer(this.roster, request, this.audit?.health() ?? null) : cmd === 'fleet-health' ? this.fleetHealth() : this.status(),
+              cmd === 'fleet'
+                ? fleetAnswer(this.fleet.source(), request, this.audit?.health() ?? null)
+                : cmd === 'fleet-health'
+                  ? this.fleetHealth()
+                  : cmd === 'access-points'
+                    ? { accessPoints: this.fleet.accessPoints() }
+                    : this.status(),
             owner: { role: 'access point', name: 'access-point' },
           },
         }),
@@ -310,6 +342,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
     );
+    this.fleet.start(bound, this.links);
     this.emit('listening', bound);
     return bound;
   }
@@ -424,6 +457,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       const closed = this.server?.close();
       const links = await this.links.drainAll('shutdown');
       await closed;
+      await this.fleet.stop();
       this.actor?.stop();
       await this.provider?.stop();
       this.shedLog?.flush();

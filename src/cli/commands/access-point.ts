@@ -7,8 +7,9 @@ import { FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
 import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './debug-view-options.js';
 import { addAdmissionOptions, admissionOptions, type AdmissionFlags } from './admission-options.js';
+import { addRosterOptions, rosterOptions, type RosterFlags } from './roster-options.js';
 
-interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags {
+interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags, RosterFlags {
   fleetListen: string;
   heartbeatInterval: number;
   executorSanUriPrefix?: string;
@@ -49,6 +50,7 @@ export function registerAccessPoint(agent: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)');
   addDebugViewOptions(command);
   addAdmissionOptions(command);
+  addRosterOptions(command);
   addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
     const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
     if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
@@ -59,6 +61,7 @@ export function registerAccessPoint(agent: Command): void {
       throw new UsageError((err as Error).message);
     }
     const admission = admissionOptions(flags);
+    const roster = rosterOptions(flags);
     const logging = loggingFrom(flags.logLevel);
     const { createAccessPoint } = await import('../../engine/access-point.js');
     const accessPoint = createAccessPoint({
@@ -73,6 +76,7 @@ export function registerAccessPoint(agent: Command): void {
       metricsListen: flags.metricsListen,
       duplicateIdentity: flags.duplicateIdentity,
       ...admission,
+      ...roster,
     });
     const startDebugView = prepareDebugView(flags, accessPoint, logging);
     stopOnSignals(() => accessPoint.stop());
