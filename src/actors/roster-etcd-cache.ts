@@ -10,6 +10,9 @@ import { EventEmitter } from 'eventemitter3';
 import type { AccessPointInfo } from '../model/fleet-directory.js';
 import { parseAccessPoint, parsePresence, type PresenceRecord, type RosterKeys } from './roster-etcd-records.js';
 
+/** Why the copy was listed: the first time, after etcd came back, or after etcd cancelled the watch (compaction). */
+export type ListReason = 'start' | 'reconnect' | 'compacted';
+
 export interface CachedPresence {
   readonly record: PresenceRecord;
   readonly modRevision: number;
@@ -21,7 +24,7 @@ export interface RosterCacheEvents {
   presence: [id: string, now: CachedPresence | null, before: CachedPresence | null];
   accessPoint: [id: string, now: AccessPointInfo | null];
   /** The copy was listed again (at start, after a reconnect, after a compaction). */
-  listed: [{ revision: number; reason: 'start' | 'reconnect' | 'compacted'; keys: number }];
+  listed: [{ revision: number; reason: ListReason; keys: number; detail?: string }];
   /** The watch ended for a reason other than compaction (etcd gone): the owner reconnects. */
   broken: [Error];
 }
@@ -44,7 +47,7 @@ export class RosterCache extends EventEmitter<RosterCacheEvents> {
   }
 
   /** Lists the prefix and watches from the next revision. Rejects when etcd cannot be reached. */
-  async sync(reason: 'start' | 'reconnect' | 'compacted'): Promise<void> {
+  async sync(reason: ListReason, detail?: string): Promise<void> {
     await this.stopWatch();
     const res = await this.client.getAll().prefix(this.keys.prefix).exec();
     const revision = Number(res.header.revision);
@@ -57,7 +60,7 @@ export class RosterCache extends EventEmitter<RosterCacheEvents> {
     for (const id of [...this.accessPoints.keys()]) if (!seen.has(this.keys.accessPoint(id))) this.removeAccessPoint(id);
     this.revision = revision;
     this.lists++;
-    this.emit('listed', { revision, reason, keys: res.kvs.length });
+    this.emit('listed', { revision, reason, keys: res.kvs.length, ...(detail !== undefined && { detail }) });
     if (this.closed) return;
     const watcher = await this.client
       .watch()
@@ -73,12 +76,14 @@ export class RosterCache extends EventEmitter<RosterCacheEvents> {
     watcher.on('disconnected', (err) => {
       if (this.watcher === watcher) this.emit('broken', err);
     });
-    // The one error a watcher reports on its own: etcd cancelled it, compaction being the case we expect.
+    // The one error a watcher reports on its own: etcd cancelled it. The case we expect is a
+    // compacted start revision (etcd 3.4 sends no reason with it, later ones "required revision
+    // has been compacted"); whatever the cause, only a fresh list is not stale.
     watcher.on('error', (err) => {
       if (this.watcher !== watcher) return;
       this.watcher = null;
-      if (/compacted/.test(err.message)) this.sync('compacted').catch((e: Error) => this.emit('broken', e));
-      else this.emit('broken', err);
+      const reason = err.message.replace(/^Watcher canceled:\s*/, '');
+      this.sync('compacted', reason || 'compacted').catch((e: Error) => this.emit('broken', e));
     });
   }
 

@@ -129,8 +129,8 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
       this.emit('listed', e);
       if (e.reason === 'compacted') {
         this.log.info(
-          { event: 'roster_relisted', revision: e.revision, keys: e.keys },
-          `roster listed again at revision ${e.revision}: etcd compacted the history the watch would resume from`,
+          { event: 'roster_relisted', revision: e.revision, keys: e.keys, detail: e.detail ?? null },
+          `roster listed again at revision ${e.revision}: etcd cancelled the watch (${e.detail ?? 'compacted'}): the history it would resume from is gone`,
         );
       }
     });

@@ -15,6 +15,7 @@ import { queryStatus } from '../../src/transport/status-server.js';
 import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { TestEtcd } from '../helpers/etcd.js';
 import { eventually } from '../helpers/eventually.js';
+import { metricsUrl, scrape } from '../helpers/metrics.js';
 import { skipWithout } from '../helpers/tools.js';
 
 /** Generous: two cores shared with other work. */
@@ -36,6 +37,7 @@ interface AccessPointProc {
   daemon: Daemon;
   port: number;
   auditLog: string;
+  metrics: string;
 }
 
 let etcd: TestEtcd;
@@ -64,6 +66,8 @@ async function startAccessPoint(id: string, extra: string[] = []): Promise<Acces
       auditLog,
       '--state-dir',
       stateDir,
+      '--metrics-listen',
+      '127.0.0.1:0',
       ...extra,
     ],
     {},
@@ -72,7 +76,7 @@ async function startAccessPoint(id: string, extra: string[] = []): Promise<Acces
   const listening = await daemon.waitForLine(isEvent('access_point_listening'), 'listening', BOUND_MS);
   await daemon.waitForLine(isEvent('roster_connected'), 'connected to etcd', BOUND_MS);
   const port = Number(String(listening.address).split(':').at(-1));
-  return { id, stateDir, daemon, port, auditLog };
+  return { id, stateDir, daemon, port, auditLog, metrics: await metricsUrl(daemon) };
 }
 
 function executor(name: string, ap: AccessPointProc, stateDir = base): Executor {
@@ -154,6 +158,19 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
           .sort(),
       );
       expect(filtered.summary.total).toBe(EXECUTORS);
+      // Heartbeats never reach etcd: three more heartbeats on every link, not one more write.
+      const before = await scrape(aps[0]!.metrics);
+      expect(before.sample('ah_roster_connected')).toBe(1);
+      expect(before.sample('ah_roster_executors', { scope: 'fleet' })).toBe(EXECUTORS);
+      expect(before.sample('ah_roster_executors', { scope: 'own' })).toBe(EXECUTORS / 3);
+      const heartbeat = executors[0]!.status().lastHeartbeat!;
+      await eventually(
+        () => executors[0]!.status().lastHeartbeat,
+        (hb) => hb !== null && Date.parse(hb) >= Date.parse(heartbeat) + 3_000,
+        'three more heartbeats',
+        { timeoutMs: BOUND_MS, intervalMs: 250 },
+      );
+      expect((await scrape(aps[0]!.metrics)).sample('ah_roster_writes_total')).toBe(before.sample('ah_roster_writes_total'));
     },
     2 * BOUND_MS,
   );
@@ -170,6 +187,64 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
     expect(status.accessPoint).toBe('ap-1');
     expect(status.roster).toMatchObject({ kind: 'etcd', connected: true, ownKeyPresent: true, prefix: '/ah/', owned: EXECUTORS / 3, pending: 0 });
   });
+
+  it(
+    'lists again when etcd compacted the history a watch that fell behind would resume from: the view is not stale',
+    async () => {
+      // An access point of its own, with a lease that outlives its pause.
+      const ap = await startAccessPoint('ap-c', ['--roster-lease-ttl', '30s']);
+      const client = etcd.client();
+      const ghost = '/ah/presence/spiffe://dev.local/ah/agent/ghost';
+      try {
+        const from = ap.daemon.lines.length;
+        // Paused, it reads nothing: its watch falls behind while etcd moves on, then is compacted away.
+        process.kill(ap.daemon.child.pid!, 'SIGSTOP');
+        const filler = 'x'.repeat(2_048);
+        for (let t = 0; t < 150; t++) {
+          const ops = Array.from({ length: 50 }, (_, i) => client.put(`/ah/filler/${t}-${i}`).value(filler));
+          await client
+            .if('/ah/filler/none', 'Create', '==', 0)
+            .then(...ops)
+            .commit();
+        }
+        const record = {
+          accessPoint: 'ap-x',
+          epoch: 1,
+          name: 'ghost',
+          since: new Date().toISOString(),
+          serial: '01',
+          notAfter: new Date(Date.now() + 86_400_000).toISOString(),
+          labels: {},
+          state: 'active',
+          remoteAddress: '127.0.0.9:1',
+          spki: '',
+          nonce: null,
+          continues: null,
+        };
+        await client.put(ghost).value(JSON.stringify(record));
+        await client.delete().prefix('/ah/filler/');
+        await etcd.compact();
+        process.kill(ap.daemon.child.pid!, 'SIGCONT');
+        const relisted = await ap.daemon.waitForNewLine(from, isEvent('roster_relisted'), 'about listing the roster again', BOUND_MS);
+        expect(relisted.keys).toBeGreaterThan(EXECUTORS);
+        const seen = await view(ap);
+        expect(seen.ghost).toBe('ap-x');
+        expect(Object.entries(expected).every(([name, at]) => seen[name] === at)).toBe(true);
+      } finally {
+        process.kill(ap.daemon.child.pid!, 'SIGCONT');
+        await client
+          .delete()
+          .key(ghost)
+          .catch(() => undefined);
+        client.close();
+        await ap.daemon.stop();
+      }
+      // A clean stop revokes its lease: its key is gone at once.
+      const r = await runAh(['agent', 'fleet', '--access-points', '--json', '--state-dir', aps[0]!.stateDir]);
+      expect(JSON.parse(r.stdout).accessPoints.map((a: { id: string }) => a.id)).toEqual(['ap-1', 'ap-2', 'ap-3']);
+    },
+    3 * BOUND_MS,
+  );
 
   it(
     'takes a second holder of an identity at another access point as a duplicate: one link survives, the other is superseded',
@@ -218,5 +293,86 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
         );
     },
     3 * BOUND_MS,
+  );
+
+  it(
+    'keeps every link and admits new executors while etcd is away, and the views converge when it is back',
+    async () => {
+      const drops: string[] = [];
+      const watched = executors.filter((ex) => ex.options.name.startsWith('web-'));
+      const listeners = watched.map((ex) => [ex, () => drops.push(ex.options.name)] as const);
+      for (const [ex, fn] of listeners) ex.on('disconnected', fn);
+      const marks = aps.map((ap) => ap.daemon.lines.length);
+      const killedAt = Date.now();
+      await etcd.kill();
+      for (const [i, ap] of aps.entries()) {
+        await ap.daemon.waitForNewLine(marks[i]!, isEvent('roster_disconnected'), 'about etcd being away', BOUND_MS);
+      }
+      const status = (await queryStatus(paths.accessPointSocket(aps[0]!.stateDir), 'status')) as Record<string, any>;
+      expect(status.roster.connected).toBe(false);
+      expect((await scrape(aps[1]!.metrics)).sample('ah_roster_connected')).toBe(0);
+      // Admission does not wait for etcd.
+      const late = executor('late-1', aps[0]!);
+      await late.start();
+      await late.waitFor('enrolled', BOUND_MS);
+      // Heartbeats are answered all along: past twice the lease TTL, when the leases are lost too.
+      await eventually(
+        () => late.status().lastHeartbeat,
+        (hb) => hb !== null && Date.parse(hb) > killedAt + 8_000,
+        'a heartbeat answered 8 s into the outage',
+        { timeoutMs: BOUND_MS, intervalMs: 250 },
+      );
+      // Said once per outage, however many calls failed.
+      for (const [i, ap] of aps.entries()) {
+        expect(ap.daemon.lines.slice(marks[i]).filter(isEvent('roster_disconnected'))).toHaveLength(1);
+      }
+      await etcd.restart();
+      for (const [i, ap] of aps.entries()) {
+        await ap.daemon.waitForNewLine(marks[i]!, isEvent('roster_connected'), 'about etcd being back', BOUND_MS);
+      }
+      expect((await scrape(aps[1]!.metrics)).sample('ah_roster_connected')).toBe(1);
+      const all = { ...expected, 'late-1': 'ap-1' };
+      for (const ap of aps) {
+        await eventually(
+          () => view(ap),
+          (v) => JSON.stringify(Object.entries(v).sort()) === JSON.stringify(Object.entries(all).sort()),
+          `${ap.id} to list the 31 executors after the outage`,
+          { timeoutMs: BOUND_MS, intervalMs: 500 },
+        );
+      }
+      for (const [ex, fn] of listeners) ex.off('disconnected', fn);
+      expect(drops).toEqual([]);
+      expect(watched.every((ex) => ex.status().state === 'enrolled')).toBe(true);
+      await late.stop();
+      for (const ap of aps)
+        await eventually(
+          () => view(ap),
+          (v) => !('late-1' in v),
+          `${ap.id} to drop late-1`,
+          { timeoutMs: BOUND_MS, intervalMs: 300 },
+        );
+    },
+    4 * BOUND_MS,
+  );
+
+  it(
+    'drops the executors of an access point killed with SIGKILL once its leases expire, and the access point itself',
+    async () => {
+      const victim = aps[2]!;
+      await victim.daemon.stop('SIGKILL');
+      const rest = aps.slice(0, 2);
+      const remaining = Object.fromEntries(Object.entries(expected).filter(([, at]) => at !== victim.id));
+      for (const ap of rest) {
+        await eventually(
+          () => view(ap),
+          (v) => JSON.stringify(Object.entries(v).sort()) === JSON.stringify(Object.entries(remaining).sort()),
+          `${ap.id} to drop the executors of ${victim.id}`,
+          { timeoutMs: BOUND_MS, intervalMs: 500 },
+        );
+        const r = await runAh(['agent', 'fleet', '--access-points', '--json', '--state-dir', ap.stateDir]);
+        expect(JSON.parse(r.stdout).accessPoints.map((a: { id: string }) => a.id)).toEqual(['ap-1', 'ap-2']);
+      }
+    },
+    2 * BOUND_MS,
   );
 });
