@@ -12,6 +12,7 @@ export { createExecutor, Executor } from './engine/executor.js';
 export type { ExecutorEvents, ExecutorOptions, ExecutorOutcome } from './engine/executor.js';
 export { createAccessPoint, AccessPoint } from './engine/access-point.js';
 export type { AccessPointEvents, AccessPointOptions, AccessPointStatus } from './engine/access-point.js';
+export type { AccessPointInfo, AccessPointState, FleetDirectory } from './model/fleet-directory.js';
 export type { ExecutorStatus, IdentityStatus } from './engine/executor-status.js';
 export type { FleetEntryJson } from './model/status.js';
 export { AhError, formatForTerminal } from './errors/ah-error.js';

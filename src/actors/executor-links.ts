@@ -13,7 +13,7 @@ import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import type { Logging } from '../log/logger.js';
 import { machineInspector, type MachineLogRecord } from '../log/machine-log.js';
-import { connectionMachine, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
+import { connectionMachine, DRAINING_CODE, type ConnectionEmitted, type PeerVerdict, type VerifyPeerInput } from '../machines/connection.js';
 import { newNonce, verifyContinuity, verifyContinuityByKey } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import type { ServerLink } from '../transport/fleet-server.js';
@@ -54,6 +54,10 @@ export interface ExecutorLinksDeps {
   readonly wantsMachineRecords: () => boolean;
   /** What the fleet doctor judges over the last hour (engine/fleet-health.ts). */
   readonly health?: LinkHealthSink;
+  /** While the access point drains: new links are refused with goodbye{draining, retryAfterMs}. */
+  readonly draining?: () => { readonly retryAfterMs: number } | null;
+  /** The other serving access points' addresses, for the welcome (none: the field is left out). */
+  readonly otherAccessPoints?: () => readonly string[];
   /** With a fleet-wide roster (`--roster`): who holds an identity at another access point. */
   readonly remoteHolders?: RemoteHolders;
 }
@@ -162,6 +166,18 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     return closing.length;
   }
 
+  /** Links admitted and not yet asked to move (`active.live`), for the drain to ask. */
+  stayingLinks(): string[] {
+    const out: string[] = [];
+    for (const [id, { actor }] of this.links) if (actor.getSnapshot().matches({ active: 'live' })) out.push(id);
+    return out;
+  }
+
+  /** Ask the executor on `linkId` to move elsewhere (goodbye{draining}); the link stays served until it goes. */
+  askToLeave(linkId: string, retryAfterMs: number): void {
+    this.links.get(linkId)?.actor.send({ type: 'LEAVE', retryAfterMs });
+  }
+
   /** A new TLS link: its machine starts in `accepted` and waits for hello. */
   attach(link: ServerLink): void {
     const { deps } = this;
@@ -219,6 +235,8 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async ({ input }) => {
           const link = wire(input.linkId);
           if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true } satisfies ErrorInfo;
+          const draining = this.deps.draining?.();
+          if (draining) throw this.refuseWhileDraining(link, input, draining.retryAfterMs);
           try {
             if (this.deps.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
             const verdict = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: input.name });
@@ -251,12 +269,14 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
             if (peer.admission === 'duplicate') audit.duplicate(executor, previous, 'superseded');
             else audit.admitted(executor, previous);
           }
+          const accessPoints = this.deps.otherAccessPoints?.() ?? [];
           link.send({
             type: 'welcome',
             executorId: peer.executorId,
             heartbeatInterval: context.heartbeatIntervalMs,
             serverTime: Date.now(),
             ...(peer.nonce ? { nonce: peer.nonce } : {}),
+            ...(accessPoints.length > 0 ? { accessPoints: [...accessPoints] } : {}),
           });
         },
         sendAck: ({ context }, params) => wire(context.linkId)?.send({ type: 'ack', seq: params.seq }),
@@ -279,11 +299,33 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
             params: { ...params.error.params },
           });
         },
-        sendGoodbye: ({ context }, params) => wire(context.linkId)?.send({ type: 'goodbye', reason: params.reason }),
+        sendGoodbye: ({ context }, params) =>
+          wire(context.linkId)?.send({
+            type: 'goodbye',
+            reason: params.reason,
+            ...(params.retryAfterMs !== undefined ? { retryAfterMs: params.retryAfterMs } : {}),
+          }),
         endSocket: ({ context }) => wire(context.linkId)?.end(),
         destroySocket: ({ context }) => wire(context.linkId)?.destroy(),
       },
     });
+  }
+
+  /**
+   * While draining, a new link is turned away with goodbye{draining}. When it is an executor that
+   * already has a link here (told to move, it found nowhere else and came back), the old link is
+   * closed too: keeping it would only hold the drain until its timeout.
+   */
+  private refuseWhileDraining(link: ServerLink, claim: VerifyPeerInput, retryAfterMs: number): ErrorInfo {
+    try {
+      const { executorId } = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: claim.name });
+      for (const linkId of this.deps.roster.get(executorId)?.open.keys() ?? []) {
+        if (linkId !== link.id) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'shutdown' });
+      }
+    } catch {
+      // Not an executor we would admit: it only gets the goodbye.
+    }
+    return { code: DRAINING_CODE, params: { address: '', retryAfterMs: String(retryAfterMs) }, retryable: true };
   }
 
   /**

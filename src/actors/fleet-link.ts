@@ -14,13 +14,18 @@ import type { AccessPointTrust } from '../transport/access-point-trust.js';
 import type { ClientContextCache } from '../transport/client-context-cache.js';
 import { signContinuity, type ContinuityProof } from '../transport/continuity.js';
 import { FleetClientLink, type DialOptions } from '../transport/fleet-client.js';
+import { formatHostPort, parseRemoteServer } from '../util/address.js';
 import { X509Certificate } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 
-/** Where and how to dial; the certificate, key and trust come with each link's material. */
-export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 'trust' | 'secureContext'> {
+/**
+ * How to dial; where comes with each link (`LinkInput.address`, one of the executor's access
+ * points), the certificate, key and trust with each link's material.
+ */
+export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 'trust' | 'secureContext' | 'host' | 'port' | 'address'> {
   readonly store: MaterialStore;
-  readonly trustFor: (material: IdentityMaterial) => AccessPointTrust;
+  /** The trust for an access point at `host` (the name its certificate must carry by default). */
+  readonly trustFor: (material: IdentityMaterial, host: string) => AccessPointTrust;
   readonly log: Logger;
   /** Secure contexts by material, kept across dials; without it every dial builds its own. */
   readonly contexts?: ClientContextCache;
@@ -78,7 +83,8 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
     const { store: _store, log: _log, contexts, trustFor, ...dial } = deps;
     const continuity = input.continues ? continuityProof(deps, input.continues, material.certPem, log()) : undefined;
     const hello = continuity ? { ...dial.hello, continuity } : dial.hello;
-    const trust = trustFor(material);
+    const target = parseRemoteServer(`https://${input.address}`);
+    const trust = trustFor(material, target.host);
     let secureContext: SecureContext | undefined;
     try {
       secureContext = contexts?.contextFor(material, { caPem: trust.kind === 'ca' ? trust.bundlePem : undefined, minVersion: dial.minVersion });
@@ -88,7 +94,17 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
       queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() }));
       return () => {};
     }
-    const link = new FleetClientLink({ ...dial, hello, trust, certPem: material.certPem, keyPem: material.keyPem, secureContext });
+    const link = new FleetClientLink({
+      ...dial,
+      host: target.host,
+      port: target.port,
+      address: input.address,
+      hello,
+      trust,
+      certPem: material.certPem,
+      keyPem: material.keyPem,
+      secureContext,
+    });
     open.add(link);
 
     link.on('welcome', (w) => {
@@ -100,6 +116,7 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
         heartbeatIntervalMs: w.heartbeatInterval,
         serverTime: w.serverTime,
         ...(w.nonce ? { nonce: w.nonce } : {}),
+        ...(w.accessPoints ? { accessPoints: addressesOf(w.accessPoints) } : {}),
         at: Date.now(),
       });
     });
@@ -108,6 +125,7 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
     link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
+    link.on('draining', (retryAfterMs) => report({ type: 'LINK_DRAINING', linkId, retryAfterMs, at: Date.now() }));
     link.on('closed', (reason, error) => {
       if (debug) log().debug({ event: 'link_closed', reason }, 'link closed');
       report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });
@@ -121,6 +139,19 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
     link.start();
     return () => link.close(closeReason);
   };
+}
+
+/** The welcome's `https://HOST:PORT`s as the machine keeps addresses (HOST:PORT); unreadable ones are skipped. */
+function addressesOf(urls: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const url of urls) {
+    try {
+      out.push(formatHostPort(parseRemoteServer(url)));
+    } catch {
+      // An address we cannot dial is no failover target; the rest still are.
+    }
+  }
+  return out;
 }
 
 /**

@@ -28,6 +28,10 @@ export const FLAG_RANGES = {
   expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
   /** `--roster-lease-ttl`: etcd keeps it in whole seconds; keepalives go at a third of it. */
   rosterLeaseTtl: LEASE_TTL_RANGE,
+  /** Access point drain: a day is longer than any orchestrator waits for a stop. */
+  drainTimeout: { minMs: 1 * S, maxMs: 24 * H },
+  /** goodbye's retryAfterMs: up to the longest a balancer takes to notice /readyz (capped by the protocol at a day). */
+  drainRetryAfter: { minMs: 0, maxMs: 10 * 60 * S },
 } as const satisfies Record<string, DurationRange>;
 
 export interface CountRange {
@@ -41,4 +45,6 @@ export const COUNT_RANGES = {
   maxReconnects: { min: 0, max: 1_000_000 },
   /** One process holds the whole demo fleet. */
   demoExecutors: { min: 1, max: 50 },
+  /** Links a draining access point asks to move per second. */
+  drainRate: { min: 1, max: 100_000 },
 } as const satisfies Record<string, CountRange>;

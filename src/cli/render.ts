@@ -22,7 +22,7 @@ export function renderExecutorStatus(s: ExecutorStatus & { certificate?: Certifi
   const detail = typeof s.detail === 'string' ? s.detail : JSON.stringify(s.detail);
   const lines: Array<[string, string]> = [
     ['state', s.state === detail ? s.state : `${s.state} (${detail})`],
-    ['access point', s.remoteServer],
+    ['access point', s.accessPoint ?? s.remoteServer],
     ['executor id', s.executorId ?? '-'],
     ['connected since', s.connectedSince ? `${s.connectedSince} (${relative(s.connectedSince)})` : '-'],
     ['last heartbeat', s.lastHeartbeat ? `${s.lastHeartbeat} (${relative(s.lastHeartbeat)})` : '-'],

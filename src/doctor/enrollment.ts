@@ -28,8 +28,10 @@ async function runningExecutor(ctx: DoctorSession): Promise<string | null> {
     const status = (await queryStatus(paths.executorSocket(ctx.config.stateDir, ctx.config.name), 'status', 2_000)) as {
       state?: string;
       remoteServer?: string;
+      accessPoint?: string | null;
     } | null;
-    if (status && (status.state === 'enrolled' || status.state === 'renewing')) return `${status.state} with ${status.remoteServer ?? 'its access point'}`;
+    if (status && (status.state === 'enrolled' || status.state === 'renewing' || status.state === 'relinking'))
+      return `${status.state} with ${status.accessPoint ?? status.remoteServer ?? 'its access point'}`;
   } catch {
     // No answer: nothing running that we could disturb.
   }

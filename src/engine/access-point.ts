@@ -25,7 +25,6 @@ import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
 import { rosterMetrics } from '../metrics/roster-metrics.js';
 import type { Readiness } from '../metrics/http-server.js';
-import type { FleetDirectory } from '../model/fleet-directory.js';
 import { LATE_AFTER_INTERVALS } from '../model/fleet-filter.js';
 import type { IdentitySummary } from '../model/identity.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
@@ -49,6 +48,8 @@ import { defaultAccessPointId, FleetRoster, type RosterOptions } from './fleet-r
 import type { EtcdRosterStatus } from '../actors/roster-etcd.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
+import type { FleetDirectory } from '../model/fleet-directory.js';
+import { AccessPointDrain, DEFAULT_DRAIN_RATE, DEFAULT_DRAIN_RETRY_AFTER_MS, DEFAULT_DRAIN_TIMEOUT_MS, type DrainOutcome } from './access-point-drain.js';
 
 export type { DuplicateIdentityPolicy };
 
@@ -92,6 +93,17 @@ export interface AccessPointOptions {
   readonly advertiseAddress?: string;
   /** `--roster etcd://…`: the fleet-wide roster on etcd (engine/fleet-roster.ts); without it, the in-memory roster. */
   readonly roster?: RosterOptions;
+  /**
+   * Where the fleet's other access points are known (the etcd roster with `--roster`); without
+   * one, this access point is a directory of one. The welcome names the others that serve.
+   */
+  readonly directory?: FleetDirectory;
+  /** Drain (SIGTERM, `--drain`): exit once the links are gone or after this long (default 60 s). */
+  readonly drainTimeoutMs?: number;
+  /** Drain: links asked to move per second (default 200). */
+  readonly drainRate?: number;
+  /** Drain: told to executors as goodbye's retryAfterMs, when they may dial this address again (default 2 s). */
+  readonly drainRetryAfterMs?: number;
 }
 
 export interface AccessPointStatus {
@@ -125,6 +137,8 @@ export interface AccessPointEvents extends ExecutorLinksEvents {
   /** The access point's own certificate was renewed: new links get the new one. */
   renewed: [{ serial: string; previousSerial: string | null; notAfter: string }];
   error: [AhError];
+  /** A drain ended (links gone or timeout) and the access point stopped. */
+  drained: [DrainOutcome];
 }
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
@@ -156,6 +170,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private readonly health = new FleetHealth();
   /** Its place among the fleet's access points, and with `--roster` the fleet-wide roster. */
   private readonly fleet: FleetRoster;
+  private readonly directory: FleetDirectory;
+  /** Set once a drain starts (SIGTERM, `--drain`); never unset. */
+  private drainRun: AccessPointDrain | null = null;
+  private draining: Promise<void> | null = null;
 
   constructor(readonly options: AccessPointOptions) {
     super();
@@ -183,8 +201,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       auditUnavailable: () => this.auditUnavailable(),
       wantsMachineRecords: () => this.listenerCount('machine') > 0,
       health: this.health,
+      draining: () => (this.drainRun ? { retryAfterMs: this.drainOptions.retryAfterMs } : null),
+      otherAccessPoints: () => this.otherAccessPoints(),
       remoteHolders: this.fleet,
     });
+    // With --roster the etcd roster; without, a directory of this access point alone.
+    this.directory = options.directory ?? this.fleet;
     for (const event of ['admitted', 'rejected', 'departed', 'heartbeat', 'machine', 'duplicate'] as const) {
       this.links.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
     }
@@ -196,17 +218,12 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     return this.bound;
   }
 
-  /** The fleet's access points as this one knows them (all of them with `--roster`). */
-  get directory(): FleetDirectory {
-    return this.fleet;
-  }
-
   status(): AccessPointStatus {
     const snap = this.actor?.getSnapshot();
     const ctx = snap?.context;
     return {
       role: 'access-point',
-      state: snap ? String(snap.value) : 'stopped',
+      state: this.drainRun && !this.stopping ? 'draining' : snap ? String(snap.value) : 'stopped',
       listen: this.bound ? formatHostPort(this.bound) : null,
       identity: identityStatus(ctx?.identity ?? null),
       nextRotationAt: ctx?.nextRotationAt ? new Date(ctx.nextRotationAt).toISOString() : null,
@@ -233,6 +250,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   readiness(): Readiness {
     const snap = this.actor?.getSnapshot();
     if (this.stopping) return { ready: false, state: 'stopping' };
+    // Balancers stop sending new connections here while the executors move away.
+    if (this.drainRun) return { ready: false, state: 'draining' };
     if (this.auditUnavailable()) return { ready: false, state: 'audit log cannot be written (--audit-required)' };
     if (snap?.status !== 'active') return { ready: false, state: snap ? String(snap.value) : 'starting' };
     return { ready: snap.value === 'serving' && this.bound !== null, state: String(snap.value) };
@@ -278,14 +297,15 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         ...(options.statusSocket !== false && {
           status: {
             path: paths.accessPointSocket(options.stateDir),
-            handler: (cmd, request) =>
-              cmd === 'fleet'
+            handler: (cmd, request) => {
+              if (cmd === 'drain') return this.drainFromSocket();
+              if (cmd === 'access-points') return { accessPoints: this.fleet.accessPoints() };
+              return cmd === 'fleet'
                 ? fleetAnswer(this.fleet.source(), request, this.audit?.health() ?? null)
                 : cmd === 'fleet-health'
                   ? this.fleetHealth()
-                  : cmd === 'access-points'
-                    ? { accessPoints: this.fleet.accessPoints() }
-                    : this.status(),
+                  : this.status();
+            },
             owner: { role: 'access point', name: 'access-point' },
           },
         }),
@@ -450,9 +470,70 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     });
   }
 
+  /**
+   * Drain (SIGTERM, `ah agent access-point --drain`): not ready any more (`/readyz` 503), new
+   * links turned away with goodbye{draining}, the directory told, every executor asked to move
+   * (access-point-drain.ts); then stop, once the links are gone or at the drain timeout. Resolves
+   * when stopped. `stop()` during a drain closes what is left at once.
+   */
+  drain(trigger: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.draining ??= (async () => {
+      const log = this.logging.get('ah_access_point');
+      this.drainRun = new AccessPointDrain(this.links, { ...this.drainOptions, log });
+      log.info({ event: 'drain_requested', trigger }, `drain requested (${trigger})`);
+      this.directory
+        .setState('draining')
+        .catch((err: Error) =>
+          log.warn({ event: 'drain_directory_failed', detail: err.message }, `cannot mark this access point draining in the roster: ${err.message}`),
+        );
+      const outcome = await Promise.race([this.drainRun.run(), this.whenStopping()]);
+      await this.stop();
+      if (outcome) this.emit('drained', outcome);
+    })();
+    return this.draining;
+  }
+
+  /** The status socket's `drain`: start it (once) and answer at once; the process exits when it ends. */
+  private drainFromSocket(): { draining: true; links: number; timeoutMs: number } {
+    void this.drain('status socket');
+    return { draining: true, links: this.links.size, timeoutMs: this.drainOptions.timeoutMs };
+  }
+
+  private get drainOptions() {
+    const o = this.options;
+    return {
+      timeoutMs: o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      rate: o.drainRate ?? DEFAULT_DRAIN_RATE,
+      retryAfterMs: o.drainRetryAfterMs ?? DEFAULT_DRAIN_RETRY_AFTER_MS,
+    };
+  }
+
+  /** Resolves (with nothing) once `stop()` is called: a drain then gives way. */
+  private whenStopping(): Promise<null> {
+    return new Promise((resolve) => {
+      this.onStopping = () => {
+        this.drainRun?.cancel();
+        resolve(null);
+      };
+    });
+  }
+
+  private onStopping: (() => void) | null = null;
+
+  /** The welcome's list: the other access points that serve now. */
+  private otherAccessPoints(): string[] {
+    const self = this.fleet.accessPointId;
+    return this.directory
+      .accessPoints()
+      .filter((ap) => ap.state === 'serving' && ap.id !== self)
+      .map((ap) => ap.address);
+  }
+
   /** Close every link with goodbye{reason:"shutdown"}, stop listening, stop. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.onStopping?.();
       // Stop accepting now; server.close() resolves only once every socket is gone.
       const closed = this.server?.close();
       const links = await this.links.drainAll('shutdown');

@@ -18,12 +18,14 @@ export function executorStatus(
   ctx: EnrollmentContext,
   extra: { remoteServer: string; stateDir: string; identityUpdatedAt?: number | null },
 ): ExecutorStatus {
-  const linked = state === 'enrolled' || state === 'renewing';
+  const linked = state === 'enrolled' || state === 'renewing' || state === 'relinking';
   return {
     name: ctx.config.name,
     state,
     detail: value,
     remoteServer: extra.remoteServer,
+    accessPoint: linked && ctx.linkServer ? `https://${ctx.linkServer}` : null,
+    accessPoints: ctx.servers.map((s) => `https://${s}`),
     executorId: linked ? ctx.executorId : null,
     identity: identityStatus(ctx.linkIdentity ?? ctx.identity),
     identityUpdatedAt: iso(extra.identityUpdatedAt),

@@ -18,12 +18,13 @@ import { topLevelState, type enrollmentMachine, type EnrollmentState } from '../
 import type { IdentityConfig, IdentityMaterial, IdentityProvider } from '../providers/index.js';
 import type { AccessPointTrust, ServerSanPolicy } from '../transport/access-point-trust.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER } from '../model/renewal-policy.js';
-import { formatHostPort, parseRemoteServer } from '../util/address.js';
+import { formatHostPort, type parseRemoteServer, parseRemoteServers } from '../util/address.js';
 import { formatDuration } from '../util/duration.js';
 import { VERSION } from '../version.js';
 import { describe, splitPemCertificates, type CertificateDescription } from '../x509/certificate.js';
 import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.js';
 import { executorStatus, type ExecutorStatus } from './executor-status.js';
+import { narrateRelink } from './relink-narration.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { ClientContextCache } from '../transport/client-context-cache.js';
 import { verifyMaterial } from '../x509/verify-material.js';
@@ -34,12 +35,15 @@ import { clearLongTimeout, longClock, setLongTimeout } from '../util/long-timer.
 
 export interface ExecutorOptions {
   readonly name: string;
-  /** `https://HOST[:PORT]` of the access point (port 4433 by default). */
-  readonly remoteServer: string;
+  /**
+   * `https://HOST[:PORT]` of the access point (port 4433 by default); several as a list or
+   * comma-separated: they are tried in a shuffled order, failing over from one to the next.
+   */
+  readonly remoteServer: string | readonly string[];
   readonly stateDir: string;
   readonly identity?: IdentityConfig;
   readonly connectTimeoutMs?: number;
-  /** Give up after this many failed attempts in a row; 0 (default) retries for ever. */
+  /** Give up after this many failed attempts (dials of one access point) in a row; 0 (default) retries for ever. */
   readonly maxAttempts?: number;
   readonly labels?: Readonly<Record<string, string>>;
   readonly backoff?: BackoffPolicy;
@@ -85,7 +89,10 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const toAhError = (e: ErrorInfo): AhError => AhError.fromInfo(e);
 
 export class Executor extends EventEmitter<ExecutorEvents> {
+  /** The first access point given. */
   readonly remote: ReturnType<typeof parseRemoteServer>;
+  /** Every access point given, in the order given, duplicates dropped. */
+  readonly remotes: ReadonlyArray<ReturnType<typeof parseRemoteServer>>;
   readonly done: Promise<ExecutorOutcome>;
   private settle!: (outcome: ExecutorOutcome) => void;
   private actor: Actor<typeof enrollmentMachine> | null = null;
@@ -104,7 +111,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   constructor(readonly options: ExecutorOptions) {
     super();
-    this.remote = parseRemoteServer(options.remoteServer);
+    this.remotes = parseRemoteServers(options.remoteServer);
+    if (this.remotes.length === 0) throw new RangeError('no --remote-server given');
+    this.remote = this.remotes[0]!;
     this.logging = loggingFrom(options);
     this.done = new Promise((resolve) => (this.settle = resolve));
   }
@@ -123,12 +132,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     });
   }
 
-  /** `/readyz`: ready while enrolled or renewing (a link is up), as the enrollment machine says. */
+  /** `/readyz`: ready while a link is up (enrolled, renewing or relinking), as the enrollment machine says. */
   readiness(): Readiness {
     if (!this.actor) return { ready: false, state: 'starting' };
     const { value } = this.actor.getSnapshot();
     const state = topLevelState(value);
-    return { ready: state === 'enrolled' || state === 'renewing', state: typeof value === 'string' ? value : JSON.stringify(value) };
+    const linked = state === 'enrolled' || state === 'renewing' || state === 'relinking';
+    return { ready: linked, state: typeof value === 'string' ? value : JSON.stringify(value) };
   }
 
   /** The certificate in use (or about to be), described for `--show-cert`. */
@@ -192,12 +202,15 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     actor.start();
   }
 
-  /** How this executor trusts its access point: a CA (the flag's, or the identity's bundle), else trust on first use. */
-  private trustFor(material: IdentityMaterial): AccessPointTrust {
+  /**
+   * How this executor trusts the access point at `host`: a CA (the flag's, or the identity's
+   * bundle), else trust on first use.
+   */
+  private trustFor(material: IdentityMaterial, host = this.remote.host): AccessPointTrust {
     const { options } = this;
     const bundlePem = options.caPem ?? material.bundlePem;
     return bundlePem
-      ? { kind: 'ca', bundlePem, host: this.remote.host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
+      ? { kind: 'ca', bundlePem, host, expectedServerId: options.expectedServerId, serverSan: options.serverSan }
       : { kind: 'first-use', dir: paths.knownAccessPoints(options.stateDir) };
   }
 
@@ -206,14 +219,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const { options } = this;
     const address = formatHostPort(this.remote);
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const trustFor = (material: IdentityMaterial) => this.trustFor(material);
+    const trustFor = (material: IdentityMaterial, host?: string) => this.trustFor(material, host);
     const identityLog = this.logging.get('ah_identity_provider');
     const { watch, renew } = identityWork(provider, this.store, identityLog, (material) => this.verifyMaterial(material, trustFor(material)));
     const link = fleetLink(
       {
-        host: this.remote.host,
-        port: this.remote.port,
-        address,
         trustFor,
         hello: { name: options.name, version: VERSION, labels: { ...(options.labels ?? {}) } },
         minVersion: options.tlsMinVersion,
@@ -230,6 +240,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       input: {
         name: options.name,
         remoteServer: address,
+        remoteServers: this.remotes.map(formatHostPort),
         connectTimeoutMs,
         connectTimeoutLabel: formatDuration(connectTimeoutMs),
         maxAttempts: options.maxAttempts ?? 0,
@@ -331,7 +342,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           const status = this.status();
           this.narrate(previousState, state, snap.value, ctx, log);
           this.emit('state', status);
-          if (state === 'enrolled' && previousState !== 'enrolled' && previousState !== 'renewing') this.emit('enrolled', status);
+          if (state === 'enrolled' && previousState !== 'enrolled' && previousState !== 'renewing' && previousState !== 'relinking')
+            this.emit('enrolled', status);
           // Not at start: only a link (or an attempt) that was lost.
           if (state === 'disconnected' && previousState !== null && previousState !== 'disconnected') this.emit('disconnected', status);
         }
@@ -382,17 +394,21 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const err = ctx.lastError;
     const code = err?.code;
     if (to === 'handshaking' && from !== 'handshaking') {
-      log.debug({ event: 'connecting', attempt: ctx.attempts + 1 }, `connecting to ${ctx.config.remoteServer} (attempt ${ctx.attempts + 1})`);
+      const server = ctx.candidateServer ?? ctx.config.remoteServer;
+      log.debug({ event: 'connecting', attempt: ctx.attempts + 1, accessPoint: server }, `connecting to ${server} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
         {
           event: 'enrolled',
+          accessPoint: ctx.linkServer,
           executorId: ctx.executorId,
           serial: ctx.linkIdentity?.serial,
           notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString(),
         },
-        `enrolled with access point ${ctx.config.remoteServer} as ${ctx.executorId}`,
+        `enrolled with access point ${ctx.linkServer ?? ctx.config.remoteServer} as ${ctx.executorId}`,
       );
+    } else if (narrateRelink(from, to, detail, ctx, log)) {
+      // A step of a move away from a draining access point: said there.
     } else if (to === 'renewing' && from === 'enrolled') {
       log.info({ event: 'renewal_due', serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
     } else if (detail === '{"renewing":"retryWait"}' && err) {
@@ -404,6 +420,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       log.warn(
         { event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retryDelayMs },
         `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`,
+      );
+    } else if (detail === '{"disconnected":"failingOver"}' && err) {
+      const next = ctx.servers[ctx.serverIndex];
+      log.warn(
+        { event: 'failing_over', code, attempt: ctx.attempts, accessPoint: next },
+        `${messageOf(err)}; trying access point ${next} next (attempt ${ctx.attempts})`,
       );
     } else if (to === 'failed' && err) {
       log.error(

@@ -660,6 +660,17 @@ export const catalog = {
     solutions: ['journalctl -u ah-executor -f        # On the executor: why the link closes', 'ah agent enroll --log-level debug ...'],
     retryable: true,
   },
+  // Several access points: drain and failover (docs/fleet-link.md).
+  ENROLL_ACCESS_POINT_DRAINING: {
+    message: 'access point {address} is draining (shutting down or restarting) and takes no new links; trying another access point',
+    guideSection: 'Connection Errors / Connection Refused',
+    causes: ['The access point was sent SIGTERM or `ah agent access-point --drain`', 'A balancer still sends new connections to it'],
+    solutions: [
+      'ah agent enroll --remote-server https://ap-1:4433 --remote-server https://ap-2:4433 ...   # Give the executor several access points',
+      'Make the balancer health-check /readyz (503 while draining)',
+    ],
+    retryable: true,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

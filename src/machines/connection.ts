@@ -2,8 +2,11 @@
  * `connection`: one executor link as the access point sees it.
  *
  *   accepted ──hello──▶ verifying ──peer ok──▶ active ──goodbye / silence / socket closed──▶ closed
- *       │                   └──peer refused: reject{code,message}──▶ draining ──▶ closed
+ *       │                   ├──peer refused: reject{code,message}──▶ draining ──▶ closed
+ *       │                   └──access point draining: goodbye{draining, retryAfterMs}──▶ draining ──▶ closed
  *       └──anything but hello, or no hello in time──▶ closed
+ *   active.live ──LEAVE: goodbye{draining, retryAfterMs}──▶ active.leaving: heartbeats still acked until the
+ *       executor, welcomed elsewhere, says goodbye (or DRAIN closes the link)
  *
  * Nothing but `hello` is read before the peer is verified. A link whose heartbeats stop for three
  * intervals is closed. Writing to the socket is done by named actions the transport provides
@@ -48,6 +51,8 @@ export interface ConnectionContext {
   readonly lastHeartbeatAt: number | null;
   readonly closeReason: string | null;
   readonly rejection: ErrorInfo | null;
+  /** Told to move (goodbye{draining}) and not gone yet. */
+  readonly leaving: boolean;
 }
 
 export type ConnectionEvent =
@@ -56,7 +61,12 @@ export type ConnectionEvent =
   | { type: 'GOODBYE'; reason: string; at: number }
   | { type: 'PROTOCOL_ERROR'; detail: string; at: number }
   | { type: 'SOCKET_CLOSED'; detail: string; at: number }
-  | { type: 'DRAIN'; reason: string };
+  | { type: 'DRAIN'; reason: string }
+  /** The access point drains: ask the executor to move (make-before-break) and keep serving it until it does. */
+  | { type: 'LEAVE'; retryAfterMs: number };
+
+/** The code verifyPeer fails with while the access point drains: answered with goodbye{draining}, not reject. */
+export const DRAINING_CODE = 'ENROLL_ACCESS_POINT_DRAINING';
 
 export type ConnectionEmitted =
   | {
@@ -85,6 +95,8 @@ const reasonOf = (event: ConnectionEvent): string => {
       return `socket closed: ${event.detail}`;
     case 'DRAIN':
       return event.reason;
+    case 'LEAVE':
+      return 'draining';
     case 'HELLO':
       return 'protocol error: hello sent twice';
     case 'HEARTBEAT':
@@ -95,7 +107,7 @@ const reasonOf = (event: ConnectionEvent): string => {
 /** Before a link is admitted, these events (and the socket or protocol failing) end it. */
 const closeOnAnythingElse = (frames: Array<'HELLO' | 'HEARTBEAT' | 'GOODBYE'>) =>
   Object.fromEntries(
-    [...frames, 'PROTOCOL_ERROR', 'SOCKET_CLOSED', 'DRAIN'].map((type) => [type, { target: '#connection.closed', actions: 'noteClose' }] as const),
+    [...frames, 'PROTOCOL_ERROR', 'SOCKET_CLOSED', 'DRAIN', 'LEAVE'].map((type) => [type, { target: '#connection.closed', actions: 'noteClose' }] as const),
   ) as Partial<Record<ConnectionEvent['type'], { target: '#connection.closed'; actions: 'noteClose' }>>;
 
 export const connectionMachine = setup({
@@ -116,10 +128,11 @@ export const connectionMachine = setup({
     sendWelcome: () => {},
     sendAck: (_, _params: { seq: number }) => {},
     sendReject: (_, _params: { error: ErrorInfo }) => {},
-    sendGoodbye: (_, _params: { reason: string }) => {},
+    sendGoodbye: (_, _params: { reason: string; retryAfterMs?: number }) => {},
     endSocket: () => {},
     destroySocket: () => {},
     noteClose: assign({ closeReason: ({ context, event }) => context.closeReason ?? reasonOf(event) }),
+    noteSilence: assign({ closeReason: `no heartbeat for ${HEARTBEATS_MISSED_BEFORE_CLOSE} intervals` }),
   },
   delays: {
     helloTimeout: ({ context }) => context.helloTimeoutMs,
@@ -144,6 +157,7 @@ export const connectionMachine = setup({
     lastHeartbeatAt: null,
     closeReason: null,
     rejection: null,
+    leaving: false,
   }),
   initial: 'accepted',
   states: {
@@ -187,22 +201,36 @@ export const connectionMachine = setup({
             })),
           ],
         },
-        onError: {
-          target: 'draining',
-          actions: [
-            assign({
-              rejection: ({ event }) => event.error as ErrorInfo,
-              closeReason: ({ event }) => `rejected: ${(event.error as ErrorInfo).code}`,
-            }),
-            { type: 'sendReject', params: ({ event }) => ({ error: event.error as ErrorInfo }) },
-            emit(({ context, event }) => ({
-              type: 'rejected' as const,
-              linkId: context.linkId,
-              remoteAddress: context.remoteAddress,
-              error: event.error as ErrorInfo,
-            })),
-          ],
-        },
+        onError: [
+          {
+            // Not a verdict on the executor: this access point is going away; go elsewhere.
+            guard: ({ event }) => (event.error as ErrorInfo).code === DRAINING_CODE,
+            target: 'draining',
+            actions: [
+              assign({ closeReason: 'refused: access point draining' }),
+              {
+                type: 'sendGoodbye',
+                params: ({ event }) => ({ reason: 'draining', retryAfterMs: Number((event.error as ErrorInfo).params.retryAfterMs ?? 0) }),
+              },
+            ],
+          },
+          {
+            target: 'draining',
+            actions: [
+              assign({
+                rejection: ({ event }) => event.error as ErrorInfo,
+                closeReason: ({ event }) => `rejected: ${(event.error as ErrorInfo).code}`,
+              }),
+              { type: 'sendReject', params: ({ event }) => ({ error: event.error as ErrorInfo }) },
+              emit(({ context, event }) => ({
+                type: 'rejected' as const,
+                linkId: context.linkId,
+                remoteAddress: context.remoteAddress,
+                error: event.error as ErrorInfo,
+              })),
+            ],
+          },
+        ],
       },
       // Nothing but hello is read before the peer is verified.
       on: closeOnAnythingElse(['HELLO', 'HEARTBEAT', 'GOODBYE']),
@@ -211,15 +239,36 @@ export const connectionMachine = setup({
       initial: 'live',
       states: {
         live: {
-          after: {
-            heartbeatTimeout: {
-              target: '#connection.closed',
-              actions: assign({ closeReason: `no heartbeat for ${HEARTBEATS_MISSED_BEFORE_CLOSE} intervals` }),
-            },
-          },
+          after: { heartbeatTimeout: { target: '#connection.closed', actions: 'noteSilence' } },
           on: {
             HEARTBEAT: {
               target: 'live',
+              reenter: true,
+              actions: [
+                assign({ heartbeats: ({ context }) => context.heartbeats + 1, lastHeartbeatAt: ({ event }) => event.at }),
+                { type: 'sendAck', params: ({ event }) => ({ seq: event.seq }) },
+                emit(({ context, event }) => ({
+                  type: 'heartbeat' as const,
+                  linkId: context.linkId,
+                  executorId: context.peer!.executorId,
+                  seq: event.seq,
+                  at: event.at,
+                })),
+              ],
+            },
+            LEAVE: {
+              target: 'leaving',
+              actions: [assign({ leaving: true }), { type: 'sendGoodbye', params: ({ event }) => ({ reason: 'draining', retryAfterMs: event.retryAfterMs }) }],
+            },
+          },
+        },
+        /** Asked to move: still served (heartbeats acked) until the executor is welcomed elsewhere and says goodbye. */
+        leaving: {
+          after: { heartbeatTimeout: { target: '#connection.closed', actions: 'noteSilence' } },
+          on: {
+            // The same as in live: the executor is served until it has moved.
+            HEARTBEAT: {
+              target: 'leaving',
               reenter: true,
               actions: [
                 assign({ heartbeats: ({ context }) => context.heartbeats + 1, lastHeartbeatAt: ({ event }) => event.at }),

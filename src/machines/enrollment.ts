@@ -6,6 +6,29 @@
  *        ▲                         │                       │                     │
  *        └──── failure, backoff ───┘◀──── link lost ───────┴─────────────────────┘
  *   handshaking ──N-th failed attempt (--max-attempts)──▶ failed (final)
+ *   handshaking ──failed, access points left in this round──▶ disconnected.failingOver ──▶ handshaking
+ *
+ * Drain without absence: an access point that drains says goodbye{draining, retryAfterMs} and
+ * keeps serving the link. The executor goes `relinking` (make-before-break, as a rotation): it
+ * dials another access point of its list with the continuity proof over the draining link's
+ * nonce, and closes the draining link (goodbye "moved") only once the new one is welcomed;
+ * heartbeats go on over the old link meanwhile.
+ *
+ *   enrolled ──draining──▶ relinking.elsewhere ──welcome──▶ enrolled
+ *                              │ (no other access point, or none answers)
+ *                              ▼
+ *                          waitingToReturn ──retryAfterMs──▶ returning ──welcome──▶ enrolled
+ *                                                               │ (refused: the draining one itself)
+ *                                                               ▼
+ *                          stranded: the draining link is kept until the access point closes it
+ *
+ * `returning` dials the draining link's address again: behind a balancer name that lands on
+ * another access point once the balancer has seen the draining one's /readyz fail.
+ *
+ * Several access points: the executor's own list (shuffled once, from the seed) followed by the
+ * ones the last welcome named. A failed dial moves on to the next at once; only when every one
+ * of them failed in a row (a round) does it back off, with the usual full jitter. An attempt is
+ * one dial of one access point, which is what `--max-attempts` counts.
  *
  * Links are spawned children (`fleetLink`, I/O provided by the engine) named `link-<n>`; they
  * report back with their `linkId`, so the events of a link that was already dropped are ignored.
@@ -32,6 +55,8 @@ export interface EnrollmentInput {
   readonly name: string;
   /** `HOST:PORT` of the access point, as messages show it. */
   readonly remoteServer: string;
+  /** Every access point given (`HOST:PORT`, `remoteServer` among them); absent: `remoteServer` alone. */
+  readonly remoteServers?: readonly string[];
   readonly connectTimeoutMs: number;
   /** How the operator wrote the timeout (`30s`), for "connection timed out after 30s". */
   readonly connectTimeoutLabel: string;
@@ -47,6 +72,8 @@ export interface EnrollmentConfig {
   readonly name: string;
   /** `HOST:PORT` of the access point, as messages show it. */
   readonly remoteServer: string;
+  /** The executor's own access points in the order it tries them (shuffled once, from the seed). */
+  readonly remoteServers: readonly string[];
   readonly connectTimeoutMs: number;
   readonly connectTimeoutLabel: string;
   /** 0 retries forever. */
@@ -59,8 +86,26 @@ export interface EnrollmentConfig {
 export interface EnrollmentContext {
   readonly config: EnrollmentConfig;
   readonly rng: number;
-  /** Failed attempts in a row; back to 0 on `welcome`. */
+  /** Failed attempts (dials) in a row; back to 0 on `welcome`. */
   readonly attempts: number;
+  /** Rounds over every access point that failed in a row; the backoff grows with them. */
+  readonly backoffs: number;
+  /** Failed dials in the round under way. */
+  readonly failedInRound: number;
+  /** Where to dial: the own list, then the access points the last welcome named (deduplicated). */
+  readonly servers: readonly string[];
+  /** The entry of `servers` the next (or current) dial goes to. */
+  readonly serverIndex: number;
+  /** The access point the active link is with; kept after it goes, for messages. */
+  readonly linkServer: string | null;
+  /** The access point the candidate link dials. */
+  readonly candidateServer: string | null;
+  /** The access point of the last drain (relinking: the active link's); kept after the move, for messages. */
+  readonly drainingServer: string | null;
+  /** relinking: when the draining access point said we may come back to its address. */
+  readonly retryAfterMs: number;
+  /** relinking: other access points dialed so far. */
+  readonly relinkTried: number;
   readonly retryDelayMs: number;
   readonly lastError: ErrorInfo | null;
   /** The newest usable identity; the next link is opened with it. */
@@ -85,16 +130,30 @@ export interface EnrollmentContext {
 
 /** Events the link actors send back. */
 export type LinkReport =
-  | { type: 'LINK_WELCOMED'; linkId: string; executorId: string; heartbeatIntervalMs: number; serverTime: number; nonce?: string; at: number }
+  | {
+      type: 'LINK_WELCOMED';
+      linkId: string;
+      executorId: string;
+      heartbeatIntervalMs: number;
+      serverTime: number;
+      nonce?: string;
+      /** The fleet's other serving access points (`HOST:PORT`), for failover. */
+      accessPoints?: readonly string[];
+      at: number;
+    }
   | { type: 'LINK_FAILED'; linkId: string; error: ErrorInfo; at: number }
   | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: ErrorInfo | null; at: number }
-  | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number };
+  | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number }
+  /** goodbye{reason:"draining"} on an open link: it stays up until we close it. */
+  | { type: 'LINK_DRAINING'; linkId: string; retryAfterMs: number; at: number };
 
 /** Commands the machine sends to a link actor. */
 export type LinkCommand = { type: 'SEND_HEARTBEAT'; seq: number } | { type: 'CLOSE'; reason: string };
 
 export interface LinkInput {
   readonly linkId: string;
+  /** `HOST:PORT` of the access point to dial. */
+  readonly address: string;
   /** The identity (by fingerprint) the link must present. */
   readonly fingerprint: string;
   /**
@@ -112,11 +171,40 @@ export type EnrollmentEvent =
   | { type: 'LINK_CERT_EXPIRED'; at: number }
   | { type: 'SHUTDOWN' };
 
-const linkLost = (context: EnrollmentContext, detail: string): ErrorInfo => ({
+/** The access point an event is about: its link's, else the active link's, else the next dial's. */
+const serverOf = (context: EnrollmentContext, event: EnrollmentEvent): string => {
+  if ('linkId' in event && event.linkId === context.candidateLink && context.candidateServer) return context.candidateServer;
+  return context.linkServer ?? context.servers[context.serverIndex] ?? context.config.remoteServer;
+};
+
+const linkLost = (context: EnrollmentContext, event: EnrollmentEvent, detail: string): ErrorInfo => ({
   code: 'ENROLL_LINK_LOST',
-  params: { address: context.config.remoteServer, detail },
+  params: { address: serverOf(context, event), detail },
   retryable: true,
 });
+
+/** relinking: the access points to move to, the draining one left out, starting after it. */
+export function relinkTargets(context: Pick<EnrollmentContext, 'servers' | 'drainingServer'>): string[] {
+  const at = context.servers.indexOf(context.drainingServer ?? '');
+  const rotated = [...context.servers.slice(at + 1), ...context.servers.slice(0, at + 1)];
+  return rotated.filter((s) => s !== context.drainingServer);
+}
+
+/** Own access points first, then the welcome's, each once. */
+const mergeServers = (own: readonly string[], learned: readonly string[] | undefined): string[] => [...new Set([...own, ...(learned ?? [])])];
+
+/** Fisher-Yates with the machine's generator: the same seed tries the access points in the same order. */
+function shuffled(list: readonly string[], rng: number): { list: string[]; rng: number } {
+  const out = [...list];
+  let state = rng;
+  for (let i = out.length - 1; i > 0; i--) {
+    const draw = nextRandom(state);
+    state = draw.state;
+    const j = Math.floor(draw.value * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return { list: out, rng: state };
+}
 
 /**
  * The error an event carries, or what the event itself means when it carries none. The delayed
@@ -126,12 +214,12 @@ const errorOf = (context: EnrollmentContext, event: EnrollmentEvent): ErrorInfo 
   if ('error' in event && event.error) return event.error;
   switch (event.type) {
     case 'LINK_CLOSED':
-      return linkLost(context, event.reason);
+      return linkLost(context, event, event.reason);
     case 'IDENTITY_EXPIRED':
     case 'LINK_CERT_EXPIRED':
       return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
     case 'HEARTBEAT_DUE':
-      return linkLost(context, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
+      return linkLost(context, event, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
   }
   if (event.type.startsWith('xstate.after.connectTimeout')) {
     return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.config.connectTimeoutLabel }, retryable: true };
@@ -147,7 +235,8 @@ const takeIdentity = {
   type: 'takeIdentity',
   params: ({ event }: { event: IdentityNews }) => ({ identity: event.identity, nextRotationAt: event.nextRotationAt }),
 } as const;
-const welcomed = <T extends 'promoteCandidate' | 'swapToCandidate'>(type: T) => ({ type, params: ({ event }: { event: Welcome }) => event }) as const;
+const welcomed = <T extends 'promoteCandidate' | 'swapToCandidate' | 'moveToCandidate'>(type: T) =>
+  ({ type, params: ({ event }: { event: Welcome }) => event }) as const;
 const armLinkExpiry = { type: 'armLinkExpiry', params: ({ event }: { event: { at: number } }) => ({ at: event.at }) } as const;
 const recordAck = {
   type: 'recordAck',
@@ -168,6 +257,25 @@ const onLinkCertExpired = [
   },
 ] as const;
 
+/** After a failed attempt: the access point after the one that failed, round and round. */
+function nextServer(context: EnrollmentContext, event: EnrollmentEvent): number {
+  const at = context.servers.indexOf(serverOf(context, event));
+  return ((at < 0 ? context.serverIndex : at) + 1) % context.servers.length;
+}
+
+/** A welcome: the candidate's access point is the link's now, and the welcome's list joins ours. */
+function welcomedAt(context: EnrollmentContext, e: Welcome) {
+  const servers = mergeServers(context.config.remoteServers, e.accessPoints);
+  const linkServer = context.candidateServer;
+  return {
+    servers,
+    serverIndex: Math.max(0, servers.indexOf(linkServer ?? '')),
+    linkServer,
+    backoffs: 0,
+    failedInRound: 0,
+  };
+}
+
 export const enrollmentMachine = setup({
   types: {
     context: {} as EnrollmentContext,
@@ -183,12 +291,19 @@ export const enrollmentMachine = setup({
   },
   delays: {
     connectTimeout: ({ context }) => context.config.connectTimeoutMs,
+    retryAfter: ({ context }) => context.retryAfterMs,
     retryDelay: ({ context }) => context.retryDelayMs,
   },
   guards: {
     fromCandidate: ({ context, event }) => 'linkId' in event && event.linkId === context.candidateLink,
     fromActive: ({ context, event }) => 'linkId' in event && event.linkId === context.activeLink,
     attemptsExhausted: ({ context }) => context.config.maxAttempts > 0 && context.attempts + 1 >= context.config.maxAttempts,
+    /** Some access point of this round has not been tried yet: fail over to it without waiting. */
+    roundUnfinished: ({ context }) => context.failedInRound + 1 < context.servers.length,
+    /** relinking: an access point other than the draining one is known. */
+    otherServerKnown: ({ context }) => relinkTargets({ servers: context.servers, drainingServer: context.linkServer }).length > 0,
+    /** relinking: another one is left to dial after the one that just failed. */
+    anotherServerLeft: ({ context }) => context.relinkTried + 1 < relinkTargets(context).length,
     acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
     linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
@@ -207,26 +322,50 @@ export const enrollmentMachine = setup({
       renewalDue: false,
     })),
     noteError: assign({ lastError: ({ context, event }) => errorOf(context, event) }),
-    /** Count a failed attempt and draw the jittered delay before the next one. */
+    /** Count a failed attempt that ends a round and draw the jittered delay before the next one. */
     recordFailure: assign(({ context, event }) => {
-      const attempts = context.attempts + 1;
+      const backoffs = context.backoffs + 1;
       const draw = nextRandom(context.rng);
       return {
-        attempts,
+        attempts: context.attempts + 1,
+        backoffs,
+        failedInRound: 0,
+        serverIndex: nextServer(context, event),
         rng: draw.state,
-        retryDelayMs: backoffDelay(context.config.backoff, attempts, draw.value),
+        retryDelayMs: backoffDelay(context.config.backoff, backoffs, draw.value),
         lastError: errorOf(context, event),
       };
     }),
-    spawnCandidate: enqueueActions(({ context, enqueue }) => {
+    /** Count a failed attempt and move on to the next access point of the round, at once. */
+    recordFailover: assign(({ context, event }) => ({
+      attempts: context.attempts + 1,
+      failedInRound: context.failedInRound + 1,
+      serverIndex: nextServer(context, event),
+      retryDelayMs: 0,
+      lastError: errorOf(context, event),
+    })),
+    /**
+     * A new link: `dial` to the next access point of the list, `rotation` to the active link's
+     * (which checks the continuity proof), `relink` to another than the draining one, `return`
+     * to the draining one's address.
+     */
+    spawnCandidate: enqueueActions(({ context, enqueue }, params: { to: 'dial' | 'rotation' | 'relink' | 'return' }) => {
       const linkId = `link-${context.linkCount + 1}`;
       const continues =
         context.activeLink && context.linkIdentity && context.linkNonce
           ? { fingerprint: context.linkIdentity.fingerprint, nonce: context.linkNonce }
           : undefined;
-      const input: LinkInput = { linkId, fingerprint: context.identity!.fingerprint, ...(continues ? { continues } : {}) };
+      const address =
+        params.to === 'relink'
+          ? relinkTargets(context)[context.relinkTried]!
+          : params.to === 'return'
+            ? context.drainingServer!
+            : params.to === 'rotation' && context.linkServer
+              ? context.linkServer
+              : context.servers[context.serverIndex]!;
+      const input: LinkInput = { linkId, address, fingerprint: context.identity!.fingerprint, ...(continues ? { continues } : {}) };
       enqueue.spawnChild('fleetLink', { id: linkId, input });
-      enqueue.assign({ linkCount: context.linkCount + 1, candidateLink: linkId });
+      enqueue.assign({ linkCount: context.linkCount + 1, candidateLink: linkId, candidateServer: address });
     }),
     stopCandidate: enqueueActions(({ context, enqueue }) => {
       if (context.candidateLink) enqueue.stopChild(context.candidateLink);
@@ -247,6 +386,7 @@ export const enrollmentMachine = setup({
     /** First welcome after being disconnected: the candidate becomes the link. */
     promoteCandidate: assign(({ context }, e: Welcome) => {
       return {
+        ...welcomedAt(context, e),
         activeLink: context.candidateLink,
         linkNonce: e.nonce ?? null,
         candidateLink: null,
@@ -268,6 +408,7 @@ export const enrollmentMachine = setup({
         enqueue.stopChild(context.activeLink);
       }
       enqueue.assign({
+        ...welcomedAt(context, e),
         activeLink: context.candidateLink,
         linkNonce: e.nonce ?? null,
         candidateLink: null,
@@ -280,6 +421,39 @@ export const enrollmentMachine = setup({
         rotations: context.rotations + 1,
         attempts: 0,
         lastError: null,
+      });
+    }),
+    /** The draining access point asked us to move: remember which, and how long to stay away from it. */
+    startRelink: assign(({ context, event }) => ({
+      drainingServer: context.linkServer,
+      retryAfterMs: event.type === 'LINK_DRAINING' ? event.retryAfterMs : 0,
+      relinkTried: 0,
+    })),
+    /** A relink candidate failed: the draining link stays; the next one (if any) is tried. */
+    noteRelinkFailure: assign(({ context, event }) => ({ lastError: errorOf(context, event), relinkTried: context.relinkTried + 1 })),
+    /** Make-before-break: welcomed elsewhere, so the draining link says goodbye and goes. */
+    moveToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
+      if (context.activeLink) {
+        enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'moved' } satisfies LinkCommand);
+        enqueue.stopChild(context.activeLink);
+      }
+      const renewed = context.identity?.fingerprint !== context.linkIdentity?.fingerprint;
+      enqueue.assign({
+        ...welcomedAt(context, e),
+        activeLink: context.candidateLink,
+        linkNonce: e.nonce ?? null,
+        candidateLink: null,
+        linkIdentity: context.identity,
+        executorId: e.executorId,
+        heartbeatIntervalMs: e.heartbeatIntervalMs,
+        ackedSeq: context.heartbeatSeq,
+        lastAckAt: e.at,
+        connectedSince: e.at,
+        // A move with newer material is that material's rotation too.
+        rotations: context.rotations + (renewed ? 1 : 0),
+        attempts: 0,
+        lastError: null,
+        relinkTried: 0,
       });
     }),
     /** Watch the link's own certificate: a link never outlives the certificate it was opened with. */
@@ -309,10 +483,13 @@ export const enrollmentMachine = setup({
   id: 'enrollment',
   context: ({ input }) => {
     const first = nextRandom(input.seed | 0);
+    // With one access point no number is drawn: the same seed behaves as it always did.
+    const own = shuffled(input.remoteServers?.length ? input.remoteServers : [input.remoteServer], first.state);
     return {
       config: {
         name: input.name,
         remoteServer: input.remoteServer,
+        remoteServers: own.list,
         connectTimeoutMs: input.connectTimeoutMs,
         connectTimeoutLabel: input.connectTimeoutLabel,
         maxAttempts: input.maxAttempts,
@@ -320,8 +497,17 @@ export const enrollmentMachine = setup({
         // The rotation child draws from its own stream, seeded from ours.
         rotationInput: { ...input.rotation, seed: Math.floor(first.value * 2 ** 31) },
       },
-      rng: first.state,
+      rng: own.rng,
       attempts: 0,
+      backoffs: 0,
+      failedInRound: 0,
+      servers: own.list,
+      serverIndex: 0,
+      linkServer: null,
+      candidateServer: null,
+      drainingServer: null,
+      retryAfterMs: 0,
+      relinkTried: 0,
       retryDelayMs: 0,
       lastError: null,
       identity: null,
@@ -369,6 +555,10 @@ export const enrollmentMachine = setup({
         backingOff: {
           after: { retryDelay: '#enrollment.handshaking' },
         },
+        /** The last dial failed and some access point of the round is untried: dial it now. */
+        failingOver: {
+          after: { 0: '#enrollment.handshaking' },
+        },
         /** Shutting down: links are closing, nothing new starts. */
         stopped: {
           on: { IDENTITY_READY: {}, IDENTITY_RENEWED: {} },
@@ -376,22 +566,25 @@ export const enrollmentMachine = setup({
       },
     },
     handshaking: {
-      entry: 'spawnCandidate',
+      entry: { type: 'spawnCandidate', params: { to: 'dial' } },
       after: {
         connectTimeout: [
-          { guard: 'attemptsExhausted', target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
-          { target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
+          { guard: 'attemptsExhausted', target: 'failed', actions: ['recordFailure', 'stopCandidate'] },
+          { guard: 'roundUnfinished', target: 'disconnected.failingOver', actions: ['recordFailover', 'stopCandidate'] },
+          { target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate'] },
         ],
       },
       on: {
         LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: [welcomed('promoteCandidate'), armLinkExpiry, 'startHeartbeats'] },
         LINK_FAILED: [
-          { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
-          { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
+          { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['recordFailure', 'stopCandidate'] },
+          { guard: and(['fromCandidate', 'roundUnfinished']), target: 'disconnected.failingOver', actions: ['recordFailover', 'stopCandidate'] },
+          { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate'] },
         ],
         LINK_CLOSED: [
-          { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['stopCandidate', 'recordFailure'] },
-          { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['stopCandidate', 'recordFailure'] },
+          { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['recordFailure', 'stopCandidate'] },
+          { guard: and(['fromCandidate', 'roundUnfinished']), target: 'disconnected.failingOver', actions: ['recordFailover', 'stopCandidate'] },
+          { guard: 'fromCandidate', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate'] },
         ],
         // Newer material while dialing: dial again with it.
         IDENTITY_RENEWED: { target: 'handshaking', reenter: true, actions: ['stopCandidate', takeIdentity] },
@@ -413,6 +606,10 @@ export const enrollmentMachine = setup({
           { actions: assign({ renewalDue: true }) },
         ],
         IDENTITY_RENEWED: { target: 'renewing.applying', actions: takeIdentity },
+        LINK_DRAINING: [
+          { guard: and(['fromActive', 'otherServerKnown']), target: 'relinking.elsewhere', actions: ['startRelink'] },
+          { guard: 'fromActive', target: 'relinking.waitingToReturn', actions: ['startRelink'] },
+        ],
       },
     },
     renewing: {
@@ -439,6 +636,11 @@ export const enrollmentMachine = setup({
           actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
         },
         LINK_CERT_EXPIRED: onLinkCertExpired,
+        // The rotation's link would go to the draining access point: move instead, with the newest identity.
+        LINK_DRAINING: [
+          { guard: and(['fromActive', 'otherServerKnown']), target: 'relinking.elsewhere', actions: ['stopCandidate', 'startRelink'] },
+          { guard: 'fromActive', target: 'relinking.waitingToReturn', actions: ['stopCandidate', 'startRelink'] },
+        ],
       },
       states: {
         /** The provider is producing new material. */
@@ -447,12 +649,12 @@ export const enrollmentMachine = setup({
         },
         /** A second link with the new identity; the old one keeps heartbeating meanwhile. */
         applying: {
-          entry: 'spawnCandidate',
-          after: { connectTimeout: { target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] } },
+          entry: { type: 'spawnCandidate', params: { to: 'rotation' } },
+          after: { connectTimeout: { target: 'retryWait', actions: ['recordFailure', 'stopCandidate'] } },
           on: {
             LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('swapToCandidate'), armLinkExpiry] },
-            LINK_FAILED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
-            LINK_CLOSED: { guard: 'fromCandidate', target: 'retryWait', actions: ['stopCandidate', 'recordFailure'] },
+            LINK_FAILED: { guard: 'fromCandidate', target: 'retryWait', actions: ['recordFailure', 'stopCandidate'] },
+            LINK_CLOSED: { guard: 'fromCandidate', target: 'retryWait', actions: ['recordFailure', 'stopCandidate'] },
             IDENTITY_RENEWED: { target: 'applying', reenter: true, actions: ['stopCandidate', takeIdentity] },
           },
         },
@@ -461,6 +663,66 @@ export const enrollmentMachine = setup({
           after: { retryDelay: 'applying' },
           on: { IDENTITY_RENEWED: { target: 'applying', actions: takeIdentity } },
         },
+      },
+    },
+    /** The active link's access point drains: move to another before letting it go (make-before-break). */
+    relinking: {
+      initial: 'elsewhere',
+      on: {
+        HEARTBEAT_DUE: [
+          { guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate', 'dropActive'] },
+          { actions: 'sendHeartbeat' },
+        ],
+        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
+        // The draining access point closed the link before we could move: reconnect with backoff.
+        LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate', 'dropActive'] },
+        IDENTITY_EXPIRED: {
+          guard: 'linkIdentityExpired',
+          target: 'disconnected.waitingForIdentity',
+          actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
+        },
+        LINK_CERT_EXPIRED: onLinkCertExpired,
+        // The next link is opened with the newest identity.
+        IDENTITY_RENEWED: { actions: takeIdentity },
+      },
+      states: {
+        /** Dialing another access point of the list than the draining one, at once. */
+        elsewhere: {
+          entry: { type: 'spawnCandidate', params: { to: 'relink' } },
+          after: {
+            connectTimeout: [
+              { guard: 'anotherServerLeft', target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
+              { target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            ],
+          },
+          on: {
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('moveToCandidate'), armLinkExpiry] },
+            LINK_FAILED: [
+              { guard: and(['fromCandidate', 'anotherServerLeft']), target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
+              { guard: 'fromCandidate', target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            ],
+            LINK_CLOSED: [
+              { guard: and(['fromCandidate', 'anotherServerLeft']), target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
+              { guard: 'fromCandidate', target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            ],
+          },
+        },
+        /** Nowhere else (yet): give a balancer the time the access point asked for to stop sending there. */
+        waitingToReturn: {
+          after: { retryAfter: 'returning' },
+        },
+        /** The draining link's address again: a balancer name lands elsewhere now; the draining access point itself refuses. */
+        returning: {
+          entry: { type: 'spawnCandidate', params: { to: 'return' } },
+          after: { connectTimeout: { target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] } },
+          on: {
+            LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('moveToCandidate'), armLinkExpiry] },
+            LINK_FAILED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
+            LINK_CLOSED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
+          },
+        },
+        /** No other access point took us: keep the draining link (still served) until its access point closes it. */
+        stranded: {},
       },
     },
     failed: {

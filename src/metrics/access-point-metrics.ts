@@ -1,9 +1,10 @@
 /**
  * The access point's metrics, from its machines (status at scrape time) and its typed events:
  *
- *   ah_access_point_state{state}                    1 for the `access-point` machine's current state
+ *   ah_access_point_state{state}                    1 for the `access-point` machine's current state (`draining` while it drains)
  *   ah_access_point_enrolled_executors              executors in the roster (one per identity)
  *   ah_access_point_links                           open fleet links (two per executor during a rotation)
+ *   ah_access_point_drain_links_left                while draining: links still open (0 when not draining)
  *   ah_access_point_enrollment_attempts_total       links whose hello was verified (admitted or rejected)
  *   ah_access_point_enrollment_failures_total{code} rejections, by catalog code
  *   ah_access_point_executor_rotations_total        a second link of an enrolled executor replaced the first
@@ -33,7 +34,7 @@ import type { IdentityStatus } from '../model/status.js';
 import { SHED_REASONS, type HandshakeGateStats, type ShedReason } from '../transport/handshake-gate.js';
 import { CertificateMetrics } from './common.js';
 
-const STATES = ['starting', 'serving', 'failed'] as const;
+const STATES = ['starting', 'serving', 'draining', 'failed'] as const;
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Departure reasons as a closed set (the reason text itself carries socket details). */
@@ -203,6 +204,15 @@ function stateGauges(registry: Registry, current: () => Status): void {
     registers: [registry],
     collect() {
       this.set(current().links);
+    },
+  });
+  new Gauge({
+    name: 'ah_access_point_drain_links_left',
+    help: 'While draining (SIGTERM, --drain): links still open, whose executors have not moved yet; 0 when not draining.',
+    registers: [registry],
+    collect() {
+      const { state, links } = current();
+      this.set(state === 'draining' ? links : 0);
     },
   });
 }

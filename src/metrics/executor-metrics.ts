@@ -31,12 +31,12 @@ export interface MeteredExecutor {
 }
 import { CertificateMetrics } from './common.js';
 
-const STATES = ['disconnected', 'handshaking', 'enrolled', 'renewing', 'failed'] as const;
+const STATES = ['disconnected', 'handshaking', 'enrolled', 'renewing', 'relinking', 'failed'] as const;
 const HANDSHAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 const detailOf = (s: ExecutorStatus) => (typeof s.detail === 'string' ? s.detail : JSON.stringify(s.detail));
 const isDialing = (s: ExecutorStatus) => s.state === 'handshaking' || detailOf(s) === '{"renewing":"applying"}';
-const linked = (state: string) => state === 'enrolled' || state === 'renewing';
+const linked = (state: string) => state === 'enrolled' || state === 'renewing' || state === 'relinking';
 
 /**
  * The executor's metrics, each declared beside what feeds it (status at scrape time, or an event).

@@ -6,7 +6,7 @@
 import type { FleetState } from './fleet-filter.js';
 
 /** The enrollment machine's top-level states: the executor's `state` in status. */
-export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed';
+export type EnrollmentState = 'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'relinking' | 'failed';
 
 export interface IdentityStatus {
   readonly provider: string;
@@ -21,7 +21,12 @@ export interface ExecutorStatus {
   readonly state: EnrollmentState;
   /** The full state value, e.g. `{"disconnected":"backingOff"}`. */
   readonly detail: unknown;
+  /** The first `--remote-server`, as a URL. */
   readonly remoteServer: string;
+  /** `https://HOST:PORT` of the access point the link is with; null unless linked. */
+  readonly accessPoint: string | null;
+  /** Where the executor fails over: its own access points (in the order it tries them), then the welcome's. */
+  readonly accessPoints: readonly string[];
   readonly executorId: string | null;
   readonly identity: IdentityStatus | null;
   /** When the identity provider last delivered material (SPIFFE: the last SVID push). */

@@ -40,6 +40,11 @@ export interface FleetClientEvents {
   /** The link never opened. */
   failed: [AhError];
   ack: [number];
+  /**
+   * The access point drains and asks us to move (goodbye{reason:"draining"}): the link stays
+   * open and served until we close it, once welcomed elsewhere.
+   */
+  draining: [retryAfterMs: number];
   /** An open link ended: the access point's goodbye, or the socket. */
   closed: [reason: string, error: AhError | null];
 }
@@ -170,6 +175,8 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
             ? new AhError(m.code, m.params ?? {})
             : AhError.fromInfo({ code: m.code, params: { message: m.message }, retryable: true });
           return this.fail(error);
+        } else if (m.type === 'goodbye' && m.reason === 'draining') {
+          return this.fail(new AhError('ENROLL_ACCESS_POINT_DRAINING', { address: this.options.address }));
         } else if (m.type === 'goodbye') {
           return this.fail(new AhError('ENROLL_LINK_LOST', { address: this.options.address, detail: `goodbye before welcome: ${m.reason}` }));
         } else {
@@ -177,6 +184,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
         }
       } else if (this.phase === 'open') {
         if (m.type === 'ack') this.emit('ack', m.seq);
+        else if (m.type === 'goodbye' && m.reason === 'draining') this.emit('draining', m.retryAfterMs ?? 0);
         else if (m.type === 'goodbye') {
           // Another link took our identity: say so, rather than "link lost".
           const superseded =

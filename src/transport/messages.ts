@@ -40,6 +40,15 @@ const isStringMap = (v: unknown): v is Record<string, string> =>
   Object.entries(v).length <= 64 &&
   Object.entries(v).every(([k, val]) => isString(k, 128) && isString(val, 1024));
 
+/** Addresses of other access points in welcome: bounded, so a welcome cannot grow without end. */
+export const MAX_WELCOME_ACCESS_POINTS = 256;
+/** The longest `retryAfterMs` a goodbye may ask for (a day); anything longer is not a pause. */
+export const MAX_RETRY_AFTER_MS = 86_400_000;
+
+const isAddressList = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.length <= MAX_WELCOME_ACCESS_POINTS && v.every((a) => isString(a, 512) && a.length > 0);
+const isRetryAfter = (v: unknown): v is number => isSeq(v) && v <= MAX_RETRY_AFTER_MS;
+
 const isContinuity = (v: unknown): v is ContinuityProof =>
   !!v && typeof v === 'object' && !Array.isArray(v) && isString((v as ContinuityProof).nonce, 128) && isString((v as ContinuityProof).signature, 2048);
 /** A number, but one this executor cannot work with: say which and why, not "malformed". */
@@ -86,12 +95,14 @@ export function parseAccessPointMessage(m: Record<string, unknown> & { type: str
       checkHeartbeatInterval(m.heartbeatInterval);
       if (!isSeq(m.serverTime)) fail('welcome', 'serverTime');
       if (m.nonce !== undefined && !isString(m.nonce, 128)) fail('welcome', 'nonce');
+      if (m.accessPoints !== undefined && !isAddressList(m.accessPoints)) fail('welcome', 'accessPoints');
       return {
         type: 'welcome',
         executorId: m.executorId,
         heartbeatInterval: m.heartbeatInterval,
         serverTime: m.serverTime,
         ...(m.nonce !== undefined ? { nonce: m.nonce } : {}),
+        ...(m.accessPoints !== undefined ? { accessPoints: [...m.accessPoints] } : {}),
       };
     case 'ack':
       if (!isSeq(m.seq)) fail('ack', 'seq');
@@ -103,7 +114,8 @@ export function parseAccessPointMessage(m: Record<string, unknown> & { type: str
       return { type: 'reject', code: m.code, message: m.message, params: m.params as Record<string, string> | undefined };
     case 'goodbye':
       if (!isString(m.reason, 256)) fail('goodbye', 'reason');
-      return { type: 'goodbye', reason: m.reason };
+      if (m.retryAfterMs !== undefined && !isRetryAfter(m.retryAfterMs)) fail('goodbye', 'retryAfterMs');
+      return { type: 'goodbye', reason: m.reason, ...(m.retryAfterMs !== undefined ? { retryAfterMs: m.retryAfterMs } : {}) };
     default:
       throw new FrameError(`unexpected message type '${String(m.type).slice(0, 32)}' from access point`);
   }

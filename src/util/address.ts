@@ -43,6 +43,24 @@ export function parseRemoteServer(text: string): HostPort & { url: string } {
   return { host, port, url: `https://${formatHostPort({ host, port })}` };
 }
 
+/**
+ * Several `--remote-server`s: each may itself be a comma-separated list. Duplicates (the same
+ * `https://HOST:PORT` after defaults) are dropped, keeping the first; an empty entry is refused
+ * like any other bad address.
+ */
+export function parseRemoteServers(texts: string | readonly string[]): Array<HostPort & { url: string }> {
+  const entries = (typeof texts === 'string' ? [texts] : texts).flatMap((t) => t.split(',')).map((t) => t.trim());
+  const seen = new Set<string>();
+  const out: Array<HostPort & { url: string }> = [];
+  for (const entry of entries) {
+    const remote = parseRemoteServer(entry);
+    if (seen.has(remote.url)) continue;
+    seen.add(remote.url);
+    out.push(remote);
+  }
+  return out;
+}
+
 /** `--fleet-listen HOST:PORT`, `[::1]:4433`, `:4433` (all interfaces) or a bare port. */
 export function parseListenAddress(text: string): HostPort {
   const bare = /^\d+$/.test(text) ? `0.0.0.0:${text}` : text.startsWith(':') ? `0.0.0.0${text}` : text;

@@ -18,6 +18,7 @@ const ENROLLMENT_STATES = [
   'disconnected',
   'disconnected.waitingForIdentity',
   'disconnected.backingOff',
+  'disconnected.failingOver',
   'disconnected.stopped',
   'handshaking',
   'enrolled',
@@ -25,6 +26,11 @@ const ENROLLMENT_STATES = [
   'renewing.obtaining',
   'renewing.applying',
   'renewing.retryWait',
+  'relinking',
+  'relinking.elsewhere',
+  'relinking.waitingToReturn',
+  'relinking.returning',
+  'relinking.stranded',
   'failed',
 ];
 

@@ -12,6 +12,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 export interface FakeLink {
   readonly linkId: string;
+  /** The access point it dials (HOST:PORT). */
+  readonly address: string;
   readonly fingerprint: string;
   /** What a rotation's new link must prove it continues (LinkInput.continues). */
   readonly continues: LinkInput['continues'];
@@ -51,6 +53,7 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
       fleetLink: fromCallback<LinkCommand, LinkInput>(({ input, sendBack, receive }) => {
         const link: FakeLink = {
           linkId: input.linkId,
+          address: input.address,
           fingerprint: input.fingerprint,
           continues: input.continues,
           commands: [],
@@ -104,13 +107,14 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
     lastLink(): FakeLink {
       return links[links.length - 1]!;
     },
-    welcome(link: FakeLink, heartbeatIntervalMs = 5_000, nonce?: string) {
+    welcome(link: FakeLink, heartbeatIntervalMs = 5_000, nonce?: string, accessPoints?: string[]) {
       link.report({
         type: 'LINK_WELCOMED',
         executorId: 'spiffe://dev.local/ah/agent/test',
         heartbeatIntervalMs,
         serverTime: clock.now(),
         ...(nonce ? { nonce } : {}),
+        ...(accessPoints ? { accessPoints } : {}),
       });
     },
   };

@@ -17,9 +17,10 @@ const ROOT = resolve(HERE, '../..');
 /** What an embedder writes: the type expectations of the public API (compiled below, never run). */
 function embedder(): void {
   const executor = createExecutor({ name: 'x', remoteServer: 'https://127.0.0.1:4433', stateDir: '/tmp/x' });
+  createExecutor({ name: 'x', remoteServer: ['https://ap-1:4433', 'https://ap-2:4433'], stateDir: '/tmp/x' });
   expectTypeOf(executor.start).returns.toEqualTypeOf<Promise<void>>();
   expectTypeOf(executor.status).returns.toEqualTypeOf<ExecutorStatus>();
-  expectTypeOf<ExecutorStatus['state']>().toEqualTypeOf<'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'failed'>();
+  expectTypeOf<ExecutorStatus['state']>().toEqualTypeOf<'disconnected' | 'handshaking' | 'enrolled' | 'renewing' | 'relinking' | 'failed'>();
   executor.on('rotated', (r) => expectTypeOf(r.serial).toBeString());
   executor.on('error', (e) => expectTypeOf(e).toEqualTypeOf<AhError>());
   const ap = createAccessPoint({ stateDir: '/tmp/x' });

@@ -2,14 +2,15 @@
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import { parseListenAddress } from '../../util/address.js';
-import { durationOption, EXIT_FAILURE, loggingFrom, parsers, printError, stateDirFrom, stateDirOption, stopOnSignals, UsageError } from '../common.js';
+import { durationOption, EXIT_FAILURE, loggingFrom, parsers, printError, stateDirFrom, stateDirOption, UsageError } from '../common.js';
 import { FLAG_RANGES } from '../flag-ranges.js';
 import { addIdentityOptions, identityConfig, type IdentityFlags } from './identity-options.js';
 import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './debug-view-options.js';
 import { addAdmissionOptions, admissionOptions, type AdmissionFlags } from './admission-options.js';
 import { addRosterOptions, rosterOptions, type RosterFlags } from './roster-options.js';
+import { addDrainOptions, drainOnSignals, drainSettings, requestDrain, type DrainFlags } from './drain-options.js';
 
-interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags, RosterFlags {
+interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags, RosterFlags, DrainFlags {
   fleetListen: string;
   heartbeatInterval: number;
   executorSanUriPrefix?: string;
@@ -27,7 +28,9 @@ export function registerAccessPoint(agent: Command): void {
     .summary('run the access point executors enroll with')
     .description(
       'Listen for executors on the fleet port (mutual TLS 1.3, ALPN ah-fleet/1), verify their certificates,\n' +
-        'keep the roster, and answer heartbeats. SIGTERM/SIGINT close every link with a goodbye.',
+        'keep the roster, and answer heartbeats.\n' +
+        'SIGTERM (or --drain) drains: executors are asked to move to another access point, and it\n' +
+        'exits 0 once they have (or after --drain-timeout). SIGINT closes every link at once.',
     )
     .option('--fleet-listen <host:port>', 'address to listen on', '0.0.0.0:4433')
     .addOption(
@@ -51,7 +54,9 @@ export function registerAccessPoint(agent: Command): void {
   addDebugViewOptions(command);
   addAdmissionOptions(command);
   addRosterOptions(command);
+  addDrainOptions(command);
   addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
+    if (flags.drain) return requestDrain(flags);
     const { config: identity, extraCaPath } = identityConfig(flags, 'access-point');
     if (extraCaPath) throw new UsageError('--ca needs --identity files for the access point');
     try {
@@ -77,9 +82,10 @@ export function registerAccessPoint(agent: Command): void {
       duplicateIdentity: flags.duplicateIdentity,
       ...admission,
       ...roster,
+      ...drainSettings(flags),
     });
     const startDebugView = prepareDebugView(flags, accessPoint, logging);
-    stopOnSignals(() => accessPoint.stop());
+    drainOnSignals(accessPoint);
     // SIGHUP (systemctl reload, logrotate's postrotate): reopen the audit log by its name.
     process.on('SIGHUP', () => {
       logging

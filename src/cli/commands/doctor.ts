@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
 import type { DoctorConfig } from '../../doctor/types.js';
-import { formatHostPort, parseListenAddress, parseRemoteServer, type HostPort } from '../../util/address.js';
+import { formatHostPort, parseListenAddress, parseRemoteServers, type HostPort } from '../../util/address.js';
 import { countOption, durationOption, EXIT_FAILURE, EXIT_OK, parsers, printError, stateDirFrom, UsageError } from '../common.js';
 import { COUNT_RANGES, FLAG_RANGES } from '../flag-ranges.js';
 import { DEFAULT_RENEWAL_THRESHOLD } from '../../model/renewal-policy.js';
@@ -146,7 +146,8 @@ export function doctorConfig(flags: DoctorFlags): DoctorConfig {
       if (listen.port === 0) throw new RangeError('--fleet-listen with port 0: give the port the access point listens on');
     }
     if (flags.remoteServer) {
-      const remote = parseRemoteServer(flags.remoteServer);
+      // The doctor checks one access point: the first given (all of them must parse).
+      const remote = parseRemoteServers(flags.remoteServer)[0]!;
       target = { host: remote.host, port: remote.port, address: formatHostPort(remote) };
     } else {
       const host = listen!.host === '0.0.0.0' ? '127.0.0.1' : listen!.host === '::' ? '::1' : listen!.host;

@@ -1,7 +1,7 @@
 /** `ah agent enroll`: run an executor until stopped, or until it gives up (exit 1). */
 import { InvalidArgumentError, type Command } from 'commander';
 import { AhError } from '../../errors/ah-error.js';
-import { parseListenAddress, parseRemoteServer } from '../../util/address.js';
+import { parseListenAddress, parseRemoteServers } from '../../util/address.js';
 import { DEFAULT_BACKOFF } from '../../util/backoff.js';
 import { DEFAULT_RENEWAL_THRESHOLD, RENEWAL_JITTER, RENEWAL_THRESHOLD_RANGE } from '../../model/renewal-policy.js';
 import {
@@ -24,7 +24,8 @@ import { addIdentityOptions, identityConfig, readCaFile, type IdentityFlags } fr
 import { parseServerSan, type ServerSanPolicy } from '../../transport/access-point-trust.js';
 
 export interface EnrollFlags extends IdentityFlags {
-  remoteServer: string;
+  /** Every `--remote-server` as given (each may be a comma-separated list). */
+  remoteServer?: string[];
   name: string;
   expectedServerId?: string;
   serverSan?: ServerSanPolicy;
@@ -58,7 +59,12 @@ const THRESHOLDS = `[${RENEWAL_THRESHOLD_RANGE.min}..${RENEWAL_THRESHOLD_RANGE.m
 /** Every flag of `ah agent enroll` (identity flags included); `ah agent doctor` takes the same. */
 export function addEnrollOptions(command: Command): Command {
   command
-    .option('--remote-server <url>', 'access point, https://HOST[:PORT] (port 4433 by default); required')
+    .option(
+      '--remote-server <url>',
+      'access point, https://HOST[:PORT] (port 4433 by default); required. Repeat it (or separate with commas) for several: ' +
+        'they are tried in a shuffled order, failing over to the next',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .addOption(option('--name <name>', 'executor name', parsers.name, { value: defaultName(), shown: 'host name' }))
     .addOption(
       durationOption('--connect-timeout <duration>', 'give up on a connection attempt after this long', FLAG_RANGES.connectTimeout, {
@@ -69,7 +75,7 @@ export function addEnrollOptions(command: Command): Command {
     .addOption(
       countOption(
         '--max-attempts <n>',
-        'exit 1 after this many failed attempts in a row (0 = retry for ever)',
+        'exit 1 after this many failed attempts in a row; an attempt is one dial of one access point (0 = retry for ever)',
         COUNT_RANGES.maxAttempts,
         { value: 0, shown: '0' },
         'for ever',
@@ -108,11 +114,11 @@ export function addEnrollOptions(command: Command): Command {
 
 async function runEnroll(flags: EnrollFlags & { metricsListen?: string }): Promise<void> {
   // Checked here rather than by commander, so an unknown flag is reported first.
-  if (!flags.remoteServer) throw new UsageError("required option '--remote-server <url>' not specified");
+  if (!flags.remoteServer?.length) throw new UsageError("required option '--remote-server <url>' not specified");
   const { config: identity, extraCaPath } = identityConfig(flags, 'executor');
-  let remote: ReturnType<typeof parseRemoteServer>;
+  let remotes: ReturnType<typeof parseRemoteServers>;
   try {
-    remote = parseRemoteServer(flags.remoteServer);
+    remotes = parseRemoteServers(flags.remoteServer);
     if (flags.metricsListen !== undefined) parseListenAddress(flags.metricsListen);
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -132,7 +138,7 @@ async function runEnroll(flags: EnrollFlags & { metricsListen?: string }): Promi
   const { createExecutor } = await import('../../engine/executor.js');
   const executor = createExecutor({
     name: flags.name,
-    remoteServer: remote.url,
+    remoteServer: remotes.map((r) => r.url),
     stateDir: stateDirFrom(flags.stateDir),
     identity,
     caPem,

@@ -1,0 +1,140 @@
+/**
+ * Drain without absence, in the enrollment machine on a SimulatedClock: goodbye{draining} moves
+ * the executor make-before-break (`relinking`), with heartbeats on the old link until the new one
+ * is welcomed, the continuity proof over the draining link's nonce, and the fallbacks: the same
+ * (balancer) address after retryAfterMs, then keeping the draining link until it is closed.
+ */
+import { describe, expect, it } from 'vitest';
+import { createHarness, identity, type FakeLink } from '../helpers/machine-harness.js';
+
+const HOUR = 3_600_000;
+const refused = (link: FakeLink) =>
+  link.report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: { address: link.address }, retryable: true } });
+const draining = (link: FakeLink, retryAfterMs = 5_000) => link.report({ type: 'LINK_DRAINING', retryAfterMs });
+const heartbeatsOf = (link: FakeLink) => link.commands.filter((c) => c.type === 'SEND_HEARTBEAT').length;
+
+function enrolledWith(servers: string[]) {
+  const h = createHarness({ remoteServer: servers[0]!, remoteServers: servers });
+  h.material(identity(1, h.clock.now(), 24 * HOUR));
+  h.welcome(h.lastLink(), 1_000, 'nonce-1');
+  expect(h.value).toBe('enrolled');
+  return h;
+}
+
+describe('relinking away from a draining access point', () => {
+  it('dials another access point at once and closes the draining link only after the welcome', () => {
+    const h = enrolledWith(['ap-1:4433', 'ap-2:4433', 'ap-3:4433']);
+    const old = h.lastLink();
+    const from = h.context.linkServer!;
+    draining(old);
+    expect(h.value).toEqual({ relinking: 'elsewhere' });
+    const next = h.lastLink();
+    expect(next).not.toBe(old);
+    expect(next.address).not.toBe(from);
+    // The continuity proof is over the draining link's welcome nonce, with the link's identity.
+    expect(next.continues).toEqual({ fingerprint: 'fp-1', nonce: 'nonce-1' });
+    // Heartbeats go on over the old link while the new one is dialed: no gap.
+    h.clock.increment(1_000);
+    expect(heartbeatsOf(old)).toBe(1);
+    old.report({ type: 'HEARTBEAT_ACKED', seq: 1 });
+    h.clock.increment(1_000);
+    expect(heartbeatsOf(old)).toBe(2);
+    expect(old.stopped).toBe(false);
+    h.welcome(next, 1_000, 'nonce-2');
+    expect(h.value).toBe('enrolled');
+    expect(old.commands.at(-1)).toEqual({ type: 'CLOSE', reason: 'moved' });
+    expect(old.stopped).toBe(true);
+    expect(h.context.linkServer).toBe(next.address);
+    expect(h.context.linkNonce).toBe('nonce-2');
+    expect(h.context.rotations).toBe(0);
+    // Heartbeats now go over the new link, and nothing counted as a failure.
+    h.clock.increment(1_000);
+    expect(heartbeatsOf(next)).toBe(1);
+    expect(h.context.attempts).toBe(0);
+    expect(h.context.lastError).toBeNull();
+  });
+
+  it('tries each other access point, then the draining address after retryAfterMs', () => {
+    const h = enrolledWith(['ap-1:4433', 'ap-2:4433', 'ap-3:4433']);
+    const old = h.lastLink();
+    const from = h.context.linkServer!;
+    draining(old, 7_000);
+    const tried = [h.lastLink().address];
+    refused(h.lastLink());
+    expect(h.value).toEqual({ relinking: 'elsewhere' });
+    tried.push(h.lastLink().address);
+    refused(h.lastLink());
+    expect(new Set(tried).size).toBe(2);
+    expect(tried).not.toContain(from);
+    expect(h.value).toEqual({ relinking: 'waitingToReturn' });
+    h.clock.increment(6_999);
+    expect(h.value).toEqual({ relinking: 'waitingToReturn' });
+    h.clock.increment(1);
+    expect(h.value).toEqual({ relinking: 'returning' });
+    expect(h.lastLink().address).toBe(from);
+    h.welcome(h.lastLink(), 1_000, 'nonce-3');
+    expect(h.value).toBe('enrolled');
+    expect(old.stopped).toBe(true);
+  });
+
+  it('with one (balancer) address dials it again after retryAfterMs, not at once', () => {
+    const h = enrolledWith(['lb:4433']);
+    const old = h.lastLink();
+    const links = h.links.length;
+    draining(old, 3_000);
+    expect(h.value).toEqual({ relinking: 'waitingToReturn' });
+    expect(h.links.length).toBe(links);
+    h.clock.increment(3_000);
+    expect(h.value).toEqual({ relinking: 'returning' });
+    expect(h.lastLink().address).toBe('lb:4433');
+    expect(h.lastLink().continues).toEqual({ fingerprint: 'fp-1', nonce: 'nonce-1' });
+    h.welcome(h.lastLink(), 1_000, 'nonce-2');
+    expect(h.value).toBe('enrolled');
+    expect(old.commands.at(-1)).toEqual({ type: 'CLOSE', reason: 'moved' });
+  });
+
+  it('keeps the draining link when nobody takes it, and reconnects with backoff once it is closed', () => {
+    const h = enrolledWith(['lb:4433']);
+    const old = h.lastLink();
+    draining(old, 1_000);
+    h.clock.increment(1_000);
+    h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_ACCESS_POINT_DRAINING', params: { address: 'lb:4433' }, retryable: true } });
+    expect(h.value).toEqual({ relinking: 'stranded' });
+    expect(old.stopped).toBe(false);
+    expect(h.context.lastError?.code).toBe('ENROLL_ACCESS_POINT_DRAINING');
+    // Still heartbeating on it, and acked: the executor stays in the fleet view.
+    const before = heartbeatsOf(old);
+    h.clock.increment(1_000);
+    expect(heartbeatsOf(old)).toBe(before + 1);
+    old.report({ type: 'LINK_CLOSED', reason: 'access point said goodbye: draining', error: null });
+    expect(h.value).toEqual({ disconnected: 'backingOff' });
+    expect(h.context.lastError).toMatchObject({ code: 'ENROLL_LINK_LOST', params: { address: 'lb:4433' } });
+    h.clock.increment(h.context.retryDelayMs);
+    expect(h.value).toBe('handshaking');
+  });
+
+  it('moves with the newer identity when the drain comes during a rotation, and counts the rotation', () => {
+    const h = enrolledWith(['ap-1:4433', 'ap-2:4433']);
+    const old = h.lastLink();
+    h.material(identity(2, h.clock.now(), 24 * HOUR));
+    expect(h.value).toEqual({ renewing: 'applying' });
+    const rotation = h.lastLink();
+    draining(old);
+    expect(rotation.stopped).toBe(true);
+    expect(h.value).toEqual({ relinking: 'elsewhere' });
+    const next = h.lastLink();
+    expect(next.fingerprint).toBe('fp-2');
+    expect(next.continues).toEqual({ fingerprint: 'fp-1', nonce: 'nonce-1' });
+    h.welcome(next, 1_000, 'nonce-2');
+    expect(h.value).toBe('enrolled');
+    expect(h.context.rotations).toBe(1);
+    expect(h.context.linkIdentity?.fingerprint).toBe('fp-2');
+  });
+
+  it('ignores a drain notice from a link that is not the active one', () => {
+    const h = enrolledWith(['ap-1:4433', 'ap-2:4433']);
+    h.material(identity(2, h.clock.now(), 24 * HOUR));
+    draining(h.lastLink());
+    expect(h.value).toEqual({ renewing: 'applying' });
+  });
+});
