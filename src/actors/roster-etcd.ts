@@ -490,7 +490,8 @@ function clientOptions(o: EtcdRosterOptions): IOptions {
       },
     }),
     grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2_000 },
-    defaultCallOptions: () => ({ deadline: Date.now() + 5_000 }),
+    // Unary calls only: a deadline on the watch and keepalive streams would end them every 5 s.
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + 5_000 }),
     faultHandling: { watchBackoff: constantBackoff(500) },
   } as IOptions;
 }
