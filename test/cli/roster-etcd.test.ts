@@ -105,6 +105,26 @@ async function view(ap: AccessPointProc): Promise<Record<string, string>> {
   return Object.fromEntries(rows.map((r) => [r.name, r.accessPoint]));
 }
 
+/** `ah agent doctor --access-point` for one of them: its roster check. */
+async function rosterCheck(ap: AccessPointProc): Promise<{ status: string; finding: string; error?: { code: string }; details?: Record<string, unknown> }> {
+  const r = await runAh([
+    'agent',
+    'doctor',
+    '--access-point',
+    '--json',
+    '--fleet-listen',
+    `127.0.0.1:${ap.port}`,
+    '--roster',
+    etcd.url,
+    '--access-point-id',
+    ap.id,
+    '--state-dir',
+    ap.stateDir,
+  ]);
+  const report = JSON.parse(r.stdout) as { checks: Array<{ name: string; status: string; finding: string; error?: { code: string } }> };
+  return report.checks.find((c) => c.name === 'ap.roster')!;
+}
+
 const audit = (ap: AccessPointProc) =>
   readFileSync(ap.auditLog, 'utf8')
     .split('\n')
@@ -191,6 +211,8 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
     expect(table.stdout.split('\n')[0]).toMatch(/^ID +ADDRESS +STATE +EXECUTORS$/);
     const status = (await queryStatus(paths.accessPointSocket(aps[0]!.stateDir), 'status')) as Record<string, any>;
     expect(status.accessPoint).toBe('ap-1');
+    const check = await rosterCheck(aps[0]!);
+    expect(check).toMatchObject({ status: 'pass', details: { prefix: '/ah/', accessPoints: ['ap-1', 'ap-2', 'ap-3'], leases: 1, owned: EXECUTORS / 3 } });
     expect(status.roster).toMatchObject({ kind: 'etcd', connected: true, ownKeyPresent: true, prefix: '/ah/', owned: EXECUTORS / 3, pending: 0 });
   });
 
@@ -317,6 +339,7 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
       const status = (await queryStatus(paths.accessPointSocket(aps[0]!.stateDir), 'status')) as Record<string, any>;
       expect(status.roster.connected).toBe(false);
       expect((await scrape(aps[1]!.metrics)).sample('ah_roster_connected')).toBe(0);
+      expect(await rosterCheck(aps[1]!)).toMatchObject({ status: 'fail', error: { code: 'ENROLL_ROSTER_UNREACHABLE' } });
       // Admission does not wait for etcd.
       const late = executor('late-1', aps[0]!);
       await late.start();
