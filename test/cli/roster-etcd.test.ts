@@ -421,4 +421,46 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
     },
     2 * BOUND_MS,
   );
+
+  it(
+    'drains with the roster: marked draining in etcd, its executors move to the other access point without a gap, each listed once, and its key goes as it exits',
+    async () => {
+      const [a, b] = [aps[0]!, aps[1]!];
+      const client = etcd.client();
+      const states: string[] = [];
+      const watcher = await client.watch().key('/ah/access-points/ap-2').create();
+      watcher.on('put', (kv) => states.push(JSON.parse(kv.value.toString()).state));
+      watcher.on('delete', () => states.push('deleted'));
+      const drops: string[] = [];
+      const listeners = executors.filter((ex) => ex.status().state === 'enrolled').map((ex) => [ex, () => drops.push(ex.options.name)] as const);
+      for (const [ex, fn] of listeners) ex.on('disconnected', fn);
+      try {
+        const asked = await runAh(['agent', 'access-point', '--drain', '--state-dir', b.stateDir]);
+        expect(asked.code).toBe(0);
+        expect(await b.daemon.exited).toBe(0);
+        const seen = await eventually(
+          () => view(a),
+          (v) => Object.keys(expected).every((name) => v[name] === 'ap-1'),
+          'ap-1 to hold every executor',
+          { timeoutMs: BOUND_MS, intervalMs: 300 },
+        );
+        expect(Object.keys(seen).sort()).toEqual(Object.keys(expected).sort());
+        await eventually(
+          () => states,
+          (st) => st.at(-1) === 'deleted',
+          'the drained access point key to go',
+          { timeoutMs: BOUND_MS, intervalMs: 100 },
+        );
+        // Others saw it draining before it went (and it took no new executors meanwhile).
+        expect(states).toContain('draining');
+        expect(b.daemon.lines.filter(isEvent('roster_identity_superseded'))).toEqual([]);
+      } finally {
+        await watcher.cancel();
+        client.close();
+        for (const [ex, fn] of listeners) ex.off('disconnected', fn);
+      }
+      expect(drops).toEqual([]);
+    },
+    2 * BOUND_MS,
+  );
 });
