@@ -184,6 +184,12 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
           .sort(),
       );
       expect(filtered.summary.total).toBe(EXECUTORS);
+      // The table says which access point holds each executor, when the rows come from several.
+      const table = (await runAh(['agent', 'fleet', '--name', 'web-0?', '--state-dir', aps[0]!.stateDir])).stdout.split('\n');
+      expect(table[0]).toMatch(/^NAME +ID +STATE +ADDRESS +SINCE +LAST HEARTBEAT +CERT EXPIRES +ACCESS POINT$/);
+      expect(table.find((l) => l.startsWith('web-01 '))).toMatch(/ - +in .* ap-2$/);
+      const single = (await runAh(['agent', 'fleet', '--name', 'web-01', '--state-dir', aps[0]!.stateDir])).stdout.split('\n');
+      expect(single[0]).toMatch(/^NAME +ID +STATE +ADDRESS +SINCE +LAST HEARTBEAT +CERT EXPIRES$/);
       // Heartbeats never reach etcd: three more heartbeats on every link, not one more write.
       const before = await scrape(aps[0]!.metrics);
       expect(before.sample('ah_roster_connected')).toBe(1);
