@@ -23,7 +23,7 @@ export class LeasePool {
     private readonly client: Etcd3,
     private readonly ttlSec: number,
     private readonly maxKeys: number,
-    /** A lease was lost, or its keepalive failed: etcd is out of reach or the lease expired. */
+    /** A lease was lost: etcd said it expired, or no keepalive got through for twice its TTL. */
     private readonly onTrouble: (err: Error) => void,
   ) {}
 
@@ -77,8 +77,9 @@ export class LeasePool {
     const lease = this.client.lease(this.ttlSec);
     const held: Held = { lease, id: lease.grant(), keys: new Set() };
     held.id.catch(() => {}); // told through 'lost' as well
+    // Only a lost lease: a failed keepalive is retried by the client (every 100 ms) and is lost
+    // only when none gets through for twice the TTL; an etcd that went away ends the watch anyway.
     lease.on('lost', (err) => this.onTrouble(err));
-    lease.on('keepaliveFailed' as 'lost', (err: Error) => this.onTrouble(err));
     this.held.push(held);
     return held;
   }
