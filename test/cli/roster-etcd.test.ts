@@ -45,7 +45,7 @@ const aps: AccessPointProc[] = [];
 const executors: Executor[] = [];
 const base = tempStateDir('ah-roster-');
 
-async function startAccessPoint(id: string, extra: string[] = []): Promise<AccessPointProc> {
+async function startAccessPoint(id: string, extra: string[] = [], roster: 'connected' | 'unreachable' = 'connected'): Promise<AccessPointProc> {
   const stateDir = tempStateDir(`ah-${id}-`);
   const auditLog = join(stateDir, 'audit.log');
   const daemon = startAh(
@@ -74,7 +74,7 @@ async function startAccessPoint(id: string, extra: string[] = []): Promise<Acces
     id,
   );
   const listening = await daemon.waitForLine(isEvent('access_point_listening'), 'listening', BOUND_MS);
-  await daemon.waitForLine(isEvent('roster_connected'), 'connected to etcd', BOUND_MS);
+  await daemon.waitForLine(isEvent(roster === 'connected' ? 'roster_connected' : 'roster_disconnected'), `${roster} etcd`, BOUND_MS);
   const port = Number(String(listening.address).split(':').at(-1));
   return { id, stateDir, daemon, port, auditLog, metrics: await metricsUrl(daemon) };
 }
@@ -350,6 +350,11 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
       const late = executor('late-1', aps[0]!);
       await late.start();
       await late.waitFor('enrolled', BOUND_MS);
+      // An access point started while etcd is away serves all the same.
+      const ap4 = await startAccessPoint('ap-4', [], 'unreachable');
+      const late2 = executor('late-2', ap4);
+      await late2.start();
+      await late2.waitFor('enrolled', BOUND_MS);
       // Heartbeats are answered all along: past twice the lease TTL, when the leases are lost too.
       await eventually(
         () => late.status().lastHeartbeat,
@@ -362,16 +367,17 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
         expect(ap.daemon.lines.slice(marks[i]).filter(isEvent('roster_disconnected'))).toHaveLength(1);
       }
       await etcd.restart();
-      for (const [i, ap] of aps.entries()) {
-        await ap.daemon.waitForNewLine(marks[i]!, isEvent('roster_connected'), 'about etcd being back', BOUND_MS);
+      for (const [i, ap] of [...aps, ap4].entries()) {
+        await ap.daemon.waitForNewLine(marks[i] ?? 0, isEvent('roster_connected'), 'about etcd being back', BOUND_MS);
       }
+      expect(ap4.daemon.lines.filter(isEvent('roster_disconnected'))).toHaveLength(1);
       expect((await scrape(aps[1]!.metrics)).sample('ah_roster_connected')).toBe(1);
-      const all = { ...expected, 'late-1': 'ap-1' };
+      const all = { ...expected, 'late-1': 'ap-1', 'late-2': 'ap-4' };
       for (const ap of aps) {
         await eventually(
           () => view(ap),
           (v) => JSON.stringify(Object.entries(v).sort()) === JSON.stringify(Object.entries(all).sort()),
-          `${ap.id} to list the 31 executors after the outage`,
+          `${ap.id} to list the 32 executors after the outage`,
           { timeoutMs: BOUND_MS, intervalMs: 500 },
         );
       }
@@ -379,11 +385,13 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
       expect(drops).toEqual([]);
       expect(watched.every((ex) => ex.status().state === 'enrolled')).toBe(true);
       await late.stop();
+      await late2.stop();
+      await ap4.daemon.stop();
       for (const ap of aps)
         await eventually(
           () => view(ap),
-          (v) => !('late-1' in v),
-          `${ap.id} to drop late-1`,
+          (v) => !('late-1' in v) && !('late-2' in v),
+          `${ap.id} to drop late-1 and late-2`,
           { timeoutMs: BOUND_MS, intervalMs: 300 },
         );
     },
