@@ -1,3 +1,13 @@
+/** PEM files for an etcd on TLS that asks its clients for a certificate (`--client-cert-auth`). */
+export interface EtcdTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+  /** A client certificate and key the CA signed, for the helper's own calls. */
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
 /**
  * A real etcd for the roster tests (Debian's `etcd-server`): on free loopback ports (client and
  * peer), with a temporary data dir, in a process group of its own like every test process. It can
@@ -5,7 +15,8 @@
  * compacted (a watch that falls behind must relist).
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -22,18 +33,19 @@ export class TestEtcd {
     readonly dataDir: string,
     readonly clientPort: number,
     readonly peerPort: number,
+    readonly tls: EtcdTls | null = null,
   ) {}
 
   /** Starts one on fresh ports and a fresh data dir; resolves once it answers. */
-  static async start(): Promise<TestEtcd> {
-    const etcd = new TestEtcd(mkdtempSync(join(tmpdir(), 'ah-etcd-')), await freePort(), await freePort());
+  static async start(tls: EtcdTls | null = null): Promise<TestEtcd> {
+    const etcd = new TestEtcd(mkdtempSync(join(tmpdir(), 'ah-etcd-')), await freePort(), await freePort(), tls);
     await etcd.restart();
     return etcd;
   }
 
-  /** `etcd://127.0.0.1:PORT`, as `--roster` takes it. */
+  /** `etcd://127.0.0.1:PORT` (`etcds://` on TLS), as `--roster` takes it. */
   get url(): string {
-    return `etcd://127.0.0.1:${this.clientPort}`;
+    return `${this.tls ? 'etcds' : 'etcd'}://127.0.0.1:${this.clientPort}`;
   }
 
   get running(): boolean {
@@ -43,7 +55,8 @@ export class TestEtcd {
   /** (Re)starts it on the same data dir and ports, and waits until it answers (bounded). */
   async restart(): Promise<void> {
     if (this.child) throw new Error('etcd is running already');
-    const client = `http://127.0.0.1:${this.clientPort}`;
+    const client = `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.clientPort}`;
+    const tls = this.tls ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : [];
     const peer = `http://127.0.0.1:${this.peerPort}`;
     const child = spawnTracked(
       requireTool('etcd'),
@@ -64,6 +77,7 @@ export class TestEtcd {
         `ah-test=${peer}`,
         '--log-level',
         'error',
+        ...tls,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -109,11 +123,36 @@ export class TestEtcd {
   }
 
   private async healthy(): Promise<boolean> {
+    if (this.tls) return this.healthyTls(this.tls);
     try {
       const res = await fetch(`http://127.0.0.1:${this.clientPort}/health`, { signal: AbortSignal.timeout(1_000) });
       return res.ok && ((await res.json()) as { health?: string }).health === 'true';
     } catch {
       return false;
     }
+  }
+
+  private healthyTls(tls: EtcdTls): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.clientPort,
+          path: '/health',
+          ca: readFileSync(tls.ca),
+          cert: readFileSync(tls.clientCert),
+          key: readFileSync(tls.clientKey),
+          timeout: 1_000,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (b: Buffer) => (body += b.toString()));
+          res.on('end', () => resolve(res.statusCode === 200 && body.includes('"health":"true"')));
+        },
+      );
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
   }
 }
