@@ -374,7 +374,8 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
       this.conflicts++;
       current = await this.read(key, id);
     }
-    this.pending.add(id);
+    // Still contended after a few rounds: try again a little later rather than at once.
+    setTimeout(() => this.changed(id), RECONNECT_MAX_MS).unref();
   }
 
   /** Another live access point admitted the identity after us. */
