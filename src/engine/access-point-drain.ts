@@ -39,7 +39,13 @@ export interface DrainOptions {
   readonly random?: () => number;
 }
 
-export type DrainOutcome = { readonly outcome: 'links_gone' | 'timeout'; readonly linksLeft: number; readonly asked: number; readonly tookMs: number };
+/** `stopped`: the access point was stopped during the drain (SIGINT, a second signal). */
+export type DrainOutcome = {
+  readonly outcome: 'links_gone' | 'timeout' | 'stopped';
+  readonly linksLeft: number;
+  readonly asked: number;
+  readonly tookMs: number;
+};
 
 /** Links to ask in one batch after a pause of `tickMs`: at least one, so a low rate still moves. */
 export function batchSize(rate: number, tickMs: number): number {
@@ -52,6 +58,7 @@ export class AccessPointDrain {
   private readonly startedAt = Date.now();
   private lastProgressAt = this.startedAt;
   private timer: NodeJS.Timeout | null = null;
+  private settle: ((outcome: DrainOutcome) => void) | null = null;
 
   constructor(
     private readonly links: DrainableLinks,
@@ -73,10 +80,11 @@ export class AccessPointDrain {
       `draining: asking ${this.links.size} link${this.links.size === 1 ? '' : 's'} to move to another access point (${rate}/s), then exiting`,
     );
     return new Promise((resolve) => {
+      this.settle = resolve;
       const deadline = this.startedAt + timeoutMs;
       const step = () => {
         const now = Date.now();
-        if (this.links.size === 0 || now >= deadline) return resolve(this.finish(this.links.size === 0 ? 'links_gone' : 'timeout'));
+        if (this.links.size === 0 || now >= deadline) return this.end(this.links.size === 0 ? 'links_gone' : 'timeout');
         const tickMs = DRAIN_TICK_MS * (1 - DRAIN_TICK_JITTER + 2 * DRAIN_TICK_JITTER * this.random());
         for (const linkId of this.links.stayingLinks().slice(0, batchSize(rate, tickMs))) {
           this.links.askToLeave(linkId, retryAfterMs);
@@ -92,21 +100,28 @@ export class AccessPointDrain {
     });
   }
 
-  /** Stop early (a second signal): the caller closes what is left. */
+  /** Stop early (a second signal): `run()` resolves with `stopped`; the caller closes what is left. */
   cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.end('stopped');
+  }
+
+  private end(outcome: DrainOutcome['outcome']): void {
+    const settle = this.settle;
+    this.settle = null;
+    settle?.(this.finish(outcome));
   }
 
   private finish(outcome: DrainOutcome['outcome']): DrainOutcome {
     const result = { outcome, linksLeft: this.links.size, asked: this.asked, tookMs: Date.now() - this.startedAt };
-    const level = outcome === 'timeout' ? 'warn' : 'info';
-    this.options.log[level](
-      { event: 'drain_done', ...result },
-      outcome === 'timeout'
-        ? `drain timeout: ${result.linksLeft} link${result.linksLeft === 1 ? '' : 's'} still open; closing them`
-        : `drained: every link has moved or closed (${result.asked} asked to move)`,
-    );
+    const left = `${result.linksLeft} link${result.linksLeft === 1 ? '' : 's'}`;
+    const said = {
+      links_gone: `drained: every link has moved or closed (${result.asked} asked to move)`,
+      timeout: `drain timeout: ${left} still open; closing them`,
+      stopped: `drain cut short by a stop: ${left} still open; closing them`,
+    }[outcome];
+    this.options.log[outcome === 'links_gone' ? 'info' : 'warn']({ event: 'drain_done', ...result }, said);
     return result;
   }
 }

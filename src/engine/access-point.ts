@@ -487,9 +487,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
         .catch((err: Error) =>
           log.warn({ event: 'drain_directory_failed', detail: err.message }, `cannot mark this access point draining in the roster: ${err.message}`),
         );
-      const outcome = await Promise.race([this.drainRun.run(), this.whenStopping()]);
+      const outcome = await this.drainRun.run();
       await this.stop();
-      if (outcome) this.emit('drained', outcome);
+      // Stopped meanwhile (SIGINT, a second signal): that stop says what happened.
+      if (outcome.outcome !== 'stopped') this.emit('drained', outcome);
     })();
     return this.draining;
   }
@@ -509,18 +510,6 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     };
   }
 
-  /** Resolves (with nothing) once `stop()` is called: a drain then gives way. */
-  private whenStopping(): Promise<null> {
-    return new Promise((resolve) => {
-      this.onStopping = () => {
-        this.drainRun?.cancel();
-        resolve(null);
-      };
-    });
-  }
-
-  private onStopping: (() => void) | null = null;
-
   /** The welcome's list: the other access points that serve now. */
   private otherAccessPoints(): string[] {
     const self = this.fleet.accessPointId;
@@ -533,7 +522,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   /** Close every link with goodbye{reason:"shutdown"}, stop listening, stop. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.onStopping?.();
+      // A drain gives way: what is left is closed now.
+      this.drainRun?.cancel();
       // Stop accepting now; server.close() resolves only once every socket is gone.
       const closed = this.server?.close();
       const links = await this.links.drainAll('shutdown');

@@ -196,8 +196,15 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.actor = actor;
     this.observe(actor, log);
     log.info(
-      { event: 'executor_starting', remoteServer: this.remote.url, provider: provider.kind, stateDir: options.stateDir, version: VERSION },
-      `executor ${options.name} starting: enrolling with ${this.remote.url} (identity ${provider.kind})`,
+      {
+        event: 'executor_starting',
+        remoteServer: this.remote.url,
+        remoteServers: this.remotes.map((r) => r.url),
+        provider: provider.kind,
+        stateDir: options.stateDir,
+        version: VERSION,
+      },
+      `executor ${options.name} starting: enrolling with ${this.remotes.length === 1 ? this.remote.url : `one of ${this.remotes.map((r) => r.url).join(', ')}`} (identity ${provider.kind})`,
     );
     actor.start();
   }

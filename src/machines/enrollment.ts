@@ -682,7 +682,7 @@ export const enrollmentMachine = setup({
           actions: ['stopCandidate', { type: 'closeActive', params: { reason: 'certificate expired' } }, 'noteError'],
         },
         LINK_CERT_EXPIRED: onLinkCertExpired,
-        // The next link is opened with the newest identity.
+        // Waiting or stranded: the next link is opened with the newest identity.
         IDENTITY_RENEWED: { actions: takeIdentity },
       },
       states: {
@@ -697,6 +697,8 @@ export const enrollmentMachine = setup({
           },
           on: {
             LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('moveToCandidate'), armLinkExpiry] },
+            // Newer material while dialing: dial again with it, so the link is opened with what it will be known by.
+            IDENTITY_RENEWED: { target: 'elsewhere', reenter: true, actions: ['stopCandidate', takeIdentity] },
             LINK_FAILED: [
               { guard: and(['fromCandidate', 'anotherServerLeft']), target: 'elsewhere', reenter: true, actions: ['noteRelinkFailure', 'stopCandidate'] },
               { guard: 'fromCandidate', target: 'waitingToReturn', actions: ['noteRelinkFailure', 'stopCandidate'] },
@@ -717,6 +719,7 @@ export const enrollmentMachine = setup({
           after: { connectTimeout: { target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] } },
           on: {
             LINK_WELCOMED: { guard: 'fromCandidate', target: '#enrollment.enrolled', actions: [welcomed('moveToCandidate'), armLinkExpiry] },
+            IDENTITY_RENEWED: { target: 'returning', reenter: true, actions: ['stopCandidate', takeIdentity] },
             LINK_FAILED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
             LINK_CLOSED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
           },

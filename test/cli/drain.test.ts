@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
 import { metricsUrl, probe, scrape } from '../helpers/metrics.js';
+import { recordStdout } from '../helpers/recorded-log.js';
 
 afterAll(stopAll);
 
@@ -49,11 +50,25 @@ describe('drain', () => {
     const names = ['d1', 'd2', 'd3'];
     const executors = names.map((name) =>
       startAh(
-        ['agent', 'enroll', '--remote-server', `${a.url},https://127.0.0.1:${portB}`, '--name', name, '--state-dir', tempStateDir(), ...FAST_RETRY],
+        [
+          'agent',
+          'enroll',
+          '--remote-server',
+          `${a.url},https://127.0.0.1:${portB}`,
+          '--name',
+          name,
+          '--state-dir',
+          tempStateDir(),
+          '--log-level',
+          // The machine lines too, to replay the move from the log afterwards.
+          'info,ah_transport=debug,ah_machine=debug',
+          ...FAST_RETRY,
+        ],
         {},
         name,
       ),
     );
+    const recorded = recordStdout(executors[0]!);
     for (const e of executors)
       await e.waitForLine(
         fromExecutor('enrolled', (l) => l.accessPoint === a.address),
@@ -73,11 +88,18 @@ describe('drain', () => {
 
     for (const name of names) {
       const id = `spiffe://dev.local/ah/agent/${name}`;
-      const welcomedAtB = b.daemon.lines.find(isEvent('executor_enrolled', (l) => l.executorId === id))!;
-      const leftA = a.daemon.lines.find(isEvent('executor_left', (l) => l.executorId === id))!;
-      // The executor closed the old link itself, with its goodbye, after B had welcomed it.
-      expect(leftA.reason).toBe('goodbye: moved');
-      expect(Number(leftA.time)).toBeGreaterThanOrEqual(Number(welcomedAtB.time));
+      expect(b.daemon.lines.filter(isEvent('executor_enrolled', (l) => l.executorId === id))).toHaveLength(1);
+      // The executor closed the old link itself, with the goodbye it sends once welcomed elsewhere.
+      expect(a.daemon.lines.find(isEvent('executor_left', (l) => l.executorId === id))?.reason).toBe('goodbye: moved');
+    }
+    for (const e of executors) {
+      // In the executor's own (ordered) log: B's welcome on the new link, then the move; and the
+      // old link was never closed from A's side (that would be a link_closed line) before it.
+      const relinkedAt = e.lines.findIndex(fromExecutor('relinked'));
+      const welcomes = e.lines.map((l, i) => (l.event === 'welcomed' ? i : -1)).filter((i) => i >= 0);
+      expect(welcomes).toHaveLength(2);
+      expect(welcomes[1]!).toBeLessThan(relinkedAt);
+      expect(e.lines.findIndex(isEvent('link_closed'))).toBe(-1);
     }
     for (const e of executors) {
       // Never without a link: no lost link, no reconnect, no moment disconnected.
@@ -85,6 +107,12 @@ describe('drain', () => {
       expect(e.lines.filter(fromExecutor('retrying'))).toEqual([]);
       expect(e.lines.filter(fromExecutor('enrolled', (l) => l.accessPoint === b.address))).toEqual([]);
     }
+    // The move is in the machine, so `ah agent replay` retraces it from the log.
+    const replay = await runAh(['agent', 'replay', recorded.save(tempStateDir('ah-drain-log-'), 'd1.log'), '--json']);
+    const steps = JSON.parse(replay.stdout)
+      .actors.find((x: { label: string }) => x.label === 'executor:d1')
+      .steps.map((s: { path: string }) => s.path);
+    expect(steps.slice(steps.indexOf('relinking.elsewhere'))).toEqual(['relinking.elsewhere', 'enrolled']);
     const fleet = JSON.parse((await runAh(['agent', 'fleet', '--json', '--state-dir', b.stateDir])).stdout);
     expect(fleet.executors.map((x: { name: string }) => x.name).sort()).toEqual(names);
     for (const e of executors) expect(await e.stop()).toBe(0);
@@ -126,13 +154,24 @@ describe('drain', () => {
     a.daemon.child.kill('SIGTERM');
     expect(await a.daemon.exited).toBe(0);
     expect(a.daemon.lines.find(isEvent('drain_done'))).toMatchObject({ outcome: 'links_gone' });
-    // It came back to the draining access point's address, was turned away, and its old link was closed.
-    await executor.waitForLine(
-      fromExecutor('relink_stranded', (l) => l.code === 'ENROLL_ACCESS_POINT_DRAINING'),
-      'turned away',
-      20_000,
-    );
+    // It had nowhere else, came back to the draining access point's address after retryAfterMs, was
+    // turned away, and its old link was let go: lost now, it reconnects with backoff.
+    expect(executor.lines.find(fromExecutor('relinking'))).toMatchObject({ next: null, retryAfterMs: 200 });
+    expect(a.daemon.lines.find(isEvent('executor_left'))?.reason).toBe('shutdown');
     await executor.waitForLine((l) => l.code === 'ENROLL_LINK_LOST', 'the link closed', 20_000);
+    expect(await executor.stop()).toBe(0);
+  });
+
+  it('SIGINT does not drain: every link is closed with goodbye "shutdown" at once, exit 0', async () => {
+    const a = await accessPoint('ap-int', 0, ['--drain-retry-after', '10m']);
+    const executor = startAh(['agent', 'enroll', '--remote-server', a.url, '--name', 'int', '--state-dir', tempStateDir(), ...FAST_RETRY], {}, 'int');
+    await executor.waitForLine(fromExecutor('enrolled'), 'enrolled', 30_000);
+    a.daemon.child.kill('SIGINT');
+    expect(await a.daemon.exited).toBe(0);
+    expect(a.daemon.lines.filter(isEvent('drain_requested'))).toEqual([]);
+    expect(a.daemon.lines.find(isEvent('access_point_stopped'))).toMatchObject({ links: 1 });
+    await executor.waitForLine((l) => l.code === 'ENROLL_LINK_LOST', 'the link lost', 20_000);
+    expect(executor.lines.filter(fromExecutor('relinking'))).toEqual([]);
     expect(await executor.stop()).toBe(0);
   });
 });

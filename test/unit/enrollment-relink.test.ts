@@ -137,4 +137,18 @@ describe('relinking away from a draining access point', () => {
     draining(h.lastLink());
     expect(h.value).toEqual({ renewing: 'applying' });
   });
+
+  it('dials again with material renewed while it dials, so the link is known by the certificate it presents', () => {
+    const h = enrolledWith(['ap-1:4433', 'ap-2:4433']);
+    draining(h.lastLink());
+    const first = h.lastLink();
+    expect(first.fingerprint).toBe('fp-1');
+    h.material(identity(2, h.clock.now(), 24 * HOUR));
+    expect(first.stopped).toBe(true);
+    expect(h.value).toEqual({ relinking: 'elsewhere' });
+    const again = h.lastLink();
+    expect(again).toMatchObject({ fingerprint: 'fp-2', address: first.address, continues: { fingerprint: 'fp-1', nonce: 'nonce-1' } });
+    h.welcome(again, 1_000, 'nonce-2');
+    expect(h.context.linkIdentity?.fingerprint).toBe('fp-2');
+  });
 });
