@@ -75,10 +75,13 @@ export interface EtcdRosterStatus {
   readonly lastError: string | null;
 }
 
+/** An identity whose presence we wrote: what, at which revision, on which lease. */
 interface Owned {
   readonly linkId: string;
   readonly epoch: number;
+  readonly record: PresenceRecord;
   readonly modRevision: number;
+  readonly lease: string;
   readonly refreshAt: number;
 }
 
@@ -102,7 +105,10 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
   private retryTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
   private retryDelay = RECONNECT_MIN_MS;
-  private flushing = 0;
+  /** Identities being written now: one write per identity at a time, so a departure never overtakes its enrollment. */
+  private readonly inFlight = new Set<string>();
+  /** Pending identities to write even when unchanged (the refresh). */
+  private readonly forced = new Set<string>();
   private stopped = false;
   /** The newest revision etcd has told us of (our writes' answers): how far the watch has to catch up. */
   private headRevision = 0;
@@ -322,17 +328,21 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
 
   /** Writes what waits, a few at a time, while connected. */
   private flush(): void {
-    while (this.connected && !this.connecting && this.flushing < WRITE_CONCURRENCY && this.pending.size > 0) {
-      const id = this.pending.values().next().value!;
+    if (!this.connected || this.connecting) return;
+    for (const id of this.pending) {
+      if (this.inFlight.size >= WRITE_CONCURRENCY) return;
+      // Written again once its write in flight is done, with whatever is true then.
+      if (this.inFlight.has(id)) continue;
       this.pending.delete(id);
-      this.flushing++;
-      this.sync(id)
+      const force = this.forced.delete(id);
+      this.inFlight.add(id);
+      this.sync(id, force)
         .catch((err: Error) => {
           this.pending.add(id);
           this.down(err);
         })
         .finally(() => {
-          this.flushing--;
+          this.inFlight.delete(id);
           this.flush();
         });
     }
@@ -350,7 +360,7 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
    */
   private async take(id: string, link: LinkPresence, force: boolean): Promise<void> {
     const key = this.keys.presence(id);
-    let current: CachedPresence | null = this.cache.presence.get(id) ?? null;
+    let current = this.latest(id);
     for (let attempt = 0; attempt < 4; attempt++) {
       const mine = this.owned.get(id);
       const theirs = current && current.record.accessPoint !== this.accessPointId ? current.record : null;
@@ -367,7 +377,8 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
       if (res.succeeded) {
         this.writes++;
         const jitter = 0.8 + Math.random() * 0.4;
-        this.owned.set(id, { linkId: link.linkId, epoch, modRevision: Number(res.header.revision), refreshAt: Date.now() + this.refreshMs * jitter });
+        const modRevision = Number(res.header.revision);
+        this.owned.set(id, { linkId: link.linkId, epoch, record, modRevision, lease: leaseId, refreshAt: Date.now() + this.refreshMs * jitter });
         return;
       }
       // Someone wrote it meanwhile: look again.
@@ -401,7 +412,7 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
 
   private async remove(id: string): Promise<void> {
     const key = this.keys.presence(id);
-    let current = this.cache.presence.get(id) ?? null;
+    let current = this.latest(id);
     for (let attempt = 0; attempt < 4 && current && current.record.accessPoint === this.accessPointId; attempt++) {
       const res = await this.client.if(key, 'Mod', '==', current.modRevision).then(this.client.delete().key(key)).commit();
       this.saw(res.header.revision);
@@ -413,6 +424,14 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
     }
     this.owned.delete(id);
     this.leases.release(key);
+  }
+
+  /** The presence of `id` as far as we know: our own last write while the watch has not shown it yet, else the copy. */
+  private latest(id: string): CachedPresence | null {
+    const cached = this.cache.presence.get(id) ?? null;
+    const mine = this.owned.get(id);
+    if (mine && (!cached || mine.modRevision > cached.modRevision)) return { record: mine.record, modRevision: mine.modRevision, lease: mine.lease };
+    return cached;
   }
 
   private async read(key: string, id: string): Promise<CachedPresence | null> {
@@ -448,9 +467,10 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
     for (const [id, o] of this.owned) {
       if (o.refreshAt > now) continue;
       this.owned.set(id, { ...o, refreshAt: now + this.refreshMs });
-      const link = this.links.presenceOf(id);
-      if (link) this.take(id, link, true).catch((err: Error) => this.down(err));
+      this.forced.add(id);
+      this.pending.add(id);
     }
+    this.flush();
   }
 }
 
