@@ -118,7 +118,8 @@ export function registerFleet(agent: Command): void {
     .summary("list the executors enrolled with this machine's access point")
     .description(
       'Ask the running access point (on its status socket in the state dir) for its roster, with a summary line: counts by state and the first certificate to expire. ' +
-        'States: active; rotating (a second link of the identity is open); late (no heartbeat for two intervals); expired (its certificate has ended).',
+        'States: active; rotating (a second link of the identity is open); late (no heartbeat for two intervals); expired (its certificate has ended). ' +
+        'An access point with --roster lists the whole fleet, each executor once with the access point that holds it.',
     )
     .option('--json', 'print {executors:[{id, name, remoteAddress, since, lastHeartbeat, certNotAfter, state, serial, accessPoint}], summary}')
     .option('--access-points', 'list the access points instead (all of them with --roster): id, address, state (serving, draining), executors')
