@@ -256,8 +256,11 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
           const audit = this.deps.audit();
           if (audit) {
             const previousEntry = this.deps.roster.get(peer.executorId);
-            const remote = this.remote.get(context.linkId)?.holder;
-            const previous = previousEntry ? auditedEntry(previousEntry) : remote ? auditedHolder(peer.executorId, remote) : null;
+            // A holder at another access point is the previous link of a rotation (proven) or of a
+            // duplicate; the same key moving over (a failover) enrolls here afresh.
+            const remote = this.remote.get(context.linkId);
+            const fromRemote = remote && (remote.continues !== null || peer.admission === 'duplicate') ? auditedHolder(peer.executorId, remote.holder) : null;
+            const previous = previousEntry ? auditedEntry(previousEntry) : fromRemote;
             const executor = {
               executorId: peer.executorId,
               name: context.name ?? '',

@@ -6,16 +6,20 @@
  * link and holds no enrollment back; a compaction under a watch that fell behind makes the access
  * point list again; and a killed access point's executors leave the views once its leases expire.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paths } from '../../src/engine/state-dir.js';
 import { createExecutor, type Executor } from '../../src/index.js';
+import { signContinuity } from '../../src/transport/continuity.js';
 import { queryStatus } from '../../src/transport/status-server.js';
 import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { TestEtcd } from '../helpers/etcd.js';
 import { eventually } from '../helpers/eventually.js';
 import { metricsUrl, scrape } from '../helpers/metrics.js';
+import { createRoot, issueLeaf } from '../helpers/pki.js';
+import { RawFleetClient } from '../helpers/raw-fleet-client.js';
 import { skipWithout } from '../helpers/tools.js';
 
 /** Generous: two cores shared with other work. */
@@ -330,6 +334,80 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
   );
 
   it(
+    'a rotation to another access point proves continuity there (moved, not superseded); a forged proof there is a duplicate',
+    async () => {
+      const root = await createRoot('roster continuity test CA');
+      const leaf = (cn: string) => issueLeaf(root, { cn, uris: [`spiffe://dev.local/ah/agent/${cn}`], usage: 'client' });
+      const id = 'spiffe://dev.local/ah/agent/rot';
+      const [a, b] = [aps[0]!, aps[1]!];
+      const holderLeaf = await leaf('rot');
+      const holder = await RawFleetClient.open(a.port, holderLeaf);
+      const clients = [holder];
+      try {
+        const welcome = await holder.hello('rot');
+        await eventually(
+          () => view(b),
+          (v) => v.rot === 'ap-1',
+          'ap-2 to see rot at ap-1',
+          { timeoutMs: BOUND_MS, intervalMs: 200 },
+        );
+        // The holder rotates to a new key, and its new link lands on ap-2: it proves it over ap-1's nonce.
+        const heirLeaf = await leaf('rot');
+        const proof = signContinuity(holderLeaf.keyPem, new X509Certificate(heirLeaf.certPem), welcome.nonce as string);
+        const fromA = a.daemon.lines.length;
+        const fromB = b.daemon.lines.length;
+        const heir = await RawFleetClient.open(b.port, heirLeaf);
+        clients.push(heir);
+        const heirWelcome = await heir.hello('rot', proof);
+        await a.daemon.waitForNewLine(
+          fromA,
+          isEvent('roster_identity_moved', (l) => l.executorId === id),
+          'ap-1 to let rot go',
+          BOUND_MS,
+        );
+        for (const ap of [a, b])
+          await eventually(
+            () => view(ap),
+            (v) => v.rot === 'ap-2',
+            `${ap.id} to list rot at ap-2`,
+            { timeoutMs: BOUND_MS, intervalMs: 200 },
+          );
+        expect(b.daemon.lines.slice(fromB).filter(isEvent('duplicate_identity'))).toEqual([]);
+        // Audited at ap-2 as the rotation it is, the previous link being ap-1's.
+        expect(audit(b).filter((r) => r.executorId === id)).toEqual([
+          expect.objectContaining({ event: 'rotated', serial: heirLeaf.serial, previousSerial: holderLeaf.serial, previousLink: 'access point ap-1' }),
+        ]);
+        expect(holder.frames.filter((f) => f.type === 'goodbye')).toEqual([]);
+        holder.close();
+        // An intruder signs over ap-2's nonce with its own key, at ap-1: a duplicate, and ap-2's link is superseded.
+        const intruderLeaf = await leaf('rot');
+        const forged = signContinuity(intruderLeaf.keyPem, new X509Certificate(intruderLeaf.certPem), heirWelcome.nonce as string);
+        const intruder = await RawFleetClient.open(a.port, intruderLeaf);
+        clients.push(intruder);
+        await intruder.hello('rot', forged);
+        await a.daemon.waitForNewLine(
+          fromA,
+          isEvent('duplicate_identity', (l) => l.executorId === id),
+          'ap-1 to call it a duplicate',
+          BOUND_MS,
+        );
+        expect(audit(a).filter((r) => r.executorId === id && r.event === 'duplicate')).toHaveLength(1);
+        expect(await heir.frame('goodbye', BOUND_MS)).toEqual({ type: 'goodbye', reason: 'superseded' });
+      } finally {
+        for (const c of clients) c.close();
+      }
+      for (const ap of aps)
+        await eventually(
+          () => view(ap),
+          (v) => !('rot' in v),
+          `${ap.id} to drop rot`,
+          { timeoutMs: BOUND_MS, intervalMs: 300 },
+        );
+    },
+    3 * BOUND_MS,
+  );
+
+  it(
     'keeps every link and admits new executors while etcd is away, and the views converge when it is back',
     async () => {
       const drops: string[] = [];
@@ -449,6 +527,7 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
       const listeners = executors.filter((ex) => ex.status().state === 'enrolled').map((ex) => [ex, () => drops.push(ex.options.name)] as const);
       for (const [ex, fn] of listeners) ex.on('disconnected', fn);
       try {
+        const from = b.daemon.lines.length;
         const asked = await runAh(['agent', 'access-point', '--drain', '--state-dir', b.stateDir]);
         expect(asked.code).toBe(0);
         expect(await b.daemon.exited).toBe(0);
@@ -467,7 +546,8 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
         );
         // Others saw it draining before it went (and it took no new executors meanwhile).
         expect(states).toContain('draining');
-        expect(b.daemon.lines.filter(isEvent('roster_identity_superseded'))).toEqual([]);
+        // Every one moved with its own key: none was taken for a duplicate.
+        expect(b.daemon.lines.slice(from).filter(isEvent('roster_identity_superseded'))).toEqual([]);
       } finally {
         await watcher.cancel();
         client.close();
