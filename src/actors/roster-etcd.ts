@@ -231,10 +231,6 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
     return this.cache.presence.size;
   }
 
-  get isConnected(): boolean {
-    return this.connected;
-  }
-
   /** Revisions etcd has that the cache has not applied yet. */
   get watchLag(): number {
     return Math.max(0, this.headRevision - this.cache.revision);
