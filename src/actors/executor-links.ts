@@ -95,6 +95,8 @@ export interface LinkPresence {
   readonly nonce: string | null;
   /** The nonce of a link at another access point this one proved it continues. */
   readonly continues: string | null;
+  /** Admission checked it against a holder at another access point (so a duplicate was judged already). */
+  readonly checked: boolean;
 }
 
 /** The links' facts the fleet doctor keeps: admissions, duplicates, rejections, heartbeat clocks. */
@@ -403,9 +405,44 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         publicKey: cert.publicKey,
         nonce: ctx.peer?.nonce ?? null,
         continues: this.remote.get(linkId)?.continues ?? null,
+        checked: this.remote.has(linkId),
       };
     }
     return undefined;
+  }
+
+  /**
+   * The fleet-wide roster found, after the welcome, a holder of the identity at another access
+   * point with another key: the copy had not shown it at admission. Judged as it would have been
+   * then: a proof over the holder's nonce is a rotation (true); otherwise a duplicate, which under
+   * `supersede` this link takes over, audited and warned (true), and under `reject` leaves to the
+   * holder, the roster closing this link (false).
+   */
+  lateHolder(executorId: string, holder: RemoteHolder): boolean {
+    const entry = this.deps.roster.get(executorId);
+    const slot = entry && this.links.get(entry.linkId);
+    const cert = slot?.link.handshake.certificate;
+    if (!entry || !slot || !cert) return false;
+    const proof = slot.actor.getSnapshot().context.continuity;
+    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuityByKey(holder.publicKey, cert, proof);
+    this.remote.set(entry.linkId, { holder, continues: proven ? holder.nonce : null });
+    if (proven) return true;
+    if (this.deps.duplicateIdentity === 'reject') return false;
+    this.deps.audit()?.duplicate(auditedEntry(entry), auditedHolder(executorId, holder), 'superseded');
+    const admitted: Admitted = {
+      type: 'admitted',
+      linkId: entry.linkId,
+      executorId,
+      name: entry.name,
+      remoteAddress: entry.remoteAddress,
+      certNotAfter: entry.certNotAfter,
+      serial: entry.serial,
+      admission: 'duplicate',
+      supersedes: [],
+      at: Date.now(),
+    };
+    this.supersede(admitted, { remoteAddress: holder.remoteAddress, serial: holder.serial });
+    return true;
   }
 
   /** Another access point took the identity over: close its links here with goodbye{reason:"superseded"}. */

@@ -53,6 +53,8 @@ export interface RosterLinks {
   /** Identities with an open link here. */
   identities(): Iterable<string>;
   supersedeIdentity(executorId: string): number;
+  /** A holder at another live access point with another key, seen only after admission: true to take the identity over. */
+  lateHolder(executorId: string, holder: RemoteHolder): boolean;
 }
 
 export interface EtcdRosterStatus {
@@ -185,24 +187,9 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
 
   /** The holder of `executorId` at another access point that is alive now, if any. */
   holder(executorId: string): RemoteHolder | null {
-    const cached = this.cache.presence.get(executorId);
-    const r = cached?.record;
+    const r = this.cache.presence.get(executorId)?.record;
     if (!r || r.accessPoint === this.accessPointId || !this.cache.accessPoints.has(r.accessPoint)) return null;
-    let publicKey: RemoteHolder['publicKey'];
-    try {
-      publicKey = createPublicKey({ key: Buffer.from(r.spki, 'base64'), format: 'der', type: 'spki' });
-    } catch {
-      return null;
-    }
-    return {
-      accessPoint: r.accessPoint,
-      remoteAddress: r.remoteAddress,
-      name: r.name,
-      serial: r.serial,
-      notAfter: Date.parse(r.notAfter),
-      publicKey,
-      nonce: r.nonce,
-    };
+    return remoteHolder(r);
   }
 
   status(): EtcdRosterStatus {
@@ -354,13 +341,21 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
    * access point that is gone). When another access point's newer admission holds the key, we
    * yield it: our link is closed `superseded` unless it is the same executor.
    */
-  private async take(id: string, link: LinkPresence, force: boolean): Promise<void> {
+  private async take(id: string, given: LinkPresence, force: boolean): Promise<void> {
     const key = this.keys.presence(id);
     let current = this.latest(id);
+    let link = given;
     for (let attempt = 0; attempt < 4; attempt++) {
       const mine = this.owned.get(id);
       const theirs = current && current.record.accessPoint !== this.accessPointId ? current.record : null;
-      if (theirs && this.cache.accessPoints.has(theirs.accessPoint) && theirs.epoch >= link.admittedAt) return this.yielded(id, link, current!);
+      const live = theirs !== null && this.cache.accessPoints.has(theirs.accessPoint);
+      if (live && theirs.epoch >= link.admittedAt) return this.yielded(id, link, current!);
+      if (live && !link.checked && theirs.spki !== spkiOf(link) && !(link.continues !== null && link.continues === theirs.nonce)) {
+        // A holder the copy had not shown at admission: judged now, once (a proven rotation, or a duplicate).
+        const holder = remoteHolder(theirs);
+        if (!holder || !this.links.lateHolder(id, holder)) return this.yielded(id, link, current!);
+        link = this.links.presenceOf(id) ?? { ...link, checked: true };
+      }
       const epoch = mine?.linkId === link.linkId ? mine.epoch : Math.max(link.admittedAt, (current?.record.epoch ?? 0) + 1);
       const record = presenceRecord(this.accessPointId, epoch, link);
       const value = JSON.stringify(record);
@@ -467,6 +462,24 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
       this.pending.add(id);
     }
     this.flush();
+  }
+}
+
+/** The holder a presence record describes, with its public key; null for a record whose key does not parse. */
+function remoteHolder(r: PresenceRecord): RemoteHolder | null {
+  try {
+    const publicKey = createPublicKey({ key: Buffer.from(r.spki, 'base64'), format: 'der', type: 'spki' });
+    return {
+      accessPoint: r.accessPoint,
+      remoteAddress: r.remoteAddress,
+      name: r.name,
+      serial: r.serial,
+      notAfter: Date.parse(r.notAfter),
+      publicKey,
+      nonce: r.nonce,
+    };
+  } catch {
+    return null;
   }
 }
 

@@ -73,7 +73,12 @@ export class FleetRoster implements FleetDirectory {
         leaseTtlMs: r.leaseTtlMs ?? DEFAULT_LEASE_TTL_S * 1000,
         refreshMs: r.refreshMs,
       },
-      { presenceOf: (id) => links.presenceOf(id), identities: () => this.identities(), supersedeIdentity: (id) => links.supersedeIdentity(id) },
+      {
+        presenceOf: (id) => links.presenceOf(id),
+        identities: () => this.identities(),
+        supersedeIdentity: (id) => links.supersedeIdentity(id),
+        lateHolder: (id, holder) => links.lateHolder(id, holder),
+      },
       this.logging.get('ah_roster'),
     );
     this.etcd = etcd;

@@ -30,6 +30,7 @@ function presence(name: string): LinkPresence {
     publicKey: generateKeyPairSync('ed25519').publicKey,
     nonce: 'n',
     continues: null,
+    checked: false,
   };
 }
 
@@ -45,6 +46,16 @@ class FakeLinks implements RosterLinks {
   supersedeIdentity(id: string) {
     this.superseded.push(id);
     return 1;
+  }
+  /** What the links answer when a second holder turns up late: take it over (supersede) or not (reject). */
+  takeLateDuplicates = true;
+  lateDuplicates: Array<{ id: string; accessPoint: string }> = [];
+  lateHolder(id: string, holder: { accessPoint: string }) {
+    this.lateDuplicates.push({ id, accessPoint: holder.accessPoint });
+    // As the real links do: the link is now judged against that holder.
+    const link = this.open.get(id);
+    if (link) this.open.set(id, { ...link, checked: true });
+    return this.takeLateDuplicates;
   }
 }
 
@@ -107,5 +118,66 @@ describe.skipIf(skipWithout('etcd'))('etcd roster writes', () => {
     await roster.stop();
     expect(await keys(prefix)).toEqual({});
     expect(links.superseded).toEqual([]);
+  }, 60_000);
+
+  it('a second holder at another live access point that the copy showed only after admission is judged then: taken over or yielded', async () => {
+    const links = new FakeLinks();
+    const prefix = '/late/';
+    const client = etcd.client();
+    const foreign = (name: string) =>
+      JSON.stringify({
+        accessPoint: 'ap-x',
+        epoch: 1,
+        name,
+        since: new Date().toISOString(),
+        serial: '02',
+        notAfter: new Date(Date.now() + 86_400_000).toISOString(),
+        labels: {},
+        state: 'active',
+        remoteAddress: '10.0.0.9:1',
+        spki: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+        nonce: 'x',
+        continues: null,
+      });
+    await client.put(`${prefix}access-points/ap-x`).value(JSON.stringify({ id: 'ap-x', address: 'https://10.0.0.9:4433', state: 'serving', executors: 2 }));
+    await client.put(`${prefix}presence/spiffe://t/x`).value(foreign('x'));
+    await client.put(`${prefix}presence/spiffe://t/y`).value(foreign('y'));
+    const roster = new EtcdRoster(
+      { endpoints: parseRosterUrl(etcd.url), prefix, accessPointId: 'ap-w', address: 'https://127.0.0.1:1', leaseTtlMs: 10_000 },
+      links,
+      silentLogging().get('ah_roster'),
+    );
+    try {
+      const connected = new Promise((resolve) => roster.once('connected', resolve));
+      roster.start();
+      await connected;
+      // Under supersede: the newer link here takes the identity over.
+      links.open.set('spiffe://t/x', presence('x'));
+      roster.changed('spiffe://t/x');
+      await eventually(
+        () => roster.cache.presence.get('spiffe://t/x')?.record.accessPoint,
+        (ap) => ap === 'ap-w',
+        'x taken over',
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      // Under reject: the holder keeps it, and the link here is closed.
+      links.takeLateDuplicates = false;
+      links.open.set('spiffe://t/y', presence('y'));
+      roster.changed('spiffe://t/y');
+      await eventually(
+        () => links.superseded,
+        (s) => s.includes('spiffe://t/y'),
+        'y given up',
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      expect(links.lateDuplicates).toEqual([
+        { id: 'spiffe://t/x', accessPoint: 'ap-x' },
+        { id: 'spiffe://t/y', accessPoint: 'ap-x' },
+      ]);
+      expect(roster.cache.presence.get('spiffe://t/y')?.record.accessPoint).toBe('ap-x');
+    } finally {
+      await roster.stop();
+      client.close();
+    }
   }, 60_000);
 });
