@@ -13,6 +13,8 @@ export type { ExecutorEvents, ExecutorOptions, ExecutorOutcome } from './engine/
 export { createAccessPoint, AccessPoint } from './engine/access-point.js';
 export type { AccessPointEvents, AccessPointOptions, AccessPointStatus } from './engine/access-point.js';
 export type { AccessPointInfo, AccessPointState, FleetDirectory } from './model/fleet-directory.js';
+export type { RosterOptions } from './engine/fleet-roster.js';
+export type { EtcdRosterStatus } from './actors/roster-etcd.js';
 export type { ExecutorStatus, IdentityStatus } from './engine/executor-status.js';
 export type { FleetEntryJson } from './model/status.js';
 export { AhError, formatForTerminal } from './errors/ah-error.js';

@@ -5,6 +5,7 @@
  * claimed name, and continuity against the identity's other open links), and the roster kept from
  * what the machines emit. The executor's counterpart is ./fleet-link.ts.
  */
+import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createActor, fromCallback, fromPromise, type Actor, type AnyActorRef } from 'xstate';
 import type { AccessPointAudit, AuditedExecutor } from '../audit/access-point-audit.js';
@@ -21,7 +22,7 @@ import {
   type PeerVerdict,
   type VerifyPeerInput,
 } from '../machines/connection.js';
-import { newNonce, verifyContinuity } from '../transport/continuity.js';
+import { newNonce, verifyContinuity, verifyContinuityByKey } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import type { ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
@@ -66,6 +67,45 @@ export interface ExecutorLinksDeps {
   readonly draining?: () => { readonly retryAfterMs: number } | null;
   /** The other serving access points' addresses, for the welcome (none: the field is left out). */
   readonly otherAccessPoints?: () => readonly string[];
+  /** With a fleet-wide roster (`--roster`): who holds an identity at another access point. */
+  readonly remoteHolders?: RemoteHolders;
+}
+
+/** An identity's holder at another live access point, as the fleet-wide roster knows it (roster-etcd.ts). */
+export interface RemoteHolder {
+  readonly accessPoint: string;
+  readonly remoteAddress: string;
+  readonly name: string;
+  readonly serial: string;
+  readonly notAfter: number;
+  /** The public key of the holder's link: the key a continuity proof must be signed with. */
+  readonly publicKey: KeyObject;
+  /** The nonce of the welcome on the holder's link. */
+  readonly nonce: string | null;
+}
+
+export interface RemoteHolders {
+  holder(executorId: string): RemoteHolder | null;
+}
+
+/** An identity's current link, as the fleet-wide roster records it. */
+export interface LinkPresence {
+  readonly linkId: string;
+  readonly name: string;
+  readonly since: number;
+  /** When the link said hello: the newest admission of an identity wins. */
+  readonly admittedAt: number;
+  readonly serial: string;
+  readonly notAfter: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly state: 'active' | 'rotating';
+  readonly remoteAddress: string;
+  readonly publicKey: KeyObject;
+  readonly nonce: string | null;
+  /** The nonce of a link at another access point this one proved it continues. */
+  readonly continues: string | null;
+  /** Admission checked it against a holder at another access point (so a duplicate was judged already). */
+  readonly checked: boolean;
 }
 
 /** The links' facts the fleet doctor keeps: admissions, duplicates, rejections, heartbeat clocks. */
@@ -89,6 +129,8 @@ type Admitted = Extract<ConnectionEmitted, { type: 'admitted' }>;
 export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
   private readonly links = new Map<string, LinkSlot>();
   private readonly duplicates = new DuplicateIdentities();
+  /** Per link admitted against a holder at another access point: that holder, and the nonce it continued (if it proved it). */
+  private readonly remote = new Map<string, { holder: RemoteHolder; continues: string | null }>();
   /** One provided connection machine serves every link; its effects find their socket by link id. */
   private readonly logic: ReturnType<typeof connectionMachine.provide>;
   /**
@@ -188,7 +230,12 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       this.heartbeats.unwatch(link.id);
       this.onDeparted(e);
     });
-    actor.subscribe({ complete: () => this.links.delete(link.id) });
+    actor.subscribe({
+      complete: () => {
+        this.links.delete(link.id);
+        this.remote.delete(link.id);
+      },
+    });
 
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
@@ -250,7 +297,11 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
           const audit = this.deps.audit();
           if (audit) {
             const previousEntry = this.deps.roster.get(peer.executorId);
-            const previous = previousEntry ? auditedEntry(previousEntry) : null;
+            // A holder at another access point is the previous link of a rotation (proven) or of a
+            // duplicate; the same key moving over (a failover) enrolls here afresh.
+            const remote = this.remote.get(context.linkId);
+            const fromRemote = remote && (remote.continues !== null || peer.admission === 'duplicate') ? auditedHolder(peer.executorId, remote.holder) : null;
+            const previous = previousEntry ? auditedEntry(previousEntry) : fromRemote;
             const executor = {
               executorId: peer.executorId,
               name: context.name ?? '',
@@ -335,7 +386,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         const cert = slot?.link.handshake.certificate;
         return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
       });
-    if (holders.length === 0) return { admission: 'joined' };
+    if (holders.length === 0) return this.remoteAdmission(executorId, claim, link);
     const cert = link.handshake.certificate!;
     const proof = claim.continuity;
     const continues = holders.some(
@@ -348,6 +399,97 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     return { admission: 'duplicate', supersedes: holders.map((h) => h.id) };
   }
 
+  /**
+   * No open link here: with a fleet-wide roster the identity may be held at another access point.
+   * The same key is the executor itself (a restart, a failover); a proof over the holder's nonce
+   * signed with the holder's key is a rotation; anything else is a second holder, as above.
+   */
+  private remoteAdmission(executorId: string, claim: VerifyPeerInput, link: ServerLink): Pick<PeerVerdict, 'admission' | 'supersedes'> {
+    const holder = this.deps.remoteHolders?.holder(executorId);
+    const cert = link.handshake.certificate;
+    if (!holder || !cert) return { admission: 'joined' };
+    const proof = claim.continuity;
+    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuityByKey(holder.publicKey, cert, proof);
+    this.remote.set(link.id, { holder, continues: proven ? holder.nonce : null });
+    if (proven || holder.publicKey.equals(cert.publicKey)) return { admission: 'joined' };
+    if (this.deps.duplicateIdentity === 'reject') {
+      throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: `${holder.remoteAddress} (access point ${holder.accessPoint})` });
+    }
+    return { admission: 'duplicate', supersedes: [] };
+  }
+
+  /**
+   * The identity's newest link, for the fleet-wide roster. A doctor's probe (label ah.doctor) holds
+   * no place in the fleet: the newest link that is not one stands for the identity.
+   */
+  presenceOf(executorId: string): LinkPresence | undefined {
+    const entry = this.deps.roster.get(executorId);
+    if (!entry) return undefined;
+    for (const [linkId, facts] of [...entry.open].reverse()) {
+      const slot = this.links.get(linkId);
+      const cert = slot?.link.handshake.certificate;
+      const ctx = slot?.actor.getSnapshot().context;
+      if (!cert || !ctx || ctx.labels['ah.doctor'] === 'true') continue;
+      return {
+        linkId,
+        name: facts.name,
+        since: entry.since,
+        admittedAt: ctx.helloAt ?? entry.since,
+        serial: facts.serial,
+        notAfter: facts.certNotAfter,
+        labels: ctx.labels,
+        state: entry.open.size > 1 ? 'rotating' : 'active',
+        remoteAddress: facts.remoteAddress,
+        publicKey: cert.publicKey,
+        nonce: ctx.peer?.nonce ?? null,
+        continues: this.remote.get(linkId)?.continues ?? null,
+        checked: this.remote.has(linkId),
+      };
+    }
+    return undefined;
+  }
+
+  /**
+   * The fleet-wide roster found, after the welcome, a holder of the identity at another access
+   * point with another key: the copy had not shown it at admission. Judged as it would have been
+   * then: a proof over the holder's nonce is a rotation (true); otherwise a duplicate, which under
+   * `supersede` this link takes over, audited and warned (true), and under `reject` leaves to the
+   * holder, the roster closing this link (false).
+   */
+  lateHolder(executorId: string, holder: RemoteHolder): boolean {
+    const entry = this.deps.roster.get(executorId);
+    const slot = entry && this.links.get(entry.linkId);
+    const cert = slot?.link.handshake.certificate;
+    if (!entry || !slot || !cert) return false;
+    const proof = slot.actor.getSnapshot().context.continuity;
+    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuityByKey(holder.publicKey, cert, proof);
+    this.remote.set(entry.linkId, { holder, continues: proven ? holder.nonce : null });
+    if (proven) return true;
+    if (this.deps.duplicateIdentity === 'reject') return false;
+    this.deps.audit()?.duplicate(auditedEntry(entry), auditedHolder(executorId, holder), 'superseded');
+    const admitted: Admitted = {
+      type: 'admitted',
+      linkId: entry.linkId,
+      executorId,
+      name: entry.name,
+      remoteAddress: entry.remoteAddress,
+      certNotAfter: entry.certNotAfter,
+      serial: entry.serial,
+      admission: 'duplicate',
+      supersedes: [],
+      at: Date.now(),
+    };
+    this.supersede(admitted, { remoteAddress: holder.remoteAddress, serial: holder.serial });
+    return true;
+  }
+
+  /** Another access point took the identity over: close its links here with goodbye{reason:"superseded"}. */
+  supersedeIdentity(executorId: string): number {
+    const linkIds = [...(this.deps.roster.get(executorId)?.open.keys() ?? [])];
+    for (const linkId of linkIds) this.links.get(linkId)?.actor.send({ type: 'DRAIN', reason: 'superseded' });
+    return linkIds.length;
+  }
+
   private onAdmitted(e: Admitted, link: ServerLink, labels: Readonly<Record<string, string>>): void {
     const { roster, logging } = this.deps;
     const cert = link.handshake.certificate;
@@ -355,7 +497,12 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     if (cert && labels['ah.doctor'] !== 'true') this.deps.health?.admitted(e.executorId, { notBefore: Date.parse(cert.validFrom), serial: e.serial }, e.at);
     const log = logging.get('ah_access_point');
     const before = roster.get(e.executorId);
-    const previous = before ? { remoteAddress: before.remoteAddress, serial: before.serial } : null;
+    const remote = this.remote.get(e.linkId)?.holder;
+    const previous = before
+      ? { remoteAddress: before.remoteAddress, serial: before.serial }
+      : remote
+        ? { remoteAddress: remote.remoteAddress, serial: remote.serial }
+        : null;
     const outcome = roster.admit(e);
     const entry = roster.entryJson(e.executorId)!;
     if (e.admission === 'duplicate') {
@@ -423,6 +570,10 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       log.debug({ event: 'link_closed', executorId: e.executorId, reason: e.reason, link: e.linkId }, `link closed: ${e.reason}`);
     }
   }
+}
+
+function auditedHolder(executorId: string, h: RemoteHolder): AuditedExecutor {
+  return { executorId, name: h.name, remoteAddress: h.remoteAddress, serial: h.serial, notAfter: h.notAfter, link: `access point ${h.accessPoint}` };
 }
 
 function auditedEntry(e: RosterEntry): AuditedExecutor {

@@ -46,6 +46,8 @@ export interface RosterRow extends FleetFacts {
 
 export class Roster {
   private readonly byId = new Map<string, RosterEntry>();
+  /** The access point the entries are on (`--access-point-id`), shown in each entry. */
+  accessPointId: string | null = null;
   /** A heartbeat older than this makes an entry `late`; the access point sets it from its interval. */
   lateAfterMs = LATE_AFTER_INTERVALS * DEFAULT_HEARTBEAT_INTERVAL_MS;
 
@@ -112,7 +114,7 @@ export class Roster {
       tally.add(row);
     }
     kept.sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id));
-    return { executors: kept.map((r) => entryJson(r.entry, r.state)), summary: tally.summary(this.byId.size) };
+    return { executors: kept.map((r) => entryJson(r.entry, r.state, this.accessPointId)), summary: tally.summary(this.byId.size) };
   }
 
   toJSON(now = Date.now()): { executors: FleetEntryJson[] } {
@@ -121,11 +123,18 @@ export class Roster {
 
   entryJson(executorId: string, now = Date.now()): FleetEntryJson | undefined {
     const e = this.byId.get(executorId);
-    return e && entryJson(e, fleetState({ certNotAfter: e.certNotAfter, lastHeartbeat: e.lastHeartbeat, openLinks: e.open.size }, now, this.lateAfterMs));
+    return (
+      e &&
+      entryJson(
+        e,
+        fleetState({ certNotAfter: e.certNotAfter, lastHeartbeat: e.lastHeartbeat, openLinks: e.open.size }, now, this.lateAfterMs),
+        this.accessPointId,
+      )
+    );
   }
 }
 
-function entryJson(e: RosterEntry, state: FleetEntryJson['state']): FleetEntryJson {
+export function entryJson(e: RosterEntry, state: FleetEntryJson['state'], accessPoint: string | null): FleetEntryJson {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     id: e.id,
@@ -136,5 +145,6 @@ function entryJson(e: RosterEntry, state: FleetEntryJson['state']): FleetEntryJs
     certNotAfter: iso(e.certNotAfter),
     state,
     serial: e.serial,
+    accessPoint,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { HEARTBEAT_INTERVAL_RANGE } from '../transport/messages.js';
 import type { DurationRange } from '../util/duration.js';
+import { LEASE_TTL_RANGE } from '../actors/roster-etcd.js';
 
 const S = 1_000;
 const H = 3_600_000;
@@ -31,6 +32,8 @@ export const FLAG_RANGES = {
   expiringWithin: { minMs: 1 * S, maxMs: 3650 * D },
   /** `ah agent support-bundle --since`: from a minute (the last retries) to journald's usual month. */
   supportBundleSince: { minMs: 60 * S, maxMs: 30 * D },
+  /** `--roster-lease-ttl`: etcd keeps it in whole seconds; keepalives go at a third of it. */
+  rosterLeaseTtl: LEASE_TTL_RANGE,
   /** Access point drain: a day is longer than any orchestrator waits for a stop. */
   drainTimeout: { minMs: 1 * S, maxMs: 24 * H },
   /** goodbye's retryAfterMs: up to the longest a balancer takes to notice /readyz (capped by the protocol at a day). */

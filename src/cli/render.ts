@@ -56,7 +56,9 @@ export function renderExecutorStatus(s: ExecutorStatus & { certificate?: Certifi
 
 /** The fleet table, a line each (the header first): written out in chunks at 10k rows. */
 export function renderFleet(executors: readonly FleetEntryJson[], now = Date.now()): string[] {
-  const header = ['NAME', 'ID', 'STATE', 'ADDRESS', 'SINCE', 'LAST HEARTBEAT', 'CERT EXPIRES'];
+  // A fleet of several access points (--roster) says which one holds each executor.
+  const several = new Set(executors.map((e) => e.accessPoint ?? null)).size > 1;
+  const header = ['NAME', 'ID', 'STATE', 'ADDRESS', 'SINCE', 'LAST HEARTBEAT', 'CERT EXPIRES', ...(several ? ['ACCESS POINT'] : [])];
   const table = executors.map((e) => [
     e.name,
     e.id,
@@ -65,6 +67,7 @@ export function renderFleet(executors: readonly FleetEntryJson[], now = Date.now
     relative(e.since, now),
     relative(e.lastHeartbeat, now),
     relative(e.certNotAfter, now),
+    ...(several ? [e.accessPoint ?? '-'] : []),
   ]);
   const widths = header.map((h, i) => table.reduce((w, r) => Math.max(w, r[i]!.length), h.length));
   const line = (cells: string[]) =>

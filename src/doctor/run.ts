@@ -6,6 +6,7 @@ import { AhError } from '../errors/ah-error.js';
 import { renderMessage } from '../errors/catalog.js';
 import { VERSION } from '../version.js';
 import { apAuditLogCheck, apListenCheck, apMetricsCheck, apStateDirCheck } from './access-point.js';
+import { apRosterCheck } from './roster.js';
 import { DoctorContext } from './context.js';
 import { clockCheck, enrollCheck } from './enrollment.js';
 import { identityChainCheck, identityFilesCheck, identityKeyCheck, identityParseCheck, identitySanCheck, identityValidityCheck } from './identity.js';
@@ -56,6 +57,7 @@ export const ACCESS_POINT_CHECKS: readonly Check<DoctorSession>[] = [
   ...CHECKS.slice(1, CHECKS.indexOf(identityValidityCheck) + 1),
   apAuditLogCheck,
   apMetricsCheck,
+  apRosterCheck,
   ...CHECKS.slice(CHECKS.indexOf(identityValidityCheck) + 1),
 ];
 

@@ -9,6 +9,7 @@ import type { ErrorCode, ErrorParams } from '../errors/catalog.js';
 import type { IdentityConfig } from '../providers/index.js';
 import type { ServerSanPolicy } from '../transport/access-point-trust.js';
 import type { HostPort } from '../util/address.js';
+import type { RosterOptions } from '../engine/fleet-roster.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -58,6 +59,10 @@ export interface DoctorConfig {
   readonly production: boolean;
   readonly auditLog?: string;
   readonly metricsListen?: string;
+  /** Access point: `--roster` and its TLS files and prefix (engine/fleet-roster.ts). */
+  readonly roster?: RosterOptions;
+  /** Access point: `--access-point-id` (default: the host name). */
+  readonly accessPointId?: string;
 }
 
 export interface Check<Ctx> {

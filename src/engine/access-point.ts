@@ -23,6 +23,7 @@ import { accessPointMachine } from '../machines/access-point.js';
 import { rotationMachine } from '../machines/rotation.js';
 import { accessPointMetrics } from '../metrics/access-point-metrics.js';
 import { createRegistry } from '../metrics/common.js';
+import { rosterMetrics } from '../metrics/roster-metrics.js';
 import type { Readiness } from '../metrics/http-server.js';
 import { LATE_AFTER_INTERVALS } from '../model/fleet-filter.js';
 import type { IdentitySummary } from '../model/identity.js';
@@ -43,11 +44,12 @@ import { identityProviderFor, loggingFrom, SideServers } from './daemon-support.
 import { FleetHealth } from './fleet-health.js';
 import { identityStatus, type IdentityStatus } from './executor-status.js';
 import { fleetAnswer } from './fleet-answer.js';
+import { defaultAccessPointId, FleetRoster, type RosterOptions } from './fleet-roster.js';
+import type { EtcdRosterStatus } from '../actors/roster-etcd.js';
 import { paths } from './state-dir.js';
 import { checkStateDir } from './state-dir-trust.js';
 import type { FleetDirectory } from '../model/fleet-directory.js';
 import { AccessPointDrain, DEFAULT_DRAIN_RATE, DEFAULT_DRAIN_RETRY_AFTER_MS, DEFAULT_DRAIN_TIMEOUT_MS, type DrainOutcome } from './access-point-drain.js';
-import { LocalDirectory } from './local-directory.js';
 
 export type { DuplicateIdentityPolicy };
 
@@ -85,13 +87,17 @@ export interface AccessPointOptions {
   readonly auditRequired?: boolean;
   /** How often the TLS session key in the state dir rotates (default 24 h); sessions live at most that long. */
   readonly sessionKeyRotationMs?: number;
+  /** `--access-point-id`: this access point's name in the fleet (default: the host name). */
+  readonly accessPointId?: string;
+  /** `--advertise-address https://HOST:PORT`: where executors reach it (default: the listen address, or the host name on 0.0.0.0). */
+  readonly advertiseAddress?: string;
+  /** `--roster etcd://…`: the fleet-wide roster on etcd (engine/fleet-roster.ts); without it, the in-memory roster. */
+  readonly roster?: RosterOptions;
   /**
    * Where the fleet's other access points are known (the etcd roster with `--roster`); without
    * one, this access point is a directory of one. The welcome names the others that serve.
    */
   readonly directory?: FleetDirectory;
-  /** This access point's id in the directory (`--access-point-id`), left out of the welcome's list. */
-  readonly accessPointId?: string;
   /** Drain (SIGTERM, `--drain`): exit once the links are gone or after this long (default 60 s). */
   readonly drainTimeoutMs?: number;
   /** Drain: links asked to move per second (default 200). */
@@ -115,6 +121,10 @@ export interface AccessPointStatus {
   readonly audit: AuditHealth | null;
   /** TLS handshakes in flight and waiting (`--max-handshakes`, `--handshake-queue`), and completed: full or resumed from a session (one kept across restarts). */
   readonly handshakes: HandshakeGateStats & HandshakeCounts;
+  /** `--access-point-id`. */
+  readonly accessPoint: string;
+  /** The fleet-wide roster with `--roster` (null without). */
+  readonly roster: EtcdRosterStatus | null;
   readonly pid: number;
   readonly version: string;
 }
@@ -164,6 +174,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   private policy: ExecutorPolicy = { requireCa: false, sanUriPrefix: null };
   /** What `ah agent doctor --fleet` reads (status socket command `fleet-health`). */
   private readonly health = new FleetHealth();
+  /** Its place among the fleet's access points, and with `--roster` the fleet-wide roster. */
+  private readonly fleet: FleetRoster;
   private readonly directory: FleetDirectory;
   /** Set once a drain starts (SIGTERM, `--drain`); never unset. */
   private drainRun: AccessPointDrain | null = null;
@@ -183,6 +195,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     // Throws SpiffeIdError (a RangeError naming the rule) for a prefix that is not a SPIFFE ID.
     this.sanUriPrefix = options.executorSanUriPrefix !== undefined ? parseSpiffeIdPrefix(options.executorSanUriPrefix) : null;
     this.roster.lateAfterMs = LATE_AFTER_INTERVALS * this.heartbeatIntervalMs;
+    this.fleet = new FleetRoster(options.accessPointId ?? defaultAccessPointId(), options, this.roster, this.logging);
     this.gate = new HandshakeGate({ maxInFlight: options.maxHandshakes, queueLimit: options.handshakeQueue, perSourceRate: options.handshakeRate });
     this.links = new ExecutorLinks({
       roster: this.roster,
@@ -198,14 +211,10 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       health: this.health,
       draining: () => (this.drainRun ? { retryAfterMs: this.drainOptions.retryAfterMs } : null),
       otherAccessPoints: () => this.otherAccessPoints(),
+      remoteHolders: this.fleet,
     });
-    this.directory =
-      options.directory ??
-      new LocalDirectory({
-        id: options.accessPointId ?? 'local',
-        address: () => `https://${formatHostPort(this.bound ?? this.listenAt)}`,
-        executors: () => this.roster.size,
-      });
+    // With --roster the etcd roster; without, a directory of this access point alone.
+    this.directory = options.directory ?? this.fleet;
     for (const event of ['admitted', 'rejected', 'departed', 'heartbeat', 'machine', 'duplicate'] as const) {
       this.links.on(event, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args));
     }
@@ -232,6 +241,8 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       lastError: ctx?.lastError ? { code: ctx.lastError.code, message: messageOf(ctx.lastError) } : null,
       audit: this.audit?.health() ?? null,
       handshakes: { ...this.gate.stats, ...(this.resumption?.counts ?? { full: 0, resumed: 0 }) },
+      accessPoint: this.fleet.accessPointId,
+      roster: this.fleet.status(),
       pid: process.pid,
       version: VERSION,
     };
@@ -285,6 +296,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
             registry: () => {
               const registry = createRegistry('access-point', 'access-point');
               accessPointMetrics(this, registry, { heartbeatIntervalMs: this.heartbeatIntervalMs });
+              if (options.roster) rosterMetrics(() => this.fleet.fleetWide, registry);
               return registry;
             },
             readiness: () => this.readiness(),
@@ -295,8 +307,9 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
             path: paths.accessPointSocket(options.stateDir),
             handler: (cmd, request) => {
               if (cmd === 'drain') return this.drainFromSocket();
+              if (cmd === 'access-points') return { accessPoints: this.fleet.accessPoints() };
               return cmd === 'fleet'
-                ? fleetAnswer(this.roster, request, this.audit?.health() ?? null)
+                ? fleetAnswer(this.fleet.source(), request, this.audit?.health() ?? null)
                 : cmd === 'fleet-health'
                   ? this.fleetHealth()
                   : this.status();
@@ -357,6 +370,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       },
       `access point listening on ${formatHostPort(bound)} (fleet protocol ah-fleet/1, identity ${provider.kind})`,
     );
+    this.fleet.start(bound, this.links);
     this.emit('listening', bound);
     return bound;
   }
@@ -513,7 +527,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
 
   /** The welcome's list: the other access points that serve now. */
   private otherAccessPoints(): string[] {
-    const self = this.options.accessPointId ?? 'local';
+    const self = this.fleet.accessPointId;
     return this.directory
       .accessPoints()
       .filter((ap) => ap.state === 'serving' && ap.id !== self)
@@ -529,6 +543,7 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
       const closed = this.server?.close();
       const links = await this.links.drainAll('shutdown');
       await closed;
+      await this.fleet.stop();
       this.actor?.stop();
       await this.provider?.stop();
       this.shedLog?.flush();

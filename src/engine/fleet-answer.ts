@@ -4,12 +4,12 @@
  * socket: a header, one line per executor, then the summary (docs/status-json.md). Asked without,
  * it is the one object older clients expect.
  */
-import type { Roster } from '../actors/roster.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import { fleetFilterFrom } from '../model/fleet-filter.js';
 import { LineStream, type StatusRequest } from '../transport/status-server.js';
+import type { FleetSource } from './fleet-roster.js';
 
-export function fleetAnswer(roster: Roster, request: StatusRequest, audit: AuditHealth | null): unknown {
+export function fleetAnswer(roster: FleetSource, request: StatusRequest, audit: AuditHealth | null): unknown {
   if (request.stream !== true) return { ...roster.toJSON(), ...(audit ? { audit } : {}) };
   const filter = fleetFilterFrom(request.filter);
   if (typeof filter === 'string') return { error: `bad filter: ${filter}` };

@@ -751,6 +751,45 @@ export const catalog = {
     ],
     retryable: true,
   },
+  // --- Fleet-wide roster (--roster etcd://…, docs/roster.md) ----------------------------------
+  ENROLL_ROSTER_UNREACHABLE: {
+    message: 'cannot reach the roster on etcd at {endpoints}: {detail}',
+    guideSection: 'Connection Errors',
+    causes: [
+      'etcd not running or not listening on that address',
+      'A firewall between the access point and etcd',
+      'etcds:// without the right --roster-ca, --roster-cert or --roster-key',
+    ],
+    solutions: [
+      'curl -s http://ETCD_HOST:2379/health   # Does etcd answer?',
+      'systemctl status etcd                  # Is it running?',
+      'Executors are still admitted and served meanwhile; the roster catches up once etcd answers',
+    ],
+    retryable: true,
+  },
+  ENROLL_ROSTER_NOT_REGISTERED: {
+    message: 'access point {accessPoint} is not in the roster on etcd: {detail}',
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: [
+      'etcd was away and the access point has not written its state again yet',
+      'Its lease expired (the process was paused longer than --roster-lease-ttl)',
+    ],
+    solutions: [
+      'ah agent fleet --access-points   # Which access points the roster lists',
+      'Check the access point log for roster_disconnected and roster_connected',
+    ],
+    retryable: true,
+  },
+  ENROLL_ROSTER_WATCH_LAG: {
+    message: "the roster copy of access point {accessPoint} is {lag} revisions behind etcd: other access points' changes reach it late",
+    guideSection: 'Quick Diagnostics / Check Enrollment Status',
+    causes: ['The access point is overloaded and reads its watch slowly', 'etcd is overloaded'],
+    solutions: [
+      'Check the access point CPU and the metric ah_roster_watch_revision_lag',
+      'Check etcd with its own metrics (etcd_debugging_mvcc_slow_watcher_total)',
+    ],
+    retryable: true,
+  },
   ENROLL_INTERNAL: {
     message: 'internal error: {detail}',
     guideSection: 'Getting Help',

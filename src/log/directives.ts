@@ -3,7 +3,7 @@
  * `ah_identity_provider=debug,ah_cli=debug`, a bare `debug` for everything, `off` for nothing.
  * A directive `a::b=level` applies to component `a` (our components are whole crates' worth).
  */
-export const COMPONENTS = ['ah_cli', 'ah_executor', 'ah_access_point', 'ah_identity_provider', 'ah_transport', 'ah_machine', 'ah_status'] as const;
+export const COMPONENTS = ['ah_cli', 'ah_executor', 'ah_access_point', 'ah_identity_provider', 'ah_transport', 'ah_machine', 'ah_status', 'ah_roster'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

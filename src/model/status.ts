@@ -49,9 +49,12 @@ export interface FleetEntryJson {
   readonly name: string;
   readonly remoteAddress: string;
   readonly since: string;
-  readonly lastHeartbeat: string;
+  /** Null for an executor held by another access point: heartbeats stay in their access point's memory. */
+  readonly lastHeartbeat: string | null;
   readonly certNotAfter: string;
   /** `active`, `rotating`, `late` or `expired` (model/fleet-filter.ts). */
   readonly state: FleetState;
   readonly serial: string;
+  /** The id of the access point holding the executor's link (`--access-point-id`). */
+  readonly accessPoint?: string | null;
 }

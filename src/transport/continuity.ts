@@ -39,8 +39,12 @@ export function signContinuity(previousKeyPem: string, newCertificate: X509Certi
 
 /** True when `proof` was made by the key of `previous` for `next` over `nonce`. Never throws. */
 export function verifyContinuity(previous: X509Certificate, next: X509Certificate, proof: ContinuityProof): boolean {
+  return verifyContinuityByKey(previous.publicKey, next, proof);
+}
+
+/** The same, with the previous certificate's public key alone (what the fleet-wide roster keeps of a link at another access point). */
+export function verifyContinuityByKey(key: KeyObject, next: X509Certificate, proof: ContinuityProof): boolean {
   try {
-    const key = previous.publicKey;
     return verify(digestFor(key), payload(proof.nonce, next.publicKey), key, Buffer.from(proof.signature, 'base64'));
   } catch {
     return false;

@@ -54,11 +54,11 @@ describe('flags outside their range are usage errors naming the range', () => {
     ],
     [
       ['agent', 'access-point', '--log-level', 'bogus'],
-      "error: invalid log level or component 'bogus' (use a level (trace, debug, info, warn, error, off) or a component (ah, ah_cli, ah_executor, ah_access_point, ah_identity_provider, ah_transport, ah_machine, ah_status))",
+      "error: invalid log level or component 'bogus' (use a level (trace, debug, info, warn, error, off) or a component (ah, ah_cli, ah_executor, ah_access_point, ah_identity_provider, ah_transport, ah_machine, ah_status, ah_roster))",
     ],
     [
       ['agent', 'enroll', ...REMOTE, '--log-level', 'ah_tranport=debug'],
-      "error: invalid component in directive 'ah_tranport=debug' (use a level (trace, debug, info, warn, error, off) or a component (ah, ah_cli, ah_executor, ah_access_point, ah_identity_provider, ah_transport, ah_machine, ah_status))",
+      "error: invalid component in directive 'ah_tranport=debug' (use a level (trace, debug, info, warn, error, off) or a component (ah, ah_cli, ah_executor, ah_access_point, ah_identity_provider, ah_transport, ah_machine, ah_status, ah_roster))",
     ],
   ];
   it.each(cases)('ah %j', async (args, line) => {

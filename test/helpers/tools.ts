@@ -7,7 +7,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 
-export type Tool = 'faketime' | 'promtool' | 'chromium' | 'script' | 'systemd-analyze' | 'openssl';
+export type Tool = 'faketime' | 'promtool' | 'chromium' | 'script' | 'systemd-analyze' | 'openssl' | 'etcd';
 
 interface ToolInfo {
   tool: Tool;

@@ -9,9 +9,10 @@ import { addDebugViewOptions, prepareDebugView, type DebugViewFlags } from './de
 import { addAdmissionOptions, admissionOptions, type AdmissionFlags } from './admission-options.js';
 import { reloadOnSighup } from '../config/reload.js';
 import { accessPointLiveSettings } from '../config/live-settings.js';
+import { addRosterOptions, rosterOptions, type RosterFlags } from './roster-options.js';
 import { addDrainOptions, drainOnSignals, drainSettings, requestDrain, type DrainFlags } from './drain-options.js';
 
-interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags, DrainFlags {
+interface AccessPointFlags extends IdentityFlags, DebugViewFlags, AdmissionFlags, RosterFlags, DrainFlags {
   fleetListen: string;
   heartbeatInterval: number;
   executorSanUriPrefix?: string;
@@ -54,6 +55,7 @@ export function registerAccessPoint(agent: Command): void {
     .option('--log-level <level>', 'trace|debug|info|warn|error|off, or directives like ah_transport=debug (default: $AH_LOG, $RUST_LOG, info)');
   addDebugViewOptions(command);
   addAdmissionOptions(command);
+  addRosterOptions(command);
   addDrainOptions(command);
   addIdentityOptions(command, 'access-point').action(async (flags: AccessPointFlags) => {
     if (flags.drain) return requestDrain(flags);
@@ -66,6 +68,7 @@ export function registerAccessPoint(agent: Command): void {
       throw new UsageError((err as Error).message);
     }
     const admission = admissionOptions(flags);
+    const roster = rosterOptions(flags);
     const logging = loggingFrom(flags.logLevel);
     const { createAccessPoint } = await import('../../engine/access-point.js');
     const accessPoint = createAccessPoint({
@@ -80,6 +83,7 @@ export function registerAccessPoint(agent: Command): void {
       metricsListen: flags.metricsListen,
       duplicateIdentity: flags.duplicateIdentity,
       ...admission,
+      ...roster,
       ...drainSettings(flags),
     });
     const startDebugView = prepareDebugView(flags, accessPoint, logging);

@@ -13,8 +13,10 @@ import { COUNT_RANGES, FLAG_RANGES } from '../flag-ranges.js';
 import { DEFAULT_RENEWAL_THRESHOLD } from '../../model/renewal-policy.js';
 import { addEnrollOptions, type EnrollFlags } from './enroll.js';
 import { identityConfig } from './identity-options.js';
+import { addRosterOptions, rosterOptions, type RosterFlags } from './roster-options.js';
+import { defaultAccessPointId } from '../../engine/fleet-roster.js';
 
-interface DoctorFlags extends Partial<EnrollFlags> {
+interface DoctorFlags extends Partial<EnrollFlags>, RosterFlags {
   name: string;
   connectTimeout: number;
   renewalThreshold: number;
@@ -72,6 +74,8 @@ export function registerDoctor(agent: Command): void {
   );
   addOnce(command, new Option('--audit-log <file>', "the daemon's audit log (checked by --production)"));
   addOnce(command, new Option('--metrics-listen <host:port>', "the daemon's metrics address (checked by --production)"));
+  // With --access-point: the fleet-wide roster is checked (reachable, lease held, own key present, watch lag).
+  addRosterOptions(command);
   command
     .option('--json', 'print one JSON object: {checks:[{name, title, status, finding, error:{code, params, message}}], summary, ok}')
     .option('--production', "also check the guide's production checklist")
@@ -175,6 +179,7 @@ export function doctorConfig(flags: DoctorFlags): DoctorConfig {
     production: Boolean(flags.production),
     auditLog: flags.auditLog,
     metricsListen: normalizeListen(flags.metricsListen),
+    ...(role === 'access-point' && { roster: rosterOptions(flags).roster, accessPointId: flags.accessPointId ?? defaultAccessPointId() }),
   };
 }
 

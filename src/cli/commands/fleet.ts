@@ -10,15 +10,17 @@ import { AhError } from '../../errors/ah-error.js';
 import { paths } from '../../engine/state-dir.js';
 import { FLEET_STATES, isFleetState, type FleetFilter, type FleetState, type FleetSummary } from '../../model/fleet-filter.js';
 import type { FleetEntryJson } from '../../model/status.js';
-import { notAnAhStatus, streamStatus } from '../../transport/status-server.js';
+import { notAnAhStatus, queryStatus, streamStatus } from '../../transport/status-server.js';
 import { durationOption, option, stateDirFrom, stateDirOption } from '../common.js';
 import { FleetAnswerReader, type FleetSink } from '../fleet-answer-reader.js';
 import { FLAG_RANGES } from '../flag-ranges.js';
 import { renderAuditWarning, renderFleet, renderFleetSummary } from '../render.js';
+import { accessPointsOf, renderAccessPoints } from '../render-access-points.js';
 import { answering, existingStateDir, notRunning } from './daemon-answer.js';
 
 interface FleetFlags {
   json?: boolean;
+  accessPoints?: boolean;
   state?: FleetState[];
   name?: string;
   expiringWithin?: number;
@@ -101,15 +103,26 @@ function quietOnClosedStdout(): void {
   });
 }
 
+/** `--access-points`: `{"accessPoints":[{id, address, state, executors}]}` or a table. */
+async function printAccessPoints(socket: string, stateDir: string, json: boolean): Promise<void> {
+  const answer = await queryStatus(socket, 'access-points', undefined, 'access point');
+  if (answer === null) notRunning('access point', stateDir);
+  const list = accessPointsOf(answer);
+  if (!list) throw notAnAhStatus(socket);
+  process.stdout.write(json ? `${JSON.stringify({ accessPoints: list })}\n` : `${renderAccessPoints(list).join('\n')}\n`);
+}
+
 export function registerFleet(agent: Command): void {
   agent
     .command('fleet')
     .summary("list the executors enrolled with this machine's access point")
     .description(
       'Ask the running access point (on its status socket in the state dir) for its roster, with a summary line: counts by state and the first certificate to expire. ' +
-        'States: active; rotating (a second link of the identity is open); late (no heartbeat for two intervals); expired (its certificate has ended).',
+        'States: active; rotating (a second link of the identity is open); late (no heartbeat for two intervals); expired (its certificate has ended). ' +
+        'An access point with --roster lists the whole fleet, each executor once with the access point that holds it.',
     )
-    .option('--json', 'print {executors:[{id, name, remoteAddress, since, lastHeartbeat, certNotAfter, state, serial}], summary}')
+    .option('--json', 'print {executors:[{id, name, remoteAddress, since, lastHeartbeat, certNotAfter, state, serial, accessPoint}], summary}')
+    .option('--access-points', 'list the access points instead (all of them with --roster): id, address, state (serving, draining), executors')
     .addOption(option('--state <states>', `only executors in these states: ${STATES_TEXT} (comma-separated)`, parseStates))
     .addOption(option('--name <pattern>', 'only executors whose name matches this glob (* and ?), e.g. "web-*"', parseNameGlob))
     .addOption(
@@ -130,6 +143,7 @@ export function registerFleet(agent: Command): void {
           ...(flags.expiringWithin !== undefined && { expiringWithinMs: flags.expiringWithin }),
         };
         if (!(await existingStateDir(stateDir, 'access point'))) notRunning('access point', stateDir);
+        if (flags.accessPoints) return printAccessPoints(socket, stateDir, flags.json === true);
         quietOnClosedStdout();
         const out = new Out();
         const said = (detail: string) => new AhError('ENROLL_STATUS_SOCKET_UNREACHABLE', { socket, detail });
