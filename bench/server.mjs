@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { createAccessPoint } from '../dist/index.js';
@@ -52,6 +53,7 @@ if (mode === 'plain') {
   });
   const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0, departedBy: {} };
   let gapWindow = null; // { since, lastBeat: Map, maxGap }
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   ap.on('admitted', (e) => (e.relinked ? counters.relinked++ : counters.joined++));
   ap.on('departed', ({ reason }) => {
     counters.departed++;
@@ -79,6 +81,10 @@ if (mode === 'plain') {
       /** Start a new worst gap, keeping every executor's last beat. */
       restartGapMax: () => {
         gapWindow.maxGap = 0;
+        // How long the access point's own event loop stalls from here on: a heartbeat that
+        // arrives late while this stays small was late before it reached the access point.
+        loopDelay.reset();
+        loopDelay.enable();
         return true;
       },
       gaps: () => {
@@ -86,7 +92,14 @@ if (mode === 'plain') {
         const now = Date.now();
         let open = 0;
         for (const t of gapWindow.lastBeat.values()) open = Math.max(open, now - t);
-        return { maxGap: gapWindow.maxGap, oldestOpen: open, tracked: gapWindow.lastBeat.size };
+        loopDelay.disable();
+        return {
+          maxGap: gapWindow.maxGap,
+          oldestOpen: open,
+          tracked: gapWindow.lastBeat.size,
+          loopDelayMaxMs: loopDelay.max / 1e6,
+          loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        };
       },
     },
     { port },
