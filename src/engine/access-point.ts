@@ -13,6 +13,7 @@ import { fleetListenerActor } from '../actors/fleet-listener.js';
 import { identityActors } from '../actors/identity-watch.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { Roster } from '../actors/roster.js';
+import type { FleetState } from '../model/fleet-filter.js';
 import { AccessPointAudit } from '../audit/access-point-audit.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import { RejectionCoalescer } from '../audit/rejection-coalescer.js';
@@ -53,6 +54,15 @@ import { AccessPointDrain, DEFAULT_DRAIN_RATE, DEFAULT_DRAIN_RETRY_AFTER_MS, DEF
 
 export type { DuplicateIdentityPolicy };
 
+/** One executor as the live debug view lists it (visualize/live/fleet-view.ts reads this shape). */
+export interface FleetRowView {
+  readonly id: string;
+  readonly name: string;
+  readonly state: FleetState;
+  readonly certNotAfter: number;
+  readonly entry: { readonly lastHeartbeat: number | null; readonly remoteAddress: string; readonly since: number };
+  readonly accessPoint?: string | null;
+}
 export interface AccessPointOptions {
   /** `HOST:PORT` to listen on (default `0.0.0.0:4433`; port 0 picks a free one). */
   readonly listen?: string;
@@ -224,6 +234,30 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
   get address(): HostPort {
     if (!this.bound) throw new Error('access point not listening');
     return this.bound;
+  }
+
+  /** `--access-point-id`. */
+  get accessPointId(): string {
+    return this.fleet.accessPointId;
+  }
+
+  /**
+   * The live debug view's rows: the whole fleet with `--roster` (an executor held by another
+   * access point has no heartbeat time here), else this access point's roster as it is.
+   */
+  fleetRows(now = Date.now()): Iterable<FleetRowView> {
+    if (this.fleet.status() === null) return this.roster.rows(now);
+    return this.fleet
+      .source()
+      .select({}, now)
+      .executors.map((e) => ({
+        id: e.id,
+        name: e.name,
+        state: e.state,
+        certNotAfter: Date.parse(e.certNotAfter),
+        entry: { lastHeartbeat: e.lastHeartbeat ? Date.parse(e.lastHeartbeat) : null, remoteAddress: e.remoteAddress, since: Date.parse(e.since) },
+        accessPoint: e.accessPoint ?? null,
+      }));
   }
 
   status(): AccessPointStatus {

@@ -140,7 +140,8 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
 
   beforeAll(async () => {
     etcd = await TestEtcd.start();
-    for (const id of ['ap-1', 'ap-2', 'ap-3']) aps.push(await startAccessPoint(id));
+    // ap-1 also serves the live debug view: with the roster it shows the whole fleet.
+    for (const id of ['ap-1', 'ap-2', 'ap-3']) aps.push(await startAccessPoint(id, id === 'ap-1' ? ['--debug-listen', '127.0.0.1:0'] : []));
     const started: Array<Promise<unknown>> = [];
     for (let i = 0; i < EXECUTORS; i++) {
       const ap = aps[i % 3]!;
@@ -210,6 +211,21 @@ describe.skipIf(skipWithout('etcd'))('fleet-wide roster on etcd', () => {
     },
     2 * BOUND_MS,
   );
+
+  it('shows the whole fleet in the live debug view of any access point, each row with the access point that holds it', async () => {
+    const ap1 = aps[0]!;
+    const debugView = String((await ap1.daemon.waitForLine(isEvent('debug_view_listening'), 'the debug view', BOUND_MS)).url);
+    const rows = async () => {
+      const snapshot = (await (await fetch(`${debugView}api/fleet`)).json()) as {
+        executors: Array<{ name: string; accessPoint: string | null; present: boolean }>;
+      };
+      return Object.fromEntries(snapshot.executors.filter((e) => e.present).map((e) => [e.name, e.accessPoint]));
+    };
+    await eventually(rows, (v) => JSON.stringify(v) === JSON.stringify(expected), 'ap-1 live view to list the 30 with their access points', {
+      timeoutMs: BOUND_MS,
+      intervalMs: 500,
+    });
+  });
 
   it('lists the access points with their state, address and executors, and status says which one it is', async () => {
     const r = await runAh(['agent', 'fleet', '--access-points', '--json', '--state-dir', aps[2]!.stateDir]);

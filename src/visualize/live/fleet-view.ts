@@ -87,6 +87,8 @@ export interface ExecutorRow {
   readonly lastHeartbeat: string | null;
   readonly certNotAfter: string | null;
   readonly remoteAddress: string | null;
+  /** The access point holding the executor's link (with the etcd roster: any of the fleet's). */
+  readonly accessPoint: string | null;
   readonly version: number;
 }
 
@@ -107,19 +109,25 @@ export interface FleetSnapshot {
   readonly unadmitted: readonly LinkRow[];
 }
 
-/** One roster entry as the view reads it (actors/roster.ts `rows()`). */
+/** One roster entry as the view reads it (actors/roster.ts `rows()`, or the whole fleet's). */
 export interface RosterRowView {
   readonly id: string;
   readonly name: string;
   readonly state: FleetState;
   readonly certNotAfter: number;
-  readonly entry: { readonly lastHeartbeat: number; readonly remoteAddress: string; readonly since: number };
+  /** `lastHeartbeat` is null for an executor held by another access point (its heartbeats stay there). */
+  readonly entry: { readonly lastHeartbeat: number | null; readonly remoteAddress: string; readonly since: number };
+  readonly accessPoint?: string | null;
 }
 
 export interface MachineSource {
   on(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
   off(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
   readonly roster: { rows(now?: number): Iterable<RosterRowView> };
+  /** The whole fleet, when this access point shares a roster with others (`--roster`); else its own roster. */
+  fleetRows?(now?: number): Iterable<RosterRowView>;
+  /** This access point's id, for rows of its own roster. */
+  readonly accessPointId?: string;
 }
 
 const byName = new Intl.Collator('en').compare;
@@ -256,7 +264,7 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
   snapshot(query: FleetQuery = FIRST_PAGE, now = Date.now()): FleetSnapshot {
     const counts = emptyCounts();
     const present: RosterRowView[] = [];
-    for (const row of this.source.roster.rows(now)) {
+    for (const row of this.source.fleetRows?.(now) ?? this.source.roster.rows(now)) {
       counts[row.state]++;
       present.push(row);
     }
@@ -311,9 +319,10 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
       openLinks: rows.filter((l) => !l.closed).length,
       links: rows,
       present: entry !== null,
-      lastHeartbeat: entry ? iso(entry.entry.lastHeartbeat) : null,
+      lastHeartbeat: entry?.entry.lastHeartbeat ? iso(entry.entry.lastHeartbeat) : null,
       certNotAfter: entry ? iso(entry.certNotAfter) : null,
       remoteAddress: entry?.entry.remoteAddress ?? newest?.remoteAddress ?? null,
+      accessPoint: entry?.accessPoint ?? this.source.accessPointId ?? null,
       version: ex?.version ?? 0,
     };
   }

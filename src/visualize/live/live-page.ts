@@ -80,6 +80,7 @@ function render(f) {
     tr.dataset.id = e.id; tr.dataset.state = e.state; tr.dataset.fleetState = e.fleetState; tr.dataset.version = e.version;
     cell(tr, e.name, 'name');
     cell(tr, e.fleetState, 'fleet-state ' + e.fleetState);
+    cell(tr, e.accessPoint || '-', 'access-point');
     pill(cell(tr, '', 'state'), e.state);
     cell(tr, ago(f.now - e.since), 'since');
     cell(tr, String(e.openLinks) + ' open / ' + e.links.length, 'links');
@@ -157,7 +158,7 @@ export function livePage(title: string): string {
 <main>
 <div id="overview"><div id="counts"></div><div id="time-left" title="certificate time left"></div></div>
 <div id="pager"><input id="search" type="search" placeholder="search name or ID" autocomplete="off"><button id="prev">‹ prev</button><span id="page"></span><button id="next">next ›</button></div>
-<table class="fleet"><thead><tr><th>executor</th><th>fleet state</th><th>link state (newest)</th><th>since</th><th>links</th><th>last heartbeat</th><th>cert expires</th><th>recent path</th><th>identity</th></tr></thead>
+<table class="fleet"><thead><tr><th>executor</th><th>fleet state</th><th>access point</th><th>link state (newest)</th><th>since</th><th>links</th><th>last heartbeat</th><th>cert expires</th><th>recent path</th><th>identity</th></tr></thead>
 <tbody id="executors"></tbody></table>
 <div id="unadmitted-box" hidden><h2>Links not admitted</h2><ul id="unadmitted"></ul></div>
 ${LEGEND}
