@@ -14,7 +14,8 @@
  * leases and the copy is listed again.
  */
 import { createPublicKey } from 'node:crypto';
-import { Etcd3, type IOptions } from 'etcd3';
+import { createRequire } from 'node:module';
+import type { Etcd3, IOptions } from 'etcd3';
 import { EventEmitter } from 'eventemitter3';
 import type { Logger } from 'pino';
 import type { AccessPointInfo, AccessPointState, FleetDirectory } from '../model/fleet-directory.js';
@@ -127,7 +128,7 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
   ) {
     super();
     this.keys = rosterKeys(options.prefix);
-    this.client = new Etcd3(clientOptions(options));
+    this.client = new (loadEtcd3().Etcd3)(clientOptions(options));
     this.cache = new RosterCache(this.client, this.keys);
     const ttlSec = Math.max(1, Math.round(options.leaseTtlMs / 1000));
     this.leases = new LeasePool(this.client, ttlSec, options.maxKeysPerLease ?? MAX_KEYS_PER_LEASE, (err) => this.down(err));
@@ -530,4 +531,13 @@ function clientOptions(o: EtcdRosterOptions): IOptions {
 function constantBackoff(ms: number): NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']> {
   const backoff = { duration: ms, next: () => backoff };
   return backoff as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
+}
+
+/**
+ * etcd3 (and with it gRPC and protobufjs) is loaded only when a roster is started: an access point
+ * without `--roster`, an executor and `ah --version` never load it. It is CommonJS, so it can be
+ * required where it is needed without making the start asynchronous.
+ */
+export function loadEtcd3(): typeof import('etcd3') {
+  return createRequire(import.meta.url)('etcd3') as typeof import('etcd3');
 }

@@ -4,9 +4,9 @@
  * runs, it reaches etcd too, holds a lease, its own key is in etcd on a lease, and its copy of the
  * roster is not far behind etcd's revision.
  */
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import { parseRosterUrl, rosterKeys } from '../actors/roster-etcd-records.js';
-import { DEFAULT_ROSTER_PREFIX, type EtcdRosterStatus } from '../actors/roster-etcd.js';
+import { DEFAULT_ROSTER_PREFIX, type EtcdRosterStatus, loadEtcd3 } from '../actors/roster-etcd.js';
 import { paths } from '../engine/state-dir.js';
 import { AhError } from '../errors/ah-error.js';
 import { queryStatus } from '../transport/status-server.js';
@@ -58,7 +58,7 @@ export const apRosterCheck: Check<DoctorSession> = {
         },
       }),
     } as IOptions;
-    const client = new Etcd3(options);
+    const client = new (loadEtcd3().Etcd3)(options);
     let seen: EtcdLook;
     try {
       seen = await within(look(client, prefix, id), 2 * CALL_MS);
