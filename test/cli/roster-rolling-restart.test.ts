@@ -49,12 +49,14 @@ class ViewSampler {
         answered: views.filter(([, rows]) => rows !== null).map(([id]) => id),
         missing: this.fleet.executors.map((ex) => ex.name).filter((name) => !union.has(name)),
       });
-      this.waiting = this.waiting.filter((w) => (w.after < started ? (w.resolve(), false) : true));
+      const done = this.waiting.filter((w) => w.after < started);
+      this.waiting = this.waiting.filter((w) => !done.includes(w));
+      for (const w of done) w.resolve();
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
   }
 
-  /** Resolves once a sample begun after this call is recorded. */
+  /** Resolves once a sample begun after this call is recorded (one in progress does not count). */
   fresh(): Promise<void> {
     return new Promise((resolve) => this.waiting.push({ after: this.samples.length, resolve }));
   }
