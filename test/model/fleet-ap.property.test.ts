@@ -1,8 +1,8 @@
 /**
  * fast-check on a real fleet of several access points sharing the roster on a real etcd: random
- * sequences of `kill -9` of an access point and its start again, a drain (SIGTERM, started again
+ * sequences of `kill -9` of an access point and its start again (later, or at once), a drain (SIGTERM, started again
  * once it exited), an etcd outage and its return (same data dir and ports), and executor stops
- * (SIGTERM or SIGKILL) and starts with the same identity. After each step, once the views are
+ * (SIGTERM or SIGKILL) and starts with the same identity (later, or at once). After each step, once the views are
  * quiet (unchanged for a few looks, within a generous bound), the invariant:
  *
  * - every running executor is enrolled, at an access point that runs;
@@ -144,6 +144,19 @@ class StartAccessPoint implements fc.AsyncCommand<Model, Real> {
   toString = () => `start ap-${this.i + 1}`;
 }
 
+/** Back at once, within its old lease's TTL: its old keys are still there when it comes back. */
+class KillAndRestartAccessPoint implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly i: number) {}
+  check = (m: Readonly<Model>) => m.apUp[this.i]!;
+  async run(_m: Model, r: Real): Promise<void> {
+    const ap = r.accessPoints[this.i]!;
+    await r.killAccessPoint(ap);
+    await r.startAccessPoint(ap);
+    await quietThenCheck(r, this.toString());
+  }
+  toString = () => `kill -9 ap-${this.i + 1} and start it again at once`;
+}
+
 class DrainAccessPoint implements fc.AsyncCommand<Model, Real> {
   constructor(readonly i: number) {}
   check = (m: Readonly<Model>) => m.apUp[this.i]!;
@@ -190,6 +203,23 @@ class StopExecutor implements fc.AsyncCommand<Model, Real> {
   toString = () => `stop ex-${this.j + 1} (${this.signal})`;
 }
 
+/** Started again at once, with the same identity: its new link may come before its old one is seen to go. */
+class RestartExecutor implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly j: number,
+    readonly signal: 'SIGTERM' | 'SIGKILL',
+  ) {}
+  check = (m: Readonly<Model>) => m.exUp[this.j]!;
+  async run(_m: Model, r: Real): Promise<void> {
+    const ex = r.executors[this.j]!;
+    await r.stopExecutor(ex, this.signal);
+    r.startExecutor(ex);
+    await r.waitEnrolled(ex);
+    await quietThenCheck(r, this.toString());
+  }
+  toString = () => `restart ex-${this.j + 1} (${this.signal})`;
+}
+
 class StartExecutor implements fc.AsyncCommand<Model, Real> {
   constructor(readonly j: number) {}
   check = (m: Readonly<Model>) => !m.exUp[this.j];
@@ -208,11 +238,13 @@ const ex = fc.integer({ min: 0, max: EXECUTORS - 1 });
 const steps = [
   ap.map((i) => new KillAccessPoint(i)),
   ap.map((i) => new StartAccessPoint(i)),
+  ap.map((i) => new KillAndRestartAccessPoint(i)),
   ap.map((i) => new DrainAccessPoint(i)),
   fc.constant(new EtcdDown()),
   fc.constant(new EtcdUp()),
   fc.tuple(ex, fc.constantFrom<'SIGTERM' | 'SIGKILL'>('SIGTERM', 'SIGKILL')).map(([j, s]) => new StopExecutor(j, s)),
   ex.map((j) => new StartExecutor(j)),
+  fc.tuple(ex, fc.constantFrom<'SIGTERM' | 'SIGKILL'>('SIGTERM', 'SIGKILL')).map(([j, s]) => new RestartExecutor(j, s)),
 ];
 
 /** Back to everything running (etcd first, so that the access points started meet it). */
