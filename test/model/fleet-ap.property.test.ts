@@ -1,9 +1,10 @@
 /**
  * fast-check on a real fleet of several access points sharing the roster on a real etcd: random
- * sequences of `kill -9` of an access point and its start again (later, or at once), a drain (SIGTERM, started again
- * once it exited), an etcd outage and its return (same data dir and ports), and executor stops
- * (SIGTERM or SIGKILL) and starts with the same identity (later, or at once). After each step, once the views are
- * quiet (unchanged for a few looks, within a generous bound), the invariant:
+ * sequences of `kill -9` of an access point and its start again (later, or at once), a drain
+ * (SIGTERM, started again once it exited), an etcd outage and its return (same data dir and
+ * ports), and executor stops (SIGTERM or SIGKILL) and starts with the same identity (later, or at
+ * once). After each step, once the views are quiet (unchanged for a few looks, within a generous
+ * bound), the invariant:
  *
  * - every running executor is enrolled, at an access point that runs;
  * - with etcd up: `ah agent fleet --json` of every live access point lists each running executor
