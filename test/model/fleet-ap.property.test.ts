@@ -6,6 +6,7 @@
  * once). After each step, once the views are quiet (unchanged for a few looks, within a generous
  * bound), the invariant:
  *
+ * - at every look, quiet or not: no access point lists an identity twice;
  * - every running executor is enrolled, at an access point that runs;
  * - with etcd up: `ah agent fleet --json` of every live access point lists each running executor
  *   exactly once, at the access point the executor says it is linked to, and no stopped one (a
@@ -86,6 +87,10 @@ async function look(fleet: RosterFleet, view: (ap: AccessPointProc) => Promise<F
   for (const ap of fleet.liveAccessPoints) {
     const rows = await view(ap);
     views[ap.id] = rows === null ? null : rows.map((r) => ({ id: r.id, name: r.name, state: r.state, accessPoint: r.accessPoint }));
+    // Not even for a moment while the fleet moves: one row per identity.
+    const ids = (rows ?? []).map((r) => r.id);
+    const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (twice.length > 0) throw new Error(`${ap.id} lists ${twice.join(', ')} twice: ${JSON.stringify(rows)}`);
   }
   return { etcdUp: fleet.etcd.running, executors, views };
 }
