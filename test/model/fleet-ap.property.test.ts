@@ -14,8 +14,9 @@
  * - with etcd away (views cannot learn of each other's changes): each live access point lists its
  *   own executors, exactly the running ones linked to it, and no identity twice.
  *
- * A failure is shrunk to a short sequence of steps, printed with the seed and path that replay it
- * (AH_MODEL_SEED=… AH_MODEL_PATH=…). AH_MODEL_RUNS=10 runs longer (default 4).
+ * A failure is shrunk to a short sequence of steps, printed with the seed, path and replayPath
+ * that replay it (AH_MODEL_SEED=… AH_MODEL_PATH=… AH_MODEL_REPLAY=…). AH_MODEL_RUNS=10 runs longer
+ * (default 4, about a minute and a half here).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,8 @@ import { skipWithout } from '../helpers/tools.js';
 const RUNS = Number(process.env.AH_MODEL_RUNS ?? 4);
 const SEED = Number(process.env.AH_MODEL_SEED ?? Date.now() % 2 ** 31);
 const PATH = process.env.AH_MODEL_PATH;
+/** The counterexample's `replayPath` (fast-check prints it in the sequence): the shrunk commands exactly. */
+const REPLAY = process.env.AH_MODEL_REPLAY;
 const ACCESS_POINTS = 3;
 const EXECUTORS = 4;
 
@@ -277,7 +280,7 @@ describe.skipIf(skipWithout('etcd'))('many access points, one fleet, under rando
     'lists every running executor exactly once, on a live access point, after every step',
     async () => {
       await fc.assert(
-        fc.asyncProperty(fc.commands(steps, { size: 'max', maxCommands: 10 }), async (cmds) => {
+        fc.asyncProperty(fc.commands(steps, { size: 'max', maxCommands: 10, ...(REPLAY && { replayPath: REPLAY }) }), async (cmds) => {
           const model: Model = { apUp: Array(ACCESS_POINTS).fill(true), exUp: Array(EXECUTORS).fill(true), etcdUp: true };
           try {
             await quietThenCheck(fleet, 'the start (everything running)');
