@@ -16,7 +16,7 @@
  *
  * A failure is shrunk to a short sequence of steps, printed with the seed, path and replayPath
  * that replay it (AH_MODEL_SEED=… AH_MODEL_PATH=… AH_MODEL_REPLAY=…). AH_MODEL_RUNS=10 runs longer
- * (default 4, about a minute and a half here).
+ * (default 3, about a minute and a quarter here).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ import { eventually } from '../helpers/eventually.js';
 import { BOUND_MS, RosterFleet, type AccessPointProc, type ExecutorSays, type FleetRow } from '../helpers/roster-fleet.js';
 import { skipWithout } from '../helpers/tools.js';
 
-const RUNS = Number(process.env.AH_MODEL_RUNS ?? 4);
+const RUNS = Number(process.env.AH_MODEL_RUNS ?? 3);
 const SEED = Number(process.env.AH_MODEL_SEED ?? Date.now() % 2 ** 31);
 const PATH = process.env.AH_MODEL_PATH;
 /** The counterexample's `replayPath` (fast-check prints it in the sequence): the shrunk commands exactly. */
