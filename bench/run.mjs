@@ -131,6 +131,8 @@ const calmGaps = await fleet.server.call('gaps');
 await fleet.server.call('restartGapMax');
 const before = await fleet.server.call('counters');
 const disconnectsBefore = (await Promise.all(fleet.clients.map((c) => c.call('counters')))).reduce((a, c) => a + c.disconnects, 0);
+// AH_BENCH_PROFILE_STORM=DIR: a CPU profile of the access point over the storm (ah-storm.cpuprofile).
+if (process.env.AH_BENCH_PROFILE_STORM) await fleet.server.call('profileStart');
 const stormStart = performance.now();
 await Promise.all(fleet.clients.map((c) => c.call('storm', { window: STORM_WINDOW })));
 let rotated = 0;
@@ -154,6 +156,8 @@ for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(1
 }
 await sleep(HEARTBEAT_MS * 1.5); // heartbeats after the storm close every gap it could have opened
 const gaps = await fleet.server.call('gaps');
+if (process.env.AH_BENCH_PROFILE_STORM)
+  log(`# profile of the storm: ${await fleet.server.call('profileStop', { file: join(process.env.AH_BENCH_PROFILE_STORM, 'ah-storm.cpuprofile') })}`);
 const after = await fleet.server.call('counters');
 const clientCounts = await Promise.all(fleet.clients.map((c) => c.call('counters')));
 const storm = {

@@ -9,6 +9,7 @@
  * without such a proof is a duplicate identity, not a rotation.
  */
 import { createHash, createPrivateKey, randomBytes, sign, verify, type KeyObject, type X509Certificate } from 'node:crypto';
+import { certificateSpki } from '../x509/cert-profile.js';
 
 /** Domain separation: this signature can never be mistaken for any other use of the key. */
 const CONTEXT = Buffer.from('ah-fleet/1 continuity proof\0', 'latin1');
@@ -24,8 +25,9 @@ export function newNonce(): string {
   return randomBytes(18).toString('base64url');
 }
 
-function payload(nonce: string, newPublicKey: KeyObject): Buffer {
-  const spki = newPublicKey.export({ type: 'spki', format: 'der' });
+/** The new certificate's SubjectPublicKeyInfo is read from its DER (x509/cert-profile.ts says why). */
+function payload(nonce: string, newCertificate: X509Certificate): Buffer {
+  const spki = certificateSpki(newCertificate.raw);
   return Buffer.concat([CONTEXT, Buffer.from(nonce, 'utf8'), Buffer.from([0]), createHash('sha256').update(spki).digest()]);
 }
 
@@ -34,7 +36,7 @@ const digestFor = (key: KeyObject): string | null => (key.asymmetricKeyType === 
 
 export function signContinuity(previousKeyPem: string, newCertificate: X509Certificate, nonce: string): ContinuityProof {
   const key = createPrivateKey(previousKeyPem);
-  return { nonce, signature: sign(digestFor(key), payload(nonce, newCertificate.publicKey), key).toString('base64') };
+  return { nonce, signature: sign(digestFor(key), payload(nonce, newCertificate), key).toString('base64') };
 }
 
 /** True when `proof` was made by the key of `previous` for `next` over `nonce`. Never throws. */
@@ -45,7 +47,7 @@ export function verifyContinuity(previous: X509Certificate, next: X509Certificat
 /** The same, with the previous certificate's public key alone (what the fleet-wide roster keeps of a link at another access point). */
 export function verifyContinuityByKey(key: KeyObject, next: X509Certificate, proof: ContinuityProof): boolean {
   try {
-    return verify(digestFor(key), payload(proof.nonce, next.publicKey), key, Buffer.from(proof.signature, 'base64'));
+    return verify(digestFor(key), payload(proof.nonce, next), key, Buffer.from(proof.signature, 'base64'));
   } catch {
     return false;
   }

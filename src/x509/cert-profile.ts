@@ -49,6 +49,8 @@ export class CertificateProfileError extends Error {}
 
 interface Tlv {
   readonly tag: number;
+  /** Offset of the tag (the element's first byte). */
+  readonly headerStart: number;
   /** Offsets of the value within the buffer. */
   readonly start: number;
   readonly end: number;
@@ -68,7 +70,7 @@ function readTlv(der: Uint8Array, at: number, limit: number): Tlv {
   }
   const end = start + length;
   if (end > limit) throw new CertificateProfileError('DER element runs past its container');
-  return { tag, start, end };
+  return { tag, headerStart: at, start, end };
 }
 
 function children(der: Uint8Array, parent: Tlv): Tlv[] {
@@ -170,4 +172,20 @@ export function certificateNotAfter(der: Uint8Array): number {
   if (!m) throw new CertificateProfileError(`bad notAfter ${JSON.stringify(text)}`);
   const year = notAfter.tag === 0x17 ? (Number(m[1]) >= 50 ? 1900 : 2000) + Number(m[1]) : Number(m[1]);
   return Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+}
+
+/**
+ * A certificate's SubjectPublicKeyInfo, DER, as it stands in the certificate (RFC 5280 §4.1.2.7).
+ * The continuity proof hashes it; `X509Certificate.publicKey.export()` gives the same bytes for
+ * the keys certificates carry but costs about 0.3 ms a call in Node 20. Throws CertificateProfileError.
+ */
+export function certificateSpki(der: Uint8Array): Buffer {
+  const cert = readTlv(der, 0, der.length);
+  const tbs = children(der, cert)[0];
+  if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new CertificateProfileError('not a certificate');
+  const fields = children(der, tbs);
+  // [0] version is optional; then serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
+  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
+  if (spki?.tag !== 0x30) throw new CertificateProfileError('bad subjectPublicKeyInfo');
+  return Buffer.from(der.buffer, der.byteOffset + spki.headerStart, spki.end - spki.headerStart);
 }
