@@ -47,6 +47,8 @@ const LEASE_TTL_S = Number(values['lease-ttl-s']);
 const WINDOW_MS = Number(values['window-s']) * 1000;
 /** The roster's refresh period (DEFAULT_REFRESH_MS in src/actors/roster-etcd.ts, docs/roster.md). */
 const REFRESH_S = 300;
+/** The access points' --drain-timeout (its default). */
+const DRAIN_TIMEOUT_MS = 60_000;
 const BOUND_MS = 300_000;
 const AH = new URL('../bin/ah', import.meta.url).pathname;
 const log = (s) => process.stderr.write(`# ${s}\n`);
@@ -267,10 +269,16 @@ try {
     }
   })();
   t = Date.now();
+  const stuck = [];
   for (const ap of aps) {
-    const code = await ap.signal('SIGTERM');
-    if (code !== 0) throw new Error(`${ap.id} exited ${code} after SIGTERM`);
-    log(`${ap.id} drained and exited 0 (${since(t)} ms into the rolling drain)`);
+    // A drain ends by --drain-timeout (60 s) at the latest; one that outlives it by far is stuck.
+    const code = await Promise.race([ap.signal('SIGTERM'), sleep(DRAIN_TIMEOUT_MS + 30_000).then(() => 'stuck')]);
+    if (code === 'stuck') {
+      stuck.push(ap.id);
+      log(`${ap.id} has not exited ${(DRAIN_TIMEOUT_MS + 30_000) / 1000} s after SIGTERM: killed (SIGKILL)`);
+      await ap.signal('SIGKILL');
+    } else if (code !== 0) throw new Error(`${ap.id} exited ${code} after SIGTERM`);
+    else log(`${ap.id} drained and exited 0 (${since(t)} ms into the rolling drain)`);
     await ap.start();
   }
   const rollMs = since(t);
@@ -297,6 +305,7 @@ try {
     `≤ ${2 * HEARTBEAT_MS} (interval ${HEARTBEAT_MS} + at most one more)`,
     'ms',
   );
+  row('rolling drain: access points still running 30 s past the drain timeout (then killed)', stuck.length, '0', 'access points');
   row('rolling drain: duration', rollMs, '-', 'ms');
   await waitConverged(aps, null, 'after the rolling drain');
 
