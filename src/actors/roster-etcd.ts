@@ -312,7 +312,9 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
 
   /** Writes what waits, a few at a time, while connected. */
   private flush(): void {
-    if (!this.connected || this.connecting) return;
+    // Stopped: the client is closed, and a write that fails at once would retry from its own
+    // `finally` without ever yielding (an access point hung after its drain, spinning a core).
+    if (this.stopped || !this.connected || this.connecting) return;
     for (const id of this.pending) {
       if (this.inFlight.size >= WRITE_CONCURRENCY) return;
       // Written again once its write in flight is done, with whatever is true then.

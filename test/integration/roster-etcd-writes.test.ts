@@ -120,6 +120,31 @@ describe.skipIf(skipWithout('etcd'))('etcd roster writes', () => {
     expect(links.superseded).toEqual([]);
   }, 60_000);
 
+  it('a link that changes after the roster stopped (the last links of a drain) is not written, and the process keeps turning', async () => {
+    const links = new FakeLinks();
+    const roster = new EtcdRoster(
+      { endpoints: parseRosterUrl(etcd.url), prefix: '/stopped/', accessPointId: 'ap-s', address: 'https://127.0.0.1:1', leaseTtlMs: 10_000 },
+      links,
+      silentLogging().get('ah_roster'),
+    );
+    const connected = new Promise((resolve) => roster.once('connected', resolve));
+    roster.start();
+    await connected;
+    const id = 'spiffe://t/late';
+    links.open.set(id, presence(id));
+    await roster.stop();
+    // A link that rotates after the stop: a write the closed client refuses at once.
+    roster.changed(id);
+    // A write on the closed client failed at once and retried from its own callback without ever
+    // yielding: the event loop never came back (an access point hung after its drain).
+    const turned = await Promise.race([
+      new Promise((resolve) => setTimeout(() => resolve(true), 200)),
+      new Promise((resolve) => setImmediate(() => resolve(true))),
+    ]);
+    expect(turned).toBe(true);
+    expect(await keys('/stopped/')).toEqual({});
+  }, 60_000);
+
   it('a second holder at another live access point that the copy showed only after admission is judged then: taken over or yielded', async () => {
     const links = new FakeLinks();
     const prefix = '/late/';
