@@ -304,6 +304,7 @@ export const enrollmentMachine = setup({
     otherServerKnown: ({ context }) => relinkTargets({ servers: context.servers, drainingServer: context.linkServer }).length > 0,
     /** relinking: another one is left to dial after the one that just failed. */
     anotherServerLeft: ({ context }) => context.relinkTried + 1 < relinkTargets(context).length,
+    someRelinkTarget: ({ context }) => relinkTargets(context).length > 0,
     acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
     linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
@@ -335,6 +336,12 @@ export const enrollmentMachine = setup({
         retryDelayMs: backoffDelay(context.config.backoff, backoffs, draw.value),
         lastError: errorOf(context, event),
       };
+    }),
+    /** Stranded on a draining link: the next round of the others comes after a jittered backoff. */
+    drawRelinkRetry: assign(({ context }) => {
+      const backoffs = context.backoffs + 1;
+      const draw = nextRandom(context.rng);
+      return { backoffs, rng: draw.state, retryDelayMs: backoffDelay(context.config.backoff, backoffs, draw.value), relinkTried: 0 };
     }),
     /** Count a failed attempt and move on to the next access point of the round, at once. */
     recordFailover: assign(({ context, event }) => ({
@@ -724,8 +731,17 @@ export const enrollmentMachine = setup({
             LINK_CLOSED: { guard: 'fromCandidate', target: 'stranded', actions: ['noteRelinkFailure', 'stopCandidate'] },
           },
         },
-        /** No other access point took us: keep the draining link (still served) until its access point closes it. */
-        stranded: {},
+        /**
+         * No other access point took us: keep the draining link (still served) until its access
+         * point closes it, and try the others again after a jittered backoff meanwhile (they may
+         * have been restarting, or shedding a crowd moving at the same time).
+         */
+        stranded: {
+          entry: 'drawRelinkRetry',
+          after: {
+            retryDelay: [{ guard: 'someRelinkTarget', target: 'elsewhere' }, { target: 'returning' }],
+          },
+        },
       },
     },
     failed: {

@@ -113,6 +113,43 @@ describe('relinking away from a draining access point', () => {
     expect(h.value).toBe('handshaking');
   });
 
+  it('stranded, tries the others again after a jittered backoff while the draining link lasts, and moves when one takes it', () => {
+    const h = enrolledWith(['ap-1:4433', 'ap-2:4433']);
+    const old = h.lastLink();
+    const from = h.context.linkServer!;
+    draining(old, 1_000);
+    refused(h.lastLink());
+    expect(h.value).toEqual({ relinking: 'waitingToReturn' });
+    h.clock.increment(1_000);
+    h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_ACCESS_POINT_DRAINING', params: { address: from }, retryable: true } });
+    expect(h.value).toEqual({ relinking: 'stranded' });
+    const wait = h.context.retryDelayMs;
+    expect(wait).toBeGreaterThanOrEqual(0);
+    const links = h.links.length;
+    h.clock.increment(Math.max(0, wait - 1));
+    if (wait > 0) expect(h.links.length).toBe(links);
+    h.clock.increment(1);
+    // The other access point again (it may have been restarting), the draining link still up.
+    expect(h.value).toEqual({ relinking: 'elsewhere' });
+    expect(h.lastLink().address).not.toBe(from);
+    expect(old.stopped).toBe(false);
+    h.welcome(h.lastLink(), 1_000, 'nonce-9');
+    expect(h.value).toBe('enrolled');
+    expect(old.commands.at(-1)).toEqual({ type: 'CLOSE', reason: 'moved' });
+    expect(h.context.backoffs).toBe(0);
+  });
+
+  it('stranded with one (balancer) address, dials that address again after the backoff', () => {
+    const h = enrolledWith(['lb:4433']);
+    draining(h.lastLink(), 1_000);
+    h.clock.increment(1_000);
+    h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_ACCESS_POINT_DRAINING', params: { address: 'lb:4433' }, retryable: true } });
+    expect(h.value).toEqual({ relinking: 'stranded' });
+    h.clock.increment(h.context.retryDelayMs);
+    expect(h.value).toEqual({ relinking: 'returning' });
+    expect(h.lastLink().address).toBe('lb:4433');
+  });
+
   it('moves with the newer identity when the drain comes during a rotation, and counts the rotation', () => {
     const h = enrolledWith(['ap-1:4433', 'ap-2:4433']);
     const old = h.lastLink();
