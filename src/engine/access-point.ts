@@ -13,7 +13,7 @@ import { fleetListenerActor } from '../actors/fleet-listener.js';
 import { identityActors } from '../actors/identity-watch.js';
 import { MaterialStore } from '../actors/material-store.js';
 import { Roster } from '../actors/roster.js';
-import type { FleetState } from '../model/fleet-filter.js';
+import type { FleetRowView } from '../model/fleet-filter.js';
 import { AccessPointAudit } from '../audit/access-point-audit.js';
 import type { AuditHealth } from '../audit/audit-log.js';
 import { RejectionCoalescer } from '../audit/rejection-coalescer.js';
@@ -53,16 +53,6 @@ import type { FleetDirectory } from '../model/fleet-directory.js';
 import { AccessPointDrain, DEFAULT_DRAIN_RATE, DEFAULT_DRAIN_RETRY_AFTER_MS, DEFAULT_DRAIN_TIMEOUT_MS, type DrainOutcome } from './access-point-drain.js';
 
 export type { DuplicateIdentityPolicy };
-
-/** One executor as the live debug view lists it (visualize/live/fleet-view.ts reads this shape). */
-export interface FleetRowView {
-  readonly id: string;
-  readonly name: string;
-  readonly state: FleetState;
-  readonly certNotAfter: number;
-  readonly entry: { readonly lastHeartbeat: number | null; readonly remoteAddress: string; readonly since: number };
-  readonly accessPoint?: string | null;
-}
 export interface AccessPointOptions {
   /** `HOST:PORT` to listen on (default `0.0.0.0:4433`; port 0 picks a free one). */
   readonly listen?: string;

@@ -117,3 +117,17 @@ export function fleetFilterFrom(value: unknown): FleetFilter | string {
   }
   return out;
 }
+
+/**
+ * One executor as the live debug view lists it: a roster row of this access point
+ * (actors/roster.ts `rows()`), or of the whole fleet with the etcd roster, where an executor held
+ * by another access point has no heartbeat time (its heartbeats stay there).
+ */
+export interface FleetRowView {
+  readonly id: string;
+  readonly name: string;
+  readonly state: FleetState;
+  readonly certNotAfter: number;
+  readonly entry: { readonly lastHeartbeat: number | null; readonly remoteAddress: string; readonly since: number };
+  readonly accessPoint?: string | null;
+}

@@ -7,14 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signContinuity } from '../../src/transport/continuity.js';
-import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { x509 } from '../../src/x509/peculiar.js';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
-import { createRoot, issueLeaf, writeIdentity, type Issuer, type Leaf } from '../helpers/pki.js';
+import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
+import { RawFleetClient } from '../helpers/raw-fleet-client.js';
 
 afterAll(stopAll);
 
@@ -88,71 +87,6 @@ const auditRecords = (path: string) =>
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, any>);
-
-/** A raw fleet-protocol client: TLS with the given identity, frames in and out. */
-class RawClient {
-  readonly frames: Array<Record<string, any>> = [];
-  private readonly decoder = new FrameDecoder();
-  private waiters: Array<() => void> = [];
-  closed = false;
-  private constructor(readonly socket: TLSSocket) {
-    socket.on('data', (b: Buffer) => {
-      for (const f of this.decoder.push(b)) this.frames.push(f as Record<string, any>);
-      this.waiters.forEach((w) => w());
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.waiters.forEach((w) => w());
-    });
-    socket.on('error', () => {});
-  }
-
-  static open(port: number, leaf: Leaf): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = tlsConnect({
-        host: '127.0.0.1',
-        port,
-        cert: leaf.certPem,
-        key: leaf.keyPem,
-        ca: root.pem,
-        rejectUnauthorized: false,
-        ALPNProtocols: ['ah-fleet/1'],
-      });
-      socket.once('secureConnect', () => resolve(new RawClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(message: Record<string, unknown>): void {
-    this.socket.write(encodeFrame(message as never));
-  }
-
-  async frame(type: string, timeoutMs = 15_000): Promise<Record<string, any>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const f = this.frames.find((x) => x.type === type);
-      if (f) return f;
-      if (this.closed) throw new Error(`link closed before a ${type} frame; got ${JSON.stringify(this.frames)}`);
-      if (Date.now() > deadline) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, deadline - Date.now());
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  async hello(name: string, continuity?: { nonce: string; signature: string }): Promise<Record<string, any>> {
-    this.send({ type: 'hello', name, version: 'test', labels: {}, ...(continuity ? { continuity } : {}) });
-    return this.frame('welcome');
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 beforeAll(async () => {
   base = tempStateDir('ah-hard-');
@@ -318,20 +252,20 @@ describe('a second holder of a connected identity', () => {
     const holder = await executorFiles('good5');
     const intruder = await executorFiles('good5');
     const heir = await executorFiles('good5');
-    const first = await RawClient.open(ap.port, holder.leaf);
-    const welcome = await first.hello('good5');
+    const first = await RawFleetClient.open(ap.port, holder.leaf);
+    const welcome = await first.hello('good5', undefined, 0);
     expect(welcome.nonce).toMatch(/^[A-Za-z0-9_-]{20,}$/);
     // The intruder saw the nonce but signs with its own key: not a proof.
     const forged = signContinuity(intruder.leaf.keyPem, new X509Certificate(intruder.leaf.certPem), welcome.nonce as string);
     const from = ap.daemon.lines.length;
-    const second = await RawClient.open(ap.port, intruder.leaf);
-    const secondWelcome = await second.hello('good5', forged);
+    const second = await RawFleetClient.open(ap.port, intruder.leaf);
+    const secondWelcome = await second.hello('good5', forged, 0);
     await ap.daemon.waitForNewLine(from, (l) => l.event === 'duplicate_identity' && l.serial === intruder.leaf.serial, 'forged proof taken as a duplicate');
     expect(await first.frame('goodbye')).toEqual({ type: 'goodbye', reason: 'superseded' });
     // The current holder hands over to a new certificate with a real proof.
     const proof = signContinuity(intruder.leaf.keyPem, new X509Certificate(heir.leaf.certPem), secondWelcome.nonce as string);
-    const third = await RawClient.open(ap.port, heir.leaf);
-    await third.hello('good5', proof);
+    const third = await RawFleetClient.open(ap.port, heir.leaf);
+    await third.hello('good5', proof, 0);
     const rotated = auditRecords(ap.audit).filter((r) => r.executorId === `${PREFIX}good5` && r.serial === heir.leaf.serial);
     expect(rotated.map((r) => r.event)).toEqual(['rotated']);
     for (const c of [first, second, third]) c.close();
@@ -349,8 +283,8 @@ describe('--duplicate-identity reject', () => {
     const a = await executorFiles('good4');
     const b = await executorFiles('good4');
     // The old link: welcomed, then silent (its process "died" without closing it).
-    const halfOpen = await RawClient.open(ap.port, a.leaf);
-    await halfOpen.hello('good4');
+    const halfOpen = await RawFleetClient.open(ap.port, a.leaf);
+    await halfOpen.hello('good4', undefined, 0);
     const r = await enrollOnce(ap.port, 'good4', b.paths);
     expect(r.code).toBe(1);
     expect(lines(r)[0]).toMatch(

@@ -63,12 +63,12 @@ export class RawFleetClient {
     }
   }
 
-  /** Says hello and waits for the welcome; then heartbeats every `heartbeatMs`, as an executor does. */
+  /** Says hello and waits for the welcome; then heartbeats every `heartbeatMs` as an executor does (0: never). */
   async hello(name: string, continuity?: { nonce: string; signature: string }, heartbeatMs = 500): Promise<Record<string, any>> {
     this.send({ type: 'hello', name, version: 'test', labels: {}, ...(continuity ? { continuity } : {}) });
     const welcome = await this.frame('welcome');
     let seq = 0;
-    this.heartbeats = setInterval(() => this.send({ type: 'heartbeat', seq: ++seq, sentAt: Date.now() }), heartbeatMs);
+    if (heartbeatMs > 0) this.heartbeats = setInterval(() => this.send({ type: 'heartbeat', seq: ++seq, sentAt: Date.now() }), heartbeatMs);
     return welcome;
   }
 

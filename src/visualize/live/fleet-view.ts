@@ -8,7 +8,7 @@
  * steps per link, a few hundred departed executors and unadmitted links.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { FleetState } from '../../model/fleet-filter.js';
+import type { FleetRowView, FleetState } from '../../model/fleet-filter.js';
 import type { MachineLogRecord } from '../../log/machine-log.js';
 import type { StateValue } from '../../replay/log-record.js';
 import { formatValue } from '../../replay/state-value.js';
@@ -109,23 +109,12 @@ export interface FleetSnapshot {
   readonly unadmitted: readonly LinkRow[];
 }
 
-/** One roster entry as the view reads it (actors/roster.ts `rows()`, or the whole fleet's). */
-export interface RosterRowView {
-  readonly id: string;
-  readonly name: string;
-  readonly state: FleetState;
-  readonly certNotAfter: number;
-  /** `lastHeartbeat` is null for an executor held by another access point (its heartbeats stay there). */
-  readonly entry: { readonly lastHeartbeat: number | null; readonly remoteAddress: string; readonly since: number };
-  readonly accessPoint?: string | null;
-}
-
 export interface MachineSource {
   on(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
   off(event: 'machine', fn: (record: MachineLogRecord) => void): unknown;
-  readonly roster: { rows(now?: number): Iterable<RosterRowView> };
+  readonly roster: { rows(now?: number): Iterable<FleetRowView> };
   /** The whole fleet, when this access point shares a roster with others (`--roster`); else its own roster. */
-  fleetRows?(now?: number): Iterable<RosterRowView>;
+  fleetRows?(now?: number): Iterable<FleetRowView>;
   /** This access point's id, for rows of its own roster. */
   readonly accessPointId?: string;
 }
@@ -263,7 +252,7 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
    */
   snapshot(query: FleetQuery = FIRST_PAGE, now = Date.now()): FleetSnapshot {
     const counts = emptyCounts();
-    const present: RosterRowView[] = [];
+    const present: FleetRowView[] = [];
     for (const row of this.source.fleetRows?.(now) ?? this.source.roster.rows(now)) {
       counts[row.state]++;
       present.push(row);
@@ -278,7 +267,7 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
       .reverse();
     counts.unadmitted = unadmitted.length;
     const matches = searchMatcher(query.q);
-    const listed: Array<RosterRowView | ExecutorTrack> = [
+    const listed: Array<FleetRowView | ExecutorTrack> = [
       ...present.filter(matches).sort((a, b) => byName(a.name, b.name) || byName(a.id, b.id)),
       ...departed.filter(matches).sort((a, b) => byName(a.name, b.name)),
     ];
@@ -302,7 +291,7 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
     };
   }
 
-  private executorRow(r: RosterRowView | ExecutorTrack): ExecutorRow {
+  private executorRow(r: FleetRowView | ExecutorTrack): ExecutorRow {
     const entry = 'entry' in r ? r : null;
     const ex = this.executors.get(r.id);
     const rows = (ex?.links ?? [])
