@@ -276,6 +276,26 @@ function welcomedAt(context: EnrollmentContext, e: Welcome) {
   };
 }
 
+/**
+ * Make-before-break, after a rotation or a move: the welcomed candidate becomes the link. Acks of
+ * the old link's heartbeats are gone with it, so the heartbeats sent so far count as acked.
+ */
+function candidateTakesOver(context: EnrollmentContext, e: Welcome) {
+  return {
+    ...welcomedAt(context, e),
+    activeLink: context.candidateLink,
+    linkNonce: e.nonce ?? null,
+    candidateLink: null,
+    linkIdentity: context.identity,
+    executorId: e.executorId,
+    heartbeatIntervalMs: e.heartbeatIntervalMs,
+    ackedSeq: context.heartbeatSeq,
+    lastAckAt: e.at,
+    attempts: 0,
+    lastError: null,
+  };
+}
+
 export const enrollmentMachine = setup({
   types: {
     context: {} as EnrollmentContext,
@@ -414,21 +434,7 @@ export const enrollmentMachine = setup({
         enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'rotated' } satisfies LinkCommand);
         enqueue.stopChild(context.activeLink);
       }
-      enqueue.assign({
-        ...welcomedAt(context, e),
-        activeLink: context.candidateLink,
-        linkNonce: e.nonce ?? null,
-        candidateLink: null,
-        linkIdentity: context.identity,
-        executorId: e.executorId,
-        heartbeatIntervalMs: e.heartbeatIntervalMs,
-        // Acks of the old link's heartbeats are gone with it.
-        ackedSeq: context.heartbeatSeq,
-        lastAckAt: e.at,
-        rotations: context.rotations + 1,
-        attempts: 0,
-        lastError: null,
-      });
+      enqueue.assign({ ...candidateTakesOver(context, e), rotations: context.rotations + 1 });
     }),
     /** The draining access point asked us to move: remember which, and how long to stay away from it. */
     startRelink: assign(({ context, event }) => ({
@@ -446,20 +452,10 @@ export const enrollmentMachine = setup({
       }
       const renewed = context.identity?.fingerprint !== context.linkIdentity?.fingerprint;
       enqueue.assign({
-        ...welcomedAt(context, e),
-        activeLink: context.candidateLink,
-        linkNonce: e.nonce ?? null,
-        candidateLink: null,
-        linkIdentity: context.identity,
-        executorId: e.executorId,
-        heartbeatIntervalMs: e.heartbeatIntervalMs,
-        ackedSeq: context.heartbeatSeq,
-        lastAckAt: e.at,
+        ...candidateTakesOver(context, e),
         connectedSince: e.at,
         // A move with newer material is that material's rotation too.
         rotations: context.rotations + (renewed ? 1 : 0),
-        attempts: 0,
-        lastError: null,
         relinkTried: 0,
       });
     }),
