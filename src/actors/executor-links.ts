@@ -7,7 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { createActor, fromCallback, fromPromise, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, fromCallback, type Actor, type AnyActorRef } from 'xstate';
 import type { AccessPointAudit, AuditedExecutor } from '../audit/access-point-audit.js';
 import type { RejectionCoalescer } from '../audit/rejection-coalescer.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
@@ -19,6 +19,7 @@ import {
   DRAINING_CODE,
   HEARTBEATS_MISSED_BEFORE_CLOSE,
   type ConnectionEmitted,
+  type ConnectionEvent,
   type PeerVerdict,
   type VerifyPeerInput,
 } from '../machines/connection.js';
@@ -240,9 +241,11 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     link.on('message', (m: ExecutorMessage) => {
       const at = Date.now();
       if (m.type === 'heartbeat' && slot.executorId !== null) this.onHeartbeat(slot, m.seq, m.sentAt, at);
-      else if (m.type === 'hello')
+      else if (m.type === 'hello') {
         actor.send({ type: 'HELLO', name: m.name, version: m.version, labels: m.labels, ...(m.continuity ? { continuity: m.continuity } : {}), at });
-      else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
+        // Verified at once, in this turn: the machine waits in `verifying` for the outcome.
+        if (actor.getSnapshot().matches('verifying')) actor.send(this.verifyPeer(link, { linkId: link.id, name: m.name, continuity: m.continuity ?? null }));
+      } else if (m.type === 'heartbeat') actor.send({ type: 'HEARTBEAT', seq: m.seq, at });
       else actor.send({ type: 'GOODBYE', reason: m.reason, at });
     });
     link.on('protocolError', (detail) => {
@@ -254,7 +257,10 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         );
       actor.send({ type: 'PROTOCOL_ERROR', detail, at: Date.now() });
     });
-    link.on('closed', (detail) => actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() }));
+    // The socket closes after the machine ended most of the time (it destroys it on the way out).
+    link.on('closed', (detail) => {
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'SOCKET_CLOSED', detail, at: Date.now() });
+    });
     actor.start();
   }
 
@@ -269,24 +275,27 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     this.emit('heartbeat', { id: executorId, linkId: link.id, seq, at });
   }
 
+  /**
+   * The verdict on a hello: the certificate rules and the claimed name (transport/executor-policy.ts),
+   * then how the identity's other links take it (a rotation, a duplicate). A machine event, so that
+   * replay feeds it like any other (the link's `verifying` state waits for it).
+   */
+  private verifyPeer(link: ServerLink, claim: VerifyPeerInput): Extract<ConnectionEvent, { type: 'PEER_VERIFIED' | 'PEER_REFUSED' }> {
+    const draining = this.deps.draining?.();
+    if (draining) return { type: 'PEER_REFUSED', error: this.refuseWhileDraining(link, claim, draining.retryAfterMs) };
+    try {
+      if (this.deps.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
+      const verdict = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: claim.name });
+      return { type: 'PEER_VERIFIED', verdict: { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, claim, link) } };
+    } catch (err) {
+      const error = err instanceof AhError ? err.toInfo() : ({ code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true } satisfies ErrorInfo);
+      return { type: 'PEER_REFUSED', error };
+    }
+  }
+
   private provideConnection() {
     const wire = (linkId: string) => this.links.get(linkId)?.link;
     return connectionMachine.provide({
-      actors: {
-        verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async ({ input }) => {
-          const link = wire(input.linkId);
-          if (!link) throw { code: 'ENROLL_LINK_LOST', params: { address: '?', detail: 'link gone' }, retryable: true } satisfies ErrorInfo;
-          const draining = this.deps.draining?.();
-          if (draining) throw this.refuseWhileDraining(link, input, draining.retryAfterMs);
-          try {
-            if (this.deps.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
-            const verdict = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: input.name });
-            return { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, input, link) };
-          } catch (err) {
-            throw err instanceof AhError ? err.toInfo() : ({ code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true } satisfies ErrorInfo);
-          }
-        }),
-      },
       actions: {
         sendWelcome: ({ context }) => {
           const link = wire(context.linkId);

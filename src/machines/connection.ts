@@ -8,7 +8,11 @@
  *   active.live ──LEAVE: goodbye{draining, retryAfterMs}──▶ active.leaving: heartbeats still acked until the
  *       executor, welcomed elsewhere, says goodbye (or DRAIN closes the link)
  *
- * Nothing but `hello` is read before the peer is verified. Once active, a heartbeat changes
+ * Nothing but `hello` is read before the peer is verified. The transport verifies a hello at once
+ * (certificate rules, claimed name, continuity: actors/executor-links.ts) and tells the machine
+ * `PEER_VERIFIED` or `PEER_REFUSED`: events rather than an invoked promise actor, so ten thousand
+ * admissions create no child actor each, and replay feeds the verdict from the log like any event.
+ * Once active, a heartbeat changes
  * nothing in the lifecycle, so the transport acks it and notes its time without a transition
  * (actors/heartbeat-watch.ts: at ten thousand links a macrostep per heartbeat was half the access
  * point's CPU); a heartbeat before verification still comes here and closes the link. A link whose
@@ -17,7 +21,7 @@
  * roster listens to the emitted `admitted`/`departed`/`rejected` events. Times arrive with the
  * events (`at`).
  */
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { assign, emit, setup } from 'xstate';
 import type { ErrorInfo } from '../errors/ah-error.js';
 import type { Admission, ContinuityClaim, PeerVerdict } from '../model/admission.js';
 
@@ -33,6 +37,7 @@ export interface ConnectionInput {
   readonly drainTimeoutMs?: number;
 }
 
+/** What the transport verifies a hello's claims with (beside the link's TLS handshake). */
 export interface VerifyPeerInput {
   readonly linkId: string;
   readonly name: string;
@@ -61,6 +66,10 @@ export type ConnectionEvent =
   | { type: 'HELLO'; name: string; version: string; labels: Record<string, string>; continuity?: ContinuityClaim; at: number }
   /** Only before verification, where it is a protocol error; an admitted link's heartbeats stay in the transport. */
   | { type: 'HEARTBEAT'; seq: number; at: number }
+  /** The transport's verdict on the hello: certificate rules, claimed name, continuity (actors/executor-links.ts). */
+  | { type: 'PEER_VERIFIED'; verdict: PeerVerdict }
+  /** ...or why not: a catalog error (`ENROLL_ACCESS_POINT_DRAINING` while the access point drains). */
+  | { type: 'PEER_REFUSED'; error: ErrorInfo }
   /** Three heartbeat intervals without one (actors/heartbeat-watch.ts). */
   | { type: 'SILENT'; at: number }
   | { type: 'GOODBYE'; reason: string; at: number }
@@ -107,6 +116,9 @@ const reasonOf = (event: ConnectionEvent): string => {
       return 'protocol error: hello sent twice';
     case 'HEARTBEAT':
       return 'protocol error: heartbeat before verification';
+    case 'PEER_VERIFIED':
+    case 'PEER_REFUSED':
+      return 'closed';
   }
 };
 
@@ -122,12 +134,6 @@ export const connectionMachine = setup({
     input: {} as ConnectionInput,
     events: {} as ConnectionEvent,
     emitted: {} as ConnectionEmitted,
-  },
-  actors: {
-    /** Check the client certificate and the hello's claims against the peer policy. Provided by the transport. */
-    verifyPeer: fromPromise<PeerVerdict, VerifyPeerInput>(async () => {
-      throw new Error('verifyPeer must be provided');
-    }),
   },
   actions: {
     // Wire effects, provided by the transport; the definitions here only name them.
@@ -179,39 +185,35 @@ export const connectionMachine = setup({
       },
     },
     verifying: {
-      invoke: {
-        src: 'verifyPeer',
-        input: ({ context }) => ({ linkId: context.linkId, name: context.name ?? '', continuity: context.continuity }),
-        onDone: {
+      on: {
+        PEER_VERIFIED: {
           target: 'active',
           actions: [
-            assign({ peer: ({ event }) => event.output }),
+            assign({ peer: ({ event }) => event.verdict }),
             'sendWelcome',
             emit(({ context, event }) => ({
               type: 'admitted' as const,
               linkId: context.linkId,
-              executorId: event.output.executorId,
+              executorId: event.verdict.executorId,
               name: context.name ?? '',
               remoteAddress: context.remoteAddress,
-              certNotAfter: event.output.certNotAfter,
-              serial: event.output.serial,
-              admission: event.output.admission ?? 'joined',
-              supersedes: event.output.supersedes ?? [],
-              // Verification takes microseconds; the hello's arrival stands for the admission.
+              certNotAfter: event.verdict.certNotAfter,
+              serial: event.verdict.serial,
+              admission: event.verdict.admission ?? 'joined',
+              supersedes: event.verdict.supersedes ?? [],
               at: context.helloAt ?? 0,
             })),
           ],
         },
-        onError: [
+        PEER_REFUSED: [
           {
-            // Not a verdict on the executor: this access point is going away; go elsewhere.
-            guard: ({ event }) => (event.error as ErrorInfo).code === DRAINING_CODE,
+            guard: ({ event }) => event.error.code === DRAINING_CODE,
             target: 'draining',
             actions: [
               assign({ closeReason: 'refused: access point draining' }),
               {
                 type: 'sendGoodbye',
-                params: ({ event }) => ({ reason: 'draining', retryAfterMs: Number((event.error as ErrorInfo).params.retryAfterMs ?? 0) }),
+                params: ({ event }) => ({ reason: 'draining', retryAfterMs: Number(event.error.params.retryAfterMs ?? 0) }),
               },
             ],
           },
@@ -219,22 +221,21 @@ export const connectionMachine = setup({
             target: 'draining',
             actions: [
               assign({
-                rejection: ({ event }) => event.error as ErrorInfo,
-                closeReason: ({ event }) => `rejected: ${(event.error as ErrorInfo).code}`,
+                rejection: ({ event }) => event.error,
+                closeReason: ({ event }) => `rejected: ${event.error.code}`,
               }),
-              { type: 'sendReject', params: ({ event }) => ({ error: event.error as ErrorInfo }) },
+              { type: 'sendReject', params: ({ event }) => ({ error: event.error }) },
               emit(({ context, event }) => ({
                 type: 'rejected' as const,
                 linkId: context.linkId,
                 remoteAddress: context.remoteAddress,
-                error: event.error as ErrorInfo,
+                error: event.error,
               })),
             ],
           },
         ],
+        ...closeOnAnythingElse(['HELLO', 'HEARTBEAT', 'GOODBYE']),
       },
-      // Nothing but hello is read before the peer is verified.
-      on: closeOnAnythingElse(['HELLO', 'HEARTBEAT', 'GOODBYE']),
     },
     active: {
       initial: 'live',

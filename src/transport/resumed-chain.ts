@@ -21,9 +21,27 @@ const MAX_DEPTH = 8;
 /**
  * Follows leaf → issuers (from `sent`, then the bundle) until a certificate of the bundle; each
  * link must be issued by and signed with the next, and each certificate valid at `now`.
+ *
+ * `signaturesVerified`: this chain's signatures were verified against this very bundle before (the
+ * session's full handshake): a signature is a fact of the bytes, so an issuer is then recognised by
+ * its name and key identifier alone, unless two candidates claim the same certificate (a CA
+ * renewed under the same name), where the signatures decide as always. Validity is checked anew.
  */
-export function checkChainAgainstBundle(leaf: X509Certificate, sent: readonly Buffer[], bundle: readonly X509Certificate[], now: number): ChainCheck {
+export function checkChainAgainstBundle(
+  leaf: X509Certificate,
+  sent: readonly Buffer[],
+  bundle: readonly X509Certificate[],
+  now: number,
+  signaturesVerified = false,
+): ChainCheck {
   const candidates = sent.map((der) => new X509Certificate(der));
+  const issuerOf = (subject: X509Certificate, among: readonly X509Certificate[]): X509Certificate | undefined => {
+    if (signaturesVerified) {
+      const named = among.filter((c) => !c.raw.equals(subject.raw) && namesIssuer(c, subject));
+      if (named.length === 1) return named[0];
+    }
+    return among.find((c) => !c.raw.equals(subject.raw) && issues(c, subject));
+  };
   const chain: Buffer[] = [];
   const validity = { from: -Infinity, to: Infinity };
   const result = (error: string | null): ChainCheck => ({ chain, error, validity });
@@ -38,9 +56,9 @@ export function checkChainAgainstBundle(leaf: X509Certificate, sent: readonly Bu
   if (leafError) return result(leafError);
   for (let depth = 0; depth <= MAX_DEPTH; depth++) {
     if (bundle.some((b) => b.raw.equals(current.raw))) return result(null);
-    const anchor = bundle.find((b) => issues(b, current));
+    const anchor = issuerOf(current, bundle);
     if (anchor) return result(add(anchor));
-    const next = candidates.find((c) => !c.raw.equals(current.raw) && issues(c, current));
+    const next = issuerOf(current, candidates);
     if (!next) return result(unknownIssuer(current, depth));
     const error = add(next);
     if (error) return result(error);
@@ -52,6 +70,15 @@ export function checkChainAgainstBundle(leaf: X509Certificate, sent: readonly Bu
 function issues(issuer: X509Certificate, subject: X509Certificate): boolean {
   try {
     return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** OpenSSL's X509_check_issued: names, key identifiers, key usage; no signature. */
+function namesIssuer(issuer: X509Certificate, subject: X509Certificate): boolean {
+  try {
+    return subject.checkIssued(issuer);
   } catch {
     return false;
   }

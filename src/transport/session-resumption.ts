@@ -8,7 +8,7 @@
  * and a resumed link's chain is verified again, against the bundle in force now (resumed-chain.ts),
  * before the policy decides on it like on any other link.
  */
-import { constants, type X509Certificate } from 'node:crypto';
+import { constants, createHash, type X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Server, TlsOptions, TLSSocket } from 'node:tls';
 import { AhError } from '../errors/ah-error.js';
@@ -48,11 +48,22 @@ const SESSION_ID_CONTEXT = 'ah-fleet/1';
 const MAX_REMEMBERED_CHAINS = 65_536;
 /** More than this before a complete ClientHello: not one we can read; TLS will say what it is. */
 const MAX_HELLO_BYTES = 65_536;
+/** Node's TLS server gives a handshake this long (`handshakeTimeout`). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 120_000;
 const peerKey = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
 
 export class SessionResumption {
   readonly counts: HandshakeCounts = { full: 0, resumed: 0 };
   private bundle: X509Certificate[] | null = null;
+  /** A digest of the bundle in force: what a session's record says its chain was verified against. */
+  private bundleDigest: string | null = null;
+  /** When the bundle last changed: a handshake begun before may end after, verified against the old one. */
+  private trustChangedAt = -Infinity;
+  /**
+   * Leaves being resumed (by DER), with the bundle their record was verified against: the tickets
+   * a resumption issues carry that over, not the bundle in force (their chain is checked later, at hello).
+   */
+  private readonly resumingLeaves = new Map<string, string | null>();
   /** From a ClientHello until Node asks for its session: legacy session ID → who, and the PSK identities. */
   private readonly hellos = new Map<string, { peer: string; psk: readonly string[] }>();
   /** From `resumeSession` until the handshake is over, by peer address. */
@@ -131,6 +142,9 @@ export class SessionResumption {
   /** The executor CA bundle in force now (null: none, dev mode). */
   trust(bundlePem: string | null): void {
     this.bundle = bundlePem ? parseCertificates(bundlePem) : null;
+    const digest = this.bundle ? bundleDigest(this.bundle) : null;
+    if (this.bundleDigest !== null && digest !== this.bundleDigest) this.trustChangedAt = this.now();
+    this.bundleDigest = digest;
     this.verified.clear();
   }
 
@@ -191,10 +205,12 @@ export class SessionResumption {
     if (!certificate || !this.bundle) return null;
     const now = this.now();
     const known = this.verified.get(certificate.fingerprint256);
+    const record = this.resumed.get(socket);
+    const signaturesVerified = record?.trustedUnder !== undefined && record.trustedUnder === this.bundleDigest;
     const check =
       known && now >= known.validity.from && now <= known.validity.to
         ? known
-        : checkChainAgainstBundle(certificate, this.resumed.get(socket)?.chain ?? [], this.bundle, now);
+        : checkChainAgainstBundle(certificate, record?.chain ?? [], this.bundle, now, signaturesVerified);
     if (check.error === null && check !== known) this.remember(this.verified, certificate.fingerprint256, check);
     return { certificate, chain: () => check.chain, authorized: check.error === null, authorizationError: check.error };
   }
@@ -218,7 +234,9 @@ export class SessionResumption {
     this.hellos.set(id, { peer, psk: hello.pskIdentities.length ? hello.pskIdentities : [id] });
     socket.once('close', () => {
       this.hellos.delete(id);
+      const record = this.resuming.get(peer);
       this.resuming.delete(peer);
+      if (record) this.forgetResumingLeaf(record);
     });
   }
 
@@ -231,6 +249,8 @@ export class SessionResumption {
       const record = this.store.get(id, now);
       if (!record) continue;
       this.resuming.set(hello.peer, record);
+      const leaf = sessionPeer(record.data);
+      if (leaf) this.resumingLeaves.set(chainKey(leaf.der), record.trustedUnder ?? null);
       return record.data;
     }
     return null;
@@ -240,6 +260,7 @@ export class SessionResumption {
     const key = peerKey(socket);
     const record = this.resuming.get(key);
     this.resuming.delete(key);
+    if (record) this.forgetResumingLeaf(record);
     if (socket.isSessionReused()) {
       this.counts.resumed++;
       if (record) this.resumed.set(socket, record);
@@ -247,6 +268,13 @@ export class SessionResumption {
     }
     this.counts.full++;
     this.rememberChain(socket);
+  }
+
+  private forgetResumingLeaf(record: SessionRecord): void {
+    if (!this.resumingLeaves.size) return;
+    const leaf = sessionPeer(record.data);
+    // Its second ticket may still be on its way in this turn.
+    if (leaf) setImmediate(() => this.resumingLeaves.delete(chainKey(leaf.der)));
   }
 
   /** The issuers the executor sent that the bundle does not hold: a resumed link will need them. */
@@ -272,8 +300,16 @@ export class SessionResumption {
     const now = this.now();
     const expiresAt = Math.min(peer.notAfter, now + this.maxAgeMs);
     if (expiresAt <= now) return;
-    const chain = this.chains.size ? (this.chains.get(chainKey(peer.der)) ?? []) : [];
-    const record = { id: id.toString('hex'), data, chain, expiresAt };
+    const leafKey = chainKey(peer.der);
+    const chain = this.chains.size ? (this.chains.get(leafKey) ?? []) : [];
+    // A full handshake: OpenSSL verified the chain against the bundle in force. A resumption: the
+    // chain is as verified as the record it resumed.
+    const trustedUnder = this.resumingLeaves.has(leafKey)
+      ? this.resumingLeaves.get(leafKey)
+      : now - this.trustChangedAt > TLS_HANDSHAKE_TIMEOUT_MS
+        ? this.bundleDigest
+        : null;
+    const record = { id: id.toString('hex'), data, chain, expiresAt, ...(trustedUnder ? { trustedUnder } : {}) };
     // Keep one session per handshake: half the records, on disk and in memory.
     if (this.previousTicket?.peer === peer) this.store.drop(this.previousTicket.id);
     else if (!this.previousTicket) setImmediate(() => (this.previousTicket = null));
@@ -284,3 +320,10 @@ export class SessionResumption {
 
 /** The executor certificate a remembered chain belongs to (its DER: no hash to compute). */
 const chainKey = (der: Buffer): string => der.toString('base64');
+
+/** The bundle's certificates, in order, hashed. */
+function bundleDigest(bundle: readonly X509Certificate[]): string {
+  const hash = createHash('sha256');
+  for (const cert of bundle) hash.update(cert.raw);
+  return hash.digest('base64url').slice(0, 22);
+}

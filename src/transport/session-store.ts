@@ -17,6 +17,11 @@ export interface SessionRecord {
   readonly chain: readonly Buffer[];
   /** Never resumed after this (ms): the certificate's notAfter, or the maximum age if sooner. */
   readonly expiresAt: number;
+  /**
+   * The trust bundle (its digest) the chain's signatures were verified against: while that bundle
+   * is still the one in force, a resumption checks names and validity but not signatures again.
+   */
+  readonly trustedUnder?: string;
 }
 
 interface Plain {
@@ -24,6 +29,7 @@ interface Plain {
   d: string;
   c: string[];
   e: number;
+  t?: string;
 }
 
 export const DEFAULT_MAX_SESSIONS = 100_000;
@@ -146,6 +152,7 @@ export class SessionStore {
 
   private seal(r: SessionRecord): string {
     const plain: Plain = { i: r.id, d: r.data.toString('base64'), c: r.chain.map((c) => c.toString('base64')), e: r.expiresAt };
+    if (r.trustedUnder) plain.t = r.trustedUnder;
     return this.keys.seal(Buffer.from(JSON.stringify(plain)));
   }
 
@@ -154,7 +161,8 @@ export class SessionStore {
     if (!plain) return null;
     try {
       const p = JSON.parse(plain.toString('utf8')) as Plain;
-      return { id: p.i, data: Buffer.from(p.d, 'base64'), chain: p.c.map((c) => Buffer.from(c, 'base64')), expiresAt: p.e };
+      const record = { id: p.i, data: Buffer.from(p.d, 'base64'), chain: p.c.map((c) => Buffer.from(c, 'base64')), expiresAt: p.e };
+      return typeof p.t === 'string' ? { ...record, trustedUnder: p.t } : record;
     } catch {
       return null;
     }

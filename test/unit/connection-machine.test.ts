@@ -1,4 +1,4 @@
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { connectionMachine, type PeerVerdict } from '../../src/machines/connection.js';
 
@@ -10,12 +10,6 @@ function link(verdict: PeerVerdict | ErrorInfo) {
   const wire: string[] = [];
   const emitted: string[] = [];
   const machine = connectionMachine.provide({
-    actors: {
-      verifyPeer: fromPromise(async () => {
-        if ('code' in verdict) throw verdict;
-        return verdict;
-      }),
-    },
     actions: {
       sendWelcome: () => void wire.push('welcome'),
       sendReject: (_, p) => void wire.push(`reject ${p.error.code}`),
@@ -27,18 +21,19 @@ function link(verdict: PeerVerdict | ErrorInfo) {
   const actor = createActor(machine, { clock, input: { linkId: 'link-1', remoteAddress: '127.0.0.1:5', heartbeatIntervalMs: 1_000 } });
   for (const type of ['admitted', 'departed', 'rejected'] as const) actor.on(type, (e) => emitted.push(`${e.type}`));
   actor.start();
-  const settle = () => new Promise((r) => setImmediate(r));
-  return { clock, wire, emitted, actor, settle, hello: () => actor.send({ type: 'HELLO', name: 'e', version: '1', labels: {}, at: clock.now() }) };
+  // The transport's verdict on the hello, as it sends it (actors/executor-links.ts).
+  const verify = () => actor.send('code' in verdict ? { type: 'PEER_REFUSED', error: verdict } : { type: 'PEER_VERIFIED', verdict });
+  return { clock, wire, emitted, actor, verify, hello: () => actor.send({ type: 'HELLO', name: 'e', version: '1', labels: {}, at: clock.now() }) };
 }
 
 const OK: PeerVerdict = { executorId: 'spiffe://dev.local/ah/agent/e', certNotAfter: 9e12, serial: '01' };
 
 describe('connection machine', () => {
-  it('verifies after hello, welcomes, and closes when told the link fell silent', async () => {
+  it('verifies after hello, welcomes, and closes when told the link fell silent', () => {
     const l = link(OK);
     l.hello();
     expect(l.actor.getSnapshot().value).toBe('verifying');
-    await l.settle();
+    l.verify();
     expect(l.actor.getSnapshot().value).toEqual({ active: 'live' });
     expect(l.wire).toEqual(['welcome']);
     // Time alone does not close an admitted link: its silence deadline is the heartbeat watch's.
@@ -51,10 +46,10 @@ describe('connection machine', () => {
     expect(l.emitted).toEqual(['admitted', 'departed']);
   });
 
-  it('rejects with the catalog code and drains', async () => {
+  it('rejects with the catalog code and drains', () => {
     const l = link({ code: 'ENROLL_CLIENT_CERT_REQUIRED', params: {}, retryable: true });
     l.hello();
-    await l.settle();
+    l.verify();
     expect(l.actor.getSnapshot().value).toBe('draining');
     expect(l.wire).toEqual(['reject ENROLL_CLIENT_CERT_REQUIRED', 'end']);
     l.actor.send({ type: 'SOCKET_CLOSED', detail: 'closed by peer', at: 0 });
@@ -73,10 +68,10 @@ describe('connection machine', () => {
     expect(b.wire).toEqual(['destroy']);
   });
 
-  it('says goodbye when the access point drains', async () => {
+  it('says goodbye when the access point drains', () => {
     const l = link(OK);
     l.hello();
-    await l.settle();
+    l.verify();
     l.actor.send({ type: 'DRAIN', reason: 'shutdown' });
     expect(l.wire).toEqual(['welcome', 'goodbye shutdown', 'end']);
     advance(l.clock, 2_000);

@@ -74,8 +74,9 @@ describe('session store', () => {
     const keys = SessionKeys.open(keyFile, { rotationMs: HOUR, now: T0 });
     const store = new SessionStore(storeFile, keys);
     store.load(T0);
-    store.put(record('aa', T0 + 10 * HOUR));
+    store.put({ ...record('aa', T0 + 10 * HOUR), trustedUnder: 'bundle-1' });
     store.put(record('bb', T0 + HOUR / 2));
+    store.put(record('cc', T0 + 10 * HOUR));
     store.flush();
     expect(statSync(storeFile).mode & 0o777).toBe(0o600);
     expect(readFileSync(storeFile, 'utf8')).not.toContain(Buffer.from('session aa').toString('base64'));
@@ -83,9 +84,12 @@ describe('session store', () => {
     const restarted = SessionKeys.open(keyFile, { rotationMs: HOUR, now: T0 + HOUR });
     expect(restarted.ids).toHaveLength(2);
     const reloaded = new SessionStore(storeFile, restarted);
-    expect(reloaded.load(T0 + HOUR)).toBe(1);
+    expect(reloaded.load(T0 + HOUR)).toBe(2);
+    expect(reloaded.get('cc', T0 + HOUR)?.trustedUnder).toBeUndefined();
     expect(reloaded.get('aa', T0 + HOUR)?.data.toString()).toBe('session aa');
     expect(reloaded.get('aa', T0 + HOUR)?.chain.map(String)).toEqual(['issuer']);
+    // The bundle its chain was verified against comes back with it; a record without one has none.
+    expect(reloaded.get('aa', T0 + HOUR)?.trustedUnder).toBe('bundle-1');
     expect(reloaded.get('bb', T0 + HOUR)).toBeNull();
     expect(reloaded.get('aa', T0 + 10 * HOUR)).toBeNull();
   });

@@ -6,7 +6,7 @@
  * link after three heartbeat intervals.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createActor, fromPromise } from 'xstate';
+import { createActor } from 'xstate';
 import { connectionMachine, type PeerVerdict } from '../../src/machines/connection.js';
 import { MAX_NATIVE_TIMEOUT_MS } from '../../src/util/long-timer.js';
 import { TimerWheel, wheelClock } from '../../src/util/timer-wheel.js';
@@ -204,7 +204,6 @@ describe('heartbeat deadlines on the wheel', () => {
     const clock = new TimerWheel({ resolutionMs: TICK, now: () => Date.now() });
     const wire: string[] = [];
     const machine = connectionMachine.provide({
-      actors: { verifyPeer: fromPromise(async () => OK) },
       actions: { sendWelcome: () => void wire.push('welcome'), destroySocket: () => void wire.push('destroy') },
     });
     const actor = createActor(machine, { clock, input: { linkId: 'link-1', remoteAddress: '127.0.0.1:5', heartbeatIntervalMs: 1_000 } });
@@ -212,7 +211,7 @@ describe('heartbeat deadlines on the wheel', () => {
     actor.on('admitted', () => watch.watch('link-1', 3_000));
     actor.start();
     actor.send({ type: 'HELLO', name: 'e', version: '1', labels: {}, at: Date.now() });
-    await vi.advanceTimersByTimeAsync(0);
+    actor.send({ type: 'PEER_VERIFIED', verdict: OK });
     expect(actor.getSnapshot().value).toEqual({ active: 'live' });
     for (let seq = 1; seq <= 5; seq++) {
       vi.advanceTimersByTime(2_900);

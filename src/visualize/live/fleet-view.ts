@@ -169,9 +169,9 @@ export class FleetView extends EventEmitter<{ changed: []; touched: [] }> {
       const e = r.event;
       link.lastEvent = { type: e.type, source: r.source, error: asError(e.error) };
       if (e.type === 'HELLO' && typeof e.name === 'string') link.name = e.name;
-      else if (e.type.startsWith('xstate.done.actor.') && typeof (e.output as { executorId?: unknown })?.executorId === 'string') {
-        this.attach(link, (e.output as { executorId: string }).executorId);
-      } else if (e.type.startsWith('xstate.error.actor.')) link.rejection = asError(e.error);
+      else if (e.type === 'PEER_VERIFIED' && typeof (e.verdict as { executorId?: unknown })?.executorId === 'string') {
+        this.attach(link, (e.verdict as { executorId: string }).executorId);
+      } else if (e.type === 'PEER_REFUSED') link.rejection = asError(e.error);
       const last = link.steps[link.steps.length - 1];
       if (last) last.quiet[e.type] = (last.quiet[e.type] ?? 0) + 1;
       this.emit('touched');
