@@ -6,8 +6,10 @@
  * certificate (after a rotation) or another trust bundle never resumes it. It is kept only once the
  * access point behind it was verified, and forgotten when the access point refuses the link.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { certificateNotAfter } from '../x509/cert-profile.js';
+import { splitPemCertificates } from '../x509/certificate.js';
 
 interface Kept {
   readonly session: Buffer;
@@ -18,6 +20,11 @@ interface Kept {
 /** By access point address and identity; the least recently kept forgotten first past the bound. */
 const sessions = new Map<string, Kept>();
 const MAX_SESSIONS = 16_384;
+/**
+ * What a dial needs of its certificate, worked out once per certificate and trust (not per dial:
+ * a fleet's executors all redial at once when their access point restarts).
+ */
+const identities = new Map<string, { readonly digest: string; readonly notAfter: number }>();
 
 export interface SessionSource {
   readonly address: string;
@@ -33,9 +40,12 @@ export class DialSession {
   private pending: Buffer | null = null;
   private verified = false;
 
+  private readonly notAfter: number;
+
   constructor(private readonly source: SessionSource) {
-    const identity = createHash('sha256').update(source.certPem).update('\0').update(JSON.stringify(source.trust)).digest('base64');
-    this.key = `${source.address} ${identity}`;
+    const { digest, notAfter } = identityOf(source);
+    this.key = `${source.address} ${digest}`;
+    this.notAfter = notAfter;
   }
 
   /** `tls.connect` options: the session to resume, if one is kept for this address and identity. */
@@ -76,15 +86,30 @@ export class DialSession {
   private keep(): void {
     if (!this.pending || !this.source.certPem) return;
     sessions.delete(this.key);
-    sessions.set(this.key, { session: this.pending, until: notAfter(this.source.certPem) });
+    sessions.set(this.key, { session: this.pending, until: this.notAfter });
     if (sessions.size > MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
     this.pending = null;
   }
 }
 
+function identityOf(source: SessionSource): { readonly digest: string; readonly notAfter: number } {
+  const trust = JSON.stringify(source.trust);
+  const cacheKey = `${source.certPem}\0${trust}`;
+  let identity = identities.get(cacheKey);
+  if (!identity) {
+    identity = { digest: createHash('sha256').update(source.certPem).update('\0').update(trust).digest('base64'), notAfter: notAfter(source.certPem) };
+    identities.set(cacheKey, identity);
+    if (identities.size > MAX_SESSIONS) identities.delete(identities.keys().next().value!);
+  }
+  return identity;
+}
+
+/** The leaf's notAfter, read from its DER (an X509Certificate per session was the executor's largest cost in a re-join). */
 function notAfter(certPem: string): number {
   try {
-    return Date.parse(new X509Certificate(certPem).validTo);
+    const [leaf] = splitPemCertificates(certPem);
+    if (!leaf) return 0;
+    return certificateNotAfter(Buffer.from(leaf.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
   } catch {
     return 0;
   }
