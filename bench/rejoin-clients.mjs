@@ -24,6 +24,7 @@ const links = [];
 const counters = { resumed: 0, full: 0 };
 /** Dial failures by catalog code (ah), to tell a slow access point from a failing one. */
 const errors = {};
+let markedAt = 0;
 
 function plainLink(e, link) {
   let session = null;
@@ -79,10 +80,17 @@ async function ahLink(e, link) {
     statusSocket: false,
     backoff,
   });
-  executor.on('enrolled', () => (link.up = true));
-  executor.on('error', (err) => (errors[err.code] = (errors[err.code] ?? 0) + 1));
+  executor.on('enrolled', () => {
+    link.up = true;
+    if (link.dropped) link.backAt ??= performance.now() - markedAt;
+  });
+  executor.on('error', (err) => {
+    errors[err.code] = (errors[err.code] ?? 0) + 1;
+    if (link.dropped) (link.history ??= []).push(`${(performance.now() - markedAt).toFixed(0)} ${err.code} ${err.message}`);
+  });
   executor.on('disconnected', () => {
     if (link.up) link.dropped = true;
+    if (link.dropped) (link.history ??= []).push(`${(performance.now() - markedAt).toFixed(0)} disconnected`);
     link.up = false;
   });
   link.stop = () => executor.stop();
@@ -109,8 +117,20 @@ serveIpc({
     await Promise.all(Array.from({ length: Number(concurrency) }, worker));
     return { ms: performance.now() - started };
   },
+  /** The slowest links back since `mark`: when, and what happened to them. */
+  slowest: ({ n = 3 }) =>
+    links
+      .filter((l) => l.dropped)
+      .sort((a, b) => (b.backAt ?? Infinity) - (a.backAt ?? Infinity))
+      .slice(0, n)
+      .map((l) => ({ backAt: l.backAt, history: l.history })),
   mark: () => {
-    for (const l of links) l.dropped = false;
+    markedAt = performance.now();
+    for (const l of links) {
+      l.dropped = false;
+      l.history = undefined;
+      l.backAt = undefined;
+    }
     counters.resumed = 0;
     counters.full = 0;
     return true;

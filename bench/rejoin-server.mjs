@@ -37,7 +37,8 @@ if (mode === 'plain') {
     socket.on('error', () => {});
     socket.on('close', () => counters.open--);
   });
-  server.listen(Number(port), '127.0.0.1', () => serveIpc({ counters: () => counters }, { port: server.address().port, pid: process.pid }));
+  // The same accept queue as the access point's (transport/fleet-server.ts LISTEN_BACKLOG).
+  server.listen({ port: Number(port), host: '127.0.0.1', backlog: 4096 }, () => serveIpc({ counters: () => counters }, { port: server.address().port, pid: process.pid }));
 } else {
   const ap = createAccessPoint({
     listen: `127.0.0.1:${port}`,
@@ -45,7 +46,8 @@ if (mode === 'plain') {
     provider: new StaticProvider([serverPair], executorCaPem),
     statusSocket: false,
     // Every load process dials from the same loopback address: measure the engine, not the gate.
-    maxHandshakes: 65_536,
+    maxHandshakes: Number(process.env.AH_X_MAXHS ?? 65_536),
+    ...(process.env.AH_X_QUEUE ? { handshakeQueue: Number(process.env.AH_X_QUEUE) } : {}),
     handshakeRate: 100_000,
   });
   const bound = await ap.start();

@@ -70,10 +70,14 @@ async function run(mode) {
   // Let the first tickets reach the server's store (ah appends them within an event-loop turn).
   await sleep(500);
   await Promise.all(clients.map((c) => c.call('mark')));
+  // ...and of the first load process over the same window.
+  if (process.env.AH_BENCH_PROFILE_REJOIN) await clients[0].call('profileStart');
   const killedAt = performance.now();
   process.kill(server.info.pid, 'SIGKILL');
   server = await startChild('rejoin-server.mjs', serverArgs);
   const listeningAt = performance.now();
+  // AH_BENCH_PROFILE_REJOIN=DIR: a CPU profile of the restarted server until all are back.
+  if (process.env.AH_BENCH_PROFILE_REJOIN) await server.call('profileStart');
   const cpuBefore = (await server.call('stats')).cpuMs;
   const loadCpu = async () => (await Promise.all(clients.map((c) => c.call('stats')))).reduce((a, c) => a + c.cpuMs, 0);
   const loadBefore = await loadCpu();
@@ -89,11 +93,17 @@ async function run(mode) {
   const fromListening = performance.now() - listeningAt;
   const restartMs = listeningAt - killedAt;
   const serverCounters = await server.call('counters');
+  if (process.env.AH_BENCH_PROFILE_REJOIN) {
+    const dir = process.env.AH_BENCH_PROFILE_REJOIN;
+    log(`# profile of the ${mode} re-join: ${await server.call('profileStop', { file: join(dir, `${mode}-rejoin.cpuprofile`) })}`);
+    log(`# profile of a load process: ${await clients[0].call('profileStop', { file: join(dir, `${mode}-rejoin-load.cpuprofile`) })}`);
+  }
   const cpuMs = (await server.call('stats')).cpuMs - cpuBefore;
   const loadMs = (await loadCpu()) - loadBefore;
   log(
     `${mode}: ${back}/${N} back in ${ms.toFixed(0)} ms (listening again after ${restartMs.toFixed(0)} ms); server handshakes ${JSON.stringify(serverCounters)}; server CPU ${cpuMs.toFixed(0)} ms, load CPU ${loadMs.toFixed(0)} ms`,
   );
+  if (mode === 'ah') log(`ah: slowest back ${JSON.stringify(await Promise.all(clients.map((c) => c.call('slowest', { n: 2 }))))}`);
   if (mode === 'ah') log(`ah: executor errors by code ${JSON.stringify(await Promise.all(clients.map((c) => c.call('errors'))))}`);
   await Promise.all(clients.map((c) => c.call('close').catch(() => {})));
   await Promise.all([server, ...clients].map((c) => c.kill()));

@@ -37,7 +37,8 @@ if (mode === 'plain') {
     socket.on('error', () => {});
     socket.on('close', () => counters.open--);
   });
-  server.listen(0, '127.0.0.1', () => serveIpc({ counters: () => counters }, { port: server.address().port }));
+  // The same accept queue as the access point's (transport/fleet-server.ts LISTEN_BACKLOG).
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => serveIpc({ counters: () => counters }, { port: server.address().port }));
 } else {
   const ap = createAccessPoint({
     listen: '127.0.0.1:0',

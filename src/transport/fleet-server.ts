@@ -14,6 +14,13 @@ import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type Exec
 import { peerCertificate, sentChain } from './peer-certificate.js';
 import type { SessionResumption } from './session-resumption.js';
 
+/**
+ * The kernel's accept queue for the fleet port (capped by net.core.somaxconn). Node's 511 overflows
+ * when a fleet redials at once (an access point restart): a dropped SYN is retried by the
+ * executor's kernel after 1, 3, 7, 15 s, which is what the slowest executors then wait.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface ServerIdentity {
   readonly certPem: string;
   readonly keyPem: string;
@@ -171,7 +178,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.tcp.once('error', onError);
-      this.tcp.listen(this.options.listen.port, this.options.listen.host, () => {
+      this.tcp.listen({ port: this.options.listen.port, host: this.options.listen.host, backlog: LISTEN_BACKLOG }, () => {
         this.tcp.off('error', onError);
         const addr = this.tcp.address();
         resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : this.options.listen);
