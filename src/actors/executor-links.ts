@@ -142,6 +142,9 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
   private readonly system: AnyActorRef;
   /** Admitted links' silence deadlines, on the links' clock. */
   private readonly heartbeats = new HeartbeatWatch(wheelClock, (linkId) => this.links.get(linkId)?.actor.send({ type: 'SILENT', at: Date.now() }));
+  /** The links' machine records: logged at debug level (decided at start, as for every machine). */
+  private readonly machineLogging: boolean;
+  private inspection: { unsubscribe(): void } | null = null;
   /** Set by a configuration reload: the interval new links are told (deps' until then). */
   private heartbeatIntervalMs: number | undefined;
 
@@ -155,13 +158,30 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         // One timer wheel for every link's deadlines (hello, three heartbeat intervals, drain),
         // instead of a native timer re-armed on each heartbeat; it chains delays of any length.
         clock: wheelClock,
-        inspect: machineInspector(deps.logging.get('ah_machine'), 'links', (r) => this.emit('machine', r), {
-          childrenByOwnId: true,
-          observing: deps.wantsMachineRecords,
-        }),
       },
     );
     this.system.start();
+    this.machineLogging = deps.logging.get('ah_machine').isLevelEnabled('debug');
+    this.inspectMachines(deps.wantsMachineRecords());
+  }
+
+  /**
+   * Hand out the links' machine records while someone listens (the live debug view) or they are
+   * logged (debug): the inspector is attached to the links' actor system only then, since building
+   * an inspection event for every step of ten thousand links costs when nobody reads them.
+   */
+  inspectMachines(observed: boolean): void {
+    const wanted = observed || this.machineLogging;
+    if (wanted && !this.inspection) {
+      const inspector = machineInspector(this.deps.logging.get('ah_machine'), 'links', (r) => this.emit('machine', r), {
+        childrenByOwnId: true,
+        observing: this.deps.wantsMachineRecords,
+      });
+      if (inspector) this.inspection = this.system.system.inspect(inspector);
+    } else if (!wanted && this.inspection) {
+      this.inspection.unsubscribe();
+      this.inspection = null;
+    }
   }
 
   /** Open links (two for an executor in the middle of a rotation). */

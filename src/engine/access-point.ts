@@ -220,6 +220,24 @@ export class AccessPoint extends EventEmitter<AccessPointEvents> {
     }
   }
 
+  // The links' machine records are made only while someone listens for them (the live view).
+  override on<T extends EventEmitter.EventNames<AccessPointEvents>>(event: T, fn: EventEmitter.EventListener<AccessPointEvents, T>, context?: unknown): this {
+    super.on(event, fn, context);
+    if (event === 'machine') this.links.inspectMachines(true);
+    return this;
+  }
+
+  override off<T extends EventEmitter.EventNames<AccessPointEvents>>(
+    event: T,
+    fn?: EventEmitter.EventListener<AccessPointEvents, T>,
+    context?: unknown,
+    once?: boolean,
+  ): this {
+    super.off(event, fn, context, once);
+    if (event === 'machine') this.links.inspectMachines(this.listenerCount('machine') > 0);
+    return this;
+  }
+
   /** Where it listens (after `start()`), e.g. `127.0.0.1:4433`. */
   get address(): HostPort {
     if (!this.bound) throw new Error('access point not listening');
