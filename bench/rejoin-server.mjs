@@ -38,7 +38,9 @@ if (mode === 'plain') {
     socket.on('close', () => counters.open--);
   });
   // The same accept queue as the access point's (transport/fleet-server.ts LISTEN_BACKLOG).
-  server.listen({ port: Number(port), host: '127.0.0.1', backlog: 4096 }, () => serveIpc({ counters: () => counters }, { port: server.address().port, pid: process.pid }));
+  server.listen({ port: Number(port), host: '127.0.0.1', backlog: 4096 }, () =>
+    serveIpc({ counters: () => counters }, { port: server.address().port, pid: process.pid }),
+  );
 } else {
   const ap = createAccessPoint({
     listen: `127.0.0.1:${port}`,
