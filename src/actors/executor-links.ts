@@ -28,6 +28,7 @@ import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-polic
 import type { ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
 import { wheelClock } from '../util/timer-wheel.js';
+import { notBeforeOf } from '../x509/certificate.js';
 import { DuplicateIdentities } from './duplicate-identities.js';
 import { HeartbeatWatch } from './heartbeat-watch.js';
 import type { FleetEntryJson, Roster, RosterEntry } from './roster.js';
@@ -523,7 +524,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     const { roster, logging } = this.deps;
     const cert = link.handshake.certificate;
     // A doctor's probe (ah.doctor label) is not the executor reconnecting.
-    if (cert && labels['ah.doctor'] !== 'true') this.deps.health?.admitted(e.executorId, { notBefore: Date.parse(cert.validFrom), serial: e.serial }, e.at);
+    if (cert && labels['ah.doctor'] !== 'true') this.deps.health?.admitted(e.executorId, { notBefore: notBeforeOf(cert), serial: e.serial }, e.at);
     const log = logging.get('ah_access_point');
     const before = roster.get(e.executorId);
     const remote = this.remote.get(e.linkId)?.holder;

@@ -5,6 +5,7 @@
  * (`authorizationError`), so that executor-policy.ts decides on it exactly as on a full handshake.
  */
 import { X509Certificate } from 'node:crypto';
+import { notAfterOf, notBeforeOf } from '../x509/certificate.js';
 
 export interface ChainCheck {
   /** The chain that was followed, leaf first, up to the bundle certificate that vouches for it. */
@@ -47,8 +48,8 @@ export function checkChainAgainstBundle(
   const result = (error: string | null): ChainCheck => ({ chain, error, validity });
   const add = (cert: X509Certificate): string | null => {
     chain.push(cert.raw);
-    validity.from = Math.max(validity.from, Date.parse(cert.validFrom));
-    validity.to = Math.min(validity.to, Date.parse(cert.validTo));
+    validity.from = Math.max(validity.from, notBeforeOf(cert));
+    validity.to = Math.min(validity.to, notAfterOf(cert));
     return validityError(cert, now);
   };
   let current = leaf;
@@ -85,8 +86,8 @@ function namesIssuer(issuer: X509Certificate, subject: X509Certificate): boolean
 }
 
 function validityError(cert: X509Certificate, now: number): string | null {
-  if (now < Date.parse(cert.validFrom)) return 'CERT_NOT_YET_VALID';
-  if (now > Date.parse(cert.validTo)) return 'CERT_HAS_EXPIRED';
+  if (now < notBeforeOf(cert)) return 'CERT_NOT_YET_VALID';
+  if (now > notAfterOf(cert)) return 'CERT_HAS_EXPIRED';
   return null;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The access point's TLS session records, sealed with the state dir's session keys and appended to
  * one file, so an executor's session survives a restart of the access point (even `kill -9`: an
- * append reaches the kernel at the end of the event-loop turn that made it). The file is rewritten
+ * append reaches the kernel at the end of the event-loop turn that made it). One sealed line holds
+ * the records of one turn (a seal per enrollment was a cost of its own). The file is rewritten
  * (compacted) from the live records when it holds mostly dead ones. Records expire; the store
  * holds a bounded number, forgetting the oldest first.
  */
@@ -33,6 +34,8 @@ interface Plain {
 }
 
 export const DEFAULT_MAX_SESSIONS = 100_000;
+/** Records per sealed line when the file is rewritten. */
+const RECORDS_PER_LINE = 512;
 
 export class SessionStore {
   private readonly records = new Map<string, SessionRecord>();
@@ -65,11 +68,12 @@ export class SessionStore {
       // No file yet (or unreadable: it is rewritten below).
     }
     const lines = text.split('\n').filter(Boolean);
+    this.lines = 0;
     for (const line of lines) {
-      const record = this.unseal(line);
-      if (record && record.expiresAt > now) this.remember(record);
+      const records = this.unseal(line);
+      this.lines += records.length;
+      for (const record of records) if (record.expiresAt > now) this.remember(record);
     }
-    this.lines = lines.length;
     if (this.mostlyDead()) this.compact(now);
     return this.records.size;
   }
@@ -109,28 +113,30 @@ export class SessionStore {
   flush(): void {
     this.flushQueued = false;
     if (!this.pending.length) return;
-    const lines = this.pending.map((r) => this.seal(r));
+    const line = this.seal(this.pending);
+    this.lines += this.pending.length;
     this.pending = [];
     this.fd ??= openSync(this.file, 'a', 0o600);
-    writeSync(this.fd, `${lines.join('\n')}\n`);
-    this.lines += lines.length;
+    writeSync(this.fd, `${line}\n`);
     if (this.mostlyDead()) this.compact(Date.now());
   }
 
   /** Rewrites the file from the live records, sealed with the current key. */
   compact(now: number): void {
     this.pending = [];
-    const lines: string[] = [];
+    const live: SessionRecord[] = [];
     for (const record of this.records.values()) {
-      if (record.expiresAt > now) lines.push(this.seal(record));
+      if (record.expiresAt > now) live.push(record);
       else this.records.delete(record.id);
     }
+    const lines: string[] = [];
+    for (let i = 0; i < live.length; i += RECORDS_PER_LINE) lines.push(this.seal(live.slice(i, i + RECORDS_PER_LINE)));
     this.close();
     const tmp = `${this.file}.tmp`;
     rmSync(tmp, { force: true });
     writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
     renameSync(tmp, this.file);
-    this.lines = lines.length;
+    this.lines = live.length;
   }
 
   private mostlyDead(): boolean {
@@ -150,21 +156,28 @@ export class SessionStore {
     if (this.records.size > this.maxEntries) this.records.delete(this.records.keys().next().value!);
   }
 
-  private seal(r: SessionRecord): string {
-    const plain: Plain = { i: r.id, d: r.data.toString('base64'), c: r.chain.map((c) => c.toString('base64')), e: r.expiresAt };
-    if (r.trustedUnder) plain.t = r.trustedUnder;
+  /** One line: the records put in one event-loop turn (or a slice of a compaction), sealed together. */
+  private seal(records: readonly SessionRecord[]): string {
+    const plain = records.map((r): Plain => {
+      const p: Plain = { i: r.id, d: r.data.toString('base64'), c: r.chain.map((c) => c.toString('base64')), e: r.expiresAt };
+      if (r.trustedUnder) p.t = r.trustedUnder;
+      return p;
+    });
     return this.keys.seal(Buffer.from(JSON.stringify(plain)));
   }
 
-  private unseal(line: string): SessionRecord | null {
-    const plain = this.keys.open(line);
-    if (!plain) return null;
+  /** The records of a line (a line written before batching holds one record, not an array). */
+  private unseal(line: string): SessionRecord[] {
+    const opened = this.keys.open(line);
+    if (!opened) return [];
     try {
-      const p = JSON.parse(plain.toString('utf8')) as Plain;
-      const record = { id: p.i, data: Buffer.from(p.d, 'base64'), chain: p.c.map((c) => Buffer.from(c, 'base64')), expiresAt: p.e };
-      return typeof p.t === 'string' ? { ...record, trustedUnder: p.t } : record;
+      const parsed = JSON.parse(opened.toString('utf8')) as Plain | Plain[];
+      return (Array.isArray(parsed) ? parsed : [parsed]).map((p) => {
+        const record = { id: p.i, data: Buffer.from(p.d, 'base64'), chain: p.c.map((c) => Buffer.from(c, 'base64')), expiresAt: p.e };
+        return typeof p.t === 'string' ? { ...record, trustedUnder: p.t } : record;
+      });
     } catch {
-      return null;
+      return [];
     }
   }
 }

@@ -5,6 +5,7 @@
  */
 import { createHash, createPrivateKey, type X509Certificate, type KeyObject } from 'node:crypto';
 import type { IdentitySummary } from '../model/identity.js';
+import { certificateValidity } from './cert-profile.js';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -57,12 +58,29 @@ export function fingerprintOf(cert: X509Certificate): string {
   return createHash('sha256').update(cert.raw).digest('hex');
 }
 
+/** Read from the DER once per certificate object (x509/cert-profile.ts says why). */
+const validities = new WeakMap<X509Certificate, { notBefore: number; notAfter: number }>();
+
+function validityOf(cert: X509Certificate): { notBefore: number; notAfter: number } {
+  let validity = validities.get(cert);
+  if (!validity) {
+    try {
+      validity = certificateValidity(cert.raw);
+    } catch {
+      // A time OpenSSL reads and our reader does not (fractional seconds, say): Node's strings.
+      validity = { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+    }
+    validities.set(cert, validity);
+  }
+  return validity;
+}
+
 export function notBeforeOf(cert: X509Certificate): number {
-  return Date.parse(cert.validFrom);
+  return validityOf(cert).notBefore;
 }
 
 export function notAfterOf(cert: X509Certificate): number {
-  return Date.parse(cert.validTo);
+  return validityOf(cert).notAfter;
 }
 
 export function serialOf(cert: X509Certificate): string {

@@ -1,11 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CertificateProfileError, certificateNotAfter } from '../../src/x509/cert-profile.js';
+import { CertificateProfileError, certificateNotAfter, certificateValidity } from '../../src/x509/cert-profile.js';
+import { notAfterOf, notBeforeOf } from '../../src/x509/certificate.js';
 import { createSelfSigned } from '../../src/x509/self-signed.js';
 
 const derOf = (pem: string) => new X509Certificate(pem).raw;
 
-describe('certificateNotAfter', () => {
+describe('certificateValidity / certificateNotAfter', () => {
   it.each([
     ['a UTCTime (before 2050)', Date.UTC(2031, 4, 17, 8, 9, 10)],
     ['a GeneralizedTime (2050 and after)', Date.UTC(2061, 0, 2, 3, 4, 5)],
@@ -14,6 +15,9 @@ describe('certificateNotAfter', () => {
     const { certPem } = await createSelfSigned({ commonName: 't', uris: ['spiffe://t/x'], notBefore: Date.UTC(2020, 0, 1), notAfter, usage: 'client' });
     expect(certificateNotAfter(derOf(certPem))).toBe(notAfter);
     expect(certificateNotAfter(derOf(certPem))).toBe(Date.parse(new X509Certificate(certPem).validTo));
+    expect(certificateValidity(derOf(certPem))).toEqual({ notBefore: Date.UTC(2020, 0, 1), notAfter });
+    const cert = new X509Certificate(certPem);
+    expect([notBeforeOf(cert), notAfterOf(cert)]).toEqual([Date.parse(cert.validFrom), Date.parse(cert.validTo)]);
   });
 
   it('refuses what is not a certificate', () => {

@@ -94,6 +94,24 @@ describe('session store', () => {
     expect(reloaded.get('aa', T0 + 10 * HOUR)).toBeNull();
   });
 
+  it('seals the records of one turn as one line, and still reads a line of one record (as written before)', () => {
+    const dir = tempStateDir('ah-store-');
+    const keyFile = join(dir, 'tls-session-keys.json');
+    const storeFile = join(dir, 'tls-sessions');
+    const keys = SessionKeys.open(keyFile, { now: T0 });
+    const store = new SessionStore(storeFile, keys);
+    store.load(T0);
+    for (const id of ['b1', 'b2', 'b3']) store.put(record(id, T0 + HOUR));
+    store.flush();
+    expect(readFileSync(storeFile, 'utf8').trim().split('\n')).toHaveLength(1);
+    const single = { i: 'old', d: Buffer.from('session old').toString('base64'), c: [], e: T0 + HOUR };
+    writeFileSync(storeFile, `${keys.seal(Buffer.from(JSON.stringify(single)))}\n`, { flag: 'a' });
+    const reloaded = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
+    expect(reloaded.load(T0)).toBe(4);
+    expect(reloaded.get('old', T0)?.data.toString()).toBe('session old');
+    expect(reloaded.get('b2', T0)?.data.toString()).toBe('session b2');
+  });
+
   it('holds at most its bound, forgetting the oldest first', () => {
     const dir = tempStateDir('ah-store-');
     const store = new SessionStore(join(dir, 'tls-sessions'), SessionKeys.open(join(dir, 'k.json'), { now: T0 }), 2);
