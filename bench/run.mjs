@@ -224,38 +224,24 @@ await fleet.server.kill();
 const p = plain.result;
 const a = ah.result;
 /** One row: figure, plain, ah, ratio, goal (numbers or null where a side has none). */
+const sideBySide = (figure, plainValue, ahValue, goal = '') => ({ figure, plain: plainValue, ah: ahValue, ratio: ahValue / plainValue, goal });
 const rows = [
-  {
-    figure: `access point capacity per core (enrollments/s of server CPU), after the first ${a.warmup}`,
-    plain: 1000 / p.serverCpuMsPer,
-    ah: 1000 / a.serverCpuMsPer,
-    ratio: p.serverCpuMsPer / a.serverCpuMsPer,
-    goal: '≥ 0.9×',
-  },
-  {
-    figure: 'server CPU ms per enrollment, after the first',
-    plain: p.serverCpuMsPer,
-    ah: a.serverCpuMsPer,
-    ratio: a.serverCpuMsPer / p.serverCpuMsPer,
-    goal: '',
-  },
-  { figure: 'enrollments per second, end to end, after the first', plain: p.ratePerSec, ah: a.ratePerSec, ratio: a.ratePerSec / p.ratePerSec, goal: '≥ 0.8×' },
-  {
-    figure: `from a cold start: capacity per core over the first ${a.warmup} (the JIT compiling the enrollment path)`,
-    plain: 1000 / p.coldServerCpuMsPer,
-    ah: 1000 / a.coldServerCpuMsPer,
-    ratio: p.coldServerCpuMsPer / a.coldServerCpuMsPer,
-    goal: '',
-  },
-  {
-    figure: 'from a cold start: enrollments per second over the first',
-    plain: p.coldRatePerSec,
-    ah: a.coldRatePerSec,
-    ratio: a.coldRatePerSec / p.coldRatePerSec,
-    goal: '',
-  },
-  { figure: 'RSS KB per link, marginal N/2→N', plain: p.rssKBMarginal, ah: a.rssKBMarginal, ratio: a.rssKBMarginal / p.rssKBMarginal, goal: '≤ 1.2×' },
-  { figure: 'RSS KB per link, average 0→N', plain: p.rssKBPer, ah: a.rssKBPer, ratio: a.rssKBPer / p.rssKBPer, goal: '≤ 1.2×' },
+  sideBySide(
+    `access point capacity per core (enrollments/s of server CPU), after the first ${a.warmup}`,
+    1000 / p.serverCpuMsPer,
+    1000 / a.serverCpuMsPer,
+    '≥ 0.9×',
+  ),
+  sideBySide('server CPU ms per enrollment, after the first', p.serverCpuMsPer, a.serverCpuMsPer),
+  sideBySide('enrollments per second, end to end, after the first', p.ratePerSec, a.ratePerSec, '≥ 0.8×'),
+  sideBySide(
+    `from a cold start: capacity per core over the first ${a.warmup} (the JIT compiling the enrollment path)`,
+    1000 / p.coldServerCpuMsPer,
+    1000 / a.coldServerCpuMsPer,
+  ),
+  sideBySide('from a cold start: enrollments per second over the first', p.coldRatePerSec, a.coldRatePerSec),
+  sideBySide('RSS KB per link, marginal N/2→N', p.rssKBMarginal, a.rssKBMarginal, '≤ 1.2×'),
+  sideBySide('RSS KB per link, average 0→N', p.rssKBPer, a.rssKBPer, '≤ 1.2×'),
   {
     figure: `rotation storm: worst heartbeat gap ms (interval ${HEARTBEAT_MS} ms; ${storm.rotated}/${storm.executors} rotated, ${storm.linksDropped} links dropped)`,
     plain: null,

@@ -411,23 +411,13 @@ export const enrollmentMachine = setup({
       enqueue.assign({ activeLink: null, linkIdentity: null, linkNonce: null });
     }),
     /** First welcome after being disconnected: the candidate becomes the link. */
-    promoteCandidate: assign(({ context }, e: Welcome) => {
-      return {
-        ...welcomedAt(context, e),
-        activeLink: context.candidateLink,
-        linkNonce: e.nonce ?? null,
-        candidateLink: null,
-        linkIdentity: context.identity,
-        executorId: e.executorId,
-        heartbeatIntervalMs: e.heartbeatIntervalMs,
-        heartbeatSeq: 0,
-        ackedSeq: 0,
-        lastAckAt: e.at,
-        connectedSince: e.at,
-        attempts: 0,
-        lastError: null,
-      };
-    }),
+    promoteCandidate: assign(({ context }, e: Welcome) => ({
+      ...candidateTakesOver(context, e),
+      // A new connection: its heartbeats count from zero.
+      heartbeatSeq: 0,
+      ackedSeq: 0,
+      connectedSince: e.at,
+    })),
     /** Make-before-break: the new link is welcomed, so the old one says goodbye and goes. */
     swapToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
       if (context.activeLink) {
