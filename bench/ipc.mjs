@@ -21,7 +21,9 @@ export async function settledMemory() {
 
 export async function startChild(script, args = []) {
   const profile = process.env.AH_BENCH_PROFILE && script.startsWith(process.env.AH_BENCH_PROFILE) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ah-bench-prof'] : [];
-  const child = fork(join(HERE, script), args, { execArgv: ['--expose-gc', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // AH_BENCH_SERVER_FLAGS='--trace-gc': node flags for the measured server process (server.mjs).
+  const serverFlags = script === 'server.mjs' ? (process.env.AH_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []) : [];
+  const child = fork(join(HERE, script), args, { execArgv: ['--expose-gc', ...profile, ...serverFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let seq = 0;
   const pending = new Map();
   const listeners = [];
@@ -100,5 +102,5 @@ export function serveIpc(handlers, readyPayload = {}) {
   });
   process.on('disconnect', () => process.exit(0));
   process.on('SIGTERM', () => process.exit(0));
-  process.send({ ready: true, ...readyPayload });
+  process.send({ ready: true, pid: process.pid, ...readyPayload });
 }

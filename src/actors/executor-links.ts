@@ -5,7 +5,6 @@
  * claimed name, and continuity against the identity's other open links), and the roster kept from
  * what the machines emit. The executor's counterpart is ./fleet-link.ts.
  */
-import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createActor, fromCallback, type Actor, type AnyActorRef } from 'xstate';
 import type { AccessPointAudit, AuditedExecutor } from '../audit/access-point-audit.js';
@@ -23,7 +22,7 @@ import {
   type PeerVerdict,
   type VerifyPeerInput,
 } from '../machines/connection.js';
-import { newNonce, verifyContinuity, verifyContinuityByKey } from '../transport/continuity.js';
+import { newNonce, verifyContinuity, type Spki } from '../transport/continuity.js';
 import { verifyExecutor, type ExecutorPolicy } from '../transport/executor-policy.js';
 import type { ServerLink } from '../transport/fleet-server.js';
 import type { ExecutorMessage } from '../transport/messages.js';
@@ -80,8 +79,8 @@ export interface RemoteHolder {
   readonly name: string;
   readonly serial: string;
   readonly notAfter: number;
-  /** The public key of the holder's link: the key a continuity proof must be signed with. */
-  readonly publicKey: KeyObject;
+  /** The public key (SPKI DER) of the holder's link: the key a continuity proof must be signed with. */
+  readonly spki: Spki;
   /** The nonce of the welcome on the holder's link. */
   readonly nonce: string | null;
 }
@@ -102,7 +101,8 @@ export interface LinkPresence {
   readonly labels: Readonly<Record<string, string>>;
   readonly state: 'active' | 'rotating';
   readonly remoteAddress: string;
-  readonly publicKey: KeyObject;
+  /** The public key (SPKI DER) of the certificate the link was opened with. */
+  readonly spki: Spki;
   readonly nonce: string | null;
   /** The nonce of a link at another access point this one proved it continues. */
   readonly continues: string | null;
@@ -413,15 +413,13 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
       .filter((id) => id !== link.id)
       .flatMap((id) => {
         const slot = this.links.get(id);
-        const cert = slot?.link.handshake.certificate;
-        return slot && cert ? [{ id, cert, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
+        const spki = slot?.link.peerSpki;
+        return slot && spki ? [{ id, spki, nonce: slot.actor.getSnapshot().context.peer?.nonce, remoteAddress: slot.link.remoteAddress }] : [];
       });
     if (holders.length === 0) return this.remoteAdmission(executorId, claim, link);
-    const cert = link.handshake.certificate!;
+    const spki = link.peerSpki!;
     const proof = claim.continuity;
-    const continues = holders.some(
-      (h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.cert, cert, proof)) || h.cert.publicKey.equals(cert.publicKey),
-    );
+    const continues = holders.some((h) => (proof !== null && h.nonce === proof.nonce && verifyContinuity(h.spki, spki, proof)) || h.spki.equals(spki));
     if (continues) return { admission: 'rotated' };
     if (this.deps.duplicateIdentity === 'reject') {
       throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: holders.map((h) => h.remoteAddress).join(', ') });
@@ -436,12 +434,12 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
    */
   private remoteAdmission(executorId: string, claim: VerifyPeerInput, link: ServerLink): Pick<PeerVerdict, 'admission' | 'supersedes'> {
     const holder = this.deps.remoteHolders?.holder(executorId);
-    const cert = link.handshake.certificate;
-    if (!holder || !cert) return { admission: 'joined' };
+    const spki = link.peerSpki;
+    if (!holder || !spki) return { admission: 'joined' };
     const proof = claim.continuity;
-    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuityByKey(holder.publicKey, cert, proof);
+    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuity(holder.spki, spki, proof);
     this.remote.set(link.id, { holder, continues: proven ? holder.nonce : null });
-    if (proven || holder.publicKey.equals(cert.publicKey)) return { admission: 'joined' };
+    if (proven || holder.spki.equals(spki)) return { admission: 'joined' };
     if (this.deps.duplicateIdentity === 'reject') {
       throw new AhError('ENROLL_DUPLICATE_IDENTITY', { executorId, existing: `${holder.remoteAddress} (access point ${holder.accessPoint})` });
     }
@@ -457,9 +455,9 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     if (!entry) return undefined;
     for (const [linkId, facts] of [...entry.open].reverse()) {
       const slot = this.links.get(linkId);
-      const cert = slot?.link.handshake.certificate;
+      const spki = slot?.link.peerSpki;
       const ctx = slot?.actor.getSnapshot().context;
-      if (!cert || !ctx || ctx.labels['ah.doctor'] === 'true') continue;
+      if (!spki || !ctx || ctx.labels['ah.doctor'] === 'true') continue;
       return {
         linkId,
         name: facts.name,
@@ -470,7 +468,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
         labels: ctx.labels,
         state: entry.open.size > 1 ? 'rotating' : 'active',
         remoteAddress: facts.remoteAddress,
-        publicKey: cert.publicKey,
+        spki,
         nonce: ctx.peer?.nonce ?? null,
         continues: this.remote.get(linkId)?.continues ?? null,
         checked: this.remote.has(linkId),
@@ -489,10 +487,10 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
   lateHolder(executorId: string, holder: RemoteHolder): boolean {
     const entry = this.deps.roster.get(executorId);
     const slot = entry && this.links.get(entry.linkId);
-    const cert = slot?.link.handshake.certificate;
-    if (!entry || !slot || !cert) return false;
+    const spki = slot?.link.peerSpki;
+    if (!entry || !slot || !spki) return false;
     const proof = slot.actor.getSnapshot().context.continuity;
-    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuityByKey(holder.publicKey, cert, proof);
+    const proven = proof !== null && holder.nonce === proof.nonce && verifyContinuity(holder.spki, spki, proof);
     this.remote.set(entry.linkId, { holder, continues: proven ? holder.nonce : null });
     if (proven) return true;
     if (this.deps.duplicateIdentity === 'reject') return false;
@@ -525,6 +523,8 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     const cert = link.handshake.certificate;
     // A doctor's probe (ah.doctor label) is not the executor reconnecting.
     if (cert && labels['ah.doctor'] !== 'true') this.deps.health?.admitted(e.executorId, { notBefore: notBeforeOf(cert), serial: e.serial }, e.at);
+    // Admitted: from here on the link needs its peer's public key alone.
+    link.releaseCertificate();
     const log = logging.get('ah_access_point');
     const before = roster.get(e.executorId);
     const remote = this.remote.get(e.linkId)?.holder;

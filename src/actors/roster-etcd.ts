@@ -471,14 +471,16 @@ export class EtcdRoster extends EventEmitter<EtcdRosterEvents> implements FleetD
 /** The holder a presence record describes, with its public key; null for a record whose key does not parse. */
 function remoteHolder(r: PresenceRecord): RemoteHolder | null {
   try {
-    const publicKey = createPublicKey({ key: Buffer.from(r.spki, 'base64'), format: 'der', type: 'spki' });
+    const spki = Buffer.from(r.spki, 'base64');
+    // Only to know that it parses (the key is kept as DER: transport/continuity.ts says why).
+    createPublicKey({ key: spki, format: 'der', type: 'spki' });
     return {
       accessPoint: r.accessPoint,
       remoteAddress: r.remoteAddress,
       name: r.name,
       serial: r.serial,
       notAfter: Date.parse(r.notAfter),
-      publicKey,
+      spki,
       nonce: r.nonce,
     };
   } catch {
@@ -487,7 +489,7 @@ function remoteHolder(r: PresenceRecord): RemoteHolder | null {
 }
 
 function spkiOf(link: LinkPresence): string {
-  return link.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+  return link.spki.toString('base64');
 }
 
 function presenceRecord(accessPoint: string, epoch: number, link: LinkPresence): PresenceRecord {

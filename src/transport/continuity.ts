@@ -36,29 +36,39 @@ export function newNonce(): string {
   return nonce;
 }
 
-/** The new certificate's SubjectPublicKeyInfo is read from its DER (x509/cert-profile.ts says why). */
-function payload(nonce: string, newCertificate: X509Certificate): Buffer {
-  const spki = certificateSpki(newCertificate.raw);
-  return Buffer.concat([CONTEXT, Buffer.from(nonce, 'utf8'), Buffer.from([0]), createHash('sha256').update(spki).digest()]);
+/**
+ * A public key as its SubjectPublicKeyInfo, DER, the bytes a certificate carries (read from the DER,
+ * x509/cert-profile.ts says why). The access point keeps a link's key in this form rather than as a
+ * KeyObject or the X509Certificate it came from: those wrap OpenSSL objects that V8 frees only in a
+ * full GC's weak callbacks, and ten thousand of them at once (a rotation storm's old links) made a
+ * pause of several hundred milliseconds (docs/performance.md §OpenSSL objects that V8 frees).
+ */
+export type Spki = Buffer;
+
+export function spkiOf(certificate: X509Certificate): Spki {
+  return certificateSpki(certificate.raw);
+}
+
+function payload(nonce: string, nextSpki: Spki): Buffer {
+  return Buffer.concat([CONTEXT, Buffer.from(nonce, 'utf8'), Buffer.from([0]), createHash('sha256').update(nextSpki).digest()]);
 }
 
 /** Ed25519 and Ed448 sign the message itself; every other key type signs its SHA-256. */
 const digestFor = (key: KeyObject): string | null => (key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256');
 
+/** The same for a key as SPKI DER: its algorithm is id-Ed25519 (1.3.101.112) or id-Ed448 (.113), RFC 8410. */
+const ED_ALGORITHM = Buffer.from([0x30, 0x05, 0x06, 0x03, 0x2b, 0x65]);
+const digestForSpki = (spki: Spki): string | null => (spki.subarray(2, 8).equals(ED_ALGORITHM) && (spki[8] === 0x70 || spki[8] === 0x71) ? null : 'sha256');
+
 export function signContinuity(previousKeyPem: string, newCertificate: X509Certificate, nonce: string): ContinuityProof {
   const key = createPrivateKey(previousKeyPem);
-  return { nonce, signature: sign(digestFor(key), payload(nonce, newCertificate), key).toString('base64') };
+  return { nonce, signature: sign(digestFor(key), payload(nonce, spkiOf(newCertificate)), key).toString('base64') };
 }
 
-/** True when `proof` was made by the key of `previous` for `next` over `nonce`. Never throws. */
-export function verifyContinuity(previous: X509Certificate, next: X509Certificate, proof: ContinuityProof): boolean {
-  return verifyContinuityByKey(previous.publicKey, next, proof);
-}
-
-/** The same, with the previous certificate's public key alone (what the fleet-wide roster keeps of a link at another access point). */
-export function verifyContinuityByKey(key: KeyObject, next: X509Certificate, proof: ContinuityProof): boolean {
+/** True when `proof` was made by the key `previous` for the key `next` over `nonce`. Never throws. */
+export function verifyContinuity(previous: Spki, next: Spki, proof: ContinuityProof): boolean {
   try {
-    return verify(digestFor(key), payload(proof.nonce, next), key, Buffer.from(proof.signature, 'base64'));
+    return verify(digestForSpki(previous), payload(proof.nonce, next), { key: previous, format: 'der', type: 'spki' }, Buffer.from(proof.signature, 'base64'));
   } catch {
     return false;
   }

@@ -11,7 +11,8 @@ import { encodeFrame, FrameDecoder, FrameError } from './frame-codec.js';
 import type { ClientHandshake } from './executor-policy.js';
 import type { HandshakeGate, ShedReason, Ticket } from './handshake-gate.js';
 import { ALPN_PROTOCOL, parseExecutorMessage, type AccessPointMessage, type ExecutorMessage } from './messages.js';
-import { peerCertificate, sentChain } from './peer-certificate.js';
+import { spkiOf, type Spki } from './continuity.js';
+import { forgetPeerCertificate, peerCertificate, sentChain } from './peer-certificate.js';
 import type { SessionResumption } from './session-resumption.js';
 
 /**
@@ -62,6 +63,10 @@ export class ServerLink extends EventEmitter<{
   private readonly decoder = new FrameDecoder();
   private closed = false;
   private peer: ClientHandshake | null = null;
+  /** The peer certificate's public key, kept for the link's life (continuity proofs, the fleet roster). */
+  private spki: Spki | null = null;
+  /** The certificate was let go (releaseCertificate). */
+  private released = false;
 
   constructor(
     readonly socket: TLSSocket,
@@ -75,8 +80,12 @@ export class ServerLink extends EventEmitter<{
     socket.on('close', () => this.onClose('closed by peer'));
   }
 
-  /** The client's certificate and OpenSSL's verdict on it, parsed once for the policy and the logs. */
+  /**
+   * The client's certificate and OpenSSL's verdict on it, parsed once for the policy and the logs.
+   * Once the link is admitted and its certificate let go, the verdict without the certificate.
+   */
   get handshake(): ClientHandshake {
+    if (this.released) return this.peer!;
     let chain: Buffer[] | undefined;
     // A resumed session skipped OpenSSL's chain check: it is checked against the bundle of now.
     const resumed = this.resumption?.handshake(this.socket);
@@ -88,6 +97,31 @@ export class ServerLink extends EventEmitter<{
       authorizationError: this.socket.authorizationError ? String(this.socket.authorizationError) : null,
     };
     return this.peer;
+  }
+
+  /** The public key (SPKI DER) of the certificate the link was opened with; null without one. */
+  get peerSpki(): Spki | null {
+    if (this.spki === null && !this.released) {
+      const certificate = this.handshake.certificate;
+      this.spki = certificate ? spkiOf(certificate) : null;
+    }
+    return this.spki;
+  }
+
+  /**
+   * The link is admitted: let go of the peer's X509Certificate objects (the leaf and the issuers it
+   * links to), keeping its public key. Each wraps an OpenSSL certificate that V8 frees only in the
+   * weak callbacks of the GC that finds it dead; held for a link's life they reach the old
+   * generation, and a rotation storm's ten thousand old links then freed ~20,000 of them in one full
+   * GC, a pause of several hundred milliseconds for every link (docs/performance.md §OpenSSL objects that V8 frees).
+   */
+  releaseCertificate(): void {
+    if (this.released) return;
+    const { authorized, authorizationError } = this.handshake;
+    void this.peerSpki;
+    this.released = true;
+    this.peer = { certificate: undefined, chain: () => [], authorized, authorizationError };
+    forgetPeerCertificate(this.socket);
   }
 
   send(message: AccessPointMessage): void {

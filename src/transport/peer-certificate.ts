@@ -8,13 +8,19 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 
-const read = new WeakMap<TLSSocket, X509Certificate | undefined>();
+/** Kept on the socket itself, not in a WeakMap (docs/performance.md §Ephemerons). */
+const READ = Symbol('ah.peerCertificate');
+type ReadSocket = TLSSocket & { [READ]?: X509Certificate | null };
 
 export function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
-  if (read.has(socket)) return read.get(socket);
-  const certificate = socket.getPeerX509Certificate();
-  read.set(socket, certificate);
-  return certificate;
+  const s = socket as ReadSocket;
+  if (s[READ] === undefined) s[READ] = socket.getPeerX509Certificate() ?? null;
+  return s[READ] ?? undefined;
+}
+
+/** The link no longer needs its peer's certificate objects (ServerLink.releaseCertificate says why). */
+export function forgetPeerCertificate(socket: TLSSocket): void {
+  (socket as ReadSocket)[READ] = null;
 }
 
 /**

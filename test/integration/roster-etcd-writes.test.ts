@@ -27,7 +27,7 @@ function presence(name: string): LinkPresence {
     labels: {},
     state: 'active',
     remoteAddress: '127.0.0.1:1',
-    publicKey: generateKeyPairSync('ed25519').publicKey,
+    spki: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }),
     nonce: 'n',
     continues: null,
     checked: false,
