@@ -25,6 +25,63 @@ export interface SessionRecord {
   readonly trustedUnder?: string;
 }
 
+/**
+ * The sealed form of a line's records: a version byte, then per record the session ID (u8 length,
+ * ASCII), OpenSSL's session (u32 length), the chain (u8 count, each u32 length + DER), expiresAt
+ * (float64) and the bundle digest (u8 length, 0 for none). Binary because the JSON form it replaces
+ * (base64 inside JSON inside a sealed line) cost more per enrollment than the rest of the store.
+ */
+const BINARY_V1 = 0x01;
+
+function encodeRecords(records: readonly SessionRecord[]): Buffer {
+  let size = 1;
+  for (const r of records) {
+    size += 1 + Buffer.byteLength(r.id, 'latin1') + 4 + r.data.length + 1 + 8 + 1 + Buffer.byteLength(r.trustedUnder ?? '', 'latin1');
+    for (const c of r.chain) size += 4 + c.length;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeUInt8(BINARY_V1, 0);
+  for (const r of records) {
+    at = out.writeUInt8(r.id.length, at);
+    at += out.write(r.id, at, 'latin1');
+    at = out.writeUInt32BE(r.data.length, at);
+    at += r.data.copy(out, at);
+    at = out.writeUInt8(r.chain.length, at);
+    for (const c of r.chain) {
+      at = out.writeUInt32BE(c.length, at);
+      at += c.copy(out, at);
+    }
+    at = out.writeDoubleBE(r.expiresAt, at);
+    const t = r.trustedUnder ?? '';
+    at = out.writeUInt8(t.length, at);
+    at += out.write(t, at, 'latin1');
+  }
+  return out;
+}
+
+/** Throws RangeError on a line that does not hold whole records. */
+function decodeRecords(bytes: Buffer): SessionRecord[] {
+  const out: SessionRecord[] = [];
+  let at = 1;
+  const take = (n: number): Buffer => {
+    if (at + n > bytes.length) throw new RangeError('truncated session record');
+    const slice = Buffer.from(bytes.subarray(at, at + n));
+    at += n;
+    return slice;
+  };
+  while (at < bytes.length) {
+    const id = take(bytes.readUInt8(at++)).toString('latin1');
+    const data = take(bytes.readUInt32BE((at += 4) - 4));
+    const chain: Buffer[] = [];
+    for (let n = bytes.readUInt8(at++); n > 0; n--) chain.push(take(bytes.readUInt32BE((at += 4) - 4)));
+    const expiresAt = bytes.readDoubleBE((at += 8) - 8);
+    const t = take(bytes.readUInt8(at++)).toString('latin1');
+    out.push(t ? { id, data, chain, expiresAt, trustedUnder: t } : { id, data, chain, expiresAt });
+  }
+  return out;
+}
+
+/** A record as lines written before the binary form hold it (JSON). */
 interface Plain {
   i: string;
   d: string;
@@ -158,19 +215,15 @@ export class SessionStore {
 
   /** One line: the records put in one event-loop turn (or a slice of a compaction), sealed together. */
   private seal(records: readonly SessionRecord[]): string {
-    const plain = records.map((r): Plain => {
-      const p: Plain = { i: r.id, d: r.data.toString('base64'), c: r.chain.map((c) => c.toString('base64')), e: r.expiresAt };
-      if (r.trustedUnder) p.t = r.trustedUnder;
-      return p;
-    });
-    return this.keys.seal(Buffer.from(JSON.stringify(plain)));
+    return this.keys.seal(encodeRecords(records));
   }
 
-  /** The records of a line (a line written before batching holds one record, not an array). */
+  /** The records of a line (lines written before the binary form hold JSON: an array, or one record). */
   private unseal(line: string): SessionRecord[] {
     const opened = this.keys.open(line);
     if (!opened) return [];
     try {
+      if (opened[0] === BINARY_V1) return decodeRecords(opened);
       const parsed = JSON.parse(opened.toString('utf8')) as Plain | Plain[];
       return (Array.isArray(parsed) ? parsed : [parsed]).map((p) => {
         const record = { id: p.i, data: Buffer.from(p.d, 'base64'), chain: p.c.map((c) => Buffer.from(c, 'base64')), expiresAt: p.e };

@@ -10,7 +10,7 @@ import { skipWithout } from '../helpers/tools.js';
 const dir = mkdtempSync(join(tmpdir(), 'ah-continuity-'));
 
 /** A self-signed certificate and its key, of this kind, made by openssl. */
-function identity(name: string, keyArgs: string[]): { cert: X509Certificate; keyPem: string } {
+function identity(name: string, keyArgs: readonly string[]): { cert: X509Certificate; keyPem: string } {
   const [certFile, keyFile] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
   execFileSync('openssl', ['req', '-x509', '-nodes', ...keyArgs, '-keyout', keyFile, '-out', certFile, '-subj', `/CN=${name}`, '-days', '1'], {
     stdio: 'ignore',

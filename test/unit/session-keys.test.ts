@@ -94,7 +94,7 @@ describe('session store', () => {
     expect(reloaded.get('aa', T0 + 10 * HOUR)).toBeNull();
   });
 
-  it('seals the records of one turn as one line, and still reads a line of one record (as written before)', () => {
+  it('seals the records of one turn as one line, and still reads the JSON lines written before (one record, or an array)', () => {
     const dir = tempStateDir('ah-store-');
     const keyFile = join(dir, 'tls-session-keys.json');
     const storeFile = join(dir, 'tls-sessions');
@@ -106,8 +106,12 @@ describe('session store', () => {
     expect(readFileSync(storeFile, 'utf8').trim().split('\n')).toHaveLength(1);
     const single = { i: 'old', d: Buffer.from('session old').toString('base64'), c: [], e: T0 + HOUR };
     writeFileSync(storeFile, `${keys.seal(Buffer.from(JSON.stringify(single)))}\n`, { flag: 'a' });
+    // And a line of the JSON array form that came before the binary one.
+    const batch = [{ i: 'older', d: Buffer.from('session older').toString('base64'), c: [Buffer.from('ca').toString('base64')], e: T0 + HOUR, t: 'bundle-0' }];
+    writeFileSync(storeFile, `${keys.seal(Buffer.from(JSON.stringify(batch)))}\n`, { flag: 'a' });
     const reloaded = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
-    expect(reloaded.load(T0)).toBe(4);
+    expect(reloaded.load(T0)).toBe(5);
+    expect(reloaded.get('older', T0)).toMatchObject({ data: Buffer.from('session older'), chain: [Buffer.from('ca')], trustedUnder: 'bundle-0' });
     expect(reloaded.get('old', T0)?.data.toString()).toBe('session old');
     expect(reloaded.get('b2', T0)?.data.toString()).toBe('session b2');
   });
