@@ -29,6 +29,13 @@ export interface ErrorInfo extends WireErrorInfo {
   readonly code: ErrorCode | PeerCode;
 }
 
+/**
+ * Catalog errors are outcomes, not bugs (a lost link, a refused certificate), and a fleet that
+ * reconnects makes them by the thousand; capturing a stack was most of what making one cost
+ * (about 25 µs). Their stack is captured only under AH_DEBUG, which prints it.
+ */
+const CAPTURE_STACKS = Boolean(process.env.AH_DEBUG);
+
 /** An error from the catalog. `message` is the guide's text with the real values filled in. */
 export class AhError extends Error {
   readonly code: ErrorCode | PeerCode;
@@ -36,7 +43,13 @@ export class AhError extends Error {
   readonly retryable: boolean;
 
   constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
-    super(renderMessage(code, params), options);
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (!CAPTURE_STACKS) Error.stackTraceLimit = 0;
+    try {
+      super(renderMessage(code, params), options);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'AhError';
     this.code = code;
     this.params = params;
