@@ -75,14 +75,14 @@ log(`# ${2 * N + 1} certificates generated in ${((Date.now() - t0) / 1000).toFix
  * work that the access point then pays again (about a tenth of its CPU per enrollment after it),
  * which no running access point ever pays.
  */
-async function phase(mode, heartbeatMs = 60_000, kind = 'cpu') {
+async function phase(mode, heartbeatMs = 60_000, kind = 'cpu', clientMode = mode) {
   const server = await startChild('server.mjs', [mode, materialFile, String(heartbeatMs)]);
   const port = server.info.port;
   // Only the memory run settles the heap (a forced GC is not free of after-effects, see above).
   const baseMem = kind === 'memory' ? (await server.call('gc')).mem : null;
   const slices = Array.from({ length: CLIENTS }, (_, i) => [Math.floor((i * N) / CLIENTS), Math.floor(((i + 1) * N) / CLIENTS)]);
   const clients = await Promise.all(
-    slices.map(([a, b]) => startChild('clients.mjs', [mode, materialFile, String(port), String(a), String(b), String(CONCURRENCY)])),
+    slices.map(([a, b]) => startChild('clients.mjs', [clientMode, materialFile, String(port), String(a), String(b), String(CONCURRENCY)])),
   );
   const openedNow = async () => (await Promise.all(clients.map((c) => c.call('counters')))).reduce((a, c) => a + c.open, 0);
   const cpuNow = async () => (await server.call('stats')).cpuMs;
@@ -141,15 +141,15 @@ async function phase(mode, heartbeatMs = 60_000, kind = 'cpu') {
     coldRatePerSec: (warm / coldMs) * 1000,
   });
   log(
-    `# ${mode}: ${opened} open (${failed} failed) in ${((coldMs + elapsed) / 1000).toFixed(1)} s; server CPU ${result.coldServerCpuMsPer.toFixed(2)} ms per enrollment over the first ${warm}, ${result.serverCpuMsPer.toFixed(2)} ms after`,
+    `# ${mode}${clientMode === mode ? '' : ` (${clientMode} clients)`}: ${opened} open (${failed} failed) in ${((coldMs + elapsed) / 1000).toFixed(1)} s; server CPU ${result.coldServerCpuMsPer.toFixed(2)} ms per enrollment over the first ${warm}, ${result.serverCpuMsPer.toFixed(2)} ms after`,
   );
   return { result, server, clients };
 }
 
 /** One run of `kind` for `mode`, its processes stopped after. */
-async function measured(mode, kind) {
-  const run = await phase(mode, 60_000, kind);
-  if (mode === 'ah') await Promise.all(run.clients.map((c) => c.call('close').catch(() => {})));
+async function measured(mode, kind, clientMode = mode) {
+  const run = await phase(mode, 60_000, kind, clientMode);
+  if (clientMode === 'ah') await Promise.all(run.clients.map((c) => c.call('close').catch(() => {})));
   await Promise.all(run.clients.map((c) => c.kill()));
   await run.server.kill();
   return run.result;
@@ -157,6 +157,9 @@ async function measured(mode, kind) {
 
 const plain = { result: { ...(await measured('plain', 'cpu')) } };
 const ah = { result: { ...(await measured('ah', 'cpu')) } };
+// The access point under the plain side's load (the same TLS clients saying hello): its own
+// end-to-end rate, apart from what the ah executors of the load processes cost these two cores.
+const ahUnderPlainLoad = await measured('ah', 'cpu', 'plain');
 Object.assign(plain.result, await measured('plain', 'memory'));
 Object.assign(ah.result, await measured('ah', 'memory'));
 
@@ -235,6 +238,11 @@ const rows = [
   sideBySide('server CPU ms per enrollment, after the first', p.serverCpuMsPer, a.serverCpuMsPer),
   sideBySide('enrollments per second, end to end, after the first', p.ratePerSec, a.ratePerSec, '≥ 0.8×'),
   sideBySide(
+    "the same, with the plain side's TLS clients as the load of both (the access point's own rate; the load processes share these cores)",
+    p.ratePerSec,
+    ahUnderPlainLoad.ratePerSec,
+  ),
+  sideBySide(
     `from a cold start: capacity per core over the first ${a.warmup} (the JIT compiling the enrollment path)`,
     1000 / p.coldServerCpuMsPer,
     1000 / a.coldServerCpuMsPer,
@@ -306,6 +314,9 @@ if (values.only !== 'enroll') {
 const outDir = join(process.cwd(), '.bench-results');
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ n: N, clients: CLIENTS, concurrency: CONCURRENCY, rows, plain: p, ah: a, storm, topics, loadavg: loadavg() }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify({ n: N, clients: CLIENTS, concurrency: CONCURRENCY, rows, plain: p, ah: a, ahUnderPlainLoad, storm, topics, loadavg: loadavg() }, null, 2),
+);
 log(`# saved ${file}`);
 process.exit(0);
