@@ -46,7 +46,12 @@ export function newNonce(): string {
 export type Spki = Buffer;
 
 export function spkiOf(certificate: X509Certificate): Spki {
-  return certificateSpki(certificate.raw);
+  try {
+    return certificateSpki(certificate.raw);
+  } catch {
+    // A certificate OpenSSL reads and our DER reader does not: node:crypto's export, slower, same bytes.
+    return certificate.publicKey.export({ type: 'spki', format: 'der' });
+  }
 }
 
 function payload(nonce: string, nextSpki: Spki): Buffer {
