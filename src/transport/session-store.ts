@@ -103,6 +103,8 @@ export class SessionStore {
   private lines = 0;
   /** The file, open for appending (opened on the first append after a load or a compaction). */
   private fd: number | null = null;
+  /** The file ends in a line cut short (the process was killed mid-write): the next append starts a line of its own. */
+  private cutShort = false;
 
   constructor(
     private readonly file: string,
@@ -124,6 +126,7 @@ export class SessionStore {
     } catch {
       // No file yet (or unreadable: it is rewritten below).
     }
+    this.cutShort = text.length > 0 && !text.endsWith('\n');
     const lines = text.split('\n').filter(Boolean);
     this.lines = 0;
     for (const line of lines) {
@@ -174,7 +177,8 @@ export class SessionStore {
     this.lines += this.pending.length;
     this.pending = [];
     this.fd ??= openSync(this.file, 'a', 0o600);
-    writeSync(this.fd, `${line}\n`);
+    writeSync(this.fd, `${this.cutShort ? '\n' : ''}${line}\n`);
+    this.cutShort = false;
     if (this.mostlyDead()) this.compact(Date.now());
   }
 
@@ -193,6 +197,7 @@ export class SessionStore {
     rmSync(tmp, { force: true });
     writeFileSync(tmp, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
     renameSync(tmp, this.file);
+    this.cutShort = false;
     this.lines = live.length;
   }
 

@@ -116,6 +116,28 @@ describe('session store', () => {
     expect(reloaded.get('b2', T0)?.data.toString()).toBe('session b2');
   });
 
+  it('after a line cut short (killed mid-write), the next records start a line of their own', () => {
+    const dir = tempStateDir('ah-store-');
+    const keyFile = join(dir, 'tls-session-keys.json');
+    const storeFile = join(dir, 'tls-sessions');
+    const store = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
+    store.load(T0);
+    store.put(record('before', T0 + HOUR));
+    store.flush();
+    store.close();
+    const whole = readFileSync(storeFile, 'utf8');
+    writeFileSync(storeFile, whole.slice(0, Math.floor(whole.length / 2)), { flag: 'a' });
+
+    const restarted = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
+    expect(restarted.load(T0)).toBe(1);
+    restarted.put(record('after', T0 + HOUR));
+    restarted.flush();
+    restarted.close();
+    const reloaded = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
+    expect(reloaded.load(T0)).toBe(2);
+    expect(reloaded.get('after', T0)?.data.toString()).toBe('session after');
+  });
+
   it('holds at most its bound, forgetting the oldest first', () => {
     const dir = tempStateDir('ah-store-');
     const store = new SessionStore(join(dir, 'tls-sessions'), SessionKeys.open(join(dir, 'k.json'), { now: T0 }), 2);
