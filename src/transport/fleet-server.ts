@@ -118,7 +118,8 @@ export class ServerLink extends EventEmitter<{
   releaseCertificate(): void {
     if (this.released) return;
     const { authorized, authorizationError } = this.handshake;
-    void this.peerSpki;
+    // Read the public key now, while the certificate is at hand.
+    this.spki = this.peerSpki;
     this.released = true;
     this.peer = { certificate: undefined, chain: () => [], authorized, authorizationError };
     forgetPeerCertificate(this.socket);

@@ -65,6 +65,7 @@ function decodeRecords(bytes: Buffer): SessionRecord[] {
   let at = 1;
   const take = (n: number): Buffer => {
     if (at + n > bytes.length) throw new RangeError('truncated session record');
+    // A copy: a record is kept for hours, the line it came in need not be.
     const slice = Buffer.from(bytes.subarray(at, at + n));
     at += n;
     return slice;
