@@ -39,9 +39,10 @@ export function newNonce(): string {
 /**
  * A public key as its SubjectPublicKeyInfo, DER, the bytes a certificate carries (read from the DER,
  * x509/cert-profile.ts says why). The access point keeps a link's key in this form rather than as a
- * KeyObject or the X509Certificate it came from: those wrap OpenSSL objects that V8 frees only in a
- * full GC's weak callbacks, and ten thousand of them at once (a rotation storm's old links) made a
- * pause of several hundred milliseconds (docs/performance.md §OpenSSL objects that V8 frees).
+ * KeyObject or the X509Certificate it came from: those wrap OpenSSL objects that V8 frees in weak
+ * callbacks inside the GC pause; held for a link's life they are freed by a full GC, and ten
+ * thousand at once (a rotation storm's old links) made a pause of several hundred milliseconds
+ * (docs/performance.md §OpenSSL objects that V8 frees).
  */
 export type Spki = Buffer;
 
