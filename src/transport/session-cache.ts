@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { certificateNotAfter } from '../x509/cert-profile.js';
 import { splitPemCertificates } from '../x509/certificate.js';
+import { withoutPeerCertificate } from './session-peer.js';
 
 interface Kept {
   readonly session: Buffer;
@@ -58,7 +59,8 @@ export class DialSession {
   /** Collect the tickets the access point sends on this socket. */
   watch(socket: TLSSocket): void {
     socket.on('session', (session: Buffer) => {
-      this.pending = session;
+      // Lighter to offer: OpenSSL parses a session whole on every dial (session-peer.ts).
+      this.pending = withoutPeerCertificate(session);
       if (this.verified) this.keep();
     });
   }
