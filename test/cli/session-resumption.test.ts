@@ -121,6 +121,20 @@ async function handshakesReach(stateDir: string, want: { full: number; resumed: 
   throw new Error(`handshakes never ${JSON.stringify(want)} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
 }
 
+/**
+ * Once the access point has written a session to its state dir: it writes what a flush interval
+ * gathered (transport/session-store.ts FLUSH_INTERVAL_MS), and a SIGKILL before then loses it.
+ */
+async function sessionsSaved(stateDir: string, timeoutMs = 20_000): Promise<void> {
+  const file = join(stateDir, 'tls-sessions');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no session written to ${file} within ${timeoutMs} ms`);
+}
+
 /** Enroll once (full handshake), kill the access point with SIGKILL; returns the session and the port. */
 async function enrollThenKill(stateDir: string, id: Identity, leaf: { certPem: string; keyPem: string }, name: string) {
   const port = await freePort();
@@ -131,6 +145,7 @@ async function enrollThenKill(stateDir: string, id: Identity, leaf: { certPem: s
   expect(first.session).not.toBeNull();
   // Read through the status socket: the access point has handled everything before it.
   await handshakesReach(stateDir, { full: 1, resumed: 0 });
+  await sessionsSaved(stateDir);
   await ap.stop('SIGKILL');
   return { port, session: first.session };
 }
@@ -219,6 +234,7 @@ describe('access point: TLS session resumption across a restart', () => {
     const enroll = ['agent', 'enroll', '--remote-server', `https://127.0.0.1:${port}`, '--name', 'e5', '--cert', ex.cert, '--key', ex.key, '--ca', ex.ca];
     startAh([...enroll, '--backoff-base', '200ms', '--backoff-max', '400ms', '--state-dir', exDir], {}, 'executor');
     await handshakesReach(apDir, { full: 1, resumed: 0 });
+    await sessionsSaved(apDir);
     await ap.stop('SIGKILL');
 
     ap = startAccessPoint(id, apDir, port);

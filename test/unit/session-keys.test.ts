@@ -5,11 +5,11 @@
  * after the store is read again, as after a restart) but not after a second; expired sessions are
  * not loaded.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SessionKeys } from '../../src/transport/session-keys.js';
-import { type SessionRecord, SessionStore } from '../../src/transport/session-store.js';
+import { FLUSH_INTERVAL_MS, type SessionRecord, SessionStore } from '../../src/transport/session-store.js';
 import { tempStateDir } from '../helpers/cli.js';
 
 const HOUR = 3_600_000;
@@ -94,7 +94,7 @@ describe('session store', () => {
     expect(reloaded.get('aa', T0 + 10 * HOUR)).toBeNull();
   });
 
-  it('seals the records of one turn as one line, and still reads the JSON lines written before (one record, or an array)', () => {
+  it('seals the records of one flush as one line, and still reads the JSON lines written before (one record, or an array)', () => {
     const dir = tempStateDir('ah-store-');
     const keyFile = join(dir, 'tls-session-keys.json');
     const storeFile = join(dir, 'tls-sessions');
@@ -114,6 +114,30 @@ describe('session store', () => {
     expect(reloaded.get('older', T0)).toMatchObject({ data: Buffer.from('session older'), chain: [Buffer.from('ca')], trustedUnder: 'bundle-0' });
     expect(reloaded.get('old', T0)?.data.toString()).toBe('session old');
     expect(reloaded.get('b2', T0)?.data.toString()).toBe('session b2');
+  });
+
+  it('writes what was put within a flush interval once the interval is over, as one line, without the records dropped meanwhile', () => {
+    vi.useFakeTimers();
+    try {
+      const dir = tempStateDir('ah-store-');
+      const keyFile = join(dir, 'tls-session-keys.json');
+      const storeFile = join(dir, 'tls-sessions');
+      const store = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
+      store.load(T0);
+      for (const id of ['t1', 't2', 't3']) store.put(record(id, T0 + HOUR));
+      store.drop('t2');
+      vi.advanceTimersByTime(FLUSH_INTERVAL_MS - 1);
+      expect(existsSync(storeFile) ? readFileSync(storeFile, 'utf8') : '').toBe('');
+      vi.advanceTimersByTime(1);
+      expect(readFileSync(storeFile, 'utf8').trim().split('\n')).toHaveLength(1);
+      const reloaded = new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 }));
+      expect(reloaded.load(T0)).toBe(2);
+      expect(reloaded.get('t2', T0)).toBeNull();
+      expect(reloaded.get('t3', T0)?.data.toString()).toBe('session t3');
+      store.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('after a line cut short (killed mid-write), the next records start a line of their own', () => {
