@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { createExecutor } from '../dist/index.js';
 import { encodeFrame } from '../dist/transport/frame-codec.js';
@@ -20,6 +21,8 @@ const sockets = [];
 const running = [];
 const counters = { open: 0, failed: 0, rotations: 0, disconnects: 0, errors: 0 };
 let next = 0;
+/** This process's own event-loop delay from the storm on: how late its simulated executors' timers fire. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
 function openPlain(e) {
   return new Promise((resolve, reject) => {
@@ -62,7 +65,7 @@ async function openAh(e) {
 }
 
 serveIpc({
-  counters: () => counters,
+  counters: () => ({ ...counters, loopDelayMaxMs: loopDelay.max / 1e6 }),
   /**
    * Open links up to `fraction` of this slice (all by default), at most CONCURRENCY handshakes at
    * a time; resolves with the elapsed ms.
@@ -94,6 +97,8 @@ serveIpc({
    * Returns at once; `counters` tells the rotations.
    */
   storm: async ({ window = Number.POSITIVE_INFINITY } = {}) => {
+    loopDelay.reset();
+    loopDelay.enable();
     const push = async () => {
       let inFlight = 0;
       const waiting = [];

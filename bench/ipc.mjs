@@ -23,7 +23,12 @@ export async function startChild(script, args = []) {
   const profile = process.env.AH_BENCH_PROFILE && script.startsWith(process.env.AH_BENCH_PROFILE) ? ['--cpu-prof', '--cpu-prof-dir=/tmp/ah-bench-prof'] : [];
   // AH_BENCH_SERVER_FLAGS='--trace-gc': node flags for the measured server process (server.mjs).
   const serverFlags = script === 'server.mjs' ? (process.env.AH_BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? []) : [];
-  const child = fork(join(HERE, script), args, { execArgv: ['--expose-gc', ...profile, ...serverFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // AH_BENCH_CLIENT_FLAGS: the same for the load processes (clients.mjs).
+  const clientFlags = script === 'clients.mjs' ? (process.env.AH_BENCH_CLIENT_FLAGS?.split(' ').filter(Boolean) ?? []) : [];
+  const child = fork(join(HERE, script), args, {
+    execArgv: ['--expose-gc', ...profile, ...serverFlags, ...clientFlags],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   let seq = 0;
   const pending = new Map();
   const listeners = [];

@@ -83,7 +83,10 @@ async function run(mode) {
   const loadBefore = await loadCpu();
   let back = 0;
   let said = killedAt;
+  /** How many the load processes reported back at each whole second after the kill (- : none answered in that second, all busy). */
+  const backBySecond = [];
   while ((back = await sum('back')) < N && performance.now() - killedAt < 120_000) {
+    backBySecond[Math.floor((performance.now() - killedAt) / 1000)] = back;
     await sleep(20);
     if (performance.now() - said < 5_000) continue;
     said = performance.now();
@@ -100,6 +103,7 @@ async function run(mode) {
   }
   const cpuMs = (await server.call('stats')).cpuMs - cpuBefore;
   const loadMs = (await loadCpu()) - loadBefore;
+  log(`${mode}: back by second after the kill: ${Array.from(backBySecond, (b) => b ?? '-').join(' ')}`);
   log(
     `${mode}: ${back}/${N} back in ${ms.toFixed(0)} ms (listening again after ${restartMs.toFixed(0)} ms); server handshakes ${JSON.stringify(serverCounters)}; server CPU ${cpuMs.toFixed(0)} ms, load CPU ${loadMs.toFixed(0)} ms`,
   );

@@ -53,7 +53,7 @@ if (mode === 'plain') {
     handshakeQueue: 32_768,
   });
   const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0, departedBy: {} };
-  let gapWindow = null; // { since, lastBeat: Map, maxGap }
+  let gapWindow = null; // { since, lastBeat: Map, lastSent: Map, maxGap, maxSentGap, maxAddedByAccessPoint }
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   ap.on('admitted', (e) => (e.relinked ? counters.relinked++ : counters.joined++));
   ap.on('departed', ({ reason }) => {
@@ -61,12 +61,20 @@ if (mode === 'plain') {
     counters.departedBy[reason] = (counters.departedBy[reason] ?? 0) + 1;
   });
   ap.on('rejected', () => counters.rejected++);
-  ap.on('heartbeat', ({ id, at }) => {
+  ap.on('heartbeat', ({ id, at, sentAt }) => {
     counters.heartbeats++;
     if (!gapWindow) return;
     const last = gapWindow.lastBeat.get(id);
+    const lastSent = gapWindow.lastSent.get(id);
     if (last !== undefined) gapWindow.maxGap = Math.max(gapWindow.maxGap, at - last);
+    // The same gap as the executor made it (its own clock, this host's): a heartbeat sent late
+    // from a busy load process opens a gap before it reaches the access point.
+    if (lastSent !== undefined && sentAt !== undefined) {
+      gapWindow.maxSentGap = Math.max(gapWindow.maxSentGap, sentAt - lastSent);
+      gapWindow.maxAddedByAccessPoint = Math.max(gapWindow.maxAddedByAccessPoint, at - last - (sentAt - lastSent));
+    }
     gapWindow.lastBeat.set(id, at);
+    if (sentAt !== undefined) gapWindow.lastSent.set(id, sentAt);
   });
   const { port } = await ap.start();
   serveIpc(
@@ -76,12 +84,14 @@ if (mode === 'plain') {
         return { ...counters, links: status.links, executors: status.executors, handshakes: status.handshakes };
       },
       watchGaps: () => {
-        gapWindow = { since: Date.now(), lastBeat: new Map(), maxGap: 0 };
+        gapWindow = { since: Date.now(), lastBeat: new Map(), lastSent: new Map(), maxGap: 0, maxSentGap: 0, maxAddedByAccessPoint: 0 };
         return true;
       },
       /** Start a new worst gap, keeping every executor's last beat. */
       restartGapMax: () => {
         gapWindow.maxGap = 0;
+        gapWindow.maxSentGap = 0;
+        gapWindow.maxAddedByAccessPoint = 0;
         // How long the access point's own event loop stalls from here on: a heartbeat that
         // arrives late while this stays small was late before it reached the access point.
         loopDelay.reset();
@@ -96,6 +106,8 @@ if (mode === 'plain') {
         loopDelay.disable();
         return {
           maxGap: gapWindow.maxGap,
+          maxSentGap: gapWindow.maxSentGap,
+          maxAddedByAccessPoint: gapWindow.maxAddedByAccessPoint,
           oldestOpen: open,
           tracked: gapWindow.lastBeat.size,
           loopDelayMaxMs: loopDelay.max / 1e6,

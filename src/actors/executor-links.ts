@@ -40,7 +40,8 @@ export interface ExecutorLinksEvents {
   rejected: [{ remoteAddress: string; error: AhError }];
   departed: [{ id: string; reason: string }];
   /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
-  heartbeat: [{ id: string; linkId: string; seq: number; at: number }];
+  /** `sentAt`: the executor's clock when it sent the heartbeat (absent from executors that do not say). */
+  heartbeat: [{ id: string; linkId: string; seq: number; at: number; sentAt: number | undefined }];
   /** Every event and state of every link's machine, as `ah_machine` logs them; only when asked for (the debug view). */
   machine: [MachineLogRecord];
   /** A second holder of a connected identity took it over (the old link is closed `superseded`). */
@@ -293,7 +294,7 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     this.heartbeats.heard(link.id);
     this.deps.roster.heartbeat(executorId, link.id, at);
     if (sentAt !== undefined) this.deps.health?.heartbeat(executorId, sentAt, at);
-    this.emit('heartbeat', { id: executorId, linkId: link.id, seq, at });
+    this.emit('heartbeat', { id: executorId, linkId: link.id, seq, at, sentAt });
   }
 
   /**
