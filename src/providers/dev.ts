@@ -7,10 +7,9 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { AhError } from '../errors/ah-error.js';
-import { summarize } from '../x509/certificate.js';
+import { summarizePem } from '../x509/certificate.js';
 import { createSelfSigned } from '../x509/self-signed.js';
 import type { IdentityMaterial, IdentityProvider, ProviderEvents } from './identity-provider.js';
 
@@ -92,7 +91,7 @@ export class DevIdentityProvider extends EventEmitter<ProviderEvents> implements
       certPem: pair.certPem,
       keyPem: pair.keyPem,
       bundlePem: null,
-      summary: summarize(new X509Certificate(pair.certPem), 'dev'),
+      summary: summarizePem(pair.certPem, 'dev'),
     };
   }
 

@@ -170,6 +170,26 @@ export function certificateValidity(der: Uint8Array): { notBefore: number; notAf
   return { notBefore: derTime(der, notBefore, 'notBefore'), notAfter: derTime(der, notAfter, 'notAfter') };
 }
 
+/**
+ * A certificate's serial number as node:crypto's `serialNumber` spells it (upper-case hex, whole
+ * bytes, no leading zero byte), from its DER. Throws CertificateProfileError, also for a serial
+ * that is zero or negative (not a serial RFC 5280 allows; the caller asks OpenSSL instead).
+ */
+export function certificateSerial(der: Uint8Array): string {
+  const cert = readTlv(der, 0, der.length);
+  const tbs = children(der, cert)[0];
+  if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new CertificateProfileError('not a certificate');
+  const fields = children(der, tbs);
+  const serial = fields[fields[0]?.tag === 0xa0 ? 1 : 0];
+  if (serial?.tag !== 0x02 || serial.end <= serial.start || der[serial.start]! & 0x80) throw new CertificateProfileError('bad serialNumber');
+  let start = serial.start;
+  while (start < serial.end - 1 && der[start] === 0) start++;
+  if (start === serial.end - 1 && der[start] === 0) throw new CertificateProfileError('zero serialNumber');
+  return Buffer.from(der.buffer, der.byteOffset + start, serial.end - start)
+    .toString('hex')
+    .toUpperCase();
+}
+
 /** A certificate's notAfter (epoch ms), from its DER (see certificateValidity). */
 export function certificateNotAfter(der: Uint8Array): number {
   return certificateValidity(der).notAfter;
