@@ -39,8 +39,10 @@ export interface ExecutorLinksEvents {
   admitted: [FleetEntryJson & { relinked: boolean; duplicate?: boolean }];
   rejected: [{ remoteAddress: string; error: AhError }];
   departed: [{ id: string; reason: string }];
-  /** Every heartbeat of an admitted executor (by identity, whichever link carried it). */
-  /** `sentAt`: the executor's clock when it sent the heartbeat (absent from executors that do not say). */
+  /**
+   * Every heartbeat of an admitted executor (by identity, whichever link carried it); `sentAt` is
+   * the executor's clock when it sent it (undefined from executors that do not say).
+   */
   heartbeat: [{ id: string; linkId: string; seq: number; at: number; sentAt: number | undefined }];
   /** Every event and state of every link's machine, as `ah_machine` logs them; only when asked for (the debug view). */
   machine: [MachineLogRecord];

@@ -40,6 +40,7 @@ export function sessionPeer(session: Buffer, last: SessionPeer | null = null): S
   }
   return null;
 }
+
 /** The session's protocol version field (SSL_SESSION_ASN1's `ssl_version`) for TLS 1.3, as DER. */
 const TLS13_VERSION_FIELD = Buffer.from([0x02, 0x02, 0x03, 0x04]);
 

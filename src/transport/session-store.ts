@@ -4,9 +4,8 @@
  * append reaches the kernel at most `FLUSH_INTERVAL_MS` after the handshake that made it). One
  * sealed line holds the records of that interval: a seal and a write per handshake cost ~40 µs
  * under load, a tenth of what a resumed link costs the access point (docs/performance.md §Session
- * records). The file is rewritten
- * (compacted) from the live records when it holds mostly dead ones. Records expire; the store
- * holds a bounded number, forgetting the oldest first.
+ * records). The file is rewritten (compacted) from the live records when it holds mostly dead
+ * ones. Records expire; the store holds a bounded number, forgetting the oldest first.
  */
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { SessionKeys } from './session-keys.js';
