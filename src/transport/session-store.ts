@@ -100,7 +100,7 @@ export const DEFAULT_MAX_SESSIONS = 100_000;
  */
 export const FLUSH_INTERVAL_MS = 25;
 
-/** Records per sealed line when the file is rewritten. */
+/** Records per sealed line at most (a flush of a storm, a compaction). */
 const RECORDS_PER_LINE = 512;
 
 export class SessionStore {
@@ -186,10 +186,13 @@ export class SessionStore {
     const records = this.pending.filter((r) => this.records.get(r.id) === r);
     this.pending = [];
     if (!records.length) return;
-    const line = this.seal(records);
+    // A storm's interval can hold thousands: lines of a bounded size, so that a line cut short by
+    // a kill mid-write loses a slice of them, not all.
+    const lines: string[] = [];
+    for (let i = 0; i < records.length; i += RECORDS_PER_LINE) lines.push(this.seal(records.slice(i, i + RECORDS_PER_LINE)));
     this.lines += records.length;
     this.fd ??= openSync(this.file, 'a', 0o600);
-    writeSync(this.fd, `${this.cutShort ? '\n' : ''}${line}\n`);
+    writeSync(this.fd, `${this.cutShort ? '\n' : ''}${lines.join('\n')}\n`);
     this.cutShort = false;
     if (this.mostlyDead()) this.compact(Date.now());
   }

@@ -134,6 +134,12 @@ describe('session store', () => {
       expect(reloaded.load(T0)).toBe(2);
       expect(reloaded.get('t2', T0)).toBeNull();
       expect(reloaded.get('t3', T0)?.data.toString()).toBe('session t3');
+
+      // A storm's interval: lines of at most 512 records, all of them read back.
+      for (let i = 0; i < 1200; i++) store.put(record(`s${i}`, T0 + HOUR));
+      vi.advanceTimersByTime(FLUSH_INTERVAL_MS);
+      expect(readFileSync(storeFile, 'utf8').trim().split('\n')).toHaveLength(1 + 3);
+      expect(new SessionStore(storeFile, SessionKeys.open(keyFile, { now: T0 })).load(T0)).toBe(2 + 1200);
       store.close();
     } finally {
       vi.useRealTimers();
