@@ -153,6 +153,20 @@ export function certificateProfile(der: Uint8Array): CertificateProfile {
   return { ca, keyUsage, extendedKeyUsage, uris, dnsNames, authorityKeyId };
 }
 
+/** TBSCertificate's fields after the optional `[0] version` (RFC 5280 §4.1): serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo. */
+const TBS_SERIAL = 0;
+const TBS_VALIDITY = 3;
+const TBS_SPKI = 5;
+
+/** Field `n` of a certificate's TBSCertificate, counted from serialNumber. Throws CertificateProfileError if it is not a certificate. */
+function tbsField(der: Uint8Array, n: number): Tlv | undefined {
+  const cert = readTlv(der, 0, der.length);
+  const tbs = children(der, cert)[0];
+  if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new CertificateProfileError('not a certificate');
+  const fields = children(der, tbs);
+  return fields[fields[0]?.tag === 0xa0 ? n + 1 : n];
+}
+
 /**
  * A certificate's validity (epoch ms), read straight from its DER: TBSCertificate's `validity`
  * (RFC 5280 §4.1.2.5; UTCTime years 50–99 are 19xx). Building an X509Certificate costs Node 20
@@ -160,12 +174,7 @@ export function certificateProfile(der: Uint8Array): CertificateProfile {
  * a few microseconds. Throws CertificateProfileError.
  */
 export function certificateValidity(der: Uint8Array): { notBefore: number; notAfter: number } {
-  const cert = readTlv(der, 0, der.length);
-  const tbs = children(der, cert)[0];
-  if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new CertificateProfileError('not a certificate');
-  const fields = children(der, tbs);
-  // [0] version is optional; then serialNumber, signature, issuer, validity.
-  const validity = fields[fields[0]?.tag === 0xa0 ? 4 : 3];
+  const validity = tbsField(der, TBS_VALIDITY);
   const [notBefore, notAfter] = validity?.tag === 0x30 ? children(der, validity) : [];
   return { notBefore: derTime(der, notBefore, 'notBefore'), notAfter: derTime(der, notAfter, 'notAfter') };
 }
@@ -176,11 +185,7 @@ export function certificateValidity(der: Uint8Array): { notBefore: number; notAf
  * that is zero or negative (not a serial RFC 5280 allows; the caller asks OpenSSL instead).
  */
 export function certificateSerial(der: Uint8Array): string {
-  const cert = readTlv(der, 0, der.length);
-  const tbs = children(der, cert)[0];
-  if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new CertificateProfileError('not a certificate');
-  const fields = children(der, tbs);
-  const serial = fields[fields[0]?.tag === 0xa0 ? 1 : 0];
+  const serial = tbsField(der, TBS_SERIAL);
   if (serial?.tag !== 0x02 || serial.end <= serial.start || der[serial.start]! & 0x80) throw new CertificateProfileError('bad serialNumber');
   let start = serial.start;
   while (start < serial.end - 1 && der[start] === 0) start++;
@@ -210,12 +215,7 @@ function derTime(der: Uint8Array, t: Tlv | undefined, what: string): number {
  * the keys certificates carry but costs about 0.3 ms a call in Node 20. Throws CertificateProfileError.
  */
 export function certificateSpki(der: Uint8Array): Buffer {
-  const cert = readTlv(der, 0, der.length);
-  const tbs = children(der, cert)[0];
-  if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new CertificateProfileError('not a certificate');
-  const fields = children(der, tbs);
-  // [0] version is optional; then serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
-  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
+  const spki = tbsField(der, TBS_SPKI);
   if (spki?.tag !== 0x30) throw new CertificateProfileError('bad subjectPublicKeyInfo');
   return Buffer.from(der.buffer, der.byteOffset + spki.headerStart, spki.end - spki.headerStart);
 }
