@@ -215,7 +215,7 @@ const storm = {
   // The worst gap split: as the executors sent their heartbeats, and the most the way to the
   // access point (TCP, its event loop) lengthened any one gap.
   worstSentHeartbeatGapMs: gaps.maxSentGap,
-  worstGapAddedOnTheWayMs: gaps.maxAddedByAccessPoint,
+  worstGapAddedOnTheWayMs: gaps.maxAddedOnTheWay,
   calmWorstHeartbeatGapMs: calmGaps.maxGap,
   accessPointLoopDelayMaxMs: gaps.loopDelayMaxMs,
   accessPointLoopDelayP99Ms: gaps.loopDelayP99Ms,

@@ -53,7 +53,7 @@ if (mode === 'plain') {
     handshakeQueue: 32_768,
   });
   const counters = { joined: 0, relinked: 0, departed: 0, rejected: 0, heartbeats: 0, departedBy: {} };
-  let gapWindow = null; // { since, lastBeat: Map, lastSent: Map, maxGap, maxSentGap, maxAddedByAccessPoint }
+  let gapWindow = null; // { since, lastBeat: Map, lastSent: Map, maxGap, maxSentGap, maxAddedOnTheWay }
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   ap.on('admitted', (e) => (e.relinked ? counters.relinked++ : counters.joined++));
   ap.on('departed', ({ reason }) => {
@@ -71,7 +71,7 @@ if (mode === 'plain') {
     // from a busy load process opens a gap before it reaches the access point.
     if (lastSent !== undefined && sentAt !== undefined) {
       gapWindow.maxSentGap = Math.max(gapWindow.maxSentGap, sentAt - lastSent);
-      gapWindow.maxAddedByAccessPoint = Math.max(gapWindow.maxAddedByAccessPoint, at - last - (sentAt - lastSent));
+      gapWindow.maxAddedOnTheWay = Math.max(gapWindow.maxAddedOnTheWay, at - last - (sentAt - lastSent));
     }
     gapWindow.lastBeat.set(id, at);
     if (sentAt !== undefined) gapWindow.lastSent.set(id, sentAt);
@@ -84,14 +84,14 @@ if (mode === 'plain') {
         return { ...counters, links: status.links, executors: status.executors, handshakes: status.handshakes };
       },
       watchGaps: () => {
-        gapWindow = { since: Date.now(), lastBeat: new Map(), lastSent: new Map(), maxGap: 0, maxSentGap: 0, maxAddedByAccessPoint: 0 };
+        gapWindow = { since: Date.now(), lastBeat: new Map(), lastSent: new Map(), maxGap: 0, maxSentGap: 0, maxAddedOnTheWay: 0 };
         return true;
       },
       /** Start a new worst gap, keeping every executor's last beat. */
       restartGapMax: () => {
         gapWindow.maxGap = 0;
         gapWindow.maxSentGap = 0;
-        gapWindow.maxAddedByAccessPoint = 0;
+        gapWindow.maxAddedOnTheWay = 0;
         // How long the access point's own event loop stalls from here on: a heartbeat that
         // arrives late while this stays small was late before it reached the access point.
         loopDelay.reset();
@@ -107,7 +107,7 @@ if (mode === 'plain') {
         return {
           maxGap: gapWindow.maxGap,
           maxSentGap: gapWindow.maxSentGap,
-          maxAddedByAccessPoint: gapWindow.maxAddedByAccessPoint,
+          maxAddedOnTheWay: gapWindow.maxAddedOnTheWay,
           oldestOpen: open,
           tracked: gapWindow.lastBeat.size,
           loopDelayMaxMs: loopDelay.max / 1e6,

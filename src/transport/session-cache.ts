@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { certificateNotAfter } from '../x509/cert-profile.js';
-import { splitPemCertificates } from '../x509/certificate.js';
+import { firstCertificateDer } from '../x509/certificate.js';
 import { withoutPeerCertificate } from './session-peer.js';
 
 interface Kept {
@@ -109,9 +109,8 @@ function identityOf(source: SessionSource): { readonly digest: string; readonly 
 /** The leaf's notAfter, read from its DER (an X509Certificate per session was the executor's largest cost in a re-join). */
 function notAfter(certPem: string): number {
   try {
-    const [leaf] = splitPemCertificates(certPem);
-    if (!leaf) return 0;
-    return certificateNotAfter(Buffer.from(leaf.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+    const leaf = firstCertificateDer(certPem);
+    return leaf ? certificateNotAfter(leaf) : 0;
   } catch {
     return 0;
   }

@@ -14,6 +14,12 @@ export function splitPemCertificates(pem: string): string[] {
   return pem.match(PEM_CERT)?.map((block) => `${block}\n`) ?? [];
 }
 
+/** The DER of a PEM's first certificate (its leaf), or null when it holds none. */
+export function firstCertificateDer(pem: string): Buffer | null {
+  const [leaf] = splitPemCertificates(pem);
+  return leaf ? Buffer.from(leaf.replace(/-----[^-]+-----|\s/g, ''), 'base64') : null;
+}
+
 export interface SubjectAltNames {
   readonly uris: string[];
   readonly dns: string[];
@@ -109,9 +115,9 @@ export function summarize(leaf: X509Certificate, provider: string): IdentitySumm
  * readers cannot walk is parsed by OpenSSL instead.
  */
 export function summarizePem(certPem: string, provider: string): IdentitySummary {
-  const [leaf] = splitPemCertificates(certPem);
+  const der = firstCertificateDer(certPem);
   try {
-    if (leaf) return summarizeDer(Buffer.from(leaf.replace(/-----[^-]+-----|\s/g, ''), 'base64'), provider);
+    if (der) return summarizeDer(der, provider);
   } catch {
     // Below: OpenSSL's parse, and its error if it cannot read it either.
   }
