@@ -144,7 +144,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** The certificate in use (or about to be), described for `--show-cert`. */
   certificate(): CertificateDescription | null {
     const ctx = this.actor?.getSnapshot().context;
-    const fingerprint = ctx?.linkIdentity?.fingerprint ?? ctx?.identity?.fingerprint;
+    const fingerprint = ctx?.link.identity?.fingerprint ?? ctx?.identity?.fingerprint;
     if (!fingerprint) return null;
     const [leaf] = splitPemCertificates(this.store.get(fingerprint).certPem);
     return leaf ? describe(new X509Certificate(leaf)) : null;
@@ -367,7 +367,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           if (state === 'disconnected' && previousState !== null && previousState !== 'disconnected') this.emit('disconnected', status);
         }
         if (ctx.rotations !== previousRotations) {
-          const serial = ctx.linkIdentity?.serial ?? '';
+          const serial = ctx.link.identity?.serial ?? '';
           log.info(
             {
               event: 'rotation_complete',
@@ -381,7 +381,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
           this.emit('rotated', { serial, previousSerial, rotations: ctx.rotations });
           previousRotations = ctx.rotations;
         }
-        if (ctx.linkIdentity) previousSerial = ctx.linkIdentity.serial;
+        if (ctx.link.identity) previousSerial = ctx.link.identity.serial;
         previousError = ctx.lastError;
         previousValue = value;
         previousState = state;
@@ -413,35 +413,35 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const err = ctx.lastError;
     const code = err?.code;
     if (to === 'handshaking' && from !== 'handshaking') {
-      const server = ctx.candidateServer ?? ctx.config.remoteServer;
+      const server = ctx.candidate.server ?? ctx.config.remoteServer;
       log.debug({ event: 'connecting', attempt: ctx.attempts + 1, accessPoint: server }, `connecting to ${server} (attempt ${ctx.attempts + 1})`);
     } else if (to === 'enrolled' && from === 'handshaking') {
       log.info(
         {
           event: 'enrolled',
-          accessPoint: ctx.linkServer,
+          accessPoint: ctx.link.server,
           executorId: ctx.executorId,
-          serial: ctx.linkIdentity?.serial,
-          notAfter: ctx.linkIdentity && new Date(ctx.linkIdentity.notAfter).toISOString(),
+          serial: ctx.link.identity?.serial,
+          notAfter: ctx.link.identity && new Date(ctx.link.identity.notAfter).toISOString(),
         },
-        `enrolled with access point ${ctx.linkServer ?? ctx.config.remoteServer} as ${ctx.executorId}`,
+        `enrolled with access point ${ctx.link.server ?? ctx.config.remoteServer} as ${ctx.executorId}`,
       );
     } else if (narrateRelink(from, to, detail, ctx, log)) {
       // A step of a move away from a draining access point: said there.
     } else if (to === 'renewing' && from === 'enrolled') {
-      log.info({ event: 'renewal_due', serial: ctx.linkIdentity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.linkIdentity?.serial})`);
+      log.info({ event: 'renewal_due', serial: ctx.link.identity?.serial }, `certificate renewal due: rotating (renewing serial ${ctx.link.identity?.serial})`);
     } else if (detail === '{"renewing":"retryWait"}' && err) {
       log.warn(
-        { event: 'rotation_link_failed', code, retryInMs: ctx.retryDelayMs },
-        `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retryDelayMs)}`,
+        { event: 'rotation_link_failed', code, retryInMs: ctx.retry.delayMs },
+        `rotation: new link failed: ${messageOf(err)}; keeping the current link, retrying in ${formatDuration(ctx.retry.delayMs)}`,
       );
     } else if (detail === '{"disconnected":"backingOff"}' && err) {
       log.warn(
-        { event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retryDelayMs },
-        `${messageOf(err)}; retrying in ${formatDuration(ctx.retryDelayMs)} (attempt ${ctx.attempts})`,
+        { event: 'retrying', code, attempt: ctx.attempts, retryInMs: ctx.retry.delayMs },
+        `${messageOf(err)}; retrying in ${formatDuration(ctx.retry.delayMs)} (attempt ${ctx.attempts})`,
       );
     } else if (detail === '{"disconnected":"failingOver"}' && err) {
-      const next = ctx.servers[ctx.serverIndex];
+      const next = ctx.servers[ctx.retry.serverIndex];
       log.warn(
         { event: 'failing_over', code, attempt: ctx.attempts, accessPoint: next },
         `${messageOf(err)}; trying access point ${next} next (attempt ${ctx.attempts})`,

@@ -83,49 +83,82 @@ export interface EnrollmentConfig {
   readonly rotationInput: RotationInput;
 }
 
+/**
+ * The context, in groups: XState's `assign` copies the context with `Object.assign({}, …)`, and V8
+ * keeps such a copy's properties fast only up to 19 of them (docs/performance.md §Machine contexts
+ * with many fields). Flat, this context had 29, and every assign made a dictionary.
+ */
 export interface EnrollmentContext {
   readonly config: EnrollmentConfig;
   readonly rng: number;
   /** Failed attempts (dials) in a row; back to 0 on `welcome`. */
   readonly attempts: number;
-  /** Rounds over every access point that failed in a row; the backoff grows with them. */
-  readonly backoffs: number;
-  /** Failed dials in the round under way. */
-  readonly failedInRound: number;
-  /** Where to dial: the own list, then the access points the last welcome named (deduplicated). */
-  readonly servers: readonly string[];
-  /** The entry of `servers` the next (or current) dial goes to. */
-  readonly serverIndex: number;
-  /** The access point the active link is with; kept after it goes, for messages. */
-  readonly linkServer: string | null;
-  /** The access point the candidate link dials. */
-  readonly candidateServer: string | null;
-  /** The access point of the last drain (relinking: the active link's); kept after the move, for messages. */
-  readonly drainingServer: string | null;
-  /** relinking: when the draining access point said we may come back to its address. */
-  readonly retryAfterMs: number;
-  /** relinking: other access points dialed so far. */
-  readonly relinkTried: number;
-  readonly retryDelayMs: number;
   readonly lastError: ErrorInfo | null;
   /** The newest usable identity; the next link is opened with it. */
   readonly identity: IdentitySummary | null;
-  /** The identity the active link was opened with. */
-  readonly linkIdentity: IdentitySummary | null;
   readonly nextRotationAt: number | null;
   readonly renewalDue: boolean;
+  /** Where to dial: the own list, then the access points the last welcome named (deduplicated). */
+  readonly servers: readonly string[];
+  /** Links spawned so far (their ids count from it). */
   readonly linkCount: number;
-  readonly activeLink: string | null;
-  /** The nonce of the active link's welcome: the next rotation proves continuity over it. */
-  readonly linkNonce: string | null;
-  readonly candidateLink: string | null;
   readonly executorId: string | null;
-  readonly heartbeatIntervalMs: number;
-  readonly heartbeatSeq: number;
+  readonly rotations: number;
+  readonly link: ActiveLink;
+  readonly candidate: CandidateLink;
+  readonly heartbeat: Heartbeats;
+  readonly retry: RetryState;
+  readonly relink: RelinkState;
+}
+
+/** The link the executor is enrolled over. */
+export interface ActiveLink {
+  /** Null when there is none. */
+  readonly id: string | null;
+  /** Its access point; kept after it goes, for messages. */
+  readonly server: string | null;
+  /** The identity it was opened with. */
+  readonly identity: IdentitySummary | null;
+  /** Its welcome's nonce: the next rotation proves continuity over it. */
+  readonly nonce: string | null;
+  readonly connectedSince: number | null;
+}
+
+/** The link being dialed (first link, rotation or move) until it is welcomed. */
+export interface CandidateLink {
+  readonly id: string | null;
+  /** Its access point; kept after it goes, for messages. */
+  readonly server: string | null;
+}
+
+/** The active link's heartbeats. */
+export interface Heartbeats {
+  readonly intervalMs: number;
+  /** The last heartbeat sent, and the highest acknowledged. */
+  readonly seq: number;
   readonly ackedSeq: number;
   readonly lastAckAt: number | null;
-  readonly connectedSince: number | null;
-  readonly rotations: number;
+}
+
+/** Where the next dial goes after failures, and when. */
+export interface RetryState {
+  /** The entry of `servers` the next (or current) dial goes to. */
+  readonly serverIndex: number;
+  /** Failed dials in the round under way. */
+  readonly failedInRound: number;
+  /** Rounds over every access point that failed in a row; the backoff grows with them. */
+  readonly backoffs: number;
+  readonly delayMs: number;
+}
+
+/** relinking: moving off a draining access point. */
+export interface RelinkState {
+  /** The access point of the last drain; kept after the move, for messages. */
+  readonly drainingServer: string | null;
+  /** When the draining access point said we may come back to its address. */
+  readonly retryAfterMs: number;
+  /** Other access points dialed so far. */
+  readonly tried: number;
 }
 
 /** Events the link actors send back. */
@@ -173,8 +206,8 @@ export type EnrollmentEvent =
 
 /** The access point an event is about: its link's, else the active link's, else the next dial's. */
 const serverOf = (context: EnrollmentContext, event: EnrollmentEvent): string => {
-  if ('linkId' in event && event.linkId === context.candidateLink && context.candidateServer) return context.candidateServer;
-  return context.linkServer ?? context.servers[context.serverIndex] ?? context.config.remoteServer;
+  if ('linkId' in event && event.linkId === context.candidate.id && context.candidate.server) return context.candidate.server;
+  return context.link.server ?? context.servers[context.retry.serverIndex] ?? context.config.remoteServer;
 };
 
 const linkLost = (context: EnrollmentContext, event: EnrollmentEvent, detail: string): ErrorInfo => ({
@@ -184,10 +217,10 @@ const linkLost = (context: EnrollmentContext, event: EnrollmentEvent, detail: st
 });
 
 /** relinking: the access points to move to, the draining one left out, starting after it. */
-export function relinkTargets(context: Pick<EnrollmentContext, 'servers' | 'drainingServer'>): string[] {
-  const at = context.servers.indexOf(context.drainingServer ?? '');
-  const rotated = [...context.servers.slice(at + 1), ...context.servers.slice(0, at + 1)];
-  return rotated.filter((s) => s !== context.drainingServer);
+export function relinkTargets(servers: readonly string[], drainingServer: string | null): string[] {
+  const at = servers.indexOf(drainingServer ?? '');
+  const rotated = [...servers.slice(at + 1), ...servers.slice(0, at + 1)];
+  return rotated.filter((s) => s !== drainingServer);
 }
 
 /** Own access points first, then the welcome's, each once. */
@@ -260,41 +293,32 @@ const onLinkCertExpired = [
 /** After a failed attempt: the access point after the one that failed, round and round. */
 function nextServer(context: EnrollmentContext, event: EnrollmentEvent): number {
   const at = context.servers.indexOf(serverOf(context, event));
-  return ((at < 0 ? context.serverIndex : at) + 1) % context.servers.length;
+  return ((at < 0 ? context.retry.serverIndex : at) + 1) % context.servers.length;
 }
 
 /** A welcome: the candidate's access point is the link's now, and the welcome's list joins ours. */
-function welcomedAt(context: EnrollmentContext, e: Welcome) {
+/**
+ * A welcome: the candidate becomes the link (make-before-break after a rotation or a move; a
+ * move's `connectedSince` is the new link's). The welcome's list of access points joins ours.
+ * Acks of an old link's heartbeats are gone with it, so the heartbeats sent so far count as acked.
+ */
+function candidateTakesOver(context: EnrollmentContext, e: Welcome, connectedSince = context.link.connectedSince) {
   const servers = mergeServers(context.config.remoteServers, e.accessPoints);
-  const linkServer = context.candidateServer;
+  const server = context.candidate.server;
   return {
     servers,
-    serverIndex: Math.max(0, servers.indexOf(linkServer ?? '')),
-    linkServer,
-    backoffs: 0,
-    failedInRound: 0,
-  };
-}
-
-/**
- * Make-before-break, after a rotation or a move: the welcomed candidate becomes the link. Acks of
- * the old link's heartbeats are gone with it, so the heartbeats sent so far count as acked.
- */
-function candidateTakesOver(context: EnrollmentContext, e: Welcome) {
-  return {
-    ...welcomedAt(context, e),
-    activeLink: context.candidateLink,
-    linkNonce: e.nonce ?? null,
-    candidateLink: null,
-    linkIdentity: context.identity,
+    retry: { ...context.retry, serverIndex: Math.max(0, servers.indexOf(server ?? '')), backoffs: 0, failedInRound: 0 },
+    link: { id: context.candidate.id, server, identity: context.identity, nonce: e.nonce ?? null, connectedSince },
+    candidate: { ...context.candidate, id: null },
     executorId: e.executorId,
-    heartbeatIntervalMs: e.heartbeatIntervalMs,
-    ackedSeq: context.heartbeatSeq,
-    lastAckAt: e.at,
+    heartbeat: { intervalMs: e.heartbeatIntervalMs, seq: context.heartbeat.seq, ackedSeq: context.heartbeat.seq, lastAckAt: e.at },
     attempts: 0,
     lastError: null,
   };
 }
+
+/** The active link went: no id, identity or nonce; its access point and start stay for messages. */
+const linkGone = (link: ActiveLink): ActiveLink => ({ ...link, id: null, identity: null, nonce: null });
 
 export const enrollmentMachine = setup({
   types: {
@@ -311,29 +335,30 @@ export const enrollmentMachine = setup({
   },
   delays: {
     connectTimeout: ({ context }) => context.config.connectTimeoutMs,
-    retryAfter: ({ context }) => context.retryAfterMs,
-    retryDelay: ({ context }) => context.retryDelayMs,
+    retryAfter: ({ context }) => context.relink.retryAfterMs,
+    retryDelay: ({ context }) => context.retry.delayMs,
   },
   guards: {
-    fromCandidate: ({ context, event }) => 'linkId' in event && event.linkId === context.candidateLink,
-    fromActive: ({ context, event }) => 'linkId' in event && event.linkId === context.activeLink,
+    fromCandidate: ({ context, event }) => 'linkId' in event && event.linkId === context.candidate.id,
+    fromActive: ({ context, event }) => 'linkId' in event && event.linkId === context.link.id,
     attemptsExhausted: ({ context }) => context.config.maxAttempts > 0 && context.attempts + 1 >= context.config.maxAttempts,
     /** Some access point of this round has not been tried yet: fail over to it without waiting. */
-    roundUnfinished: ({ context }) => context.failedInRound + 1 < context.servers.length,
+    roundUnfinished: ({ context }) => context.retry.failedInRound + 1 < context.servers.length,
     /** relinking: an access point other than the draining one is known. */
-    otherServerKnown: ({ context }) => relinkTargets({ servers: context.servers, drainingServer: context.linkServer }).length > 0,
+    otherServerKnown: ({ context }) => relinkTargets(context.servers, context.link.server).length > 0,
     /** relinking: another one is left to dial after the one that just failed. */
-    anotherServerLeft: ({ context }) => context.relinkTried + 1 < relinkTargets(context).length,
-    someRelinkTarget: ({ context }) => relinkTargets(context).length > 0,
-    acksOverdue: ({ context }) => context.heartbeatSeq - context.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
-    linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.linkIdentity?.fingerprint,
+    anotherServerLeft: ({ context }) => context.relink.tried + 1 < relinkTargets(context.servers, context.relink.drainingServer).length,
+    someRelinkTarget: ({ context }) => relinkTargets(context.servers, context.relink.drainingServer).length > 0,
+    acksOverdue: ({ context }) => context.heartbeat.seq - context.heartbeat.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
+    linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.link.identity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
-    linkCertStillValid: ({ context, event }) => event.type === 'LINK_CERT_EXPIRED' && context.linkIdentity !== null && event.at < context.linkIdentity.notAfter,
+    linkCertStillValid: ({ context, event }) =>
+      event.type === 'LINK_CERT_EXPIRED' && context.link.identity !== null && event.at < context.link.identity.notAfter,
     /** Newer material than the link's is at hand and still valid: reconnect with it. */
     fresherIdentityAtHand: ({ context, event }) =>
       event.type === 'LINK_CERT_EXPIRED' &&
       context.identity !== null &&
-      context.identity.fingerprint !== context.linkIdentity?.fingerprint &&
+      context.identity.fingerprint !== context.link.identity?.fingerprint &&
       context.identity.notAfter > event.at,
   },
   actions: {
@@ -345,30 +370,34 @@ export const enrollmentMachine = setup({
     noteError: assign({ lastError: ({ context, event }) => errorOf(context, event) }),
     /** Count a failed attempt that ends a round and draw the jittered delay before the next one. */
     recordFailure: assign(({ context, event }) => {
-      const backoffs = context.backoffs + 1;
+      const backoffs = context.retry.backoffs + 1;
       const draw = nextRandom(context.rng);
       return {
         attempts: context.attempts + 1,
-        backoffs,
-        failedInRound: 0,
-        serverIndex: nextServer(context, event),
+        retry: {
+          serverIndex: nextServer(context, event),
+          failedInRound: 0,
+          backoffs,
+          delayMs: backoffDelay(context.config.backoff, backoffs, draw.value),
+        },
         rng: draw.state,
-        retryDelayMs: backoffDelay(context.config.backoff, backoffs, draw.value),
         lastError: errorOf(context, event),
       };
     }),
     /** Stranded on a draining link: the next round of the others comes after a jittered backoff. */
     drawRelinkRetry: assign(({ context }) => {
-      const backoffs = context.backoffs + 1;
+      const backoffs = context.retry.backoffs + 1;
       const draw = nextRandom(context.rng);
-      return { backoffs, rng: draw.state, retryDelayMs: backoffDelay(context.config.backoff, backoffs, draw.value), relinkTried: 0 };
+      return {
+        retry: { ...context.retry, backoffs, delayMs: backoffDelay(context.config.backoff, backoffs, draw.value) },
+        rng: draw.state,
+        relink: { ...context.relink, tried: 0 },
+      };
     }),
     /** Count a failed attempt and move on to the next access point of the round, at once. */
     recordFailover: assign(({ context, event }) => ({
       attempts: context.attempts + 1,
-      failedInRound: context.failedInRound + 1,
-      serverIndex: nextServer(context, event),
-      retryDelayMs: 0,
+      retry: { ...context.retry, serverIndex: nextServer(context, event), failedInRound: context.retry.failedInRound + 1, delayMs: 0 },
       lastError: errorOf(context, event),
     })),
     /**
@@ -378,98 +407,94 @@ export const enrollmentMachine = setup({
      */
     spawnCandidate: enqueueActions(({ context, enqueue }, params: { to: 'dial' | 'rotation' | 'relink' | 'return' }) => {
       const linkId = `link-${context.linkCount + 1}`;
-      const continues =
-        context.activeLink && context.linkIdentity && context.linkNonce
-          ? { fingerprint: context.linkIdentity.fingerprint, nonce: context.linkNonce }
-          : undefined;
+      const { link } = context;
+      const continues = link.id && link.identity && link.nonce ? { fingerprint: link.identity.fingerprint, nonce: link.nonce } : undefined;
       const address =
         params.to === 'relink'
-          ? relinkTargets(context)[context.relinkTried]!
+          ? relinkTargets(context.servers, context.relink.drainingServer)[context.relink.tried]!
           : params.to === 'return'
-            ? context.drainingServer!
-            : params.to === 'rotation' && context.linkServer
-              ? context.linkServer
-              : context.servers[context.serverIndex]!;
+            ? context.relink.drainingServer!
+            : params.to === 'rotation' && link.server
+              ? link.server
+              : context.servers[context.retry.serverIndex]!;
       const input: LinkInput = { linkId, address, fingerprint: context.identity!.fingerprint, ...(continues ? { continues } : {}) };
       enqueue.spawnChild('fleetLink', { id: linkId, input });
-      enqueue.assign({ linkCount: context.linkCount + 1, candidateLink: linkId, candidateServer: address });
+      enqueue.assign({ linkCount: context.linkCount + 1, candidate: { id: linkId, server: address } });
     }),
     stopCandidate: enqueueActions(({ context, enqueue }) => {
-      if (context.candidateLink) enqueue.stopChild(context.candidateLink);
-      enqueue.assign({ candidateLink: null });
+      if (!context.candidate.id) return;
+      enqueue.stopChild(context.candidate.id);
+      enqueue.assign({ candidate: { ...context.candidate, id: null } });
     }),
     /** Close the active link with a goodbye carrying `reason`, then let it go. */
     closeActive: enqueueActions(({ context, enqueue }, params: { reason: string }) => {
-      if (!context.activeLink) return;
-      enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: params.reason } satisfies LinkCommand);
-      enqueue.stopChild(context.activeLink);
-      enqueue.assign({ activeLink: null, linkIdentity: null, linkNonce: null });
+      if (!context.link.id) return;
+      enqueue.sendTo(context.link.id, { type: 'CLOSE', reason: params.reason } satisfies LinkCommand);
+      enqueue.stopChild(context.link.id);
+      enqueue.assign({ link: linkGone(context.link) });
     }),
     /** The link that closed by itself needs no goodbye. */
     dropActive: enqueueActions(({ context, enqueue }) => {
-      if (context.activeLink) enqueue.stopChild(context.activeLink);
-      enqueue.assign({ activeLink: null, linkIdentity: null, linkNonce: null });
+      if (context.link.id) enqueue.stopChild(context.link.id);
+      enqueue.assign({ link: linkGone(context.link) });
     }),
     /** First welcome after being disconnected: the candidate becomes the link. */
-    promoteCandidate: assign(({ context }, e: Welcome) => ({
-      ...candidateTakesOver(context, e),
+    promoteCandidate: assign(({ context }, e: Welcome) => {
+      const next = candidateTakesOver(context, e, e.at);
       // A new connection: its heartbeats count from zero.
-      heartbeatSeq: 0,
-      ackedSeq: 0,
-      connectedSince: e.at,
-    })),
+      return { ...next, heartbeat: { ...next.heartbeat, seq: 0, ackedSeq: 0 } };
+    }),
     /** Make-before-break: the new link is welcomed, so the old one says goodbye and goes. */
     swapToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
-      if (context.activeLink) {
-        enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'rotated' } satisfies LinkCommand);
-        enqueue.stopChild(context.activeLink);
+      if (context.link.id) {
+        enqueue.sendTo(context.link.id, { type: 'CLOSE', reason: 'rotated' } satisfies LinkCommand);
+        enqueue.stopChild(context.link.id);
       }
       enqueue.assign({ ...candidateTakesOver(context, e), rotations: context.rotations + 1 });
     }),
     /** The draining access point asked us to move: remember which, and how long to stay away from it. */
     startRelink: assign(({ context, event }) => ({
-      drainingServer: context.linkServer,
-      retryAfterMs: event.type === 'LINK_DRAINING' ? event.retryAfterMs : 0,
-      relinkTried: 0,
+      relink: { drainingServer: context.link.server, retryAfterMs: event.type === 'LINK_DRAINING' ? event.retryAfterMs : 0, tried: 0 },
     })),
     /** A relink candidate failed: the draining link stays; the next one (if any) is tried. */
-    noteRelinkFailure: assign(({ context, event }) => ({ lastError: errorOf(context, event), relinkTried: context.relinkTried + 1 })),
+    noteRelinkFailure: assign(({ context, event }) => ({
+      lastError: errorOf(context, event),
+      relink: { ...context.relink, tried: context.relink.tried + 1 },
+    })),
     /** Make-before-break: welcomed elsewhere, so the draining link says goodbye and goes. */
     moveToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
-      if (context.activeLink) {
-        enqueue.sendTo(context.activeLink, { type: 'CLOSE', reason: 'moved' } satisfies LinkCommand);
-        enqueue.stopChild(context.activeLink);
+      if (context.link.id) {
+        enqueue.sendTo(context.link.id, { type: 'CLOSE', reason: 'moved' } satisfies LinkCommand);
+        enqueue.stopChild(context.link.id);
       }
-      const renewed = context.identity?.fingerprint !== context.linkIdentity?.fingerprint;
+      const renewed = context.identity?.fingerprint !== context.link.identity?.fingerprint;
       enqueue.assign({
-        ...candidateTakesOver(context, e),
-        connectedSince: e.at,
+        ...candidateTakesOver(context, e, e.at),
         // A move with newer material is that material's rotation too.
         rotations: context.rotations + (renewed ? 1 : 0),
-        relinkTried: 0,
+        relink: { ...context.relink, tried: 0 },
       });
     }),
     /** Watch the link's own certificate: a link never outlives the certificate it was opened with. */
     armLinkExpiry: enqueueActions(({ context, enqueue }, params: { at: number }) => {
       enqueue.cancel('link-expiry');
-      const notAfter = context.linkIdentity?.notAfter;
+      const notAfter = context.link.identity?.notAfter;
       if (notAfter === undefined) return;
       const now = params.at;
       const delay = Math.min(MAX_TIMER_MS, Math.max(0, notAfter - now));
       enqueue.raise({ type: 'LINK_CERT_EXPIRED', at: now + delay }, { id: 'link-expiry', delay });
     }),
     disarmLinkExpiry: enqueueActions(({ enqueue }) => enqueue.cancel('link-expiry')),
-    startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => context.heartbeatIntervalMs }),
+    startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => context.heartbeat.intervalMs }),
     stopHeartbeats: enqueueActions(({ enqueue }) => enqueue.cancel('heartbeat')),
     sendHeartbeat: enqueueActions(({ context, enqueue }) => {
-      const seq = context.heartbeatSeq + 1;
-      if (context.activeLink) enqueue.sendTo(context.activeLink, { type: 'SEND_HEARTBEAT', seq } satisfies LinkCommand);
-      enqueue.assign({ heartbeatSeq: seq });
-      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: context.heartbeatIntervalMs });
+      const seq = context.heartbeat.seq + 1;
+      if (context.link.id) enqueue.sendTo(context.link.id, { type: 'SEND_HEARTBEAT', seq } satisfies LinkCommand);
+      enqueue.assign({ heartbeat: { ...context.heartbeat, seq } });
+      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: context.heartbeat.intervalMs });
     }),
     recordAck: assign(({ context }, params: { seq: number; at: number }) => ({
-      ackedSeq: Math.max(context.ackedSeq, params.seq),
-      lastAckAt: params.at,
+      heartbeat: { ...context.heartbeat, ackedSeq: Math.max(context.heartbeat.ackedSeq, params.seq), lastAckAt: params.at },
     })),
   },
 }).createMachine({
@@ -492,32 +517,19 @@ export const enrollmentMachine = setup({
       },
       rng: own.rng,
       attempts: 0,
-      backoffs: 0,
-      failedInRound: 0,
-      servers: own.list,
-      serverIndex: 0,
-      linkServer: null,
-      candidateServer: null,
-      drainingServer: null,
-      retryAfterMs: 0,
-      relinkTried: 0,
-      retryDelayMs: 0,
       lastError: null,
       identity: null,
-      linkIdentity: null,
       nextRotationAt: null,
       renewalDue: false,
+      servers: own.list,
       linkCount: 0,
-      activeLink: null,
-      linkNonce: null,
-      candidateLink: null,
       executorId: null,
-      heartbeatIntervalMs: 5_000,
-      heartbeatSeq: 0,
-      ackedSeq: 0,
-      lastAckAt: null,
-      connectedSince: null,
       rotations: 0,
+      link: { id: null, server: null, identity: null, nonce: null, connectedSince: null },
+      candidate: { id: null, server: null },
+      heartbeat: { intervalMs: 5_000, seq: 0, ackedSeq: 0, lastAckAt: null },
+      retry: { serverIndex: 0, failedInRound: 0, backoffs: 0, delayMs: 0 },
+      relink: { drainingServer: null, retryAfterMs: 0, tried: 0 },
     };
   },
   invoke: { id: 'rotation', src: 'rotation', input: ({ context }) => context.config.rotationInput },

@@ -38,8 +38,8 @@ describe('enrollment over several access points', () => {
     refused(h.lastLink());
     expect(h.value).toEqual({ disconnected: 'backingOff' });
     expect(h.context.attempts).toBe(3);
-    expect(h.context.retryDelayMs).toBeLessThan(backoffCeiling(DEFAULT_BACKOFF, 1));
-    h.clock.increment(h.context.retryDelayMs);
+    expect(h.context.retry.delayMs).toBeLessThan(backoffCeiling(DEFAULT_BACKOFF, 1));
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.value).toBe('handshaking');
     expect(h.lastLink().address).toBe(order[0]);
     // Another seed, another order for at least one of a handful of seeds.
@@ -58,7 +58,7 @@ describe('enrollment over several access points', () => {
     h.clock.increment(0);
     h.welcome(h.lastLink());
     expect(h.value).toBe('enrolled');
-    expect(h.context.linkServer).toBe(order[2]);
+    expect(h.context.link.server).toBe(order[2]);
     expect(h.context.attempts).toBe(0);
   });
 
@@ -71,9 +71,9 @@ describe('enrollment over several access points', () => {
         if (i < AP.length - 1) h.clock.increment(0);
       }
       expect(h.value).toEqual({ disconnected: 'backingOff' });
-      expect(h.context.backoffs).toBe(round);
-      expect(h.context.retryDelayMs).toBeLessThan(1_000 * 2 ** (round - 1));
-      h.clock.increment(h.context.retryDelayMs);
+      expect(h.context.retry.backoffs).toBe(round);
+      expect(h.context.retry.delayMs).toBeLessThan(1_000 * 2 ** (round - 1));
+      h.clock.increment(h.context.retry.delayMs);
     }
     expect(h.context.attempts).toBe(12);
   });
@@ -92,11 +92,11 @@ describe('enrollment over several access points', () => {
     const h = started();
     const order = h.context.config.remoteServers;
     h.welcome(h.lastLink());
-    expect(h.context.linkServer).toBe(order[0]);
+    expect(h.context.link.server).toBe(order[0]);
     h.lastLink().report({ type: 'LINK_CLOSED', reason: 'ECONNRESET', error: null });
     expect(h.value).toEqual({ disconnected: 'backingOff' });
     expect(h.context.lastError).toMatchObject({ code: 'ENROLL_LINK_LOST', params: { address: order[0] } });
-    h.clock.increment(h.context.retryDelayMs);
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.lastLink().address).toBe(order[1]);
   });
 
@@ -106,7 +106,7 @@ describe('enrollment over several access points', () => {
     h.welcome(h.lastLink(), 5_000, 'n1', ['ap-1:4433', 'lb:4433', 'ap-2:4433', 'ap-1:4433']);
     expect(h.context.servers).toEqual(['lb:4433', 'ap-1:4433', 'ap-2:4433']);
     h.lastLink().report({ type: 'LINK_CLOSED', reason: 'ECONNRESET', error: null });
-    h.clock.increment(h.context.retryDelayMs);
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.lastLink().address).toBe('ap-1:4433');
     refused(h.lastLink());
     expect(h.value).toEqual({ disconnected: 'failingOver' });
@@ -115,7 +115,7 @@ describe('enrollment over several access points', () => {
     // The next welcome's list replaces the learned part; the own list stays first.
     h.welcome(h.lastLink(), 5_000, 'n2', ['ap-3:4433']);
     expect(h.context.servers).toEqual(['lb:4433', 'ap-3:4433']);
-    expect(h.context.linkServer).toBe('ap-2:4433');
+    expect(h.context.link.server).toBe('ap-2:4433');
   });
 
   it('rotates on the access point of the active link', () => {
@@ -124,7 +124,7 @@ describe('enrollment over several access points', () => {
     refused(h.lastLink());
     h.clock.increment(0);
     h.welcome(h.lastLink(), 5_000, 'n1');
-    expect(h.context.linkServer).toBe(order[1]);
+    expect(h.context.link.server).toBe(order[1]);
     h.material(identity(2, h.clock.now(), 24 * HOUR));
     expect(h.value).toEqual({ renewing: 'applying' });
     expect(h.lastLink().address).toBe(order[1]);

@@ -29,8 +29,8 @@ describe('backoff with full jitter', () => {
       expect(h.value).toBe('handshaking');
       h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: { address: '127.0.0.1:4433' }, retryable: true } });
       expect(h.value).toEqual({ disconnected: 'backingOff' });
-      delays.push(h.context.retryDelayMs);
-      h.clock.increment(h.context.retryDelayMs);
+      delays.push(h.context.retry.delayMs);
+      h.clock.increment(h.context.retry.delayMs);
     }
     expect(Math.max(...delays)).toBeLessThan(60_000);
     expect(Math.max(...delays.slice(10))).toBeGreaterThan(20_000); // capped, not stuck small
@@ -51,7 +51,7 @@ describe('enrollment machine', () => {
     expect(h.value).toBe('handshaking');
     h.welcome(h.lastLink());
     expect(h.value).toBe('enrolled');
-    expect(h.context.connectedSince).toBe(t0);
+    expect(h.context.link.connectedSince).toBe(t0);
 
     // The renewal point lies within 70 % ± 5 % of the 10 s lifetime.
     const renewAt = h.context.nextRotationAt!;
@@ -75,11 +75,11 @@ describe('enrollment machine', () => {
       expect(first.commands).toContainEqual({ type: 'CLOSE', reason: 'rotated' });
       expect(first.stopped).toBe(true);
       expect(h.context.rotations).toBe(1);
-      expect(h.context.connectedSince).toBe(t0);
+      expect(h.context.link.connectedSince).toBe(t0);
 
       second.report({ type: 'LINK_CLOSED', reason: 'shutdown', error: null });
       expect(h.value).toEqual({ disconnected: 'backingOff' });
-      h.clock.increment(h.context.retryDelayMs);
+      h.clock.increment(h.context.retry.delayMs);
       expect(h.value).toBe('handshaking');
       h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: {}, retryable: true } });
       expect(h.value).toBe('failed');
@@ -105,7 +105,7 @@ describe('enrollment machine', () => {
     for (let i = 1; i <= 3; i++) {
       expect(h.value).toBe('handshaking');
       h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: {}, retryable: true } });
-      if (i < 3) h.clock.increment(h.context.retryDelayMs);
+      if (i < 3) h.clock.increment(h.context.retry.delayMs);
     }
     expect(h.value).toBe('failed');
     expect(h.actor.getSnapshot().status).toBe('done');
@@ -148,7 +148,7 @@ describe('enrollment machine', () => {
     first.report({ type: 'HEARTBEAT_ACKED', seq: beats });
     h.clock.increment(1_000);
     expect(first.commands.length).toBe(beats + 1);
-    h.clock.increment(h.context.retryDelayMs);
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.value).toEqual({ renewing: 'applying' });
     h.welcome(h.lastLink(), 1_000);
     expect(h.value).toBe('enrolled');
@@ -171,7 +171,7 @@ describe('enrollment machine', () => {
     expect(h.value).toBe('enrolled');
     // The link is lost: the next link has nothing open to continue.
     second.report({ type: 'LINK_CLOSED', reason: 'closed', error: null });
-    h.clock.increment(h.context.retryDelayMs);
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.value).toBe('handshaking');
     expect(h.lastLink().continues).toBeUndefined();
   });
@@ -198,7 +198,7 @@ describe('enrollment machine', () => {
     const refuse = () => h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: {}, retryable: true } });
     refuse();
     while (h.clock.now() < t0 + 9_999) {
-      advance(h.clock, Math.min(h.context.retryDelayMs || 1, t0 + 9_999 - h.clock.now()));
+      advance(h.clock, Math.min(h.context.retry.delayMs || 1, t0 + 9_999 - h.clock.now()));
       if (JSON.stringify(h.value) === '{"renewing":"applying"}') refuse();
       expect(first.stopped).toBe(false);
     }
@@ -207,7 +207,7 @@ describe('enrollment machine', () => {
     expect(first.stopped).toBe(true);
     expect(h.value).toEqual({ disconnected: 'backingOff' });
     expect(h.context.lastError?.code).toBe('ENROLL_CERT_NOT_VALID_NOW');
-    advance(h.clock, h.context.retryDelayMs);
+    advance(h.clock, h.context.retry.delayMs);
     expect(h.value).toBe('handshaking');
     expect(h.lastLink().fingerprint).toBe('fp-2');
   });

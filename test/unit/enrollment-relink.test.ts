@@ -25,7 +25,7 @@ describe('relinking away from a draining access point', () => {
   it('dials another access point at once and closes the draining link only after the welcome', () => {
     const h = enrolledWith(['ap-1:4433', 'ap-2:4433', 'ap-3:4433']);
     const old = h.lastLink();
-    const from = h.context.linkServer!;
+    const from = h.context.link.server!;
     draining(old);
     expect(h.value).toEqual({ relinking: 'elsewhere' });
     const next = h.lastLink();
@@ -44,8 +44,8 @@ describe('relinking away from a draining access point', () => {
     expect(h.value).toBe('enrolled');
     expect(old.commands.at(-1)).toEqual({ type: 'CLOSE', reason: 'moved' });
     expect(old.stopped).toBe(true);
-    expect(h.context.linkServer).toBe(next.address);
-    expect(h.context.linkNonce).toBe('nonce-2');
+    expect(h.context.link.server).toBe(next.address);
+    expect(h.context.link.nonce).toBe('nonce-2');
     expect(h.context.rotations).toBe(0);
     // Heartbeats now go over the new link, and nothing counted as a failure.
     h.clock.increment(1_000);
@@ -57,7 +57,7 @@ describe('relinking away from a draining access point', () => {
   it('tries each other access point, then the draining address after retryAfterMs', () => {
     const h = enrolledWith(['ap-1:4433', 'ap-2:4433', 'ap-3:4433']);
     const old = h.lastLink();
-    const from = h.context.linkServer!;
+    const from = h.context.link.server!;
     draining(old, 7_000);
     const tried = [h.lastLink().address];
     refused(h.lastLink());
@@ -109,21 +109,21 @@ describe('relinking away from a draining access point', () => {
     old.report({ type: 'LINK_CLOSED', reason: 'access point said goodbye: draining', error: null });
     expect(h.value).toEqual({ disconnected: 'backingOff' });
     expect(h.context.lastError).toMatchObject({ code: 'ENROLL_LINK_LOST', params: { address: 'lb:4433' } });
-    h.clock.increment(h.context.retryDelayMs);
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.value).toBe('handshaking');
   });
 
   it('stranded, tries the others again after a jittered backoff while the draining link lasts, and moves when one takes it', () => {
     const h = enrolledWith(['ap-1:4433', 'ap-2:4433']);
     const old = h.lastLink();
-    const from = h.context.linkServer!;
+    const from = h.context.link.server!;
     draining(old, 1_000);
     refused(h.lastLink());
     expect(h.value).toEqual({ relinking: 'waitingToReturn' });
     h.clock.increment(1_000);
     h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_ACCESS_POINT_DRAINING', params: { address: from }, retryable: true } });
     expect(h.value).toEqual({ relinking: 'stranded' });
-    const wait = h.context.retryDelayMs;
+    const wait = h.context.retry.delayMs;
     expect(wait).toBeGreaterThanOrEqual(0);
     const links = h.links.length;
     h.clock.increment(Math.max(0, wait - 1));
@@ -136,7 +136,7 @@ describe('relinking away from a draining access point', () => {
     h.welcome(h.lastLink(), 1_000, 'nonce-9');
     expect(h.value).toBe('enrolled');
     expect(old.commands.at(-1)).toEqual({ type: 'CLOSE', reason: 'moved' });
-    expect(h.context.backoffs).toBe(0);
+    expect(h.context.retry.backoffs).toBe(0);
   });
 
   it('stranded with one (balancer) address, dials that address again after the backoff', () => {
@@ -145,7 +145,7 @@ describe('relinking away from a draining access point', () => {
     h.clock.increment(1_000);
     h.lastLink().report({ type: 'LINK_FAILED', error: { code: 'ENROLL_ACCESS_POINT_DRAINING', params: { address: 'lb:4433' }, retryable: true } });
     expect(h.value).toEqual({ relinking: 'stranded' });
-    h.clock.increment(h.context.retryDelayMs);
+    h.clock.increment(h.context.retry.delayMs);
     expect(h.value).toEqual({ relinking: 'returning' });
     expect(h.lastLink().address).toBe('lb:4433');
   });
@@ -165,7 +165,7 @@ describe('relinking away from a draining access point', () => {
     h.welcome(next, 1_000, 'nonce-2');
     expect(h.value).toBe('enrolled');
     expect(h.context.rotations).toBe(1);
-    expect(h.context.linkIdentity?.fingerprint).toBe('fp-2');
+    expect(h.context.link.identity?.fingerprint).toBe('fp-2');
   });
 
   it('ignores a drain notice from a link that is not the active one', () => {
@@ -186,6 +186,6 @@ describe('relinking away from a draining access point', () => {
     const again = h.lastLink();
     expect(again).toMatchObject({ fingerprint: 'fp-2', address: first.address, continues: { fingerprint: 'fp-1', nonce: 'nonce-1' } });
     h.welcome(again, 1_000, 'nonce-2');
-    expect(h.context.linkIdentity?.fingerprint).toBe('fp-2');
+    expect(h.context.link.identity?.fingerprint).toBe('fp-2');
   });
 });
