@@ -104,6 +104,7 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
       certPem: material.certPem,
       keyPem: material.keyPem,
       secureContext,
+      certificate: material.summary,
     });
     open.add(link);
 

@@ -31,6 +31,8 @@ export interface DialOptions {
    * not read again for this dial.
    */
   readonly secureContext?: SecureContext;
+  /** The certificate's fingerprint and notAfter, when the material's summary has them (session-cache.ts). */
+  readonly certificate?: { readonly fingerprint: string; readonly notAfter: number };
 }
 
 type Phase = 'connecting' | 'verifying' | 'awaiting-welcome' | 'open' | 'closed';

@@ -22,16 +22,26 @@ interface Kept {
 const sessions = new Map<string, Kept>();
 const MAX_SESSIONS = 16_384;
 /**
- * What a dial needs of its certificate, worked out once per certificate and trust (not per dial:
- * a fleet's executors all redial at once when their access point restarts).
+ * What a dial needs of a certificate given only as PEM, worked out once per certificate (not per
+ * dial: a fleet's executors all redial at once when their access point restarts).
  */
-const identities = new Map<string, { readonly digest: string; readonly notAfter: number }>();
+const certificates = new Map<string, Certificate>();
+/** Trust (as JSON) → its digest; a process holds a handful. */
+const trustDigests = new Map<string, string>();
+
+interface Certificate {
+  /** Names the certificate: its leaf's SHA-256 (the material's fingerprint), or the PEM's. */
+  readonly fingerprint: string;
+  readonly notAfter: number;
+}
 
 export interface SessionSource {
   readonly address: string;
   readonly certPem: string;
   readonly keyPem: string;
   readonly trust: unknown;
+  /** The certificate's fingerprint and notAfter when the caller has them (the material's summary). */
+  readonly certificate?: Certificate;
 }
 
 /** One dial's view of the cache: what to offer, and what to keep of the sessions it gets. */
@@ -44,8 +54,8 @@ export class DialSession {
   private readonly notAfter: number;
 
   constructor(private readonly source: SessionSource) {
-    const { digest, notAfter } = identityOf(source);
-    this.key = `${source.address} ${digest}`;
+    const { fingerprint, notAfter } = source.certificate ?? certificateOf(source.certPem);
+    this.key = `${source.address} ${fingerprint} ${trustDigest(source.trust)}`;
     this.notAfter = notAfter;
   }
 
@@ -94,16 +104,25 @@ export class DialSession {
   }
 }
 
-function identityOf(source: SessionSource): { readonly digest: string; readonly notAfter: number } {
-  const trust = JSON.stringify(source.trust);
-  const cacheKey = `${source.certPem}\0${trust}`;
-  let identity = identities.get(cacheKey);
-  if (!identity) {
-    identity = { digest: createHash('sha256').update(source.certPem).update('\0').update(trust).digest('base64'), notAfter: notAfter(source.certPem) };
-    identities.set(cacheKey, identity);
-    if (identities.size > MAX_SESSIONS) identities.delete(identities.keys().next().value!);
+function certificateOf(certPem: string): Certificate {
+  let certificate = certificates.get(certPem);
+  if (!certificate) {
+    certificate = { fingerprint: createHash('sha256').update(certPem).digest('base64'), notAfter: notAfter(certPem) };
+    certificates.set(certPem, certificate);
+    if (certificates.size > MAX_SESSIONS) certificates.delete(certificates.keys().next().value!);
   }
-  return identity;
+  return certificate;
+}
+
+function trustDigest(trust: unknown): string {
+  const json = JSON.stringify(trust) ?? 'null';
+  let digest = trustDigests.get(json);
+  if (!digest) {
+    digest = createHash('sha256').update(json).digest('base64');
+    trustDigests.set(json, digest);
+    if (trustDigests.size > 64) trustDigests.delete(trustDigests.keys().next().value!);
+  }
+  return digest;
 }
 
 /** The leaf's notAfter, read from its DER (an X509Certificate per session was the executor's largest cost in a re-join). */

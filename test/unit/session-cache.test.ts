@@ -1,7 +1,7 @@
 /**
  * The executor's in-memory TLS sessions (transport/session-cache.ts): a session is offered on the
  * next dial to the same address with the same certificate and trust, only once the access point
- * behind it was verified, never after the certificate's notAfter (read from the PEM's leaf), and
+ * behind it was verified, never after the certificate's notAfter (the material summary's, else read from the PEM's leaf), and
  * never for another certificate.
  */
 import { EventEmitter } from 'node:events';
@@ -40,6 +40,19 @@ describe('executor TLS session cache', () => {
     expect(next.connectOptions(notAfter + 1000)).toEqual({});
     const other = await issueLeaf(root, { cn: 'e1', uris: ['spiffe://example.org/ah/agent/e1'], usage: 'client', notAfter });
     expect(new DialSession({ ...source, certPem: other.certPem }).connectOptions()).toEqual({});
+    expect(new DialSession({ ...source, trust: { ca: 'y' } }).connectOptions()).toEqual({});
+  });
+
+  it("with the material's summary, keys sessions by its fingerprint and bounds them by its notAfter", async () => {
+    const leaf = await issueLeaf(root, { cn: 'e3', uris: ['spiffe://example.org/ah/agent/e3'], usage: 'client', notAfter: Date.now() + 2 * HOUR });
+    const summary = { fingerprint: 'fp-e3', notAfter: Date.now() + HOUR };
+    const source = { address: '127.0.0.1:3', certPem: leaf.certPem, keyPem: leaf.keyPem, trust: { ca: 'x' }, certificate: summary };
+    dialGets(source, Buffer.from('ticket-3'), true);
+    expect(new DialSession(source).connectOptions().session?.toString()).toBe('ticket-3');
+    // The summary's notAfter bounds the session, not the PEM's.
+    expect(new DialSession(source).connectOptions(summary.notAfter + 1)).toEqual({});
+    // Another fingerprint is another certificate, whatever the PEM.
+    expect(new DialSession({ ...source, certificate: { ...summary, fingerprint: 'fp-other' } }).connectOptions()).toEqual({});
     expect(new DialSession({ ...source, trust: { ca: 'y' } }).connectOptions()).toEqual({});
   });
 
