@@ -2,7 +2,7 @@
 // the same certificates, the same machine, the same load processes. Prints a table of figures and
 // ratios (ratios are the stable figures on a shared, noisy machine) and saves the JSON.
 //
-//   node bench/run.mjs [--n 1000] [--clients auto] [--concurrency 32] [--heartbeat 2000] [--only enroll]
+//   node bench/run.mjs [--n 1000] [--clients auto] [--concurrency 32] [--heartbeat 2000] [--only enroll] [--rounds 2]
 //
 // The enrollment figures are taken after the first tenth of the executors have enrolled, on both
 // sides (a running access point's capacity, not its JIT warming up); that first tenth is reported
@@ -33,6 +33,8 @@ const { values } = parseArgs({
     'storm-window': { type: 'string', default: '256' },
     /** `enroll`: only the access point's enrollment, memory and storm figures (no topic scripts). */
     only: { type: 'string' },
+    /** Enrollment (CPU and rate) runs per side, alternated plain, ah, plain, ah… */
+    rounds: { type: 'string', default: '2' },
   },
 });
 const N = Number(values.n);
@@ -43,6 +45,7 @@ const CLIENTS = values.clients === 'auto' ? Math.max(2, cpus().length, Math.ceil
 const CONCURRENCY = Number(values.concurrency);
 const HEARTBEAT_MS = values.heartbeat ? Number(values.heartbeat) : Math.min(5_000, Math.max(2_000, N / 2));
 const STORM_WINDOW = Number(values['storm-window']);
+const ROUNDS = Math.max(1, Number(values.rounds));
 /** The first tenth of the executors enroll before the enrollment figures are taken (both sides). */
 const WARMUP = 0.1;
 const KB = 1024;
@@ -155,8 +158,33 @@ async function measured(mode, kind, clientMode = mode) {
   return run.result;
 }
 
-const plain = { result: { ...(await measured('plain', 'cpu')) } };
-const ah = { result: { ...(await measured('ah', 'cpu')) } };
+/**
+ * The enrollment figures over several rounds of each side, alternated: this machine is shared, and
+ * its speed drifts within a run by more than the differences measured (one round each gave end-to-end
+ * ratios from 0.76× to 0.84× on the same code). Every round enrolls the same N, so a side's rate is
+ * its enrollments over its total time (the harmonic mean) and its CPU per enrollment the mean.
+ */
+function overRounds(runs) {
+  const mean = (key) => runs.reduce((a, r) => a + r[key], 0) / runs.length;
+  const harmonic = (key) => runs.length / runs.reduce((a, r) => a + 1 / r[key], 0);
+  return {
+    ...runs[runs.length - 1],
+    failed: runs.reduce((a, r) => a + r.failed, 0),
+    ratePerSec: harmonic('ratePerSec'),
+    serverCpuMsPer: mean('serverCpuMsPer'),
+    coldServerCpuMsPer: mean('coldServerCpuMsPer'),
+    coldRatePerSec: harmonic('coldRatePerSec'),
+    rounds: runs.map(({ ratePerSec, serverCpuMsPer }) => ({ ratePerSec, serverCpuMsPer })),
+  };
+}
+const rounds = { plain: [], ah: [] };
+for (let round = 0; round < ROUNDS; round++) for (const mode of ['plain', 'ah']) rounds[mode].push(await measured(mode, 'cpu'));
+const plain = { result: overRounds(rounds.plain) };
+const ah = { result: overRounds(rounds.ah) };
+if (ROUNDS > 1)
+  log(
+    `# end-to-end ratio by round: ${rounds.ah.map((r, i) => (r.ratePerSec / rounds.plain[i].ratePerSec).toFixed(2)).join(', ')}; capacity ratio by round: ${rounds.ah.map((r, i) => (rounds.plain[i].serverCpuMsPer / r.serverCpuMsPer).toFixed(2)).join(', ')}`,
+  );
 // The access point under the plain side's load (the same TLS clients saying hello): its own
 // end-to-end rate, apart from what the ah executors of the load processes cost these two cores.
 const ahUnderPlainLoad = await measured('ah', 'cpu', 'plain');

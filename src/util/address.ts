@@ -16,7 +16,22 @@ export function formatHostPort({ host, port }: HostPort): string {
  * `--remote-server https://HOST[:PORT]`. The port defaults to 4433, the fleet port; other schemes
  * are refused because the fleet link is always TLS.
  */
-export function parseRemoteServer(text: string): HostPort & { url: string } {
+export function parseRemoteServer(text: string): HostPort & { readonly url: string } {
+  const known = parsedAddresses.get(text);
+  if (known) return known;
+  const parsed = Object.freeze(parseAddress(text));
+  if (parsedAddresses.size >= 256) parsedAddresses.delete(parsedAddresses.keys().next().value!);
+  parsedAddresses.set(text, parsed);
+  return parsed;
+}
+
+/**
+ * Addresses parsed so far (a URL parse is ~10 µs): an executor parses its access point's on every
+ * dial, and a process running thousands of executors the same few. Only good ones are kept.
+ */
+const parsedAddresses = new Map<string, HostPort & { readonly url: string }>();
+
+function parseAddress(text: string): HostPort & { url: string } {
   // Credentials in the URL would be dropped without a word: the access point knows executors by
   // certificate. Checked first, so no other message repeats the password.
   const withScheme = text.includes('://') ? text : `https://${text}`;
@@ -48,10 +63,10 @@ export function parseRemoteServer(text: string): HostPort & { url: string } {
  * `https://HOST:PORT` after defaults) are dropped, keeping the first; an empty entry is refused
  * like any other bad address.
  */
-export function parseRemoteServers(texts: string | readonly string[]): Array<HostPort & { url: string }> {
+export function parseRemoteServers(texts: string | readonly string[]): Array<HostPort & { readonly url: string }> {
   const entries = (typeof texts === 'string' ? [texts] : texts).flatMap((t) => t.split(',')).map((t) => t.trim());
   const seen = new Set<string>();
-  const out: Array<HostPort & { url: string }> = [];
+  const out: Array<HostPort & { readonly url: string }> = [];
   for (const entry of entries) {
     const remote = parseRemoteServer(entry);
     if (seen.has(remote.url)) continue;

@@ -29,6 +29,13 @@ describe('addresses', () => {
     expect(() => parseRemoteServer('https://ap/path')).toThrow('nothing after the port');
   });
 
+  it('--remote-server: parsed once per text, the same answer again, and a bad one refused every time', () => {
+    const first = parseRemoteServer('https://ap.example.com:7');
+    expect(parseRemoteServer('https://ap.example.com:7')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    for (let i = 0; i < 2; i++) expect(() => parseRemoteServer('http://ap')).toThrow('the fleet link is TLS');
+  });
+
   it('--remote-server: user info is refused, and the password is never repeated', () => {
     for (const [text, shown] of [
       ['https://:pw@ap', 'https://***@ap'],
