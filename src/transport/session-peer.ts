@@ -67,7 +67,14 @@ export function withoutPeerCertificate(session: Buffer): Buffer {
     // Field 2 is the protocol version: only TLS 1.3 resumes without the certificate this way.
     if (!stripped || !fields[1]?.equals(TLS13_VERSION_FIELD)) return session;
     const content = Buffer.concat(fields);
-    return Buffer.concat([Buffer.from([SEQUENCE]), derLength(content.length), content]);
+    const length = derLength(content.length);
+    // Memory of its own: a slice of Node's 8 KB buffer pool (what Buffer.concat gives below 4 KB)
+    // would keep the whole pool block alive for as long as the session is kept.
+    const out = Buffer.allocUnsafeSlow(1 + length.length + content.length);
+    out[0] = SEQUENCE;
+    length.copy(out, 1);
+    content.copy(out, 1 + length.length);
+    return out;
   } catch {
     return session;
   }
