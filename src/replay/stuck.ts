@@ -76,20 +76,6 @@ function topSince(steps: readonly PathStep[]): number {
   return since;
 }
 
-/**
- * An enrollment context as logged: grouped (`retry.delayMs`, `link.identity`) since the context
- * was split into groups, flat (`retryDelayMs`, `linkIdentity`) in logs written before.
- */
-function enrollmentRetryDelay(ctx: Record<string, unknown>): number | null {
-  const retry = ctx.retry as { delayMs?: number } | undefined;
-  return retry?.delayMs ?? (ctx.retryDelayMs as number | undefined) ?? null;
-}
-
-function enrollmentLinkIdentity(ctx: Record<string, unknown>): unknown {
-  const link = ctx.link as { identity?: unknown } | undefined;
-  return link?.identity ?? ctx.linkIdentity;
-}
-
 function asError(e: unknown): ErrorRef | null {
   const o = e as { code?: unknown; params?: unknown } | null | undefined;
   if (!o || typeof o.code !== 'string') return null;
@@ -185,7 +171,7 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
         };
       }
       if ((top === 'disconnected' || top === 'handshaking') && attempts >= STORM_ATTEMPTS && error) {
-        const delay = ctx && !stopped ? enrollmentRetryDelay(ctx) : null;
+        const delay = ctx && !stopped ? (ctx.retry as { delayMs: number }).delayMs : null;
         const streak = streakSince(a.steps);
         return {
           ...base,
@@ -197,7 +183,7 @@ function diagnoseAt(a: ActorView, now: number, stopped: boolean): Diagnosis | nu
         };
       }
       if (top === 'renewing') {
-        const identity = ((ctx && enrollmentLinkIdentity(ctx)) ?? ctx?.identity) as Identity | null | undefined;
+        const identity = ((ctx?.link as { identity: Identity | null } | undefined)?.identity ?? ctx?.identity) as Identity | null | undefined;
         if (attempts >= 2 || now - since >= grace(identity)) {
           return {
             ...base,
