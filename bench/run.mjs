@@ -22,30 +22,47 @@ import { parseArgs } from 'node:util';
 import { generateMaterial } from './material.mjs';
 import { sleep, startChild } from './ipc.mjs';
 
-const { values } = parseArgs({
-  options: {
-    n: { type: 'string', default: '1000' },
-    clients: { type: 'string', default: 'auto' },
-    concurrency: { type: 'string', default: '32' },
-    /** The storm fleet's heartbeat interval: 2 s up to 4,000 executors, then N/2 ms up to the 5 s of the heartbeat figure at 10k. */
-    heartbeat: { type: 'string' },
-    /** Rotations a load process lets run at once in the storm (it stands in for thousands of machines). */
-    'storm-window': { type: 'string', default: '256' },
-    /** `enroll`: only the access point's enrollment, memory and storm figures (no topic scripts). */
-    only: { type: 'string' },
-    /** Enrollment (CPU and rate) runs per side, alternated plain, ah, plain, ah… */
-    rounds: { type: 'string', default: '2' },
-  },
-});
-const N = Number(values.n);
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '1000' },
+      clients: { type: 'string', default: 'auto' },
+      concurrency: { type: 'string', default: '32' },
+      /** The storm fleet's heartbeat interval: 2 s up to 4,000 executors, then N/2 ms up to the 5 s of the heartbeat figure at 10k. */
+      heartbeat: { type: 'string' },
+      /** Rotations a load process lets run at once in the storm (it stands in for thousands of machines). */
+      'storm-window': { type: 'string', default: '256' },
+      /** `enroll`: only the access point's enrollment, memory and storm figures (no topic scripts). */
+      only: { type: 'string' },
+      /** Enrollment (CPU and rate) runs per side, alternated plain, ah, plain, ah… */
+      rounds: { type: 'string', default: '2' },
+    },
+  }));
+} catch (err) {
+  process.stderr.write(`bench: ${err.message.split('\n')[0]}\n`);
+  process.exit(2);
+}
+/** A flag that must be a positive whole number: one line and exit 2 otherwise. */
+function count(name, text) {
+  const n = Number(text);
+  if (Number.isInteger(n) && n >= 1) return n;
+  process.stderr.write(`bench: --${name} must be a positive whole number, not '${text}'\n`);
+  process.exit(2);
+}
+if (values.only !== undefined && values.only !== 'enroll') {
+  process.stderr.write(`bench: --only takes 'enroll', not '${values.only}'\n`);
+  process.exit(2);
+}
+const N = count('n', values.n);
 // One load process per core (more only add contention on the cores the access point runs on: on
 // two cores, four load processes made ah's CPU per enrollment 15 % dearer and plain's 5 %), and
 // at most 5,000 executors each (two sockets each mid-rotation, under the 20,000 fds of a process).
-const CLIENTS = values.clients === 'auto' ? Math.max(2, cpus().length, Math.ceil(Number(values.n) / 5000)) : Number(values.clients);
-const CONCURRENCY = Number(values.concurrency);
-const HEARTBEAT_MS = values.heartbeat ? Number(values.heartbeat) : Math.min(5_000, Math.max(2_000, N / 2));
-const STORM_WINDOW = Number(values['storm-window']);
-const ROUNDS = Math.max(1, Number(values.rounds));
+const CLIENTS = values.clients === 'auto' ? Math.max(2, cpus().length, Math.ceil(N / 5000)) : count('clients', values.clients);
+const CONCURRENCY = count('concurrency', values.concurrency);
+const HEARTBEAT_MS = values.heartbeat ? count('heartbeat', values.heartbeat) : Math.min(5_000, Math.max(2_000, N / 2));
+const STORM_WINDOW = count('storm-window', values['storm-window']);
+const ROUNDS = count('rounds', values.rounds);
 /** The first tenth of the executors enroll before the enrollment figures are taken (both sides). */
 const WARMUP = 0.1;
 const KB = 1024;
