@@ -133,9 +133,11 @@ export interface CandidateLink {
 
 /** The active link's heartbeats. */
 export interface Heartbeats {
+  /** As the welcome said. */
   readonly intervalMs: number;
-  /** The last heartbeat sent, and the highest acknowledged. */
+  /** The last heartbeat sent on the link. */
   readonly seq: number;
+  /** The highest acknowledged; `seq - ackedSeq` overdue ones lose the link. */
   readonly ackedSeq: number;
   readonly lastAckAt: number | null;
 }
@@ -148,6 +150,7 @@ export interface RetryState {
   readonly failedInRound: number;
   /** Rounds over every access point that failed in a row; the backoff grows with them. */
   readonly backoffs: number;
+  /** Before the next dial: the jittered backoff drawn at the last failed round (0 failing over). */
   readonly delayMs: number;
 }
 
@@ -296,7 +299,6 @@ function nextServer(context: EnrollmentContext, event: EnrollmentEvent): number 
   return ((at < 0 ? context.retry.serverIndex : at) + 1) % context.servers.length;
 }
 
-/** A welcome: the candidate's access point is the link's now, and the welcome's list joins ours. */
 /**
  * A welcome: the candidate becomes the link (make-before-break after a rotation or a move; a
  * move's `connectedSince` is the new link's). The welcome's list of access points joins ours.
