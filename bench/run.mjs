@@ -278,9 +278,9 @@ await fleet.server.kill();
 const p = plain.result;
 const a = ah.result;
 /** One row: figure, plain, ah, ratio, goal (numbers or null where a side has none). */
+const sideBySide = (figure, plainValue, ahValue, goal = '') => ({ figure, plain: plainValue, ah: ahValue, ratio: ahValue / plainValue, goal });
 /** A row of ah's alone, in ms and as a share of the storm fleet's heartbeat interval. */
 const inIntervals = (figure, ms, goal = '') => ({ figure, plain: null, ah: ms, ratio: ms / HEARTBEAT_MS, goal });
-const sideBySide = (figure, plainValue, ahValue, goal = '') => ({ figure, plain: plainValue, ah: ahValue, ratio: ahValue / plainValue, goal });
 const rows = [
   sideBySide(
     `access point capacity per core (enrollments/s of server CPU), after the first ${a.warmup}`,
