@@ -6,7 +6,7 @@
  */
 import type { AnyEventObject, CallbackLogicFunction } from 'xstate';
 import type { Logger } from '../log/logger.js';
-import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment.js';
+import type { LinkCommand, LinkInput, LinkReport } from '../machines/enrollment-types.js';
 import type { MaterialStore } from './material-store.js';
 import { AhError } from '../errors/ah-error.js';
 import type { IdentityMaterial } from '../providers/identity-provider.js';

@@ -6,7 +6,8 @@
  * actor system instead, which XState hands every actor and which is one per executor.
  */
 import { fromCallback, fromPromise, type AnyEventObject, type CallbackLogicFunction } from 'xstate';
-import { enrollmentMachine, type LinkCommand, type LinkInput } from '../machines/enrollment.js';
+import { enrollmentMachine } from '../machines/enrollment.js';
+import type { LinkCommand, LinkInput } from '../machines/enrollment-types.js';
 import { rotationMachine, type RenewOutput, type WatchCommand } from '../machines/rotation.js';
 
 /** One executor's I/O, as the machine's actors run it. */

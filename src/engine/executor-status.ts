@@ -1,5 +1,5 @@
 /** What `ah agent status --json` prints, built from the enrollment machine's snapshot. */
-import type { EnrollmentContext } from '../machines/enrollment.js';
+import type { EnrollmentContext } from '../machines/enrollment-types.js';
 import { messageOf } from '../errors/ah-error.js';
 import type { IdentitySummary } from '../model/identity.js';
 import type { EnrollmentState, ExecutorStatus, IdentityStatus } from '../model/status.js';

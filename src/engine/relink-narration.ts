@@ -4,7 +4,8 @@
  */
 import { messageOf } from '../errors/ah-error.js';
 import type { Logger } from '../log/logger.js';
-import { relinkTargets, type EnrollmentContext, type EnrollmentState } from '../machines/enrollment.js';
+import { relinkTargets, type EnrollmentState } from '../machines/enrollment.js';
+import type { EnrollmentContext } from '../machines/enrollment-types.js';
 import { formatDuration } from '../util/duration.js';
 
 /** Logs the line for this step of a relink, if it is one; true when it was. */

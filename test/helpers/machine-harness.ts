@@ -4,7 +4,8 @@
  * reached without a socket or a timer of the machine's own.
  */
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef } from 'xstate';
-import { enrollmentMachine, type EnrollmentInput, type LinkCommand, type LinkInput, type LinkReport } from '../../src/machines/enrollment.js';
+import { enrollmentMachine } from '../../src/machines/enrollment.js';
+import type { EnrollmentInput, LinkCommand, LinkInput, LinkReport } from '../../src/machines/enrollment-types.js';
 import { rotationMachine, type RenewOutput } from '../../src/machines/rotation.js';
 import type { IdentitySummary } from '../../src/model/identity.js';
 

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { renderMessage } from '../../src/errors/catalog.js';
-import { enrollmentMachine, type LinkCommand, type LinkInput } from '../../src/machines/enrollment.js';
+import { enrollmentMachine } from '../../src/machines/enrollment.js';
+import type { LinkCommand, LinkInput } from '../../src/machines/enrollment-types.js';
 import { rotationMachine } from '../../src/machines/rotation.js';
 import { classifyLine, LogLineError } from '../../src/replay/log-record.js';
 import { replayText } from '../../src/replay/replay-log.js';
