@@ -11,7 +11,7 @@ import { formatDuration } from '../util/duration.js';
 /** Logs the line for this step of a relink, if it is one; true when it was. */
 export function narrateRelink(from: EnrollmentState | null, to: EnrollmentState, detail: string, ctx: EnrollmentContext, log: Logger): boolean {
   if (to === 'relinking' && from !== 'relinking') {
-    const next = detail === '{"relinking":"elsewhere"}' ? (relinkTargets(ctx.servers, ctx.relink.drainingServer)[0] ?? null) : null;
+    const next = detail === '{"relinking":"elsewhere"}' ? (relinkTargets(ctx)[0] ?? null) : null;
     log.info(
       { event: 'relinking', accessPoint: ctx.relink.drainingServer, next, retryAfterMs: ctx.relink.retryAfterMs },
       next

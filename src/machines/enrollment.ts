@@ -64,8 +64,12 @@ const linkLost = (context: EnrollmentContext, event: EnrollmentEvent, detail: st
   retryable: true,
 });
 
-/** relinking: the access points to move to, the draining one left out, starting after it. */
-export function relinkTargets(servers: readonly string[], drainingServer: string | null): string[] {
+/**
+ * relinking: the access points to move to, the draining one (the last drain's, unless another is
+ * named) left out, starting after it.
+ */
+export function relinkTargets(context: Pick<EnrollmentContext, 'servers' | 'relink'>, drainingServer: string | null = context.relink.drainingServer): string[] {
+  const { servers } = context;
   const at = servers.indexOf(drainingServer ?? '');
   const rotated = [...servers.slice(at + 1), ...servers.slice(0, at + 1)];
   return rotated.filter((s) => s !== drainingServer);
@@ -192,10 +196,10 @@ export const enrollmentMachine = setup({
     /** Some access point of this round has not been tried yet: fail over to it without waiting. */
     roundUnfinished: ({ context }) => context.retry.failedInRound + 1 < context.servers.length,
     /** relinking: an access point other than the draining one is known. */
-    otherServerKnown: ({ context }) => relinkTargets(context.servers, context.link.server).length > 0,
+    otherServerKnown: ({ context }) => relinkTargets(context, context.link.server).length > 0,
     /** relinking: another one is left to dial after the one that just failed. */
-    anotherServerLeft: ({ context }) => context.relink.tried + 1 < relinkTargets(context.servers, context.relink.drainingServer).length,
-    someRelinkTarget: ({ context }) => relinkTargets(context.servers, context.relink.drainingServer).length > 0,
+    anotherServerLeft: ({ context }) => context.relink.tried + 1 < relinkTargets(context).length,
+    someRelinkTarget: ({ context }) => relinkTargets(context).length > 0,
     acksOverdue: ({ context }) => context.heartbeat.seq - context.heartbeat.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
     linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.link.identity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
@@ -258,7 +262,7 @@ export const enrollmentMachine = setup({
       const continues = link.id && link.identity && link.nonce ? { fingerprint: link.identity.fingerprint, nonce: link.nonce } : undefined;
       const address =
         params.to === 'relink'
-          ? relinkTargets(context.servers, context.relink.drainingServer)[context.relink.tried]!
+          ? relinkTargets(context)[context.relink.tried]!
           : params.to === 'return'
             ? context.relink.drainingServer!
             : params.to === 'rotation' && link.server
