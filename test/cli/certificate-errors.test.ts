@@ -7,6 +7,7 @@ import { chmodSync, chownSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { skipWithout } from '../helpers/tools.js';
 import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
@@ -58,7 +59,11 @@ async function executorIdentity(dir: string, opts: { uri?: string; notBefore?: n
   return writeIdentity(files(dir), leaf, root.pem);
 }
 
-async function accessPoint(paths: { cert: string; key: string; ca: string }, extra: string[] = [], wrap?: string[]): Promise<{ daemon: Daemon; port: number }> {
+async function accessPoint(
+  paths: { cert: string; key: string; ca: string },
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ daemon: Daemon; port: number }> {
   const daemon = startAh(
     [
       'agent',
@@ -77,9 +82,8 @@ async function accessPoint(paths: { cert: string; key: string; ca: string }, ext
       tempStateDir(),
       ...extra,
     ],
-    {},
+    env,
     'access point',
-    { wrap },
   );
   const line = await daemon.waitForLine(isEvent('access_point_listening'), 'listening');
   return { daemon, port: Number(String(line.address).split(':').pop()) };
@@ -326,7 +330,7 @@ describe('errors that need their own access point', () => {
     "the executor's certificate expired as the access point judges it (its clock two days ahead): the reject carries the guide's message",
     async () => {
       const apPaths = await apIdentity('ap-ahead', { notAfter: Date.now() + 30 * DAY });
-      const ap = await accessPoint(apPaths, [], ['faketime', '-f', '+2d']);
+      const ap = await accessPoint(apPaths, [], fakeClock('+2d'));
       const p = await executorIdentity('judged', { notAfter: Date.now() + DAY });
       const mark = ap.daemon.lines.length;
       const r = await enroll(ap.port, filesArgs(p));

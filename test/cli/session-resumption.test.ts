@@ -14,6 +14,7 @@ import { paths } from '../../src/engine/state-dir.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame-codec.js';
 import { queryStatus } from '../../src/transport/status-server.js';
 import { type Daemon, runAh, startAh, stopAll, tempStateDir } from '../helpers/cli.js';
+import { fakeClock } from '../helpers/faketime.js';
 import { freePort, metricsUrl, scrape } from '../helpers/metrics.js';
 import { createIntermediate, createRoot, issueLeaf, type Issuer, writeIdentity } from '../helpers/pki.js';
 
@@ -51,9 +52,9 @@ async function executorIdentity(name: string, notAfter = Date.now() + DAY) {
   return issueLeaf(rootA, { cn: name, uris: [`spiffe://example.org/ah/agent/${name}`], usage: 'client', notAfter });
 }
 
-function startAccessPoint(id: Identity, stateDir: string, port: number, extra: string[] = [], wrap?: string[]): Daemon {
+function startAccessPoint(id: Identity, stateDir: string, port: number, extra: string[] = [], env: Record<string, string> = {}): Daemon {
   const args = ['agent', 'access-point', '--fleet-listen', `127.0.0.1:${port}`, '--cert', id.cert, '--key', id.key, '--ca', id.ca, '--state-dir', stateDir];
-  return startAh([...args, ...extra], {}, 'access-point', wrap ? { wrap } : {});
+  return startAh([...args, ...extra], env, 'access-point');
 }
 
 const listening = (ap: Daemon) => ap.waitForLine((l) => l.event === 'access_point_listening', 'listening');
@@ -216,7 +217,7 @@ describe('access point: TLS session resumption across a restart', () => {
     const leaf = await executorIdentity('e4', Date.now() + 2 * HOUR);
     const { port, session } = await enrollThenKill(stateDir, id, leaf, 'e4');
 
-    const ap = startAccessPoint(id, stateDir, port, [], ['faketime', '-f', '+3h']);
+    const ap = startAccessPoint(id, stateDir, port, [], fakeClock('+3h'));
     await listening(ap);
     const again = await dial(port, leaf, 'e4', session);
     expect(again).toMatchObject({ reused: false, answer: { type: 'reject', code: 'ENROLL_CERT_NOT_VALID_NOW' } });

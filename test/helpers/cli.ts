@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { eventually } from './eventually.js';
+import { removeFakeClockFiles } from './faketime.js';
 import { endAll, endGroup, spawnTracked } from './processes.js';
 import { requireTool, type Tool } from './tools.js';
 
@@ -116,7 +117,10 @@ export function tempStateDir(prefix = 'ah-'): string {
 }
 
 export interface SpawnExtras {
-  /** Run under another program, e.g. ['faketime', '-f', '+2d'] for a clock two days ahead. */
+  /**
+   * Run under another program, e.g. ['sh', '-c', 'umask 000; exec "$0" "$@"']. A moved clock is
+   * not a wrapper but `fakeClock()`'s environment (helpers/faketime.ts says why).
+   */
   readonly wrap?: string[];
   /** Drop to this uid/gid (tests run as root; root reads any file). */
   readonly uid?: number;
@@ -127,12 +131,14 @@ function spawnAh(args: string[], env: Record<string, string>, extras: SpawnExtra
   // A wrapper that is missing fails here in one line rather than as a daemon that never logs.
   if (extras.wrap) requireTool(extras.wrap[0] as Tool);
   const argv = [...(extras.wrap ?? []), process.execPath, AH, ...args];
-  return spawnTracked(argv[0]!, argv.slice(1), {
+  const child = spawnTracked(argv[0]!, argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, AH_LOG: '', RUST_LOG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(extras.uid !== undefined ? { uid: extras.uid, gid: extras.gid ?? extras.uid } : {}),
   });
+  if (env.FAKETIME !== undefined && child.pid !== undefined) child.once('exit', () => removeFakeClockFiles(child.pid!));
+  return child;
 }
 
 export function startAh(args: string[], env: Record<string, string> = {}, label = args.slice(0, 2).join(' '), extras: SpawnExtras = {}): Daemon {

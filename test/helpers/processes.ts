@@ -1,5 +1,5 @@
 /**
- * Processes the tests start: each in its own process group (so a wrapper such as faketime or
+ * Processes the tests start: each in its own process group (so a wrapper such as a shell or
  * script is ended together with the program it runs), tagged with the run's id in its environment
  * (so the run's teardown can find whatever outlived its test), and ended when its test file ends,
  * whatever the outcome.
