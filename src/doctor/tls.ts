@@ -65,6 +65,7 @@ async function verdictByCa(ctx: DoctorSession, socket: TLSSocket, trust: Extract
       { kind: 'ca', bundlePem: trust.bundlePem, host: config.target.host, expectedServerId: config.expectedServerId, serverSan: config.serverSan },
       { address: config.target.address },
       now,
+      chain.map((c) => c.raw),
     );
   } catch (err) {
     const error = err instanceof AhError ? err : new AhError('ENROLL_INTERNAL', { detail: String(err) });

@@ -67,15 +67,15 @@ export function knownAccessPointFile(dir: string, address: string): string {
   return join(dir, `${address.replace(/[^A-Za-z0-9.-]/g, '_')}.pin`);
 }
 
-/** `peer`: the chain as Node already read it from this socket (`getPeerCertificate(true)`), if at hand. */
+/** `chainDer`: the peer's chain as the caller already read it from this socket (peerChainDer), if at hand. */
 export async function verifyAccessPoint(
   socket: TLSSocket,
   trust: AccessPointTrust,
   target: { address: string },
   now: number,
-  peer?: PeerCertificate,
+  chainDer?: Buffer[],
 ): Promise<void> {
-  if (trust.kind === 'ca') return verifyByCa(socket, trust, peer);
+  if (trust.kind === 'ca') return verifyByCa(socket, trust, chainDer);
   const cert = socket.getPeerX509Certificate();
   if (!cert) throw new AhError('ENROLL_TLS_VERIFY_FAILED');
   if (!isValidAt(cert, now)) throw new AhError('ENROLL_CERT_NOT_VALID_NOW');
@@ -121,10 +121,10 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
  * The peer's chain as DER, leaf first, as OpenSSL assembled it: the certificates the peer sent,
  * ordered by issuance, completed from our trust bundle up to a self-signed root when it can be.
  */
-export function peerChainDer(socket: TLSSocket, peer?: PeerCertificate): Buffer[] {
+export function peerChainDer(socket: TLSSocket): Buffer[] {
   const out: Buffer[] = [];
   const seen = new Set<string>();
-  let c: PeerCertificate | undefined = peer ?? socket.getPeerCertificate(true);
+  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
   while (c?.raw && !seen.has(c.fingerprint256)) {
     seen.add(c.fingerprint256);
     out.push(c.raw);
@@ -133,10 +133,11 @@ export function peerChainDer(socket: TLSSocket, peer?: PeerCertificate): Buffer[
   return out;
 }
 
-function verifyByCa(socket: TLSSocket, trust: CaTrust, peer?: PeerCertificate): void {
-  // Node 20 quirk, client side: once getPeerX509Certificate() has been called, getPeerCertificate()
-  // returns {}; so the chain is read first and the leaf taken from it.
-  const chainDer = peerChainDer(socket, peer);
+function verifyByCa(socket: TLSSocket, trust: CaTrust, given?: Buffer[]): void {
+  // OpenSSL verified the chain: the cheap reading of it will do. It did not: Node's own (which
+  // completes the chain from the store) for the diagnosis, read before anything else, since once
+  // getPeerX509Certificate() has been called Node 20 returns {} from getPeerCertificate().
+  const chainDer = given ?? (socket.authorized ? verifiedChainDer(socket, trust.bundlePem) : peerChainDer(socket));
   const digests = chainDer.map(digestOf);
   const chain = chainDer.map((der, i) => knownCertificate(digests[i]!, der));
   const leaf = chain[0];
@@ -174,6 +175,46 @@ function verifyByCa(socket: TLSSocket, trust: CaTrust, peer?: PeerCertificate): 
   const named = isIP(trust.host) ? leaf.checkIP(trust.host) !== undefined : leaf.checkHost(trust.host) !== undefined;
   if (!named) throw new AhError('ENROLL_TLS_VERIFY_FAILED', { reason: `the certificate does not name ${trust.host}` });
 }
+
+/**
+ * The chain of a socket whose handshake OpenSSL verified, leaf first (DER), ordered by issuance and
+ * completed from the trust bundle: what peerChainDer gives, read from the X509Certificate Node
+ * hands out (its `issuerCertificate` links are the certificates the peer sent). ~10 µs against
+ * ~200 µs for `getPeerCertificate(true)`, which builds an object of every certificate and
+ * completes the chain from the context's whole store (docs/performance.md §The peer's chain on a new link).
+ * Names and key identifiers suffice to order it (`checkIssued`): OpenSSL has checked the signatures.
+ */
+function verifiedChainDer(socket: TLSSocket, bundlePem: string): Buffer[] {
+  const leaf = socket.getPeerX509Certificate();
+  if (!leaf) return [];
+  const candidates: X509Certificate[] = [];
+  for (let c = leaf.issuerCertificate; c && candidates.length < MAX_CHAIN; c = c.issuerCertificate) candidates.push(c);
+  candidates.push(...trustedCertificates(bundlePem));
+  const chain = [leaf];
+  for (let current = leaf; chain.length < MAX_CHAIN && !current.checkIssued(current); ) {
+    const issuer = candidates.find((c) => !chain.includes(c) && current.checkIssued(c));
+    if (!issuer) break;
+    chain.push(issuer);
+    current = issuer;
+  }
+  return chain.map((c) => c.raw);
+}
+
+/** Longer chains than this are not read further (OpenSSL's own default depth is 100; ours are 2–4). */
+const MAX_CHAIN = 16;
+
+/** The trust bundle's certificates, parsed once per bundle text (a handful of bundles per process). */
+function trustedCertificates(bundlePem: string): X509Certificate[] {
+  let certificates = parsedBundles.get(bundlePem);
+  if (!certificates) {
+    certificates = parseCertificates(bundlePem);
+    parsedBundles.set(bundlePem, certificates);
+    if (parsedBundles.size > 8) parsedBundles.delete(parsedBundles.keys().next().value!);
+  }
+  return certificates;
+}
+
+const parsedBundles = new Map<string, X509Certificate[]>();
 
 /** The access point's chain must follow the same leaf and CA rules as an executor's (chain-rules.ts). */
 function refuseBrokenProfile(chainDer: Buffer[], digests = chainDer.map(digestOf)): void {

@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signContinuity } from '../../src/transport/continuity.js';
 import { x509 } from '../../src/x509/peculiar.js';
 import { runAh, startAh, stopAll, tempStateDir, type Daemon, type RunResult } from '../helpers/cli.js';
-import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
+import { createIntermediate, createRoot, issueLeaf, writeIdentity, type Issuer, type Leaf } from '../helpers/pki.js';
 import { RawFleetClient } from '../helpers/raw-fleet-client.js';
+import { startWelcomeServer } from '../helpers/welcome-server.js';
 
 afterAll(stopAll);
 
@@ -161,40 +162,61 @@ describe('who may enroll as whom', () => {
 });
 
 describe("the executor applies the same rules to the access point's chain", () => {
-  it('refuses an access point whose leaf is a CA', async () => {
-    const leaf = await issueLeaf(root, {
-      cn: 'access point',
-      uris: ['spiffe://example.org/ah/serve'],
-      ips: ['127.0.0.1'],
-      usage: 'server',
-      ca: true,
-      keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
-    });
-    const p = writeIdentity(join(base, `ap-ca-${++serial}`), leaf, root.pem);
-    const daemon = startAh([
-      'agent',
-      'access-point',
-      '--fleet-listen',
-      '127.0.0.1:0',
-      '--identity',
-      'files',
-      '--cert',
-      p.cert,
-      '--key',
-      p.key,
-      '--ca',
-      p.ca,
-      '--state-dir',
-      tempStateDir(),
-    ]);
+  /** An access point serving `leaf` with `chain` after it in its certificate file, trusted through the root. */
+  async function servingChain(leaf: Leaf, chain: Issuer[] = []): Promise<{ daemon: Daemon; port: number }> {
+    const p = writeIdentity(join(base, `ap-chain-${++serial}`), leaf, root.pem, chain);
+    const daemon = startAh(['agent', 'access-point', '--fleet-listen', '127.0.0.1:0', ...filesArgs(p), '--state-dir', tempStateDir()]);
     const line = await daemon.waitForLine((l) => typeof l.address === 'string' && l.component === 'ah_access_point' && 'provider' in l, 'listening');
-    const r = await enrollOnce(Number(String(line.address).split(':').pop()), 'good1', (await executorFiles('good1')).paths);
+    return { daemon, port: Number(String(line.address).split(':').pop()) };
+  }
+  const apLeaf = (issuer: Issuer, more: Parameters<typeof issueLeaf>[1] = {}) =>
+    issueLeaf(issuer, { cn: 'access point', uris: ['spiffe://example.org/ah/serve'], ips: ['127.0.0.1'], usage: 'server', ...more });
+
+  it('refuses an access point whose leaf is a CA', async () => {
+    const ap = await servingChain(await apLeaf(root, { ca: true, keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature }));
+    const r = await enrollOnce(ap.port, 'good1', (await executorFiles('good1')).paths);
     expect(r.code).toBe(1);
     expect(lines(r).slice(0, 2)).toEqual([
       'error: tls handshake failed: certificate verify failed',
       '  Reason: access point certificate: leaf certificate must not have CA flag set to true',
     ]);
-    await daemon.stop();
+    await ap.daemon.stop();
+  });
+
+  it('refuses an access point whose intermediate names a workload, though OpenSSL verifies the chain', async () => {
+    const rogue = await issueLeaf(root, {
+      cn: 'rogue CA',
+      uris: [`${PREFIX}rogue`],
+      usage: 'both',
+      ca: true,
+      keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
+    });
+    const ap = await servingChain(await apLeaf(rogue.asIssuer), [rogue.asIssuer]);
+    const r = await enrollOnce(ap.port, 'good1', (await executorFiles('good1')).paths);
+    expect(r.code).toBe(1);
+    expect(lines(r).slice(0, 2)).toEqual([
+      'error: tls handshake failed: certificate verify failed',
+      `  Reason: access point certificate: certificate 2 of the chain (above the leaf) carries a workload SPIFFE ID (${PREFIX}rogue): a certificate that names a workload may not sign others`,
+    ]);
+    await ap.daemon.stop();
+  });
+
+  it('takes the chain in the order of issuance, whatever order the server sends it in', async () => {
+    // Our access point refuses such a file; a bare TLS server sends it as written: the leaf, a
+    // stray leaf (not a CA), then the intermediate that issued the leaf. Read in the order sent,
+    // the stray would be "certificate 2", a signer that is not a CA.
+    const intermediate = await createIntermediate(root);
+    const stray = (await issueLeaf(root, { cn: 'stray', usage: 'server' })).asIssuer;
+    const leaf = await apLeaf(intermediate);
+    const server = await startWelcomeServer({ certPem: leaf.certPem + stray.pem + intermediate.pem, keyPem: leaf.keyPem });
+    try {
+      const ex = startAh(enrollArgs(server.port, 'good1', (await executorFiles('good1')).paths));
+      await ex.waitForLine((l) => l.event === 'enrolled', 'enrolled');
+      expect(server.welcomed).toHaveLength(1);
+      await ex.stop();
+    } finally {
+      await server.close();
+    }
   });
 });
 
