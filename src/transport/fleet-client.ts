@@ -83,7 +83,7 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
             ...(this.options.trust.kind === 'ca' ? { ca: this.options.trust.bundlePem } : {}),
             minVersion: minVersion ?? 'TLSv1.3',
           }),
-      ALPNProtocols: [ALPN_PROTOCOL],
+      ALPNProtocols: ALPN_WIRE,
       // The access point is checked by verifyAccessPoint, which can say precisely what is wrong;
       // Node's own name check would otherwise turn `authorized` false for a SPIFFE ID match.
       rejectUnauthorized: false,
@@ -219,6 +219,20 @@ export class FleetClientLink extends EventEmitter<FleetClientEvents> {
     this.emit('closed', reason, error);
   }
 }
+
+/**
+ * `ah-fleet/1` as ALPN puts it on the wire (a length byte, then the name), in a DataView: Node copies
+ * a DataView's bytes into memory of their own, where a list of names becomes an 11-byte slice of its
+ * 8 KB buffer pool, kept by the secure context: the whole pool block then lives as long as the
+ * executor's context (~2.7 KB an executor in a heap snapshot of 700; docs/performance.md §Slices of Node's buffer pool).
+ */
+export const ALPN_WIRE = (() => {
+  const name = Buffer.from(ALPN_PROTOCOL, 'latin1');
+  const wire = Buffer.allocUnsafeSlow(1 + name.length);
+  wire[0] = name.length;
+  name.copy(wire, 1);
+  return new DataView(wire.buffer, wire.byteOffset, wire.byteLength);
+})();
 
 /**
  * Node's client, once OpenSSL has verified the server's chain, builds `getPeerCertificate(true)`
