@@ -48,6 +48,7 @@ export async function startChild(script, args = []) {
   const info = await ready;
   return {
     info,
+    pid: child.pid,
     call(cmd, a = {}) {
       const id = ++seq;
       return new Promise((resolve, reject) => {
@@ -76,7 +77,8 @@ async function profiler() {
     start: () => session.post('Profiler.start'),
     stop: async (file) => {
       const { profile } = await session.post('Profiler.stop');
-      const { writeFileSync } = await import('node:fs');
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, JSON.stringify(profile));
       return file;
     },
