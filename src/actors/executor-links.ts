@@ -131,6 +131,9 @@ interface LinkSlot {
 
 type Admitted = Extract<ConnectionEmitted, { type: 'admitted' }>;
 
+/** A verdict that pushes no other link out: one array for all of them. */
+const SUPERSEDES_NONE: readonly string[] = Object.freeze([]);
+
 export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
   private readonly links = new Map<string, LinkSlot>();
   private readonly duplicates = new DuplicateIdentities();
@@ -240,26 +243,30 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     });
     const slot: LinkSlot = { link, actor, executorId: null };
     this.links.set(link.id, slot);
-    actor.on('admitted', (e: Admitted) => {
-      slot.executorId = e.executorId;
-      // The interval this link was told in its welcome, even if a reload changed it since.
-      this.heartbeats.watch(link.id, actor.getSnapshot().context.heartbeatIntervalMs * HEARTBEATS_MISSED_BEFORE_CLOSE);
-      this.onAdmitted(e, link, actor.getSnapshot().context.labels);
-    });
-    // Logged (or counted) with the audit record, in sendReject.
-    actor.on('rejected', (e: Extract<ConnectionEmitted, { type: 'rejected' }>) => {
-      deps.health?.rejected({ at: Date.now(), code: e.error.code, message: messageOf(e.error), remoteAddress: e.remoteAddress });
-      this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
-    });
-    actor.on('departed', (e: Extract<ConnectionEmitted, { type: 'departed' }>) => {
-      this.heartbeats.unwatch(link.id);
-      this.onDeparted(e);
-    });
-    actor.subscribe({
-      complete: () => {
-        this.links.delete(link.id);
-        this.remote.delete(link.id);
-      },
+    // One listener for the three events the machine emits: each listener costs a link a Set and a
+    // closure for its whole life (docs/performance.md §What a link keeps).
+    actor.on('*', (e: ConnectionEmitted) => {
+      switch (e.type) {
+        case 'admitted':
+          slot.executorId = e.executorId;
+          // The interval this link was told in its welcome, even if a reload changed it since.
+          this.heartbeats.watch(link.id, actor.getSnapshot().context.heartbeatIntervalMs * HEARTBEATS_MISSED_BEFORE_CLOSE);
+          this.onAdmitted(e, link, actor.getSnapshot().context.labels);
+          return;
+        case 'rejected':
+          // Logged (or counted) with the audit record, in sendReject.
+          deps.health?.rejected({ at: Date.now(), code: e.error.code, message: messageOf(e.error), remoteAddress: e.remoteAddress });
+          this.emit('rejected', { remoteAddress: e.remoteAddress, error: AhError.fromInfo(e.error) });
+          return;
+        case 'departed':
+          // The machine's last word (`closed` is its only final state, and its entry emits this
+          // after destroying the socket): the link is forgotten here rather than by a completion
+          // observer, one less object per link.
+          this.heartbeats.unwatch(link.id);
+          this.onDeparted(e);
+          this.links.delete(link.id);
+          this.remote.delete(link.id);
+      }
     });
 
     link.on('message', (m: ExecutorMessage) => {
@@ -309,8 +316,12 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     if (draining) return { type: 'PEER_REFUSED', error: this.refuseWhileDraining(link, claim, draining.retryAfterMs) };
     try {
       if (this.deps.auditUnavailable()) throw new AhError('ENROLL_AUDIT_UNAVAILABLE');
-      const verdict = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: claim.name });
-      return { type: 'PEER_VERIFIED', verdict: { ...verdict, nonce: newNonce(), ...this.admissionOf(verdict.executorId, claim, link) } };
+      const { executorId, certNotAfter, serial } = verifyExecutor(link.handshake, this.deps.policy(), Date.now(), { name: claim.name });
+      const { admission, supersedes = SUPERSEDES_NONE } = this.admissionOf(executorId, claim, link);
+      // Written out, not spread: the context keeps it for the link's life, and V8 gave each spread
+      // copy a hidden class of its own (docs/performance.md §What a link keeps).
+      const verdict: PeerVerdict = { executorId, certNotAfter, serial, nonce: newNonce(), admission, supersedes };
+      return { type: 'PEER_VERIFIED', verdict };
     } catch (err) {
       const error = err instanceof AhError ? err.toInfo() : ({ code: 'ENROLL_INTERNAL', params: { detail: String(err) }, retryable: true } satisfies ErrorInfo);
       return { type: 'PEER_REFUSED', error };

@@ -51,6 +51,9 @@ interface FleetServerEvents {
 
 let linkCounter = 0;
 
+/** The chain of a link whose certificate was let go: one function for all of them. */
+const NO_CHAIN = (): Buffer[] => [];
+
 export class ServerLink extends EventEmitter<{
   message: [ExecutorMessage];
   protocolError: [string];
@@ -121,7 +124,7 @@ export class ServerLink extends EventEmitter<{
     // Read the public key now, while the certificate is at hand.
     this.spki = this.peerSpki;
     this.released = true;
-    this.peer = { certificate: undefined, chain: () => [], authorized, authorizationError };
+    this.peer = { certificate: undefined, chain: NO_CHAIN, authorized, authorizationError };
     forgetPeerCertificate(this.socket);
   }
 
@@ -177,7 +180,7 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
    */
   private readonly tcp: TcpServer;
   /** Connections in their handshake or waiting for one, by `address|port`, until secure, failed or closed. */
-  private readonly handshaking = new Map<string, { ticket: Ticket; socket: Socket }>();
+  private readonly handshaking = new Map<string, { ticket: Ticket; socket: Socket; onClose: () => void }>();
   /** Connections waiting for a handshake place, with how to hand back what they sent meanwhile. */
   private readonly waiting = new Map<Socket, () => void>();
   private closing = false;
@@ -248,14 +251,18 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     if (typeof verdict === 'string') return this.shed(socket, verdict);
     const ticket = verdict;
     const key = socketKey(socket);
-    const entry = { ticket, socket };
+    const entry = {
+      ticket,
+      socket,
+      onClose: () => {
+        // Leaves the queue, or frees the handshake place for the next in line.
+        ticket.release();
+        this.waiting.delete(socket);
+        if (this.handshaking.get(key) === entry) this.handshaking.delete(key);
+      },
+    };
     this.handshaking.set(key, entry);
-    socket.once('close', () => {
-      // Leaves the queue, or frees the handshake place for the next in line.
-      ticket.release();
-      this.waiting.delete(socket);
-      if (this.handshaking.get(key) === entry) this.handshaking.delete(key);
-    });
+    socket.once('close', entry.onClose);
     if (ticket.queued) this.hold(socket);
     else this.startTls(socket);
   }
@@ -315,10 +322,17 @@ export class FleetServer extends EventEmitter<FleetServerEvents> {
     this.emit('shed', shed);
   }
 
-  /** The TLS socket of a connection has the raw socket's address and port. */
+  /**
+   * The TLS socket of a connection has the raw socket's address and port. Its close listener goes
+   * too: kept, it would hold the ticket and the gate's callbacks for the link's whole life
+   * (docs/performance.md §What a link keeps).
+   */
   private handshakeOver(socket: TLSSocket): void {
     const key = socketKey(socket);
-    this.handshaking.get(key)?.ticket.release();
+    const entry = this.handshaking.get(key);
+    if (!entry) return;
+    entry.ticket.release();
+    entry.socket.off('close', entry.onClose);
     this.handshaking.delete(key);
   }
 

@@ -66,6 +66,8 @@ export class SessionResumption {
   private readonly resumingLeaves = new Map<string, string | null>();
   /** From a ClientHello until Node asks for its session: legacy session ID → who, and the PSK identities. */
   private readonly hellos = new Map<string, { peer: string; psk: readonly string[] }>();
+  /** From the ClientHello until the handshake is over, by peer address: the connection and how to forget it when it closes first. */
+  private readonly handshaking = new Map<string, { socket: Socket; helloId: string; onClose: () => void }>();
   /** From `resumeSession` until the handshake is over, by peer address. */
   private readonly resuming = new Map<string, SessionRecord>();
   private readonly resumed = new WeakMap<TLSSocket, SessionRecord>();
@@ -167,12 +169,19 @@ export class SessionResumption {
     let buffered: Buffer = Buffer.alloc(0);
     let done = false;
     const ignore = () => {};
+    const onClose = () => {
+      done = true;
+      clearTimeout(timer);
+    };
     const finish = () => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('error', ignore);
+      // Kept, the close listener would hold the ClientHello and these closures for the link's
+      // whole life (docs/performance.md §What a link keeps).
+      socket.off('close', onClose);
       if (socket.destroyed) return;
       socket.pause();
       if (buffered.length) socket.unshift(buffered);
@@ -189,10 +198,7 @@ export class SessionResumption {
     // A connection that waited in the handshake queue comes paused, its first bytes put back: flow
     // them (a 'data' listener alone does not resume an explicitly paused stream).
     socket.resume();
-    socket.once('close', () => {
-      done = true;
-      clearTimeout(timer);
-    });
+    socket.once('close', onClose);
   }
 
   /**
@@ -232,12 +238,15 @@ export class SessionResumption {
     const peer = peerKey(socket);
     // TLS 1.3 names the session in its PSK identity; TLS 1.2 in the session ID itself.
     this.hellos.set(id, { peer, psk: hello.pskIdentities.length ? hello.pskIdentities : [id] });
-    socket.once('close', () => {
+    const onClose = () => {
       this.hellos.delete(id);
+      this.handshaking.delete(peer);
       const record = this.resuming.get(peer);
       this.resuming.delete(peer);
       if (record) this.forgetResumingLeaf(record);
-    });
+    };
+    socket.once('close', onClose);
+    this.handshaking.set(peer, { socket, helloId: id, onClose });
   }
 
   private find(legacyId: string): Buffer | null {
@@ -258,6 +267,13 @@ export class SessionResumption {
 
   private handshakeDone(socket: TLSSocket): void {
     const key = peerKey(socket);
+    // Its close listener is done with once the handshake is; kept, it would stay for the link's life.
+    const hello = this.handshaking.get(key);
+    if (hello) {
+      hello.socket.off('close', hello.onClose);
+      this.handshaking.delete(key);
+      this.hellos.delete(hello.helloId);
+    }
     const record = this.resuming.get(key);
     this.resuming.delete(key);
     if (record) this.forgetResumingLeaf(record);
@@ -300,15 +316,17 @@ export class SessionResumption {
     const now = this.now();
     const expiresAt = Math.min(peer.notAfter, now + this.maxAgeMs);
     if (expiresAt <= now) return;
-    const leafKey = chainKey(peer.der);
-    const chain = this.chains.size ? (this.chains.get(leafKey) ?? []) : [];
+    // The key (the leaf's DER as text, a kilobyte to encode and hash) only when there is a map to look in.
+    const leafKey = this.chains.size || this.resumingLeaves.size ? chainKey(peer.der) : null;
+    const chain = leafKey !== null && this.chains.size ? (this.chains.get(leafKey) ?? []) : [];
     // A full handshake: OpenSSL verified the chain against the bundle in force. A resumption: the
     // chain is as verified as the record it resumed.
-    const trustedUnder = this.resumingLeaves.has(leafKey)
-      ? this.resumingLeaves.get(leafKey)
-      : now - this.trustChangedAt > TLS_HANDSHAKE_TIMEOUT_MS
-        ? this.bundleDigest
-        : null;
+    const trustedUnder =
+      leafKey !== null && this.resumingLeaves.has(leafKey)
+        ? this.resumingLeaves.get(leafKey)
+        : now - this.trustChangedAt > TLS_HANDSHAKE_TIMEOUT_MS
+          ? this.bundleDigest
+          : null;
     const record = { id: id.toString('hex'), data, chain, expiresAt, ...(trustedUnder ? { trustedUnder } : {}) };
     // Keep one session per handshake: half the records, on disk and in memory.
     if (this.previousTicket?.peer === peer) this.store.drop(this.previousTicket.id);
