@@ -1,5 +1,6 @@
 // Forked benchmark processes, driven over IPC: `startChild(script, args)` in the parent,
 // `serveIpc(handlers)` in the child. `stats` (CPU and memory) and `gc` are always there.
+import './run-temp.mjs';
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
