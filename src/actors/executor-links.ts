@@ -551,13 +551,13 @@ export class ExecutorLinks extends EventEmitter<ExecutorLinksEvents> {
     const entry = roster.entryJson(e.executorId)!;
     if (e.admission === 'duplicate') {
       this.supersede(e, previous);
-      this.emit('admitted', { ...entry, relinked: true, duplicate: true });
+      this.emit('admitted', Object.assign({}, entry, { relinked: true, duplicate: true }));
       return;
     }
     const fields = { executorId: e.executorId, name: e.name, remoteAddress: e.remoteAddress, serial: e.serial, link: e.linkId };
     if (outcome === 'joined') log.info({ event: 'executor_enrolled', ...fields }, `executor ${e.name} enrolled as ${e.executorId} from ${e.remoteAddress}`);
     else log.info({ event: 'executor_rotated', ...fields }, `executor ${e.name} rotated: new link with certificate serial ${e.serial} replaces the old one`);
-    this.emit('admitted', { ...entry, relinked: outcome === 'relinked' });
+    this.emit('admitted', Object.assign({}, entry, { relinked: outcome === 'relinked' }));
   }
 
   /** The newcomer is in: close the links it pushed out, and say so (once as an error when it keeps happening). */

@@ -94,18 +94,20 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
       queueMicrotask(() => report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() }));
       return () => {};
     }
-    const link = new FleetClientLink({
-      ...dial,
-      host: target.host,
-      port: target.port,
-      address: input.address,
-      hello,
-      trust,
-      certPem: material.certPem,
-      keyPem: material.keyPem,
-      secureContext,
-      certificate: material.summary,
-    });
+    // Kept for the link's life: assigned, not spread (docs/performance.md §Object spread).
+    const link = new FleetClientLink(
+      Object.assign({}, dial, {
+        host: target.host,
+        port: target.port,
+        address: input.address,
+        hello,
+        trust,
+        certPem: material.certPem,
+        keyPem: material.keyPem,
+        secureContext,
+        certificate: material.summary,
+      }),
+    );
     open.add(link);
 
     link.on('welcome', (w) => {
