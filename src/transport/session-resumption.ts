@@ -240,7 +240,8 @@ export class SessionResumption {
     this.hellos.set(id, { peer, psk: hello.pskIdentities.length ? hello.pskIdentities : [id] });
     const onClose = () => {
       this.hellos.delete(id);
-      this.handshaking.delete(peer);
+      // Only its own entry: a newer connection may have the same address and port by now.
+      if (this.handshaking.get(peer)?.onClose === onClose) this.handshaking.delete(peer);
       const record = this.resuming.get(peer);
       this.resuming.delete(peer);
       if (record) this.forgetResumingLeaf(record);
