@@ -52,6 +52,17 @@ export type { EnrollmentState };
 /** After this many heartbeats without an ack the link counts as lost. */
 export const MISSED_ACKS_BEFORE_LOST = 3;
 
+/**
+ * The part of the interval an executor sends its heartbeat early by. The interval the access point
+ * asks for is the longest gap it should see between two heartbeats, so the executor beats a tenth
+ * sooner: a timer that fires late, a busy event loop at either end and the way there then still
+ * land every heartbeat inside the interval (docs/fleet-link.md §Heartbeats).
+ */
+export const HEARTBEAT_LEAD = 0.1;
+
+/** How long after one heartbeat (or the welcome) the next is sent. */
+export const heartbeatPeriodMs = (intervalMs: number): number => intervalMs - Math.floor(intervalMs * HEARTBEAT_LEAD);
+
 /** The access point an event is about: its link's, else the active link's, else the next dial's. */
 const serverOf = (context: EnrollmentContext, event: EnrollmentEvent): string => {
   if ('linkId' in event && event.linkId === context.candidate.id && context.candidate.server) return context.candidate.server;
@@ -336,13 +347,13 @@ export const enrollmentMachine = setup({
       enqueue.raise({ type: 'LINK_CERT_EXPIRED', at: now + delay }, { id: 'link-expiry', delay });
     }),
     disarmLinkExpiry: enqueueActions(({ enqueue }) => enqueue.cancel('link-expiry')),
-    startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => context.heartbeat.intervalMs }),
+    startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => heartbeatPeriodMs(context.heartbeat.intervalMs) }),
     stopHeartbeats: enqueueActions(({ enqueue }) => enqueue.cancel('heartbeat')),
     sendHeartbeat: enqueueActions(({ context, enqueue }) => {
       const seq = context.heartbeat.seq + 1;
       if (context.link.id) enqueue.sendTo(context.link.id, { type: 'SEND_HEARTBEAT', seq } satisfies LinkCommand);
       enqueue.assign({ heartbeat: { ...context.heartbeat, seq } });
-      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: context.heartbeat.intervalMs });
+      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: heartbeatPeriodMs(context.heartbeat.intervalMs) });
     }),
     recordAck: assign(({ context }, params: { seq: number; at: number }) => ({
       heartbeat: { ...context.heartbeat, ackedSeq: Math.max(context.heartbeat.ackedSeq, params.seq), lastAckAt: params.at },

@@ -80,7 +80,9 @@ function executor(rec: MachineRecorder, opts: { canIssue: boolean; provider: str
       type: 'LINK_WELCOMED',
       linkId: input.linkId,
       executorId: 'spiffe://example.org/ah/agent/x',
-      heartbeatIntervalMs: 1_000,
+      // A heartbeat every second (0.9 of the interval): the log's last line, the replay's "now",
+      // then falls on the whole seconds the expectations below count from.
+      heartbeatIntervalMs: 1_111,
       serverTime: rec.now(),
       at: rec.now(),
     });
