@@ -93,7 +93,9 @@ serveIpc({
    * executor's heartbeats (seconds at 2,500, and the access point rightly drops those links: a
    * limit of this process, not of the access point). So at most `window` executors of this process
    * rotate at a time, each push in a turn of its own, and the access point sees up to
-   * window × load processes new handshakes at once (beyond its --max-handshakes: its queue works).
+   * window × load processes new handshakes at once: 64 by default, under its --max-handshakes
+   * (256), since a load process's CPU, not the access point, paces the storm (bench/run.mjs
+   * --storm-window says why); with a window above 128 its queue holds the rest.
    * Returns at once; `counters` tells the rotations.
    */
   storm: async ({ window = Number.POSITIVE_INFINITY } = {}) => {
