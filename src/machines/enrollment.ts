@@ -54,11 +54,13 @@ export const MISSED_ACKS_BEFORE_LOST = 3;
 
 /**
  * The part of the interval an executor sends its heartbeat early by. The interval the access point
- * asks for is the longest gap it should see between two heartbeats, so the executor beats a tenth
- * sooner: a timer that fires late, a busy event loop at either end and the way there then still
- * land every heartbeat inside the interval (docs/fleet-link.md §Heartbeats).
+ * asks for is the longest gap it should see between two heartbeats, so the executor beats a fifth
+ * sooner: a timer that fires late, a stalled event loop at either end (a collection of a large heap,
+ * a burst of handshakes in a process that embeds the executor) and the way there then still land
+ * every heartbeat inside the interval, up to a second late at the 5 s default. A tenth was not
+ * enough in the 10k rotation storm (docs/fleet-link.md §Heartbeats).
  */
-export const HEARTBEAT_LEAD = 0.1;
+export const HEARTBEAT_LEAD = 0.2;
 
 /** How long after one heartbeat (or the welcome) the next is sent. */
 export const heartbeatPeriodMs = (intervalMs: number): number => intervalMs - Math.floor(intervalMs * HEARTBEAT_LEAD);

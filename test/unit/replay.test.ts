@@ -80,9 +80,9 @@ function executor(rec: MachineRecorder, opts: { canIssue: boolean; provider: str
       type: 'LINK_WELCOMED',
       linkId: input.linkId,
       executorId: 'spiffe://example.org/ah/agent/x',
-      // A heartbeat every second (0.9 of the interval): the log's last line, the replay's "now",
+      // A heartbeat every second (0.8 of the interval): the log's last line, the replay's "now",
       // then falls on the whole seconds the expectations below count from.
-      heartbeatIntervalMs: 1_111,
+      heartbeatIntervalMs: 1_250,
       serverTime: rec.now(),
       at: rec.now(),
     });
