@@ -52,6 +52,13 @@ if (mode === 'plain') {
     ...(process.env.AH_X_QUEUE ? { handshakeQueue: Number(process.env.AH_X_QUEUE) } : {}),
     handshakeRate: 100_000,
   });
+  // Links the access point closed or refused while the fleet came back, by reason and code: a link
+  // that re-joined and went again (a heartbeat deadline during the reconnects) lengthens the tail.
+  const departedBy = {};
+  const rejectedBy = {};
+  const count = (into, key) => (into[key] = (into[key] ?? 0) + 1);
+  ap.on('departed', ({ reason }) => count(departedBy, reason));
+  ap.on('rejected', ({ error }) => count(rejectedBy, error.code));
   const bound = await ap.start();
-  serveIpc({ counters: () => ({ open: ap.status().executors, ...ap.status().handshakes }) }, { port: bound.port, pid: process.pid });
+  serveIpc({ counters: () => ({ open: ap.status().executors, ...ap.status().handshakes, departedBy, rejectedBy }) }, { port: bound.port, pid: process.pid });
 }
