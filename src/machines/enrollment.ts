@@ -37,7 +37,7 @@
  * a delayed event that only `disconnected` and `failed` cancel, so they never pause for a rotation.
  * The machine owns one `rotation` child for its identity.
  */
-import { and, assign, enqueueActions, fromCallback, raise, setup } from 'xstate';
+import { and, assign, cancel, enqueueActions, fromCallback, raise, setup } from 'xstate';
 import { topLevelState as topLevel } from '../util/state-value.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../util/backoff.js';
 import { nextRandom } from './random.js';
@@ -348,9 +348,9 @@ export const enrollmentMachine = setup({
       const delay = Math.min(MAX_TIMER_MS, Math.max(0, notAfter - now));
       enqueue.raise({ type: 'LINK_CERT_EXPIRED', at: now + delay }, { id: 'link-expiry', delay });
     }),
-    disarmLinkExpiry: enqueueActions(({ enqueue }) => enqueue.cancel('link-expiry')),
+    disarmLinkExpiry: cancel('link-expiry'),
     startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => heartbeatPeriodMs(context.heartbeat.intervalMs) }),
-    stopHeartbeats: enqueueActions(({ enqueue }) => enqueue.cancel('heartbeat')),
+    stopHeartbeats: cancel('heartbeat'),
     sendHeartbeat: enqueueActions(({ context, enqueue }) => {
       const seq = context.heartbeat.seq + 1;
       if (context.link.id) enqueue.sendTo(context.link.id, { type: 'SEND_HEARTBEAT', seq } satisfies LinkCommand);
