@@ -29,8 +29,8 @@ const counters = { resumed: 0, full: 0 };
 const errors = {};
 let markedAt = 0;
 /**
- * Links up, and up again after they dropped since \`mark\`: counts kept as links change, since
- * \`counters\` is asked every 20 ms and scanning 5,000 links for it was the load process's own CPU.
+ * Links up, and up again after they dropped since `mark`: counts kept as links change, since
+ * `counters` is asked every 20 ms and scanning 5,000 links for it was the load process's own CPU.
  */
 const tally = { up: 0, back: 0 };
 const isBack = (link) => link.up && link.dropped;
