@@ -145,7 +145,8 @@ serveIpc({
   mark: () => {
     markedAt = performance.now();
     for (const l of links) {
-      l.dropped = false;
+      // A link still down from the round before has to come back in this one too.
+      l.dropped = !l.up;
       l.history = undefined;
       l.backAt = undefined;
     }
