@@ -21,7 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { sleep, serveIpc, startChild } from './ipc.mjs';
+import { count, sleep, serveIpc, startChild } from './ipc.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +41,8 @@ const { values } = parseArgs({
   },
 });
 const INTERVAL_MS = Number(values.interval);
+/** The sending side's interval (below): checked before ten thousand certificates are made. */
+const SENDERS_INTERVAL_MS = count('senders-interval', values['senders-interval']);
 
 if (values.role === 'server') await server(values.mode, values.material);
 else if (values.role === 'load') await load(values.material, Number(values.port), Number(values.from), Number(values.to));
@@ -259,7 +261,6 @@ async function main() {
    * load of bench/run.mjs) against plain TLS clients sending the same frames (the load above), both
    * to our access point; the load processes' CPU per heartbeat the access point received.
    */
-  const SENDERS_INTERVAL_MS = Number(values['senders-interval']);
   const SENDERS_WINDOW_MS = Math.max(10_000, 2 * SENDERS_INTERVAL_MS);
   const measureSenders = async (senders) => {
     const srv = await startChild('server.mjs', ['ah', file, String(SENDERS_INTERVAL_MS)]);

@@ -7,6 +7,14 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A flag that must be a positive whole number; anything else ends the bench with one line. */
+export function count(name, text) {
+  const n = Number(text);
+  if (Number.isInteger(n) && n >= 1) return n;
+  process.stderr.write(`bench: --${name} must be a positive whole number, not '${text}'\n`);
+  process.exit(2);
+}
 export const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;

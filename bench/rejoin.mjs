@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sleep, startChild } from './ipc.mjs';
+import { count, sleep, startChild } from './ipc.mjs';
 import { generateMaterial } from './material.mjs';
 
 const { values } = parseArgs({
@@ -32,7 +32,7 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.n);
-const ROUNDS = Math.max(1, Number(values.rounds));
+const ROUNDS = count('rounds', values.rounds);
 const CLIENTS = Math.max(1, Math.min(Number(values.clients), N));
 const log = (s) => process.stderr.write(`${s}\n`);
 

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateMaterial } from './material.mjs';
-import { sleep, startChild } from './ipc.mjs';
+import { count, sleep, startChild } from './ipc.mjs';
 
 let values;
 try {
@@ -50,12 +50,6 @@ try {
   process.exit(2);
 }
 /** A flag that must be a positive whole number: one line and exit 2 otherwise. */
-function count(name, text) {
-  const n = Number(text);
-  if (Number.isInteger(n) && n >= 1) return n;
-  process.stderr.write(`bench: --${name} must be a positive whole number, not '${text}'\n`);
-  process.exit(2);
-}
 if (values.only !== undefined && values.only !== 'enroll' && values.only !== 'storm') {
   process.stderr.write(`bench: --only takes 'enroll' or 'storm', not '${values.only}'\n`);
   process.exit(2);
