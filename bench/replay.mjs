@@ -1,13 +1,17 @@
-// Replay speed: `ah agent replay` over a debug log of a million machine events, against XState's
-// raw event throughput for the very same events in the same run (the machines fed from memory:
-// no file, no parsing, no checking). The ratio is the figure to compare (goal >= 0.5x); absolute
-// rates move with the machine.
+// Replay speed: `ah agent replay` over a debug log of a quarter of a million machine events (and
+// the heartbeat lines between them), against XState's raw event throughput for the very same
+// events in the same run (the machines fed from memory: no file, no parsing, no checking). The
+// ratio is the figure to compare (goal >= 0.5x); absolute rates move with the machine.
 //
-//   npm run build && node bench/replay.mjs [--events 1000000] [--runs 3] [--keep]
+//   npm run build && node bench/replay.mjs [--events 250000] [--runs 3] [--keep]
 //
 // The log is written by the real machines and the real machine logger (src/log/machine-log.ts),
-// driven on a SimulatedClock: an executor enrolled for days, a heartbeat a second, a dev-style
-// rotation every seven minutes, and its link dropped and re-established now and then.
+// driven on a SimulatedClock: an executor enrolled for days with a short-lived certificate (a
+// rotation about every seven seconds), its link's heartbeats once a second (the real
+// LinkHeartbeats, with the `heartbeat_sent`/`heartbeat_acked` lines a debug log holds: replay
+// reads past them), and its link dropped and re-established now and then. Heartbeats are the
+// link's, not machine events (docs/fleet-link.md §Heartbeats), so the machine events are the
+// rotations' and the drops'.
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { assign, createActor, fromCallback, fromPromise, setup, SimulatedClock } from 'xstate';
+import { LinkHeartbeats } from '../dist/actors/link-heartbeats.js';
 import { machineInspector } from '../dist/log/machine-log.js';
 import { enrollmentMachine } from '../dist/machines/enrollment.js';
 import { rotationMachine } from '../dist/machines/rotation.js';
@@ -23,13 +28,14 @@ import { replayableMachine } from '../dist/replay/replay-machines.js';
 import { replayFile } from '../dist/replay/replay-log.js';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } },
+  options: { events: { type: 'string', default: '250000' }, runs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } },
 });
 const EVENTS = Number(values.events);
 const RUNS = Number(values.runs);
-const LIFETIME_MS = 600_000;
-const HEARTBEAT_MS = 1_000;
-const DROP_EVERY = 20_000; // heartbeats between link drops
+const LIFETIME_MS = 10_000;
+const HEARTBEAT_MS = 1_250; // the welcome's interval: a heartbeat every second (0.8 of it)
+const STEP_MS = 1_000;
+const DROP_EVERY = 2_000; // steps between link drops
 const log = (s) => process.stderr.write(`${s}\n`);
 
 log(`# ah replay bench: ${EVENTS.toLocaleString('en')} events, best of ${RUNS} runs each`);
@@ -45,7 +51,7 @@ async function record(file) {
   const base = Date.UTC(2026, 10, 1);
   const now = () => base + clock.now();
   const dest = pino.destination({ dest: file, sync: false, minLength: 8192 });
-  const logger = pino(
+  const root = pino(
     {
       level: 'debug',
       base: { pid: 4242 },
@@ -53,7 +59,9 @@ async function record(file) {
       formatters: { level: (label, number) => ({ level: number, levelName: label }) },
     },
     dest,
-  ).child({ component: 'ah_machine' });
+  );
+  const logger = root.child({ component: 'ah_machine' });
+  const transport = root.child({ component: 'ah_transport' });
   let events = 0;
   const inspect = machineInspector(logger, 'executor:bench');
   // The events the log gets a line for: those of machine actors (links and renewals are not).
@@ -75,8 +83,22 @@ async function record(file) {
     };
   };
   let current = null; // the newest link's sendBack
-  const fleetLink = fromCallback(({ input, sendBack, receive }) => {
+  const fleetLink = fromCallback(({ input, sendBack }) => {
     current = { linkId: input.linkId, sendBack };
+    const linkLog = transport.child({ link: input.linkId });
+    const beats = new LinkHeartbeats(
+      clock,
+      {
+        send: (seq) => {
+          linkLog.debug({ event: 'heartbeat_sent', seq }, `heartbeat ${seq} sent`);
+          beats.acked(seq, now());
+          linkLog.debug({ event: 'heartbeat_acked', seq }, `heartbeat ${seq} acknowledged`);
+        },
+        lost: () => {},
+      },
+      now,
+    );
+    beats.start(HEARTBEAT_MS, now());
     sendBack({
       type: 'LINK_WELCOMED',
       linkId: input.linkId,
@@ -85,9 +107,7 @@ async function record(file) {
       serverTime: now(),
       at: now(),
     });
-    receive((cmd) => {
-      if (cmd.type === 'SEND_HEARTBEAT') sendBack({ type: 'HEARTBEAT_ACKED', linkId: input.linkId, seq: cmd.seq, at: now() });
-    });
+    return () => beats.stop();
   });
   const rotation = rotationMachine.provide({
     actors: {
@@ -109,12 +129,12 @@ async function record(file) {
     inspect: counting,
   });
   actor.start();
-  for (let beat = 1; events < EVENTS; beat++) {
-    clock.increment(HEARTBEAT_MS);
+  for (let step = 1; events < EVENTS; step++) {
+    clock.increment(STEP_MS);
     // Renewals resolve on promises.
     await null;
     await null;
-    if (beat % DROP_EVERY === 0 && current)
+    if (step % DROP_EVERY === 0 && current)
       current.sendBack({ type: 'LINK_CLOSED', linkId: current.linkId, reason: 'socket closed: ECONNRESET', error: null, at: now() });
   }
   actor.send({ type: 'SHUTDOWN' });
@@ -213,7 +233,7 @@ const minimalRate = (best(minimalRuns).events / best(minimalRuns).ms) * 1000;
 
 const rows = [
   ['events in the log', p.events.toLocaleString('en'), ''],
-  ['log lines (events + states)', p.lines.toLocaleString('en'), `${(size / 2 ** 20).toFixed(0)} MiB`],
+  ['log lines (machine events and states, heartbeats)', p.lines.toLocaleString('en'), `${(size / 2 ** 20).toFixed(0)} MiB`],
   ['XState raw (same machines, events in memory)', `${Math.round(rawRate).toLocaleString('en')} events/s`, `${(r.ms / 1000).toFixed(2)} s`],
   ['ah agent replay (read, parse, rebuild, check)', `${Math.round(replayRate).toLocaleString('en')} events/s`, `${(p.ms / 1000).toFixed(2)} s`],
   ['ratio replay / raw (goal >= 0.5)', `${ratio.toFixed(2)}x`, ratio >= 0.5 ? 'met' : 'NOT met'],

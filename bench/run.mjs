@@ -366,7 +366,7 @@ const table = [
 ].join('\n');
 process.stdout.write(`${table}\n`);
 if (values.only === undefined) {
-  // Replay speed has its own scale (a million logged events), not N executors.
+  // Replay speed has its own scale (a quarter of a million logged machine events), not N executors.
   const { execFileSync } = await import('node:child_process');
   execFileSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'replay.mjs')], { stdio: 'inherit' });
 }

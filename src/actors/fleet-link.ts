@@ -1,8 +1,9 @@
 /**
  * The enrollment machine's `fleetLink`: one FleetClientLink per spawned child, its outcomes turned
- * into the machine's LINK_* events. Stopping the child closes the link with a goodbye carrying the
- * last CLOSE reason ("rotated", "shutdown"). Open links are tracked so a shutdown can wait until
- * every goodbye is on the wire.
+ * into the machine's LINK_* events. Once welcomed, the link heartbeats by itself (LinkHeartbeats,
+ * on the actor system's clock) and reports `LINK_CLOSED` when the acks stop. Stopping the child
+ * closes the link with a goodbye carrying the last CLOSE reason ("rotated", "shutdown"). Open
+ * links are tracked so a shutdown can wait until every goodbye is on the wire.
  */
 import type { AnyEventObject, CallbackLogicFunction } from 'xstate';
 import type { Logger } from '../log/logger.js';
@@ -15,6 +16,7 @@ import type { ClientContextCache } from '../transport/client-context-cache.js';
 import { signContinuity, type ContinuityProof } from '../transport/continuity.js';
 import { FleetClientLink, type DialOptions } from '../transport/fleet-client.js';
 import { formatHostPort, parseRemoteServer } from '../util/address.js';
+import { ACKS_OVERDUE_REASON, LinkHeartbeats, type HeartbeatClock } from './link-heartbeats.js';
 import { X509Certificate } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 
@@ -29,6 +31,8 @@ export interface FleetLinkDeps extends Omit<DialOptions, 'certPem' | 'keyPem' | 
   readonly log: Logger;
   /** Secure contexts by material, kept across dials; without it every dial builds its own. */
   readonly contexts?: ClientContextCache;
+  /** Each welcomed link's heartbeats by link id, while it lives: the status reads the active one's last ack. */
+  readonly heartbeats?: Map<string, LinkHeartbeats>;
 }
 
 export class OpenLinks {
@@ -53,7 +57,7 @@ export class OpenLinks {
  * machine once for all executors of a process and finds each one's deps through its actor system).
  */
 export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFunction<LinkCommand, AnyEventObject, LinkInput> {
-  return ({ input, sendBack, receive }) => {
+  return ({ input, sendBack, receive, system }) => {
     const report = (event: LinkReport) => sendBack(event);
     const { linkId } = input;
     const material = deps.store.get(input.fingerprint);
@@ -109,9 +113,20 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
       }),
     );
     open.add(link);
+    // XState's clock, as the machine's own timers: SimulatedClock in tests, longClock in the engine.
+    const heartbeats = new LinkHeartbeats(system._clock as HeartbeatClock, {
+      send: (seq) => {
+        if (debug) log().debug({ event: 'heartbeat_sent', seq }, `heartbeat ${seq} sent`);
+        link.sendHeartbeat(seq);
+      },
+      lost: () => report({ type: 'LINK_CLOSED', linkId, reason: ACKS_OVERDUE_REASON, error: null, at: Date.now() }),
+    });
 
     link.on('welcome', (w) => {
       if (debug) log().debug({ event: 'welcomed', executorId: w.executorId, serial: material.summary.serial }, 'welcomed by the access point');
+      const at = Date.now();
+      heartbeats.start(w.heartbeatInterval, at, input.follows ? deps.heartbeats?.get(input.follows) : undefined);
+      deps.heartbeats?.set(linkId, heartbeats);
       report({
         type: 'LINK_WELCOMED',
         linkId,
@@ -120,27 +135,35 @@ export function fleetLink(deps: FleetLinkDeps, open: OpenLinks): CallbackLogicFu
         serverTime: w.serverTime,
         ...(w.nonce ? { nonce: w.nonce } : {}),
         ...(w.accessPoints ? { accessPoints: addressesOf(w.accessPoints) } : {}),
-        at: Date.now(),
+        at,
       });
     });
     link.on('failed', (error) => {
+      heartbeats.stop();
       if (debug) log().debug({ event: 'link_failed', code: error.code, params: error.params }, `link failed: ${error.message}`);
       report({ type: 'LINK_FAILED', linkId, error: error.toInfo(), at: Date.now() });
     });
-    link.on('ack', (seq) => report({ type: 'HEARTBEAT_ACKED', linkId, seq, at: Date.now() }));
+    link.on('ack', (seq) => {
+      if (debug) log().debug({ event: 'heartbeat_acked', seq }, `heartbeat ${seq} acknowledged`);
+      heartbeats.acked(seq, Date.now());
+    });
     link.on('draining', (retryAfterMs) => report({ type: 'LINK_DRAINING', linkId, retryAfterMs, at: Date.now() }));
     link.on('closed', (reason, error) => {
+      heartbeats.stop();
       if (debug) log().debug({ event: 'link_closed', reason }, 'link closed');
       report({ type: 'LINK_CLOSED', linkId, reason, error: error?.toInfo() ?? null, at: Date.now() });
     });
 
     receive((command) => {
-      if (command.type === 'SEND_HEARTBEAT') link.sendHeartbeat(command.seq);
-      else if (command.type === 'CLOSE') closeReason = command.reason;
+      if (command.type === 'CLOSE') closeReason = command.reason;
     });
 
     link.start();
-    return () => link.close(closeReason);
+    return () => {
+      heartbeats.stop();
+      deps.heartbeats?.delete(linkId);
+      link.close(closeReason);
+    };
   };
 }
 

@@ -16,7 +16,7 @@ export function executorStatus(
   state: EnrollmentState,
   value: unknown,
   ctx: EnrollmentContext,
-  extra: { remoteServer: string; stateDir: string; identityUpdatedAt?: number | null },
+  extra: { remoteServer: string; stateDir: string; identityUpdatedAt?: number | null; lastAckAt?: number | null },
 ): ExecutorStatus {
   const linked = state === 'enrolled' || state === 'renewing' || state === 'relinking';
   return {
@@ -30,8 +30,9 @@ export function executorStatus(
     identity: identityStatus(ctx.link.identity ?? ctx.identity),
     identityUpdatedAt: iso(extra.identityUpdatedAt),
     connectedSince: linked ? iso(ctx.link.connectedSince) : null,
-    lastHeartbeat: linked ? iso(ctx.heartbeat.lastAckAt) : null,
-    heartbeatIntervalMs: linked ? ctx.heartbeat.intervalMs : null,
+    // The link keeps its heartbeats (actors/link-heartbeats.ts): its welcome's time, then each ack's.
+    lastHeartbeat: linked ? iso(extra.lastAckAt) : null,
+    heartbeatIntervalMs: linked ? ctx.heartbeatIntervalMs : null,
     nextRotationAt: iso(ctx.nextRotationAt),
     renewalDue: ctx.renewalDue,
     rotations: ctx.rotations,

@@ -7,6 +7,7 @@ import { randomInt, X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { fleetLink, OpenLinks } from '../actors/fleet-link.js';
+import type { LinkHeartbeats } from '../actors/link-heartbeats.js';
 import { identityWork } from '../actors/identity-watch.js';
 import { AhError, messageOf, type ErrorInfo } from '../errors/ah-error.js';
 import type { Logging } from '../log/logger.js';
@@ -102,6 +103,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   private readonly store = new MaterialStore();
   /** One TLS context per material, kept across reconnects and rotation retries. */
   private readonly contexts = new ClientContextCache();
+  /** Each welcomed link's heartbeats (the links keep them): the status's `lastHeartbeat` is the active one's. */
+  private readonly heartbeats = new Map<string, LinkHeartbeats>();
   private readonly logging: Logging;
   private stopping: Promise<void> | null = null;
   /** When the provider last delivered material (for SPIFFE: the last push). */
@@ -129,6 +132,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       remoteServer: this.remote.url,
       stateDir: this.options.stateDir,
       identityUpdatedAt: this.identityUpdatedAt,
+      lastAckAt: snap.context.link.id ? this.heartbeats.get(snap.context.link.id)?.lastAckAt : null,
     });
   }
 
@@ -237,6 +241,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         store: this.store,
         log: this.logging.get('ah_transport'),
         contexts: this.contexts,
+        heartbeats: this.heartbeats,
       },
       this.openLinks,
     );

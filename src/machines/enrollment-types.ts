@@ -63,7 +63,8 @@ export interface EnrollmentContext {
   readonly rotations: number;
   readonly link: ActiveLink;
   readonly candidate: CandidateLink;
-  readonly heartbeat: Heartbeats;
+  /** The active link's heartbeat interval, as its welcome said (the link keeps the cadence). */
+  readonly heartbeatIntervalMs: number;
   readonly retry: RetryState;
   readonly relink: RelinkState;
 }
@@ -86,17 +87,6 @@ export interface CandidateLink {
   readonly id: string | null;
   /** Its access point; kept after it goes, for messages. */
   readonly server: string | null;
-}
-
-/** The active link's heartbeats. */
-export interface Heartbeats {
-  /** As the welcome said. */
-  readonly intervalMs: number;
-  /** The last heartbeat sent on the link. */
-  readonly seq: number;
-  /** The highest acknowledged; `seq - ackedSeq` overdue ones lose the link. */
-  readonly ackedSeq: number;
-  readonly lastAckAt: number | null;
 }
 
 /** Where the next dial goes after failures, and when. */
@@ -135,13 +125,13 @@ export type LinkReport =
       at: number;
     }
   | { type: 'LINK_FAILED'; linkId: string; error: ErrorInfo; at: number }
+  /** The socket closed, or its heartbeats went unanswered (`reason` then says so: actors/link-heartbeats.ts). */
   | { type: 'LINK_CLOSED'; linkId: string; reason: string; error: ErrorInfo | null; at: number }
-  | { type: 'HEARTBEAT_ACKED'; linkId: string; seq: number; at: number }
   /** goodbye{reason:"draining"} on an open link: it stays up until we close it. */
   | { type: 'LINK_DRAINING'; linkId: string; retryAfterMs: number; at: number };
 
 /** Commands the machine sends to a link actor. */
-export type LinkCommand = { type: 'SEND_HEARTBEAT'; seq: number } | { type: 'CLOSE'; reason: string };
+export type LinkCommand = { type: 'CLOSE'; reason: string };
 
 export interface LinkInput {
   readonly linkId: string;
@@ -154,12 +144,13 @@ export interface LinkInput {
    * link was opened with, that it is the same executor (transport/continuity.ts).
    */
   readonly continues?: { readonly fingerprint: string; readonly nonce: string };
+  /** The active link this one is to replace (a rotation, a move): its heartbeat cadence carries on once this one is welcomed. */
+  readonly follows?: string;
 }
 
 export type EnrollmentEvent =
   | RotationNotice
   | LinkReport
-  | { type: 'HEARTBEAT_DUE' }
   /** The certificate the link was opened with ran out (raised on our own clock; `at` is then). */
   | { type: 'LINK_CERT_EXPIRED'; at: number }
   | { type: 'SHUTDOWN' };

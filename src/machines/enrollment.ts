@@ -12,7 +12,7 @@
  * keeps serving the link. The executor goes `relinking` (make-before-break, as a rotation): it
  * dials another access point of its list with the continuity proof over the draining link's
  * nonce, and closes the draining link (goodbye "moved") only once the new one is welcomed;
- * heartbeats go on over the old link meanwhile.
+ * the old link keeps heartbeating meanwhile.
  *
  *   enrolled ──draining──▶ relinking.elsewhere ──welcome──▶ enrolled
  *                              │ (no other access point, or none answers)
@@ -33,11 +33,13 @@
  * Links are spawned children (`fleetLink`, I/O provided by the engine) named `link-<n>`; they
  * report back with their `linkId`, so the events of a link that was already dropped are ignored.
  * `renewing` is make-before-break: a second link is opened with the new identity, and the old one
- * is closed with `goodbye{reason:"rotated"}` only once the new one is welcomed. Heartbeats run on
- * a delayed event that only `disconnected` and `failed` cancel, so they never pause for a rotation.
+ * is closed with `goodbye{reason:"rotated"}` only once the new one is welcomed. Each link sends
+ * its own heartbeats from its welcome on and counts their acks (actors/link-heartbeats.ts): the
+ * machine hears of them only as a `LINK_CLOSED` when they stop being answered, so they never
+ * pause for a rotation and cost the machine nothing while they are answered.
  * The machine owns one `rotation` child for its identity.
  */
-import { and, assign, cancel, enqueueActions, fromCallback, raise, setup } from 'xstate';
+import { and, assign, cancel, enqueueActions, fromCallback, setup } from 'xstate';
 import { topLevelState as topLevel } from '../util/state-value.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../util/backoff.js';
 import { nextRandom } from './random.js';
@@ -48,22 +50,6 @@ import type { ErrorInfo } from '../errors/ah-error.js';
 import type { EnrollmentState } from '../model/status.js';
 
 export type { EnrollmentState };
-
-/** After this many heartbeats without an ack the link counts as lost. */
-export const MISSED_ACKS_BEFORE_LOST = 3;
-
-/**
- * The part of the interval an executor sends its heartbeat early by. The interval the access point
- * asks for is the longest gap it should see between two heartbeats, so the executor beats a fifth
- * sooner: a timer that fires late, a stalled event loop at either end (a collection of a large heap,
- * a burst of handshakes in a process that embeds the executor) and the way there then still land
- * every heartbeat inside the interval, up to a second late at the 5 s default. A tenth was not
- * enough in the 10k rotation storm (docs/fleet-link.md §Heartbeats).
- */
-export const HEARTBEAT_LEAD = 0.2;
-
-/** How long after one heartbeat (or the welcome) the next is sent. */
-export const heartbeatPeriodMs = (intervalMs: number): number => intervalMs - Math.floor(intervalMs * HEARTBEAT_LEAD);
 
 /** The access point an event is about: its link's, else the active link's, else the next dial's. */
 const serverOf = (context: EnrollmentContext, event: EnrollmentEvent): string => {
@@ -116,8 +102,6 @@ const errorOf = (context: EnrollmentContext, event: EnrollmentEvent): ErrorInfo 
     case 'IDENTITY_EXPIRED':
     case 'LINK_CERT_EXPIRED':
       return { code: 'ENROLL_CERT_NOT_VALID_NOW', params: {}, retryable: true };
-    case 'HEARTBEAT_DUE':
-      return linkLost(context, event, `no heartbeat acknowledged for ${MISSED_ACKS_BEFORE_LOST} intervals`);
   }
   if (event.type.startsWith('xstate.after.connectTimeout')) {
     return { code: 'ENROLL_CONNECTION_TIMEOUT', params: { timeout: context.config.connectTimeoutLabel }, retryable: true };
@@ -136,10 +120,6 @@ const takeIdentity = {
 const welcomed = <T extends 'promoteCandidate' | 'swapToCandidate' | 'moveToCandidate'>(type: T) =>
   ({ type, params: ({ event }: { event: Welcome }) => event }) as const;
 const armLinkExpiry = { type: 'armLinkExpiry', params: ({ event }: { event: { at: number } }) => ({ at: event.at }) } as const;
-const recordAck = {
-  type: 'recordAck',
-  params: ({ event }: { event: Extract<LinkReport, { type: 'HEARTBEAT_ACKED' }> }) => ({ seq: event.seq, at: event.at }),
-} as const;
 
 /** enrolled and renewing: the link's certificate ran out (capped timers fire early and re-arm). */
 const onLinkCertExpired = [
@@ -164,7 +144,6 @@ function nextServer(context: EnrollmentContext, event: EnrollmentEvent): number 
 /**
  * A welcome: the candidate becomes the link (make-before-break after a rotation or a move; a
  * move's `connectedSince` is the new link's). The welcome's list of access points joins ours.
- * Acks of an old link's heartbeats are gone with it, so the heartbeats sent so far count as acked.
  */
 function candidateTakesOver(context: EnrollmentContext, e: Welcome, connectedSince = context.link.connectedSince) {
   const servers = mergeServers(context.config.remoteServers, e.accessPoints);
@@ -175,7 +154,7 @@ function candidateTakesOver(context: EnrollmentContext, e: Welcome, connectedSin
     link: { id: context.candidate.id, server, identity: context.identity, nonce: e.nonce ?? null, connectedSince },
     candidate: { ...context.candidate, id: null },
     executorId: e.executorId,
-    heartbeat: { intervalMs: e.heartbeatIntervalMs, seq: context.heartbeat.seq, ackedSeq: context.heartbeat.seq, lastAckAt: e.at },
+    heartbeatIntervalMs: e.heartbeatIntervalMs,
     attempts: 0,
     lastError: null,
   };
@@ -192,7 +171,7 @@ export const enrollmentMachine = setup({
   },
   actors: {
     rotation: rotationMachine,
-    /** One fleet link (TCP, TLS, peer checks, hello/welcome, heartbeats). Provided by the engine. */
+    /** One fleet link (TCP, TLS, peer checks, hello/welcome, its heartbeats). Provided by the engine. */
     fleetLink: fromCallback<LinkCommand, LinkInput>(() => {
       throw new Error('fleetLink must be provided');
     }),
@@ -213,7 +192,6 @@ export const enrollmentMachine = setup({
     /** relinking: another one is left to dial after the one that just failed. */
     anotherServerLeft: ({ context }) => context.relink.tried + 1 < relinkTargets(context).length,
     someRelinkTarget: ({ context }) => relinkTargets(context).length > 0,
-    acksOverdue: ({ context }) => context.heartbeat.seq - context.heartbeat.ackedSeq >= MISSED_ACKS_BEFORE_LOST,
     linkIdentityExpired: ({ context, event }) => event.type === 'IDENTITY_EXPIRED' && event.identity.fingerprint === context.link.identity?.fingerprint,
     renewalIsPulled: ({ event }) => event.type === 'RENEWAL_DUE' && !event.waitingForPush,
     linkCertStillValid: ({ context, event }) =>
@@ -281,7 +259,13 @@ export const enrollmentMachine = setup({
             : params.to === 'rotation' && link.server
               ? link.server
               : context.servers[context.retry.serverIndex]!;
-      const input: LinkInput = { linkId, address, fingerprint: context.identity!.fingerprint, ...(continues ? { continues } : {}) };
+      const input: LinkInput = {
+        linkId,
+        address,
+        fingerprint: context.identity!.fingerprint,
+        ...(continues ? { continues } : {}),
+        ...(link.id ? { follows: link.id } : {}),
+      };
       enqueue.spawnChild('fleetLink', { id: linkId, input });
       enqueue.assign({ linkCount: context.linkCount + 1, candidate: { id: linkId, server: address } });
     }),
@@ -303,11 +287,7 @@ export const enrollmentMachine = setup({
       enqueue.assign({ link: linkGone(context.link) });
     }),
     /** First welcome after being disconnected: the candidate becomes the link. */
-    promoteCandidate: assign(({ context }, e: Welcome) => {
-      const next = candidateTakesOver(context, e, e.at);
-      // A new connection: its heartbeats count from zero.
-      return { ...next, heartbeat: { ...next.heartbeat, seq: 0, ackedSeq: 0 } };
-    }),
+    promoteCandidate: assign(({ context }, e: Welcome) => candidateTakesOver(context, e, e.at)),
     /** Make-before-break: the new link is welcomed, so the old one says goodbye and goes. */
     swapToCandidate: enqueueActions(({ context, enqueue }, e: Welcome) => {
       if (context.link.id) {
@@ -349,17 +329,6 @@ export const enrollmentMachine = setup({
       enqueue.raise({ type: 'LINK_CERT_EXPIRED', at: now + delay }, { id: 'link-expiry', delay });
     }),
     disarmLinkExpiry: cancel('link-expiry'),
-    startHeartbeats: raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: ({ context }) => heartbeatPeriodMs(context.heartbeat.intervalMs) }),
-    stopHeartbeats: cancel('heartbeat'),
-    sendHeartbeat: enqueueActions(({ context, enqueue }) => {
-      const seq = context.heartbeat.seq + 1;
-      if (context.link.id) enqueue.sendTo(context.link.id, { type: 'SEND_HEARTBEAT', seq } satisfies LinkCommand);
-      enqueue.assign({ heartbeat: { ...context.heartbeat, seq } });
-      enqueue.raise({ type: 'HEARTBEAT_DUE' }, { id: 'heartbeat', delay: heartbeatPeriodMs(context.heartbeat.intervalMs) });
-    }),
-    recordAck: assign(({ context }, params: { seq: number; at: number }) => ({
-      heartbeat: { ...context.heartbeat, ackedSeq: Math.max(context.heartbeat.ackedSeq, params.seq), lastAckAt: params.at },
-    })),
   },
 }).createMachine({
   id: 'enrollment',
@@ -393,7 +362,7 @@ export const enrollmentMachine = setup({
       rotations: 0,
       link: { id: null, server: null, identity: null, nonce: null, connectedSince: null },
       candidate: { id: null, server: null },
-      heartbeat: { intervalMs: 5_000, seq: 0, ackedSeq: 0, lastAckAt: null },
+      heartbeatIntervalMs: 5_000,
       retry: { serverIndex: 0, failedInRound: 0, backoffs: 0, delayMs: 0 },
       relink: { drainingServer: null, retryAfterMs: 0, tried: 0 },
     };
@@ -413,7 +382,7 @@ export const enrollmentMachine = setup({
   },
   states: {
     disconnected: {
-      entry: ['stopHeartbeats', 'disarmLinkExpiry'],
+      entry: 'disarmLinkExpiry',
       initial: 'waitingForIdentity',
       states: {
         waitingForIdentity: {
@@ -446,7 +415,7 @@ export const enrollmentMachine = setup({
         ],
       },
       on: {
-        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: [welcomed('promoteCandidate'), armLinkExpiry, 'startHeartbeats'] },
+        LINK_WELCOMED: { guard: 'fromCandidate', target: 'enrolled', actions: [welcomed('promoteCandidate'), armLinkExpiry] },
         LINK_FAILED: [
           { guard: and(['fromCandidate', 'attemptsExhausted']), target: 'failed', actions: ['recordFailure', 'stopCandidate'] },
           { guard: and(['fromCandidate', 'roundUnfinished']), target: 'disconnected.failingOver', actions: ['recordFailover', 'stopCandidate'] },
@@ -463,8 +432,6 @@ export const enrollmentMachine = setup({
     },
     enrolled: {
       on: {
-        HEARTBEAT_DUE: [{ guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] }, { actions: 'sendHeartbeat' }],
-        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
         LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['dropActive', 'recordFailure'] },
         IDENTITY_EXPIRED: {
           guard: 'linkIdentityExpired',
@@ -486,15 +453,6 @@ export const enrollmentMachine = setup({
     renewing: {
       initial: 'obtaining',
       on: {
-        HEARTBEAT_DUE: [
-          {
-            guard: 'acksOverdue',
-            target: 'disconnected.backingOff',
-            actions: ['stopCandidate', 'dropActive', 'recordFailure'],
-          },
-          { actions: 'sendHeartbeat' },
-        ],
-        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
         // The old link died before the new one was welcomed: start over with the newest identity.
         LINK_CLOSED: {
           guard: 'fromActive',
@@ -540,11 +498,6 @@ export const enrollmentMachine = setup({
     relinking: {
       initial: 'elsewhere',
       on: {
-        HEARTBEAT_DUE: [
-          { guard: 'acksOverdue', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate', 'dropActive'] },
-          { actions: 'sendHeartbeat' },
-        ],
-        HEARTBEAT_ACKED: { guard: 'fromActive', actions: recordAck },
         // The draining access point closed the link before we could move: reconnect with backoff.
         LINK_CLOSED: { guard: 'fromActive', target: 'disconnected.backingOff', actions: ['recordFailure', 'stopCandidate', 'dropActive'] },
         IDENTITY_EXPIRED: {
@@ -610,7 +563,7 @@ export const enrollmentMachine = setup({
     },
     failed: {
       type: 'final',
-      entry: ['stopHeartbeats', 'disarmLinkExpiry', 'stopCandidate', { type: 'closeActive', params: { reason: 'failed' } }],
+      entry: ['disarmLinkExpiry', 'stopCandidate', { type: 'closeActive', params: { reason: 'failed' } }],
     },
   },
 });

@@ -6,7 +6,8 @@
  * (`MESSAGE`). Everything else is classified, never guessed at:
  *
  * - `machine`: ours, parsed and checked field by field;
- * - `other`: an ah log line of another component (info lines, ...), not needed for replay;
+ * - `other`: an ah log line of another component (info lines, a link's heartbeats, ...), not
+ *   needed for replay but for its time: the log goes on until the last line of ours;
  * - `foreign`: not an ah log line at all (a systemd message, a blank, garbage), skipped and counted;
  * - a line that starts like ours but does not parse (cut short, edited by hand) throws
  *   `LogLineError` naming the line: replaying around a damaged line would rebuild a wrong path.
@@ -41,7 +42,11 @@ export type StateValue = string | { readonly [key: string]: StateValue };
 
 export type MachineRecord = MachineEventRecord | MachineStateRecord;
 
-export type Classified = { readonly kind: 'machine'; readonly record: MachineRecord } | { readonly kind: 'other' } | { readonly kind: 'foreign' };
+export type Classified =
+  | { readonly kind: 'machine'; readonly record: MachineRecord }
+  /** `time` is null when the line carries none that can be read. */
+  | { readonly kind: 'other'; readonly time: number | null }
+  | { readonly kind: 'foreign' };
 
 /** A line that looks like ours but cannot be read; `line` is 1-based. */
 export class LogLineError extends Error {
@@ -54,7 +59,7 @@ export class LogLineError extends Error {
   }
 }
 
-const OTHER: Classified = { kind: 'other' };
+const OTHER_UNTIMED: Classified = { kind: 'other', time: null };
 const FOREIGN: Classified = { kind: 'foreign' };
 
 /** Every pino line of ours starts with this (logger.ts puts `level` first). */
@@ -68,6 +73,17 @@ function jsonStart(text: string): number {
   if (text.startsWith(OURS)) return 0;
   const at = text.indexOf(`: ${OURS}`);
   return at > 0 ? at + 2 : -1;
+}
+
+/**
+ * Another component's line, with its time read from the JSON without parsing it (pino writes
+ * `"time":<epoch ms>` near the start): a long debug log is mostly such lines.
+ */
+function other(json: string): Classified {
+  const at = json.indexOf('"time":');
+  if (at < 0) return OTHER_UNTIMED;
+  const time = Number.parseInt(json.slice(at + 7, at + 27), 10);
+  return Number.isSafeInteger(time) ? { kind: 'other', time } : OTHER_UNTIMED;
 }
 
 function excerpt(text: string): string {
@@ -108,14 +124,15 @@ export function classifyLine(raw: string, line: number): Classified {
   // Cheap checks first: most lines of a long log are ours but not the machine's.
   const trimmed = json.trimEnd();
   if (!trimmed.endsWith('}')) throw new LogLineError(line, `line cut short (no closing brace): ${excerpt(trimmed.slice(-60))}`);
-  if (!trimmed.includes('"component":"ah_machine"')) return OTHER;
+  if (!trimmed.includes('"component":"ah_machine"')) return other(trimmed);
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(trimmed) as Record<string, unknown>;
   } catch (err) {
     throw new LogLineError(line, `not valid JSON (${(err as Error).message})`);
   }
-  if (parsed.component !== 'ah_machine') return OTHER;
+  if (parsed.component !== 'ah_machine')
+    return typeof parsed.time === 'number' && Number.isSafeInteger(parsed.time) ? { kind: 'other', time: parsed.time } : OTHER_UNTIMED;
   return { kind: 'machine', record: toRecord(parsed, line) };
 }
 

@@ -82,6 +82,9 @@ export class ReplaySession {
     const c = classifyLine(text, line);
     if (c.kind === 'other') {
       this.otherLines++;
+      // The log goes on until its last line of ours (a link's heartbeats, say): the diagnosis's
+      // "now", and what the tail of unconfirmed steps is measured back from.
+      if (c.time !== null && this.from !== null && c.time > (this.to ?? 0) && (this.at === null || c.time <= this.at)) this.to = c.time;
       return;
     }
     if (c.kind === 'foreign') {
@@ -103,7 +106,7 @@ export class ReplaySession {
       return;
     }
     this.machineLines++;
-    this.to = r.time;
+    this.to = this.to === null ? r.time : Math.max(this.to, r.time);
     this.names.add(r.actor);
     if (!this.wanted(r.actor)) return;
     const isInit = r.kind === 'event' && r.source === 'init';

@@ -26,7 +26,7 @@ function fromWhom(source: string, event: string): string {
   return '';
 }
 
-/** `HEARTBEAT_DUE ×4, HEARTBEAT_ACKED ×4`: what happened in a state without leaving it. */
+/** `IDENTITY_RENEWED ×2, RENEWAL_DUE`: what happened in a state without leaving it. */
 export function quietSummary(step: PathStep, max = 4): string {
   const entries = Object.entries(step.quiet).sort((a, b) => b[1] - a[1]);
   const shown = entries.slice(0, max).map(([type, n]) => (n > 1 ? `${type} ×${n}` : type));

@@ -9,7 +9,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync }
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon, type LogLine } from '../helpers/cli.js';
+import { isEvent, runAh, startAh, stopAll, tempStateDir, type Daemon } from '../helpers/cli.js';
 import { createRoot, issueLeaf, writeIdentity, type Issuer } from '../helpers/pki.js';
 
 afterAll(stopAll);
@@ -71,7 +71,7 @@ function enrollFrom(paths: { cert: string; key: string; ca: string }, stateDir =
     '--state-dir',
     stateDir,
     '--log-level',
-    'info,ah_machine=debug',
+    'info,ah_machine=debug,ah_transport=debug',
     // The watch sees each change within a second; the poll is the product's own safety net, made
     // shorter than the tests' waits so a loaded CI machine cannot turn a late event into a failure.
     '--files-poll-interval',
@@ -82,12 +82,12 @@ function enrollFrom(paths: { cert: string; key: string; ca: string }, stateDir =
 /** Let a few heartbeats go round, so there is something to measure gaps on. */
 async function heartbeats(ex: Daemon, count: number) {
   const from = ex.lines.length;
-  const isAck = (l: LogLine) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED';
+  const isAck = isEvent('heartbeat_acked');
   await ex.waitForLine((l) => ex.lines.indexOf(l) >= from && isAck(l) && ex.lines.slice(from).filter(isAck).length >= count, `${count} heartbeats`);
 }
 
 function assertNoHeartbeatLate(ex: Daemon) {
-  const acks = ex.lines.filter((l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED').map((l) => l.time as number);
+  const acks = ex.lines.filter(isEvent('heartbeat_acked')).map((l) => l.time as number);
   expect(acks.length).toBeGreaterThanOrEqual(3);
   const gaps = acks.slice(1).map((t, i) => t - acks[i]!);
   expect(Math.max(...gaps)).toBeLessThanOrEqual(HEARTBEAT_MS + TIMER_SLACK_MS);
@@ -238,7 +238,7 @@ describe('files identity hot reload', () => {
     expect(served).toBe(next.serial);
     // The executor's link carried on.
     const mark = ex.lines.length;
-    await ex.waitForNewLine(mark, (l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED', 'a heartbeat on the old link');
+    await ex.waitForNewLine(mark, isEvent('heartbeat_acked'), 'a heartbeat on the old link');
     await stopAndCheckNothingDropped(ex, apFrom);
   });
 });

@@ -31,7 +31,7 @@ describe('logging', () => {
   it('--log-level debug logs every machine event and state change as one JSON line', async () => {
     const { dir, ap, ex } = await pair({}, ['--log-level', 'debug'], {}, ['--log-level', 'debug']);
     // Wait until at least one heartbeat went round.
-    await ex.waitForLine((l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED', 'a heartbeat ack event');
+    await ex.waitForLine(isEvent('heartbeat_acked'), 'a heartbeat acknowledged');
     const exLines = await settle(ex);
     const apLines = await settle(ap);
 
@@ -48,7 +48,9 @@ describe('logging', () => {
     const events = machineLines.filter((l) => l.kind === 'event' && l.actor === 'executor:logs');
     expect(events[0]).toMatchObject({ source: 'init', event: { type: 'xstate.init' } });
     expect(events.find((l) => (l.event as { type: string }).type === 'LINK_WELCOMED')).toMatchObject({ source: 'child:link-1', machine: 'enrollment' });
-    expect(events.find((l) => (l.event as { type: string }).type === 'HEARTBEAT_DUE')).toMatchObject({ source: 'self' });
+    // Heartbeats are the link's own, at debug on ah_transport: numbered from 1 on each link.
+    expect(exLines.find(isEvent('heartbeat_sent'))).toMatchObject({ component: 'ah_transport', link: 'link-1', seq: 1, level: 20 });
+    expect(exLines.find(isEvent('heartbeat_acked'))).toMatchObject({ component: 'ah_transport', link: 'link-1', seq: 1, level: 20 });
     expect(machineLines.some((l) => l.actor === 'executor:logs/rotation' && l.machine === 'rotation' && l.kind === 'state' && l.state === 'valid')).toBe(true);
 
     const links = apLines.filter((l) => l.component === 'ah_machine' && l.machine === 'connection' && l.kind === 'state').map((l) => l.state);

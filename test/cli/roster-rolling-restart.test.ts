@@ -3,10 +3,10 @@
  * each in turn is drained (SIGTERM), waited for until it exits, started again and waited for until
  * it serves. Meanwhile the fleet views of the live access points are sampled every 200 ms (their
  * status sockets, what `ah agent fleet --json` prints): every executor is in their union at every
- * sample. From each executor's own machine log (`ah_machine` debug lines, in order, on the
- * executor's clock): between two consecutive heartbeats it sends (`HEARTBEAT_DUE`, one interval
- * apart) the link always answered one (`HEARTBEAT_ACKED`) or a new link was welcomed
- * (`LINK_WELCOMED`): no interval without a heartbeat acknowledged. And no executor ever logged
+ * sample. From each executor's own link log (`ah_transport` debug lines, in order, on the
+ * executor's clock): between two consecutive heartbeats it sends (`heartbeat_sent`, on whichever
+ * link, one period apart) a link always answered one (`heartbeat_acked`) or a new link was
+ * welcomed (`welcomed`): no interval without a heartbeat acknowledged. And no executor ever logged
  * `ENROLL_LINK_LOST`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,8 +68,8 @@ class ViewSampler {
   }
 }
 
-const machineEvent = (ex: ExecutorProc) => (l: LogLine) =>
-  l.component === 'ah_machine' && l.kind === 'event' && l.machine === 'enrollment' && l.actor === `executor:${ex.name}`;
+/** The executor's links' own lines: welcomes and heartbeats. */
+const linkLine = (l: LogLine) => l.component === 'ah_transport' && typeof l.link === 'string';
 
 /**
  * From log line `from` on, the heartbeats one executor sent (`dues`) and the intervals that ended
@@ -80,10 +80,9 @@ function heartbeats(ex: ExecutorProc, from: number): { dues: number; gaps: numbe
   // The interval before the first heartbeat seen is not judged: it began before `from`.
   let answered = true;
   let dues = 0;
-  for (const l of ex.daemon!.lines.slice(from).filter(machineEvent(ex))) {
-    const type = (l.event as { type: string }).type;
-    if (type === 'HEARTBEAT_ACKED' || type === 'LINK_WELCOMED') answered = true;
-    else if (type === 'HEARTBEAT_DUE') {
+  for (const l of ex.daemon!.lines.slice(from).filter(linkLine)) {
+    if (l.event === 'heartbeat_acked' || l.event === 'welcomed') answered = true;
+    else if (l.event === 'heartbeat_sent') {
       dues++;
       if (!answered) gaps.push(dues);
       answered = false;
@@ -92,10 +91,10 @@ function heartbeats(ex: ExecutorProc, from: number): { dues: number; gaps: numbe
   return { dues, gaps };
 }
 
-/** Resolves once the executor has sent `n` more heartbeats (its machine's `HEARTBEAT_DUE`). */
+/** Resolves once the executor has sent `n` more heartbeats (its links' `heartbeat_sent`). */
 async function moreHeartbeats(ex: ExecutorProc, n: number): Promise<void> {
   let from = ex.daemon!.lines.length;
-  const due = (l: LogLine) => machineEvent(ex)(l) && (l.event as { type: string }).type === 'HEARTBEAT_DUE';
+  const due = (l: LogLine) => linkLine(l) && l.event === 'heartbeat_sent';
   for (let i = 0; i < n; i++) {
     const line = await ex.daemon!.waitForNewLine(from, due, 'a heartbeat sent', BOUND_MS);
     from = ex.daemon!.lines.indexOf(line) + 1;
@@ -115,7 +114,7 @@ async function serving(ap: AccessPointProc): Promise<void> {
 
 describe.skipIf(skipWithout('etcd'))('rolling restart of every access point with drain', () => {
   beforeAll(async () => {
-    fleet = await RosterFleet.start({ accessPoints: 3, executors: EXECUTORS, executorLogLevel: 'info,ah_machine=debug' });
+    fleet = await RosterFleet.start({ accessPoints: 3, executors: EXECUTORS, executorLogLevel: 'info,ah_transport=debug' });
   }, 3 * BOUND_MS);
 
   afterAll(async () => {

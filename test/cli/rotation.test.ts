@@ -38,7 +38,7 @@ describe('rotation', () => {
       '--state-dir',
       dir,
       '--log-level',
-      'info,ah_machine=debug',
+      'info,ah_machine=debug,ah_transport=debug',
     ]);
     await ex.waitForLine(isEvent('enrolled'), 'enrolled');
     await ex.waitForLine((l) => rotationDone(l) && (l.rotations as number) >= 2, 'two rotations', 30_000);
@@ -58,7 +58,7 @@ describe('rotation', () => {
     expect(ex.lines.filter((l) => /rotat|renew/i.test(l.msg) && l.level >= 30).length).toBeGreaterThanOrEqual(4);
 
     // Heartbeats never paused: the gaps between acknowledgements stay within one interval.
-    const acks = ex.lines.filter((l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED').map((l) => l.time as number);
+    const acks = ex.lines.filter(isEvent('heartbeat_acked')).map((l) => l.time as number);
     expect(acks.length).toBeGreaterThanOrEqual(5);
     const gaps = acks.slice(1).map((t, i) => t - acks[i]!);
     expect(Math.max(...gaps)).toBeLessThanOrEqual(HEARTBEAT_MS + TIMER_SLACK_MS);

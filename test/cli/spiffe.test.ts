@@ -70,7 +70,7 @@ function enroll(extra: string[] = [], socket = spireEx.target, stateDir = tempSt
     '--state-dir',
     stateDir,
     '--log-level',
-    'info,ah_machine=debug',
+    'info,ah_machine=debug,ah_transport=debug',
     ...extra,
   ]);
 }
@@ -149,7 +149,7 @@ describe('SPIFFE identity', () => {
     );
     // The link carries on meanwhile.
     const beat = ex.lines.length;
-    await ex.waitForNewLine(beat, (l) => l.kind === 'event' && (l.event as { type: string }).type === 'HEARTBEAT_ACKED', 'a heartbeat while the agent is away');
+    await ex.waitForNewLine(beat, isEvent('heartbeat_acked'), 'a heartbeat while the agent is away');
     await spireEx.start();
     const fresh = spireEx.svids()[0]!;
     await ex.waitForLine(rotationTo(fresh.serial.toUpperCase()), 'the SVID pushed after the agent came back');

@@ -18,6 +18,8 @@ export interface FakeLink {
   readonly fingerprint: string;
   /** What a rotation's new link must prove it continues (LinkInput.continues). */
   readonly continues: LinkInput['continues'];
+  /** The active link it is to replace, whose heartbeat cadence it carries on (LinkInput.follows). */
+  readonly follows: LinkInput['follows'];
   readonly commands: LinkCommand[];
   stopped: boolean;
   report(event: DistributiveOmit<LinkReport, 'linkId' | 'at'> & { at?: number }): void;
@@ -57,6 +59,7 @@ export function createHarness(overrides: Partial<EnrollmentInput> = {}, opts: { 
           address: input.address,
           fingerprint: input.fingerprint,
           continues: input.continues,
+          follows: input.follows,
           commands: [],
           stopped: false,
           report: (e) => sendBack({ at: clock.now(), ...e, linkId: input.linkId } as LinkReport),

@@ -13,7 +13,7 @@ export class MachineRecorder {
   readonly clock = new SimulatedClock();
   readonly base = Date.UTC(2026, 10, 29, 16, 0, 0);
   private readonly chunks: string[] = [];
-  private readonly logger = pino(
+  private readonly root = pino(
     {
       level: 'debug',
       base: { pid: 4242 },
@@ -21,7 +21,10 @@ export class MachineRecorder {
       formatters: { level: (label, number) => ({ level: number, levelName: label }) },
     },
     { write: (s: string) => void this.chunks.push(s) },
-  ).child({ component: 'ah_machine' });
+  );
+  private readonly logger = this.root.child({ component: 'ah_machine' });
+  /** The links' own lines (`heartbeat_sent`, `heartbeat_acked`), as the engine's `ah_transport` writes them. */
+  readonly transport = this.root.child({ component: 'ah_transport' });
 
   now(): number {
     return this.base + this.clock.now();

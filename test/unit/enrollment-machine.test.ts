@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from '../../src/util/backoff.js';
+import { ACKS_OVERDUE_REASON } from '../../src/actors/link-heartbeats.js';
+import { messageOf } from '../../src/errors/ah-error.js';
 import { advance } from '../helpers/clock.js';
 import { createHarness, identity } from '../helpers/machine-harness.js';
 
@@ -112,30 +114,28 @@ describe('enrollment machine', () => {
     expect(h.context.attempts).toBe(3);
   });
 
-  it('heartbeats on the clock and declares the link lost after three unacknowledged beats', () => {
+  it('leaves heartbeats to the link, and backs off with ENROLL_LINK_LOST when the link says they went unanswered', () => {
     const h = createHarness();
     h.material(identity(1, h.clock.now(), HOUR));
     const link = h.lastLink();
     h.welcome(link, 1_000);
-    // A fifth early, so that no gap at the access point grows past the interval it asked for.
-    h.clock.increment(799);
-    expect(link.commands).toEqual([]);
-    h.clock.increment(1);
-    expect(link.commands).toEqual([{ type: 'SEND_HEARTBEAT', seq: 1 }]);
-    link.report({ type: 'HEARTBEAT_ACKED', seq: 1 });
-    advance(h.clock, 2_400);
-    expect(link.commands.filter((c) => c.type === 'SEND_HEARTBEAT')).toHaveLength(4);
+    // Enrolled for an hour of quiet links: no timer of the machine's fires, nothing is sent.
+    advance(h.clock, HOUR / 2);
     expect(h.value).toBe('enrolled');
-    h.clock.increment(800);
+    expect(link.commands).toEqual([]);
+    expect(h.context.heartbeatIntervalMs).toBe(1_000);
+    link.report({ type: 'LINK_CLOSED', reason: ACKS_OVERDUE_REASON, error: null });
     expect(h.value).toEqual({ disconnected: 'backingOff' });
-    expect(h.context.lastError?.code).toBe('ENROLL_LINK_LOST');
-    // No heartbeat is scheduled any more.
-    const sent = link.commands.length;
-    h.clock.increment(10_000);
-    expect(link.commands.length).toBe(sent);
+    expect(link.stopped).toBe(true);
+    expect(h.context.lastError).toEqual({
+      code: 'ENROLL_LINK_LOST',
+      params: { address: '127.0.0.1:4433', detail: 'no heartbeat acknowledged for 3 intervals' },
+      retryable: true,
+    });
+    expect(messageOf(h.context.lastError!)).toContain('no heartbeat acknowledged for 3 intervals');
   });
 
-  it('keeps the old link and heartbeats when the new link of a rotation fails, then retries', async () => {
+  it('keeps the old link (and so its heartbeats) when the new link of a rotation fails, then retries', async () => {
     const h = createHarness();
     h.material(identity(1, h.clock.now(), 10_000));
     const first = h.lastLink();
@@ -147,10 +147,7 @@ describe('enrollment machine', () => {
     second.report({ type: 'LINK_FAILED', error: { code: 'ENROLL_CONNECTION_REFUSED', params: {}, retryable: true } });
     expect(h.value).toEqual({ renewing: 'retryWait' });
     expect(first.stopped).toBe(false);
-    const beats = first.commands.length;
-    first.report({ type: 'HEARTBEAT_ACKED', seq: beats });
-    h.clock.increment(1_000);
-    expect(first.commands.length).toBe(beats + 1);
+    expect(first.commands).toEqual([]);
     h.clock.increment(h.context.retry.delayMs);
     expect(h.value).toEqual({ renewing: 'applying' });
     h.welcome(h.lastLink(), 1_000);
@@ -170,6 +167,8 @@ describe('enrollment machine', () => {
     const second = h.lastLink();
     expect(second.fingerprint).toBe('fp-2');
     expect(second.continues).toEqual({ fingerprint: 'fp-1', nonce: 'nonce-of-link-1' });
+    expect(first.follows).toBeUndefined();
+    expect(second.follows).toBe(first.linkId);
     h.welcome(second, 1_000, 'nonce-of-link-2');
     expect(h.value).toBe('enrolled');
     // The link is lost: the next link has nothing open to continue.

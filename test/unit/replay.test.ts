@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { renderMessage } from '../../src/errors/catalog.js';
+import { LinkHeartbeats } from '../../src/actors/link-heartbeats.js';
 import { enrollmentMachine } from '../../src/machines/enrollment.js';
 import type { LinkCommand, LinkInput } from '../../src/machines/enrollment-types.js';
 import { rotationMachine } from '../../src/machines/rotation.js';
@@ -31,7 +32,10 @@ describe('log lines', () => {
       expect(c.kind, text).toBe('machine');
       expect(c.kind === 'machine' && c.record).toMatchObject({ kind: 'state', line: 7, actor: 'link-1', value: 'accepted', time: 1795974185264 });
     }
-    expect(classifyLine(LINE.replace('ah_machine', 'ah_executor'), 1).kind).toBe('other');
+    // Another component's line: not replayed, but its time says how far the log goes.
+    expect(classifyLine(LINE.replace('ah_machine', 'ah_executor'), 1)).toEqual({ kind: 'other', time: 1795974185264 });
+    expect(classifyLine(`Nov 29 16:20:01 host ah[5825]: ${LINE.replace('ah_machine', 'ah_transport')}`, 1)).toEqual({ kind: 'other', time: 1795974185264 });
+    expect(classifyLine('{"level":30,"component":"ah_executor","msg":"no time"}', 1)).toEqual({ kind: 'other', time: null });
     expect(classifyLine('Nov 29 16:20:01 host systemd[1]: Started ah-executor.service.', 1).kind).toBe('foreign');
     expect(classifyLine('{"some":"other json"}', 1).kind).toBe('foreign');
     expect(classifyLine(`${LINE}\r`, 1).kind).toBe('machine');
@@ -72,10 +76,21 @@ describe('log lines', () => {
 
 /**
  * An executor whose links are welcomed at once (synchronously, as they are spawned: the log then
- * holds the welcome before the state line of the step that opened the link) and heartbeats acked.
+ * holds the welcome before the state line of the step that opened the link) and whose heartbeats
+ * (the real LinkHeartbeats on the recorder's clock) are acked at once, each with the link's
+ * `heartbeat_acked` line as the engine writes it: the log goes on while nothing else happens.
  */
 function executor(rec: MachineRecorder, opts: { canIssue: boolean; provider: string; lifetimeMs: number; renew?: () => Promise<never> }) {
-  const fleetLink = fromCallback<LinkCommand, LinkInput>(({ input, sendBack, receive }) => {
+  const fleetLink = fromCallback<LinkCommand, LinkInput>(({ input, sendBack }) => {
+    const log = rec.transport.child({ link: input.linkId });
+    const beats = new LinkHeartbeats(rec.clock, {
+      send: (seq) => {
+        beats.acked(seq, rec.now());
+        log.debug({ event: 'heartbeat_acked', seq }, `heartbeat ${seq} acknowledged`);
+      },
+      lost: () => {},
+    });
+    beats.start(1_250, rec.now());
     sendBack({
       type: 'LINK_WELCOMED',
       linkId: input.linkId,
@@ -86,9 +101,7 @@ function executor(rec: MachineRecorder, opts: { canIssue: boolean; provider: str
       serverTime: rec.now(),
       at: rec.now(),
     });
-    receive((cmd) => {
-      if (cmd.type === 'SEND_HEARTBEAT') sendBack({ type: 'HEARTBEAT_ACKED', linkId: input.linkId, seq: cmd.seq, at: rec.now() });
-    });
+    return () => beats.stop();
   });
   const rotation = rotationMachine.provide({
     actors: {
@@ -127,6 +140,13 @@ describe('stuck diagnosis on machine logs', () => {
     const rec = new MachineRecorder();
     const actor = executor(rec, { canIssue: false, provider: 'files', lifetimeMs: 60_000 });
     await run(rec, 40_000);
+    // The renewal point is the rotation's own timer: its event is logged as from `self`.
+    const timers = rec
+      .text()
+      .split('\n')
+      .filter((l) => l.includes('"kind":"event"') && l.includes('"source":"self"'))
+      .map((l) => JSON.parse(l) as { actor: string });
+    expect(timers.map((t) => t.actor)).toContain('executor:x/rotation');
     let r = replayText(rec.text());
     expect(r.mismatches).toBe(0);
     expect(r.actors.map((a) => [a.actor, a.steps.at(-1)!.state])).toEqual([
