@@ -66,8 +66,36 @@ export function clearLongInterval(handle: LongInterval | null | undefined): void
   handle.timer = null;
 }
 
-/** XState's clock (`createActor(logic, { clock: longClock })`): delayed transitions of any length. */
+/** A `longClock` timer: the native steps, then the turn it waits for I/O already arrived. */
+export interface ClockTimer {
+  readonly long: LongTimer;
+  yielding: ReturnType<typeof setImmediate> | null;
+}
+
+/**
+ * XState's clock (`createActor(logic, { clock: longClock })`): delayed transitions of any length.
+ * A timer that comes due delivers its event one turn later (setImmediate), after the poll phase:
+ * Node runs due timers before it reads the sockets, so a process running behind (a load process
+ * of 5,000 executors in a re-join) would time out a dial whose welcome already sat in its socket.
+ * Whatever has arrived by the time a deadline comes due is read first, and the deadline, cancelled
+ * by the transition it caused, never fires (docs/performance.md §Deadlines and I/O already arrived).
+ */
 export const longClock = {
-  setTimeout: (fn: (...args: unknown[]) => void, ms: number): LongTimer => setLongTimeout(fn, ms),
-  clearTimeout: (timer: LongTimer): void => clearLongTimeout(timer),
+  setTimeout: (fn: (...args: unknown[]) => void, ms: number): ClockTimer => {
+    const timer: ClockTimer = {
+      long: setLongTimeout(() => {
+        timer.yielding = setImmediate(() => {
+          timer.yielding = null;
+          fn();
+        });
+      }, ms),
+      yielding: null,
+    };
+    return timer;
+  },
+  clearTimeout: (timer: ClockTimer): void => {
+    clearLongTimeout(timer.long);
+    if (timer.yielding) clearImmediate(timer.yielding);
+    timer.yielding = null;
+  },
 };

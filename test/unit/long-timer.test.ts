@@ -3,6 +3,8 @@
  * XState's clock it makes a machine's delayed transitions (a link's three heartbeat intervals)
  * last as long as configured.
  */
+import { createServer, connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor } from 'xstate';
 import { connectionMachine } from '../../src/machines/connection.js';
@@ -97,6 +99,40 @@ describe('longClock as XState clock', () => {
     expect(actor.getSnapshot().value).toBe('accepted');
     await vi.advanceTimersByTimeAsync(2_000 + 2_000);
     expect(actor.getSnapshot().context.closeReason).toBe('no hello in time');
+  });
+
+  it('lets I/O that arrived before a deadline came due be read before the deadline fires, and a cancelled one never fires', async () => {
+    vi.useRealTimers();
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    await once(client, 'connect');
+    const [peer] = await accepted;
+    try {
+      const order: string[] = [];
+      let deadline: ReturnType<typeof longClock.setTimeout> | null = null;
+      // As a dial's welcome does: the answer cancels the deadline (the machine leaves the state).
+      peer.on('data', () => {
+        order.push('answer');
+        if (deadline) longClock.clearTimeout(deadline);
+      });
+      deadline = longClock.setTimeout(() => order.push('deadline'), 5);
+      client.write('welcome');
+      // A process running behind: by the next turn both the deadline and the answer are due.
+      const until = Date.now() + 60;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(order).toEqual(['answer']);
+      // A deadline nothing cancels still fires.
+      const fired = new Promise((r) => longClock.setTimeout(r, 1));
+      await expect(fired).resolves.toBeUndefined();
+    } finally {
+      client.destroy();
+      peer.destroy();
+      server.close();
+    }
   });
 
   it('without it, the same link is closed at once', async () => {
